@@ -1,0 +1,51 @@
+"""Redis key and stream names, in one place.
+
+The names shared with other services come from the design document and
+CONTRACTS.md; the ``bot:`` names are the bot's own business.
+"""
+
+from __future__ import annotations
+
+# Shared with the worker-manager, the PO workers and the provisioner.
+WORKER_COMMANDS = "worker:commands"
+WORKER_RESPONSES_PO = "worker:responses:po"
+PROVISIONER_RESULTS = "provisioner:results"
+
+# The bot's own streams and groups.
+INCOMING = "bot:incoming"
+"""Chat messages accepted by the ingress, waiting for a relay."""
+RELAY_GROUP = "relay"
+NOTIFIER_GROUP = "telegram-bot"
+"""The notifier's group on provisioner:results (CONTRACTS.md names it)."""
+
+SESSION_TTL_S = 24 * 60 * 60
+
+
+def session(user_id: int) -> str:
+    """``session:{user_id}``: the user's PO worker id, TTL 24 h."""
+    return f"session:{user_id}"
+
+
+def worker_status(worker_id: str) -> str:
+    """``worker:status:{worker_id}``: a hash with field ``status`` (or a plain string)."""
+    return f"worker:status:{worker_id}"
+
+
+def po_input(user_id: int) -> str:
+    """``worker:po:{user_id}:input``: the user's messages for their PO."""
+    return f"worker:po:{user_id}:input"
+
+
+def po_output(user_id: int) -> str:
+    """``worker:po:{user_id}:output``: the PO's replies for the user."""
+    return f"worker:po:{user_id}:output"
+
+
+def po_worker_id(user_id: int) -> str:
+    """The worker id is the config name (CONTRACTS.md)."""
+    return f"po-{user_id}"
+
+
+def dead_letter(stream: str) -> str:
+    """Where entries of ``stream`` that cannot be handled are moved."""
+    return f"{stream}:dead"

@@ -1,0 +1,238 @@
+"""The schema: one msgspec ``Struct`` per message on every wire.
+
+Stream entries shared with other services hold one field, ``data``, a UTF-8
+JSON object (CONTRACTS.md). ``encode_entry``/``decode_entry`` are the only way
+the bot writes and reads them. Unknown JSON keys are ignored on read; what we
+send is exactly what the contracts list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+DATA_FIELD = "data"
+
+
+def utc_now_iso() -> str:
+    """An ISO-8601 UTC timestamp, as the contracts write them."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- worker:commands -------------------------------------------------------
+
+
+class WorkerConfig(msgspec.Struct, kw_only=True):
+    name: str
+    worker_type: str = "po"
+    agent_type: str = "claude"
+    instructions: str = ""
+    allowed_commands: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    capabilities: list[str] = msgspec.field(default_factory=list)
+    env_vars: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class CreateWorkerCommand(msgspec.Struct, kw_only=True):
+    config: WorkerConfig
+    context: dict[str, str] = msgspec.field(default_factory=dict)
+    command: str = "create"
+    version: str = "1"
+    request_id: str = msgspec.field(default_factory=new_id)
+    correlation_id: str = msgspec.field(default_factory=new_id)
+    timestamp: str = msgspec.field(default_factory=utc_now_iso)
+
+
+class WorkerResponse(msgspec.Struct, kw_only=True):
+    """The worker-manager's answer on ``worker:responses:po``."""
+
+    request_id: str | None = None
+    success: bool = False
+    worker_id: str | None = None
+    error: str | None = None
+
+
+# --- worker:po:{user_id}:input / :output ------------------------------------
+
+
+class POWorkerInput(msgspec.Struct, kw_only=True):
+    request_id: str
+    user_id: int
+    telegram_id: int
+    chat_id: int
+    text: str
+    timestamp: str = msgspec.field(default_factory=utc_now_iso)
+
+
+class POWorkerOutput(msgspec.Struct, kw_only=True):
+    """A PO reply, read liberally: deployed wrappers name the text differently."""
+
+    request_id: str | None = None
+    user_id: int | None = None
+    text: str | None = None
+    content: str | None = None
+    response: str | None = None
+    result: str | None = None
+    raw_output: Any = None
+    is_final: bool = True
+    timestamp: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reply_text is None:
+            raise ValueError("no reply text: none of text, content, response, result, raw_output")
+
+    @property
+    def reply_text(self) -> str | None:
+        """``text``, else ``content``/``response``/``result``, else ``raw_output``."""
+        for value in (self.text, self.content, self.response, self.result):
+            if value is not None:
+                return value
+        if self.raw_output is None:
+            return None
+        if isinstance(self.raw_output, str):
+            return self.raw_output
+        return msgspec.json.encode(self.raw_output).decode()
+
+
+# --- provisioner:results ----------------------------------------------------
+
+ProvisionStatus = Literal["success", "failed", "error", "timeout"]
+
+
+class ProvisionerResult(msgspec.Struct, kw_only=True):
+    server_handle: str
+    status: ProvisionStatus
+    request_id: str | None = None
+    error: str | None = None
+    duration_ms: int | None = None
+    server_ip: str | None = None
+    services_redeployed: int = 0
+    errors: list[str] | None = None
+
+
+# --- the bot's own streams -------------------------------------------------
+
+
+class IncomingMessage(msgspec.Struct, kw_only=True):
+    """A chat message from a known user, queued by the ingress for the relays."""
+
+    user_id: int
+    """The API's user id (not the Telegram id)."""
+    telegram_id: int
+    chat_id: int
+    message_id: int
+    text: str
+    update_id: int
+    timestamp: str = msgspec.field(default_factory=utc_now_iso)
+
+
+# --- backend API -----------------------------------------------------------
+
+
+class User(msgspec.Struct, kw_only=True):
+    id: int
+    telegram_id: int
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    is_admin: bool = False
+
+
+class ProjectConfig(msgspec.Struct, kw_only=True):
+    description: str | None = None
+    repo_url: str | None = None
+    deployed_url: str | None = None
+
+
+class Project(msgspec.Struct, kw_only=True):
+    id: str | int
+    name: str
+    status: str = "unknown"
+    description: str | None = None
+    repository_url: str | None = None
+    deployed_url: str | None = None
+    owner_id: int | None = None
+    config: ProjectConfig | None = None
+
+    @property
+    def repository(self) -> str | None:
+        return self.repository_url or (self.config.repo_url if self.config else None)
+
+    @property
+    def summary(self) -> str | None:
+        return self.description or (self.config.description if self.config else None)
+
+    @property
+    def deployed(self) -> str | None:
+        return self.deployed_url or (self.config.deployed_url if self.config else None)
+
+
+class Server(msgspec.Struct, kw_only=True):
+    handle: str
+    host: str = ""
+    public_ip: str | None = None
+    status: str = "unknown"
+    capacity_cpu: int = 0
+    capacity_ram_mb: int = 0
+    capacity_disk_mb: int = 0
+    used_ram_mb: int = 0
+    used_disk_mb: int = 0
+    is_managed: bool = False
+    labels: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Task(msgspec.Struct, kw_only=True):
+    id: str | int
+    type: str = "unknown"
+    status: str = "unknown"
+    project_id: str | int | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    updated_at: str | None = None
+    error_message: str | None = None
+
+
+# --- the one-field ``data`` encoding ---------------------------------------
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+class MalformedEntry(ValueError):
+    """A stream entry that cannot be decoded or validated."""
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    return _encoder.encode(obj)
+
+
+def encode_entry(obj: msgspec.Struct) -> dict[str, bytes]:
+    """The fields for ``XADD``: ``{"data": <json>}``."""
+    return {DATA_FIELD: _encoder.encode(obj)}
+
+
+def decode(data: bytes | str, type_: type[T]) -> T:
+    """Decode and validate JSON into ``type_``; raise ``MalformedEntry`` with the reason."""
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    try:
+        return decoder.decode(data)  # type: ignore[no-any-return]
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+        raise MalformedEntry(str(exc)) from exc
+
+
+def decode_entry(fields: dict[bytes, bytes] | dict[str, str], type_: type[T]) -> T:
+    """Decode a stream entry's fields (``{"data": <json>}``) into ``type_``."""
+    data = fields.get(DATA_FIELD) or fields.get(DATA_FIELD.encode())  # type: ignore[call-overload]
+    if data is None:
+        raise MalformedEntry(f"entry has no {DATA_FIELD!r} field")
+    return decode(data, type_)

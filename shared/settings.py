@@ -1,0 +1,130 @@
+"""Settings: one typed object per process, read from the environment once at start.
+
+Each field's environment variable is its name in upper case. A service
+subclasses ``BaseSettings`` with its own fields and calls ``load`` once in its
+entry point; nothing else reads ``os.environ``. A missing or malformed
+variable raises ``SettingsError`` naming it; the entry points turn that into
+one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_origin
+
+import msgspec
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["json", "console"]
+
+
+class Secret:
+    """A value that must never be printed: its repr and str hide it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What every process reads. These names are part of the product."""
+
+    telegram_bot_token: Secret
+    telegram_api_url: str = "https://api.telegram.org"
+    api_url: str = "http://api:8000"
+    internal_api_key: Secret | None = None
+    redis_url: str = "redis://localhost:6379/0"
+    admin_telegram_ids: tuple[int, ...] = ()
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "json"
+
+    def __post_init__(self) -> None:
+        _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))
+        _require_url("api_url", self.api_url, ("http", "https"))
+        _require_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", self.telegram_bot_token.reveal()):
+            raise ValueError("TELEGRAM_BOT_TOKEN: expected the form <bot id>:<secret>")
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so logging can scrub them wherever they appear."""
+        found = []
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, Secret) and value.reveal():
+                found.append(value.reveal())
+        return found
+
+
+class SettingsError(Exception):
+    """A variable is missing or malformed; the message names it."""
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
+    """Build ``cls`` from the environment, or raise ``SettingsError`` naming the variable."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    for field in msgspec.structs.fields(cls):
+        value = environ.get(field.encode_name.upper())
+        if value is None or value == "":
+            continue
+        raw[field.encode_name] = _prepare(field.type, value.strip())
+    try:
+        return msgspec.convert(raw, cls, strict=False, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(str(exc))) from None
+
+
+def _prepare(type_: Any, value: str) -> Any:
+    """Split comma lists and normalise enum-like case; msgspec does the rest."""
+    if get_origin(type_) in (tuple, list):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if type_ is LogLevel:
+        return value.upper()
+    if type_ is LogFormat:
+        return value.lower()
+    return value
+
+
+def _dec_hook(type_: type[Any], value: Any) -> Any:
+    if type_ is Secret and isinstance(value, str):
+        return Secret(value)
+    raise NotImplementedError(f"Expected `{type_.__name__}`")
+
+
+def _explain(message: str) -> str:
+    """Turn msgspec's ``... - at `$.field[0]``` into ``FIELD: ...``."""
+    if match := re.search(r"^(.*?) - at `\$\.(\w+)", message):
+        reason, name = match.groups()
+        return f"{name.upper()}: {reason.rstrip('.')}"
+    if match := re.search(r"missing required field `(\w+)`", message):
+        return f"{match.group(1).upper()}: required but not set"
+    if match := re.match(r"(\w+): (.*)", message):
+        return f"{match.group(1).upper()}: {match.group(2)}"
+    return message
+
+
+def _require_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in schemes or not rest:
+        # The value is not echoed: a URL can carry a password.
+        raise ValueError(f"{name}: expected a {'/'.join(schemes)} URL")
