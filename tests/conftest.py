@@ -21,6 +21,10 @@ import redis.asyncio as aioredis
 from services.fakes.redis_server import RedisServer
 
 
+# Fixtures for the fakes live beside them, one plugin module per neighbour.
+pytest_plugins = ["tests.plugins.telegram", "tests.plugins.api", "tests.plugins.workers"]
+
+
 def _docker_engine_reachable() -> bool:
     # Creating a container object without an engine raises and leaks a
     # socket (DESIGN-NOTES), so look for the engine's socket first.
@@ -90,3 +94,4 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+
