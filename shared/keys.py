@@ -49,3 +49,17 @@ def po_worker_id(user_id: int) -> str:
 def dead_letter(stream: str) -> str:
     """Where entries of ``stream`` that cannot be handled are moved."""
     return f"{stream}:dead"
+
+
+def user_chat(user_id: int) -> str:
+    """``bot:chat:{user_id}``: the chat a user's PO replies go to."""
+    return f"bot:chat:{user_id}"
+
+
+ACTIVE_USERS = "bot:active_users"
+"""Users with a PO session whose output streams the relays forward."""
+
+
+def spawn_guard(user_id: int) -> str:
+    """Held while a create command for the user is in flight: one spawn, not two."""
+    return f"bot:spawn:{user_id}"

@@ -1,0 +1,81 @@
+"""The ``telegram-bot`` command: one subcommand per process.
+
+Configuration comes from environment variables (see the README's table),
+not from flags, so the same image runs anywhere; ``--help`` says what each
+process does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from shared import entrypoint
+
+
+class Command(NamedTuple):
+    package: str
+    """Holds ``settings.Settings`` (light) and ``app.serve`` (imports aiogram, slow)."""
+    summary: str
+    description: str
+
+
+COMMANDS = {
+    "ingress": Command(
+        "services.ingress",
+        "receive Telegram updates: auth, quick commands, queue chat messages",
+        "The only process that receives Telegram updates (long polling). It checks "
+        "every sender against the backend API, rejects strangers, and queues chat "
+        "messages from known users in Redis for the relays. Run one replica.",
+    ),
+    "relay": Command(
+        "services.relay",
+        "connect users to their PO workers and deliver the replies",
+        "Takes queued chat messages, finds or spawns the user's PO worker "
+        "(worker:commands), forwards the message to it, and sends its replies back "
+        "to Telegram. Any number of relays can run.",
+    ),
+    "notifier": Command(
+        "services.notifier",
+        "tell admins about every server provisioning result",
+        "Consumes provisioner:results with the consumer group telegram-bot and "
+        "sends each result to every admin (API admins plus ADMIN_TELEGRAM_IDS).",
+    ),
+}
+
+EPILOG = "Configuration: environment variables; see the README's configuration table."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="telegram-bot",
+        description="The Telegram front door of the agent platform.",
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub.add_parser(name, help=command.summary, description=command.description, epilog=EPILOG)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    package = COMMANDS[args.command].package
+    # Settings are checked before the app (and aiogram, seconds to import) is
+    # loaded, so a configuration error is reported at once.
+    settings_cls = importlib.import_module(f"{package}.settings").Settings
+    entrypoint.run(
+        args.command, settings_cls, lambda: importlib.import_module(f"{package}.app").serve
+    )
+
+
+def main_for(command: str) -> None:
+    """``python -m services.<command>``: the same as ``telegram-bot <command>``."""
+    main([command, *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

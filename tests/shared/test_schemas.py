@@ -1,0 +1,96 @@
+"""The schema: what we send is exactly the contract; what we read is read liberally."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.schemas import (
+    CreateWorkerCommand,
+    MalformedEntry,
+    POWorkerOutput,
+    Project,
+    ProvisionerResult,
+    User,
+    WorkerConfig,
+    decode,
+    decode_entry,
+    encode_entry,
+)
+
+
+def test_create_worker_command_carries_every_field_of_the_contract() -> None:
+    command = CreateWorkerCommand(
+        config=WorkerConfig(name="po-7", env_vars={"USER_ID": "7", "API_URL": "http://api:8000"}),
+        context={"role": "product_owner", "user_telegram_id": "42"},
+    )
+    data = json.loads(encode_entry(command)["data"])
+    assert set(data) == {
+        "version", "correlation_id", "timestamp", "command", "request_id", "config", "context",
+    }  # fmt: skip
+    assert data["command"] == "create"
+    assert data["version"] == "1"
+    assert data["config"] == {
+        "name": "po-7",
+        "worker_type": "po",
+        "agent_type": "claude",
+        "instructions": "",
+        "allowed_commands": ["*"],
+        "capabilities": [],
+        "env_vars": {"USER_ID": "7", "API_URL": "http://api:8000"},
+    }
+    assert data["timestamp"].endswith("Z")
+
+
+@pytest.mark.parametrize("field", ["text", "content", "response", "result", "raw_output"])
+def test_po_output_reads_the_reply_under_any_of_its_deployed_names(field: str) -> None:
+    output = decode(json.dumps({"request_id": "r", field: "hello"}), POWorkerOutput)
+    assert output.reply_text == "hello"
+    assert output.is_final
+
+
+def test_po_output_prefers_text_over_the_fallbacks() -> None:
+    payload = {"text": "a", "content": "b", "raw_output": "c"}
+    assert decode(json.dumps(payload), POWorkerOutput).reply_text == "a"
+
+
+def test_po_output_with_structured_raw_output_becomes_its_json() -> None:
+    output = decode(json.dumps({"raw_output": {"k": [1]}}), POWorkerOutput)
+    assert output.reply_text == '{"k":[1]}'
+
+
+def test_po_output_without_any_text_is_malformed() -> None:
+    with pytest.raises(MalformedEntry, match="no reply text"):
+        decode(json.dumps({"request_id": "r", "is_final": True}), POWorkerOutput)
+
+
+def test_unknown_fields_are_ignored_on_read() -> None:
+    payload = {"id": 1, "telegram_id": 2, "is_admin": True, "created_at": "2026-11-23T21:56:03"}
+    assert decode(json.dumps(payload), User) == User(id=1, telegram_id=2, is_admin=True)
+
+
+def test_project_finds_links_nested_in_config() -> None:
+    payload = {"id": "p", "name": "n", "status": "active", "config": {"repo_url": "https://g/x"}}
+    assert decode(json.dumps(payload), Project).repository == "https://g/x"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {b"data": b"{not json"},
+        {b"other": b"{}"},
+        {b"data": b'{"status": "success"}'},
+        {b"data": b'{"server_handle": "s", "status": "exploded"}'},
+        {b"data": b'{"server_handle": 5, "status": "success"}'},
+    ],
+)
+def test_a_bad_provisioner_entry_is_malformed(fields: dict[bytes, bytes]) -> None:
+    with pytest.raises(MalformedEntry):
+        decode_entry(fields, ProvisionerResult)
+
+
+def test_a_provisioner_result_with_extra_fields_is_accepted() -> None:
+    fields = {b"data": b'{"server_handle": "s1", "status": "success", "new_thing": [1]}'}
+    result = decode_entry(fields, ProvisionerResult)
+    assert (result.server_handle, result.status) == ("s1", "success")
