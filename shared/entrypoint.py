@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
 
 from shared import log
 from shared.settings import BaseSettings, SettingsError, load
@@ -20,7 +20,9 @@ EXIT_CONFIG = 2
 
 
 def run(
-    service: str, settings_cls: type[S], load_app: Callable[[], Callable[[S], Awaitable[int]]]
+    service: str,
+    settings_cls: type[S],
+    load_app: Callable[[], Callable[[S], Coroutine[Any, Any, int]]],
 ) -> NoReturn:
     """Load settings (exit 2 on error), configure logging, then run ``load_app()(settings)``."""
     try:

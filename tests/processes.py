@@ -103,7 +103,9 @@ class ServiceProcess:
             await asyncio.sleep(0.05)
 
 
-def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: Mapping[str, str], timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
     """Run ``telegram-bot ARGS`` to completion with exactly ``env`` (plus PATH)."""
     return subprocess.run(
         [*CLI, *args],

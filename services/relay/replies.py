@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiogram import Bot
@@ -57,17 +58,14 @@ class ReplyForwarder:
                 await _pause(stop, 1.0)
 
     async def _once(self, stop: asyncio.Event) -> None:
-        members = await self._redis.smembers(keys.ACTIVE_USERS)  # type: ignore[misc]
+        members = await self._redis.smembers(keys.ACTIVE_USERS)
         if not members:
             await _pause(stop, BLOCK_MS / 1000)
             return
-        streams = {keys.po_output(int(m)): ">" for m in members}
-        answer = await self._blocking.xreadgroup(
-            keys.RELAY_GROUP,
-            self._consumer,
-            streams,
-            count=BATCH,
-            block=BLOCK_MS,  # type: ignore[arg-type]
+        streams: dict[Any, Any] = {keys.po_output(int(m)): ">" for m in members}
+        # RESP2 answers ``[[stream, [(id, fields), ...]], ...]``; the declared type is a union.
+        answer: Any = await self._blocking.xreadgroup(
+            keys.RELAY_GROUP, self._consumer, streams, count=BATCH, block=BLOCK_MS
         )
         for stream, entries in answer or []:
             for entry_id, fields in entries:

@@ -34,9 +34,8 @@ class Sessions:
     async def worker_for(self, user_id: int, telegram_id: int) -> str:
         """The user's worker id, reusing a live worker or spawning a new one."""
         session_key = keys.session(user_id)
-        raw = await self._redis.get(session_key)
-        if raw is not None:
-            worker_id = raw.decode()
+        worker_id = _text(await self._redis.get(session_key))
+        if worker_id is not None:
             status = await self.status(worker_id)
             if status in REUSABLE:
                 await self._redis.expire(session_key, keys.SESSION_TTL_S)
@@ -47,10 +46,11 @@ class Sessions:
         """``HGET worker:status:{id} status``; an old worker-manager wrote a plain string."""
         key = keys.worker_status(worker_id)
         try:
-            value = await self._redis.hget(key, "status")  # type: ignore[misc]
+            value = await self._redis.hget(key, "status")
         except ResponseError:  # WRONGTYPE: the status was stored as a string
             value = await self._redis.get(key)
-        return value.decode().strip().upper() if value else None
+        status = _text(value)
+        return status.strip().upper() if status else None
 
     async def _spawn(self, user_id: int, telegram_id: int) -> str:
         worker_id = keys.po_worker_id(user_id)
@@ -76,3 +76,7 @@ class Sessions:
             ),
             context={"role": "product_owner", "user_telegram_id": str(telegram_id)},
         )
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
