@@ -1,0 +1,58 @@
+"""Fixtures for the fake Telegram Bot API (``services.fakes.telegram``).
+
+``fake_telegram`` is a started :class:`FakeTelegram` (Telegram's default
+flood limits on, real monotonic clock); ``bot`` is a real aiogram ``Bot``
+pointed at it. Flood tests take ``telegram_clock`` to move time by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from services.fakes.telegram import FakeTelegram, ManualClock
+
+
+class FastCloseSession(AiohttpSession):
+    """aiogram's session without its 250 ms pause on close.
+
+    The pause lets TLS connections drain; the fake speaks plain HTTP on
+    loopback, and the pause would add a quarter second to every test.
+    """
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
+def make_bot(fake: FakeTelegram, *, token: str | None = None, timeout: float = 60.0) -> Bot:
+    """A real aiogram Bot talking to ``fake`` (``timeout``: aiogram's request timeout, s)."""
+    session = FastCloseSession(api=TelegramAPIServer.from_base(fake.url), timeout=timeout)
+    return Bot(token or fake.token, session=session)
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def telegram_clock(fake_telegram: FakeTelegram) -> ManualClock:
+    """A hand-moved clock installed on ``fake_telegram`` (flood limits, call times)."""
+    clock = ManualClock()
+    fake_telegram.clock = clock
+    return clock
+
+
+@pytest.fixture
+async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = make_bot(fake_telegram)
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
