@@ -22,7 +22,12 @@ from services.fakes.redis_server import RedisServer
 
 
 # Fixtures for the fakes live beside them, one plugin module per neighbour.
-pytest_plugins = ["tests.plugins.telegram", "tests.plugins.api", "tests.plugins.workers"]
+pytest_plugins = [
+    "tests.plugins.telegram",
+    "tests.plugins.api",
+    "tests.plugins.workers",
+    "tests.plugins.processes",
+]
 
 
 def _docker_engine_reachable() -> bool:

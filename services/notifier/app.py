@@ -49,6 +49,9 @@ async def serve(settings: NotifierSettings) -> int:
             consumer=settings.notifier_name,
             decode=lambda fields: decode_entry(fields, ProvisionerResult),
             handler=notifier.handle,
+            # A new group starts at the stream's end: a first deployment must not
+            # replay the whole history of results to every admin.
+            start_id="$",
         )
         log.info("notifier_started", consumer=settings.notifier_name)
         try:

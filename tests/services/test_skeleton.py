@@ -1,0 +1,83 @@
+"""The walking skeleton: ingress, relay and notifier as real processes, end to end.
+
+Real aiogram in the ingress polls the fake Telegram over HTTP; a real Redis
+carries the streams; the fake worker-manager's PO echoes. What the user sees
+is read from the fake Telegram's record of that chat.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from services.fakes.api import FakeApi
+from services.fakes.telegram import FakeTelegram
+from services.fakes.workers import FakeWorkerManager
+from shared import keys
+from shared.schemas import ProvisionerResult, encode_entry
+from tests.plugins.processes import StartService
+
+KNOWN = 1001
+STRANGER = 666
+
+
+async def test_a_known_users_message_comes_back_as_the_po_reply(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    fake_workers: FakeWorkerManager,
+    start_service: StartService,
+) -> None:
+    fake_api.add_user(KNOWN, username="alice", user_id=7)
+    start_service("ingress")
+    start_service("relay")
+
+    fake_telegram.inject_message(KNOWN, "hello <world> & more")
+
+    await fake_telegram.wait_for_messages(KNOWN, 1, timeout=30)
+    assert fake_telegram.chat(KNOWN).texts == ["echo: hello <world> & more"]
+    (command,) = fake_workers.commands
+    assert command.config.name == "po-7"
+    assert command.context == {"role": "product_owner", "user_telegram_id": str(KNOWN)}
+
+
+async def test_a_stranger_gets_the_rejection_and_nothing_is_queued(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_service: StartService,
+) -> None:
+    fake_api.add_user(KNOWN, user_id=7)
+    fake_api.users_query_ignored = True  # the deployed API answers every user
+    start_service("ingress")
+
+    fake_telegram.inject_message(STRANGER, "let me in")
+
+    await fake_telegram.wait_for_messages(STRANGER, 1, timeout=30)
+    (text,) = fake_telegram.chat(STRANGER).texts
+    assert text.splitlines()[0] == "Доступ запрещён. Обратитесь к администратору."
+    assert str(STRANGER) in text
+    assert await redis.xlen(keys.INCOMING) == 0
+    assert fake_workers.commands == []
+
+
+async def test_an_admin_is_told_about_a_provisioning_result(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    redis: aioredis.Redis,
+    start_service: StartService,
+) -> None:
+    admin, env_admin, user = 5001, 5002, 5003
+    fake_api.add_user(admin, is_admin=True)
+    fake_api.add_user(user)
+    notifier = start_service("notifier", ADMIN_TELEGRAM_IDS=str(env_admin))
+    await notifier.wait_for_event("stream_group_created", timeout=30)
+
+    result = ProvisionerResult(
+        server_handle="srv-1", status="success", server_ip="203.0.113.5", services_redeployed=3
+    )
+    await redis.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
+
+    await fake_telegram.wait_for_messages(admin, 1, timeout=30)
+    await fake_telegram.wait_for_messages(env_admin, 1, timeout=30)
+    assert "srv-1" in fake_telegram.chat(admin).texts[0]
+    assert fake_telegram.chat(user).texts == []
