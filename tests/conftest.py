@@ -20,7 +20,6 @@ import redis.asyncio as aioredis
 
 from services.fakes.redis_server import RedisServer
 
-
 # Fixtures for the fakes live beside them, one plugin module per neighbour.
 pytest_plugins = [
     "tests.plugins.telegram",

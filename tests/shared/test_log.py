@@ -38,7 +38,9 @@ def test_the_token_is_scrubbed_from_our_events_and_from_library_records(
 ) -> None:
     log.configure("ingress", fmt="json", secrets=[TOKEN, "internal-key"])
     url = f"https://api.telegram.org/bot{TOKEN}/getUpdates"
-    log.get_logger("t").warning("request_failed", url=url, headers={"X-Internal-Key": "internal-key"})
+    log.get_logger("t").warning(
+        "request_failed", url=url, headers={"X-Internal-Key": "internal-key"}
+    )
     logging.getLogger("aiogram.dispatcher").error("Failed to fetch updates - %s", url)
     try:
         raise RuntimeError(f"boom at {url}")
