@@ -13,7 +13,21 @@ PROVISIONER_RESULTS = "provisioner:results"
 
 # The bot's own streams and groups.
 INCOMING = "bot:incoming"
-"""Chat messages accepted by the ingress, waiting for a relay."""
+"""Chat messages accepted by the ingress, waiting for a relay (before partitioning)."""
+
+PARTITIONS = 16
+"""Users are spread over this many partitions; one relay owns a partition at a time,
+which keeps each user's order. A constant, not a setting: the ingress and every
+relay must agree on it, and changing it means draining the streams first."""
+
+
+def partition_of(user_id: int) -> int:
+    return user_id % PARTITIONS
+
+
+def incoming(partition: int) -> str:
+    """``bot:incoming:{p}``: chat messages of the users in partition ``p``."""
+    return f"bot:incoming:{partition}"
 RELAY_GROUP = "relay"
 NOTIFIER_GROUP = "telegram-bot"
 """The notifier's group on provisioner:results (CONTRACTS.md names it)."""
