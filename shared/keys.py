@@ -28,6 +28,8 @@ def partition_of(user_id: int) -> int:
 def incoming(partition: int) -> str:
     """``bot:incoming:{p}``: chat messages of the users in partition ``p``."""
     return f"bot:incoming:{partition}"
+
+
 RELAY_GROUP = "relay"
 NOTIFIER_GROUP = "telegram-bot"
 """The notifier's group on provisioner:results (CONTRACTS.md names it)."""

@@ -54,6 +54,8 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     admin_telegram_ids: tuple[int, ...] = ()
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "json"
+    telegram_rate_global_per_s: float = 30.0
+    telegram_rate_chat_per_s: float = 1.0
 
     def __post_init__(self) -> None:
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))

@@ -1,0 +1,667 @@
+"""The one way the bot sends text to Telegram: budgeted, retried, at most once per key.
+
+Every process (ingress, relay, notifier) sends through a :class:`Sender`, so
+all of them spend one flood budget (:mod:`shared.ratelimit`) and handle
+Telegram's answers the same way:
+
+* 429: the chat (or, by the limiter's rule, every chat) is paused in every
+  process for the full ``retry_after``, however long, and the same message
+  is sent again afterwards. 429s are not counted as failures.
+* 5xx, undecodable answers (an nginx error page) and network errors: sent
+  again after an exponential backoff with jitter, at most
+  ``RetryPolicy.attempts`` tries in all; then ``send_failed`` is logged with
+  the chat, key, part, method, error and attempts (never the text above
+  DEBUG, never the token) and the result says ``failed``.
+* 403 (the user blocked the bot): not retried, logged once, ``blocked``; the
+  remaining parts are not sent. Other chats are unaffected.
+* 400 "can't parse entities": the part is sent again as its plain text
+  without ``parse_mode``. Other 400s and 4xx are not retried
+  (``send_rejected``, ``failed``); "message is not modified" on an edit is
+  success.
+
+At most once per key: a message sent with ``key=`` (a stream entry id, say)
+records each part's message id in ``bot:sent:{key}`` (a hash, part index ->
+message id, TTL ``sent_ttl_s``) as soon as Telegram accepts it. Sending the
+same key again, from this process or another one after a crash, skips the
+recorded parts and resumes at the first unsent one. A key stands for one
+piece of work (the same text, so the same parts: rendering is
+deterministic); two processes working on the same key at the same moment
+are not guarded against, the stream's consumer group prevents that.
+
+The ambiguous case: a request that left but whose answer never came back (a
+timeout, a connection dropped after Telegram processed it; also a 5xx from a
+proxy in front of a Telegram that did the work) may or may not have been
+delivered, and the Bot API has no idempotency key to ask. We send again: a
+reply shown twice is a nuisance, a reply lost is a failure the user cannot
+see or repair. The same holds for a process killed between Telegram's
+answer and the record in Redis (a window of one Redis write).
+
+Streaming: :meth:`Sender.preview` shows a draft (``sendMessageDraft``,
+private chats) and :class:`LiveReply` streams a reply (drafts in private
+chats, one edited preview message in groups), then sends the final text
+with ``sendMessage``. Previews take budget only when it is free right now
+and never wait or retry.
+
+Within one process, sends to one chat go one message at a time, in call
+order, so a message's parts stay together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+from shared.formatting import Part, plain_parts, render_parts
+from shared.log import get_logger
+from shared.ratelimit import FloodBudget, FloodLimiter, is_group
+from shared.settings import BaseSettings
+
+log = get_logger(__name__)
+
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+
+SENT_PREFIX = "bot:sent:"
+PREVIEW_PREFIX = "bot:preview:"
+SENT_TTL_S = 24 * 60 * 60
+"""How long a sent key is remembered: longer than any stream redelivery."""
+PREVIEW_TTL_S = 60 * 60
+
+_CANT_PARSE = "can't parse entities"
+_NOT_MODIFIED = "message is not modified"
+_TRANSIENT = (TelegramServerError, TelegramNetworkError, ClientDecodeError)
+
+
+class Outcome(enum.StrEnum):
+    DELIVERED = "delivered"
+    BLOCKED = "blocked"
+    """The user blocked the bot (403); nothing more was tried."""
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Best-effort only (previews): no budget free right now, nothing sent."""
+
+
+class SendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of one message.
+
+    ``message_ids`` holds the parts Telegram accepted, in order, including
+    parts recorded under the key by an earlier attempt; ``resumed_at`` is the
+    index of the first part this call had to send (``len(parts)`` when all
+    were sent before).
+    """
+
+    outcome: Outcome
+    message_ids: tuple[int, ...] = ()
+    resumed_at: int = 0
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome is Outcome.DELIVERED
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """Backoff for 5xx and network errors: ``attempts`` tries in all."""
+
+    attempts: int = 5
+    base_s: float = 0.5
+    cap_s: float = 10.0
+
+    def backoff(self, failures: int) -> float:
+        """Delay after the ``failures``-th failure: doubling, capped, half of it random.
+
+        The random half keeps processes that failed together from retrying
+        together.
+        """
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** (failures - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class Piece(msgspec.Struct, frozen=True):
+    """One message's text as sent: ``text`` in ``parse_mode``, and its plain form."""
+
+    text: str
+    parse_mode: str | None
+    plain: str
+
+    @classmethod
+    def html(cls, part: Part) -> Piece:
+        return cls(part.html, "HTML", part.plain)
+
+    @classmethod
+    def plain_text(cls, text: str) -> Piece:
+        return cls(text, None, text)
+
+    def as_plain(self) -> Piece:
+        return Piece.plain_text(self.plain)
+
+
+def pieces(text: str, *, markdown: bool = True) -> list[Piece]:
+    """``text`` split into message pieces: rendered Markdown-ish as HTML, or plain."""
+    if markdown:
+        return [Piece.html(part) for part in render_parts(text)]
+    return [Piece.plain_text(part) for part in plain_parts(text)]
+
+
+@dataclass(frozen=True)
+class _Sent:
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    outcome: Outcome
+    error: str
+
+
+class _Step(enum.Enum):
+    """What to do after an error answer."""
+
+    PLAIN = enum.auto()
+    UNCHANGED = enum.auto()
+    BLOCKED = enum.auto()
+    BACK_OFF = enum.auto()
+    GIVE_UP = enum.auto()
+
+
+def _classify(exc: Exception, piece: Piece) -> _Step:
+    if isinstance(exc, TelegramForbiddenError):
+        return _Step.BLOCKED
+    if isinstance(exc, TelegramBadRequest):
+        if _CANT_PARSE in exc.message.lower() and piece.parse_mode is not None:
+            return _Step.PLAIN
+        if _NOT_MODIFIED in exc.message.lower():
+            return _Step.UNCHANGED
+        return _Step.GIVE_UP
+    if isinstance(exc, TelegramEntityTooLarge):
+        return _Step.GIVE_UP
+    if isinstance(exc, _TRANSIENT):
+        return _Step.BACK_OFF
+    return _Step.GIVE_UP
+
+
+Call = Callable[[Piece], Awaitable[int | None]]
+"""One Bot API request for a piece; returns the message id when there is one."""
+
+
+class SentLog:
+    """Which parts of a keyed message Telegram accepted, shared by every process."""
+
+    def __init__(self, redis: aioredis.Redis, ttl_s: float = SENT_TTL_S) -> None:
+        self.redis = redis
+        self.ttl_ms = int(ttl_s * 1000)
+
+    @staticmethod
+    def redis_key(key: str) -> str:
+        return f"{SENT_PREFIX}{key}"
+
+    async def load(self, key: str) -> dict[int, int]:
+        """Part index -> message id of every part already sent under ``key``."""
+        raw: dict[bytes | str, bytes | str] = await self.redis.hgetall(self.redis_key(key))
+        return {int(index): int(message_id) for index, message_id in raw.items()}
+
+    async def record(self, key: str, index: int, message_id: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.redis_key(key), str(index), message_id)
+            pipe.pexpire(self.redis_key(key), self.ttl_ms)
+            await pipe.execute()
+
+
+class Sender:
+    """Sends, edits and previews text within the shared flood budget; see the module docstring."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        redis: aioredis.Redis,
+        budget: FloodBudget | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        sent_ttl_s: float = SENT_TTL_S,
+    ) -> None:
+        self.bot = bot
+        self.redis = redis
+        self.limiter = FloodLimiter(redis, budget)
+        self.retry = retry or RetryPolicy()
+        self.sent = SentLog(redis, sent_ttl_s)
+        self._chat_locks: dict[int, _ChatLock] = {}
+
+    @classmethod
+    def from_settings(cls, bot: Bot, redis: aioredis.Redis, settings: BaseSettings) -> Sender:
+        return cls(bot, redis, FloodBudget.from_settings(settings))
+
+    # ---- final messages
+
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        key: str | None = None,
+        markdown: bool = True,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> SendResult:
+        """Send ``text`` (split into parts as needed) to ``chat_id``, at most once per ``key``."""
+        return await self.send_pieces(
+            chat_id, pieces(text, markdown=markdown), key=key, reply_markup=reply_markup
+        )
+
+    async def send_parts(
+        self,
+        chat_id: int,
+        parts: Sequence[Part],
+        *,
+        key: str | None = None,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> SendResult:
+        """Send rendered parts (``shared.formatting.Part``) as HTML messages, in order."""
+        return await self.send_pieces(
+            chat_id, [Piece.html(part) for part in parts], key=key, reply_markup=reply_markup
+        )
+
+    async def send_pieces(
+        self,
+        chat_id: int,
+        items: Sequence[Piece],
+        *,
+        key: str | None = None,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> SendResult:
+        """Send ``items`` in order; ``reply_markup`` goes on the last one."""
+        if not items:
+            log.warning("send_empty", chat_id=chat_id, key=key)
+            return SendResult(outcome=Outcome.FAILED, error="empty text")
+        async with self._chat_lock(chat_id):
+            return await self._send_in_order(chat_id, items, key, reply_markup)
+
+    async def _send_in_order(
+        self,
+        chat_id: int,
+        items: Sequence[Piece],
+        key: str | None,
+        reply_markup: ReplyMarkup | None,
+    ) -> SendResult:
+        done = await self.sent.load(key) if key is not None else {}
+        resumed_at = _first_unsent(done, len(items))
+        if resumed_at:
+            log.info("send_resumed", chat_id=chat_id, key=key, part=resumed_at, parts=len(items))
+        ids = [done[index] for index in range(resumed_at)]
+        for index in range(resumed_at, len(items)):
+            if index in done:  # a later part recorded while an earlier one was not: keep it
+                ids.append(done[index])
+                continue
+            markup = reply_markup if index == len(items) - 1 else None
+            context = {"key": key, "part": index, "parts": len(items), "method": "sendMessage"}
+            step = await self._deliver(
+                chat_id, items[index], self._send_call(chat_id, markup), context
+            )
+            if isinstance(step, _Stopped):
+                return SendResult(
+                    outcome=step.outcome,
+                    message_ids=tuple(ids),
+                    resumed_at=resumed_at,
+                    error=step.error,
+                )
+            assert step.message_id is not None  # sendMessage always answers a Message
+            ids.append(step.message_id)
+            if key is not None:
+                await self.sent.record(key, index, step.message_id)
+        return SendResult(outcome=Outcome.DELIVERED, message_ids=tuple(ids), resumed_at=resumed_at)
+
+    async def edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        markdown: bool = True,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> SendResult:
+        """Replace the text of a message the bot sent, within the budget (waits for it).
+
+        ``text`` must fit one message; an unchanged text counts as delivered.
+        """
+        items = pieces(text, markdown=markdown)
+        if len(items) != 1:
+            log.warning("edit_not_one_part", chat_id=chat_id, message_id=message_id)
+            return SendResult(outcome=Outcome.FAILED, error=f"text renders to {len(items)} parts")
+        context = {"message_id": message_id, "method": "editMessageText"}
+        call = self._edit_call(chat_id, message_id, reply_markup)
+        async with self._chat_lock(chat_id):
+            step = await self._deliver(chat_id, items[0], call, context)
+        if isinstance(step, _Stopped):
+            return SendResult(outcome=step.outcome, error=step.error)
+        return SendResult(outcome=Outcome.DELIVERED, message_ids=(message_id,))
+
+    # ---- previews
+
+    async def preview(
+        self, chat_id: int, draft_id: int, text: str, *, markdown: bool = True
+    ) -> bool:
+        """Show ``text`` as a draft in a private chat if the budget is free now.
+
+        Returns whether the draft was shown. Skipped (False) when the budget
+        is busy, in groups (drafts are private-chat only) and on any error: a
+        preview is never retried and never waits. The final text must still
+        be sent with :meth:`send`.
+        """
+        if is_group(chat_id) or draft_id == 0:
+            return False
+        items = pieces(text, markdown=markdown) or [Piece.plain_text("")]
+        # The tail is what is being written when a long reply needs several parts.
+        sent = await self._try_now(chat_id, items[-1], self._draft_call(chat_id, draft_id))
+        return sent is not None
+
+    async def preview_message(
+        self, chat_id: int, text: str, *, markdown: bool = True
+    ) -> int | None:
+        """Send a preview message now if the budget allows; its id, or None if skipped."""
+        items = pieces(text, markdown=markdown)
+        if not items:
+            return None
+        sent = await self._try_now(chat_id, items[-1], self._send_call(chat_id, None))
+        return None if sent is None else sent.message_id
+
+    async def preview_edit(
+        self, chat_id: int, message_id: int, text: str, *, markdown: bool = True
+    ) -> bool:
+        """Edit a preview message in place now if the budget allows; whether it changed."""
+        items = pieces(text, markdown=markdown)
+        if not items:
+            return False
+        call = self._edit_call(chat_id, message_id, None)
+        return await self._try_now(chat_id, items[-1], call) is not None
+
+    def live(
+        self, chat_id: int, draft_id: int, *, key: str | None = None, markdown: bool = True
+    ) -> LiveReply:
+        """A reply streamed into ``chat_id`` while it is written; see :class:`LiveReply`."""
+        return LiveReply(self, chat_id, draft_id, key=key, markdown=markdown)
+
+    # ---- one piece, through the budget
+
+    async def _deliver(
+        self, chat_id: int, piece: Piece, call: Call, context: dict[str, Any]
+    ) -> _Sent | _Stopped:
+        """Send one piece until Telegram accepts it, refuses it for good, or retries run out."""
+        failures = 0
+        while True:
+            async with self.limiter.slot(chat_id):
+                log.debug("send_text", chat_id=chat_id, text=piece.text, **context)
+                try:
+                    return _Sent(await call(piece))
+                except TelegramRetryAfter as exc:
+                    # Paused before the slot is released: no process can slip in between.
+                    await self._pause(chat_id, exc)
+                    continue
+                except (TelegramAPIError, ClientDecodeError) as exc:
+                    error = exc
+            step = _classify(error, piece)
+            if step is _Step.PLAIN:
+                log.warning(
+                    "send_plain_fallback", chat_id=chat_id, error=self._detail(error), **context
+                )
+                piece = piece.as_plain()
+            elif step is _Step.UNCHANGED:
+                return _Sent(None)
+            elif step is _Step.BACK_OFF and failures + 1 < self.retry.attempts:
+                failures += 1
+                await self._back_off(chat_id, error, failures, context)
+            else:
+                return self._stop(chat_id, error, step, failures + 1, context)
+
+    async def _try_now(self, chat_id: int, piece: Piece, call: Call) -> _Sent | None:
+        """One best-effort request if budget is free now: no waiting, no retries."""
+        candidates = [piece] if piece.parse_mode is None else [piece, piece.as_plain()]
+        for candidate in candidates:
+            ticket = await self.limiter.try_acquire(chat_id)
+            if ticket is None:
+                log.debug("preview_skipped", chat_id=chat_id)
+                return None
+            try:
+                return _Sent(await call(candidate))
+            except TelegramRetryAfter as exc:
+                await self._pause(chat_id, exc)
+                return None
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                error = exc
+            finally:
+                await self.limiter.release(ticket)
+            step = _classify(error, candidate)
+            if step is _Step.UNCHANGED:
+                return _Sent(None)
+            if step is not _Step.PLAIN:
+                log.info("preview_failed", chat_id=chat_id, error=self._detail(error))
+                return None
+        return None
+
+    async def _pause(self, chat_id: int, exc: TelegramRetryAfter) -> None:
+        # Honoured in full, however long: the next acquire() waits out the pause.
+        await self.limiter.report_retry_after(chat_id, exc.retry_after)
+
+    async def _back_off(
+        self, chat_id: int, exc: Exception, failures: int, context: dict[str, Any]
+    ) -> None:
+        delay = self.retry.backoff(failures)
+        log.warning(
+            "send_retrying",
+            chat_id=chat_id,
+            error=self._detail(exc),
+            attempt=failures,
+            delay_s=round(delay, 3),
+            **context,
+        )
+        await asyncio.sleep(delay)
+
+    def _stop(
+        self, chat_id: int, exc: Exception, step: _Step, attempts: int, context: dict[str, Any]
+    ) -> _Stopped:
+        detail = self._detail(exc)
+        if step is _Step.BLOCKED:
+            log.warning("send_blocked", chat_id=chat_id, error=detail, **context)
+            return _Stopped(Outcome.BLOCKED, detail)
+        # Retries ran out (send_failed), or Telegram refused the request as such.
+        event = "send_failed" if step is _Step.BACK_OFF else "send_rejected"
+        log.error(event, chat_id=chat_id, error=detail, attempts=attempts, **context)
+        return _Stopped(Outcome.FAILED, detail)
+
+    def _detail(self, exc: Exception) -> str:
+        """The error for a log line: its type and Telegram's description, no token, no text."""
+        if isinstance(exc, ClientDecodeError):
+            # Its str() carries the whole answer body; the type is what matters.
+            return f"ClientDecodeError: {type(exc.original).__name__}"
+        message = exc.message if isinstance(exc, TelegramAPIError) else str(exc)
+        # aiohttp errors can carry the request URL, which holds the token.
+        return f"{type(exc).__name__}: {message}".replace(self.bot.token, "***")
+
+    # ---- Bot API calls
+
+    def _send_call(self, chat_id: int, reply_markup: ReplyMarkup | None) -> Call:
+        async def call(piece: Piece) -> int:
+            message = await self.bot.send_message(
+                chat_id, piece.text, parse_mode=piece.parse_mode, reply_markup=reply_markup
+            )
+            return message.message_id
+
+        return call
+
+    def _edit_call(
+        self, chat_id: int, message_id: int, reply_markup: InlineKeyboardMarkup | None
+    ) -> Call:
+        async def call(piece: Piece) -> int:
+            await self.bot.edit_message_text(
+                piece.text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=piece.parse_mode,
+                reply_markup=reply_markup,
+            )
+            return message_id
+
+        return call
+
+    def _draft_call(self, chat_id: int, draft_id: int) -> Call:
+        async def call(piece: Piece) -> None:
+            await self.bot.send_message_draft(
+                chat_id, draft_id, text=piece.text, parse_mode=piece.parse_mode
+            )
+
+        return call
+
+    def _chat_lock(self, chat_id: int) -> _ChatLock:
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = _ChatLock(self._chat_locks, chat_id)
+        return lock
+
+
+class _ChatLock:
+    """An asyncio lock per chat, forgotten when nobody holds or waits for it."""
+
+    def __init__(self, registry: dict[int, _ChatLock], chat_id: int) -> None:
+        self._registry = registry
+        self._chat_id = chat_id
+        self._lock = asyncio.Lock()
+        self._users = 0
+
+    async def __aenter__(self) -> None:
+        self._users += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self._release_user()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+        self._release_user()
+
+    def _release_user(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            self._registry.pop(self._chat_id, None)
+
+
+class LiveReply:
+    """A reply shown while it is being written, then sent for good.
+
+    ``update(text)`` takes the whole reply so far (a snapshot, not a delta)
+    and shows it if the budget is free right now: as a draft in a private
+    chat, as one preview message edited in place in a group. ``finish(text)``
+    always sends the final text with ``sendMessage`` (never leaving a
+    preview as its only copy), then deletes a group's preview message. The
+    preview message's id is kept in Redis (``bot:preview:{chat}:{draft}``),
+    so a process that takes the work over after a crash edits or deletes
+    the same message instead of leaving it behind.
+    """
+
+    def __init__(
+        self,
+        sender: Sender,
+        chat_id: int,
+        draft_id: int,
+        *,
+        key: str | None = None,
+        markdown: bool = True,
+    ) -> None:
+        if draft_id == 0:
+            raise ValueError("draft_id must be non-zero")
+        self.sender = sender
+        self.chat_id = chat_id
+        self.draft_id = draft_id
+        self.key = key
+        self.markdown = markdown
+        self._shown: str | None = None
+
+    @property
+    def redis_key(self) -> str:
+        return f"{PREVIEW_PREFIX}{self.chat_id}:{self.draft_id}"
+
+    async def update(self, text: str) -> bool:
+        """Show ``text`` now if the budget allows; whether it is on screen."""
+        if text == self._shown:
+            return True
+        if is_group(self.chat_id):
+            shown = await self._update_group(text)
+        else:
+            shown = await self.sender.preview(
+                self.chat_id, self.draft_id, text, markdown=self.markdown
+            )
+        if shown:
+            self._shown = text
+        return shown
+
+    async def finish(self, text: str, *, reply_markup: ReplyMarkup | None = None) -> SendResult:
+        """Send the final ``text`` with ``sendMessage``; then clear a group's preview."""
+        result = await self.sender.send(
+            self.chat_id, text, key=self.key, markdown=self.markdown, reply_markup=reply_markup
+        )
+        if result.delivered and is_group(self.chat_id):
+            await self._delete_preview()
+        return result
+
+    async def _update_group(self, text: str) -> bool:
+        message_id = await self._preview_id()
+        if message_id is None:
+            message_id = await self.sender.preview_message(
+                self.chat_id, text, markdown=self.markdown
+            )
+            if message_id is None:
+                return False
+            await self.sender.redis.set(self.redis_key, message_id, ex=PREVIEW_TTL_S)
+            return True
+        return await self.sender.preview_edit(
+            self.chat_id, message_id, text, markdown=self.markdown
+        )
+
+    async def _preview_id(self) -> int | None:
+        raw = await self.sender.redis.get(self.redis_key)
+        return None if raw is None else int(raw)
+
+    async def _delete_preview(self) -> None:
+        message_id = await self._preview_id()
+        if message_id is None:
+            return
+        try:
+            await self.sender.bot.delete_message(self.chat_id, message_id)
+        except (TelegramAPIError, ClientDecodeError) as exc:
+            # Best effort: the final text is out; a leftover preview is cosmetic.
+            log.info("preview_delete_failed", chat_id=self.chat_id, error=type(exc).__name__)
+        await self.sender.redis.delete(self.redis_key)
+
+
+def _first_unsent(done: dict[int, int], count: int) -> int:
+    index = 0
+    while index < count and index in done:
+        index += 1
+    return index
+
+
+__all__ = [
+    "LiveReply",
+    "Outcome",
+    "Piece",
+    "RetryPolicy",
+    "SendResult",
+    "Sender",
+    "SentLog",
+    "pieces",
+]

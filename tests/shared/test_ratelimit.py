@@ -1,0 +1,319 @@
+"""``shared.ratelimit.FloodLimiter`` against a real Redis: grants, waits, windows, pauses.
+
+Times come from Redis' clock, so expected delays are checked within a few
+milliseconds of slack for the round trips between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from shared.ratelimit import FloodBudget, FloodLimiter
+from shared.settings import BaseSettings, load
+
+SLACK_S = 0.03
+
+
+def limiter(redis: aioredis.Redis, **budget: float) -> FloodLimiter:
+    return FloodLimiter(redis, FloodBudget(**budget))  # type: ignore[arg-type]
+
+
+async def previewed(flood: FloodLimiter, chat_id: int) -> bool:
+    """Whether a preview would go now (its request answered at once)."""
+    ticket = await flood.try_acquire(chat_id)
+    if ticket is None:
+        return False
+    await flood.release(ticket)
+    return True
+
+
+async def test_a_chat_gets_its_burst_then_one_message_per_interval(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1.0, chat_burst=2)
+
+    first, second, third = [await flood.reserve(7) for _ in range(3)]
+
+    assert first.granted
+    assert first.delay_s == 0
+    assert second.granted
+    assert second.delay_s < SLACK_S
+    assert not third.granted
+    # Two sends at ~t0 use the burst; the third may go one interval after the first.
+    assert 1.0 - SLACK_S < third.delay_s <= 1.0
+
+
+async def test_global_slots_are_spaced_by_the_global_interval_across_chats(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=20, safety=1.0)
+
+    grants = [await flood.reserve(chat) for chat in range(1, 6)]
+
+    assert all(g.granted for g in grants)
+    delays = [g.delay_s for g in grants]
+    assert delays[0] == 0
+    for before, after in itertools.pairwise(delays):
+        # Each slot is one interval (50 ms) after the one before, less the time that passed.
+        assert 0.05 - SLACK_S < after - before <= 0.05 + 1e-6
+
+
+async def test_the_safety_margin_slows_the_global_rate_below_the_configured_one(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=10, safety=0.5)
+
+    await flood.reserve(1)
+    second = await flood.reserve(2)
+
+    assert 0.2 - SLACK_S < second.delay_s <= 0.2
+
+
+async def test_a_chat_held_back_by_its_own_limit_takes_no_global_slot(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=10, safety=1.0, chat_per_s=0.5, chat_burst=1)
+    await flood.reserve(1)
+
+    refused = await flood.reserve(1)
+    other = await flood.reserve(2)
+
+    assert not refused.granted
+    assert refused.delay_s > 1.5
+    assert other.granted
+    assert other.delay_s <= 0.1  # the very next slot, not one after chat 1's wait
+
+
+async def test_a_group_gets_at_most_its_limit_per_window(redis: aioredis.Redis) -> None:
+    flood = limiter(
+        redis, global_per_s=1000, chat_per_s=1000, group_limit=3, group_window_s=1.0, safety=1.0
+    )
+
+    grants = [await flood.reserve(-100) for _ in range(4)]
+    private = await flood.reserve(100)
+
+    assert [g.granted for g in grants] == [True, True, True, False]
+    assert 1.0 - SLACK_S < grants[3].delay_s <= 1.0
+    assert private.granted  # the window is the group's alone
+    assert await redis.zcard(flood.group_key(-100)) == 3
+
+
+async def test_a_group_window_is_stretched_by_the_safety_margin(redis: aioredis.Redis) -> None:
+    flood = limiter(
+        redis, global_per_s=1000, chat_per_s=1000, group_limit=1, group_window_s=1.0, safety=0.8
+    )
+
+    await flood.reserve(-5)
+    refused = await flood.reserve(-5)
+
+    assert 1.25 - SLACK_S < refused.delay_s <= 1.25
+
+
+async def test_a_429_pauses_the_chat_for_retry_after_and_no_other_chat(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000)
+
+    pause = await flood.report_retry_after(3, 2)
+    paused = await flood.reserve(3)
+    other = await flood.reserve(4)
+
+    assert pause.scope == "chat"
+    assert not paused.granted
+    assert 2.0 - SLACK_S < paused.delay_s <= 2.0
+    assert other.granted
+    assert other.delay_s < SLACK_S
+    assert 1900 < await redis.pttl(flood.chat_pause_key(3)) <= 2000
+    assert 2.0 - SLACK_S < await flood.pause_left(3) <= 2.0
+    assert await flood.pause_left(4) == 0
+
+
+async def test_a_shorter_retry_after_never_shortens_a_pause(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000, global_pause_chats=10)
+
+    await flood.report_retry_after(3, 30)
+    await flood.report_retry_after(3, 1)
+
+    assert await flood.pause_left(3) > 29
+
+
+async def test_429s_in_two_chats_within_the_window_pause_every_chat(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000, global_pause_chats=2, global_pause_window_s=2.0)
+
+    first = await flood.report_retry_after(1, 1)
+    second = await flood.report_retry_after(2, 3)
+    bystander = await flood.reserve(99)
+
+    assert (first.scope, second.scope) == ("chat", "global")
+    # The global pause moves every chat's next slot past its end.
+    assert bystander.granted
+    assert 3.0 - SLACK_S < bystander.delay_s <= 3.0
+    assert 3.0 - SLACK_S < await flood.pause_left(99) <= 3.0
+
+
+async def test_429s_in_one_chat_only_never_pause_every_chat(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000, global_pause_chats=2)
+
+    scopes = [(await flood.report_retry_after(1, 1)).scope for _ in range(3)]
+
+    assert scopes == ["chat", "chat", "chat"]
+    assert await flood.pause_left(2) == 0
+
+
+async def test_acquire_waits_out_a_pause_reported_while_its_slot_was_coming(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=4, safety=1.0)
+    await flood.reserve(1)  # the next slot is 250 ms away
+    await flood.report_retry_after(2, 1)
+
+    started = time.monotonic()
+    await flood.acquire(2)
+
+    assert time.monotonic() - started >= 1.0 - SLACK_S
+
+
+async def test_the_gate_counts_requests_by_their_answers_so_jitter_cannot_overfill_a_window(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=25, global_window_s=0.2, safety=1.0)  # 5 per 200 ms
+    tickets = [await flood.acquire(chat) for chat in range(1, 6)]  # still unanswered
+
+    sixth = asyncio.create_task(flood.acquire(6))
+    done, _ = await asyncio.wait([sixth], timeout=0.5)  # well past its 200 ms slot
+    assert not done, "five requests in flight fill a window of five"
+    await flood.release(tickets[0])
+    released = time.monotonic()
+    await sixth
+
+    # Telegram may have counted the first request as late as its answer.
+    assert time.monotonic() - released >= 0.2 - SLACK_S
+
+
+async def test_a_chat_has_one_request_in_flight_at_a_time(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1000, chat_burst=5)
+    first = await flood.acquire(1)
+
+    second = asyncio.create_task(flood.acquire(1))
+    other_chat = await flood.acquire(2)
+    done, _ = await asyncio.wait([second], timeout=0.2)
+    assert not done, "the chat's first request has no answer yet"
+    await flood.release(first)
+    await second
+
+    await flood.release(other_chat)
+
+
+async def test_a_group_window_counts_its_requests_by_their_answer_times(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1000, group_limit=1, group_window_s=0.3)
+    first = await flood.acquire(-7)
+    await asyncio.sleep(0.2)  # the request takes 200 ms to answer
+    await flood.release(first)
+    answered = time.monotonic()
+
+    await flood.acquire(-7)
+
+    # The pace alone would allow it 0.3 s after the first slot; Telegram may
+    # have counted the first request as late as its answer.
+    assert time.monotonic() - answered >= 0.3 - SLACK_S
+
+
+async def test_a_request_whose_process_died_counts_for_in_flight_s_only(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=5, global_window_s=0.2, in_flight_s=0.3, safety=1.0)
+    await flood.acquire(1)  # never released: its process was killed
+
+    started = time.monotonic()
+    await flood.acquire(2)
+
+    elapsed = time.monotonic() - started
+    assert 0.5 - SLACK_S <= elapsed < 1.0
+
+
+async def test_a_preview_goes_only_when_the_budget_is_idle_now(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=10, chat_per_s=1.0, chat_burst=2)
+
+    assert await previewed(flood, 1)
+    # The global queue now has a slot 100 ms away: a final message would wait, a preview skips.
+    assert not await previewed(flood, 2)
+    granted = await flood.reserve(2)
+    assert granted.granted
+    assert granted.delay_s > 0
+
+
+async def test_a_preview_never_takes_a_chats_last_token(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1.0, chat_burst=2)
+    assert (await flood.reserve(1)).granted  # one token of two used by a final message
+
+    assert not await previewed(flood, 1)
+    assert (await flood.reserve(1)).granted  # the final message still goes now
+
+
+async def test_a_preview_leaves_a_group_room_for_final_messages(redis: aioredis.Redis) -> None:
+    flood = limiter(
+        redis,
+        global_per_s=100_000,  # global slots free at every call
+        chat_per_s=1,
+        chat_burst=10,
+        group_limit=4,
+        preview_group_reserve=2,
+    )
+
+    previews = [await previewed(flood, -9) for _ in range(4)]
+
+    assert previews == [True, True, False, False]
+    assert (await flood.reserve(-9)).granted
+
+
+async def test_a_paused_chat_gets_no_preview(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000)
+    await flood.report_retry_after(1, 5)
+
+    assert not await previewed(flood, 1)
+
+
+async def test_every_key_expires_so_an_idle_bot_leaves_nothing_behind(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000)
+    await flood.reserve(-1)
+    await flood.report_retry_after(5, 1)
+
+    keys = await redis.keys("bot:flood:*")
+
+    assert keys
+    ttls = [await redis.pttl(key) for key in keys]
+    assert all(ttl > 0 for ttl in ttls), dict(zip(keys, ttls, strict=True))
+
+
+def test_the_budget_reads_its_rates_from_the_environment() -> None:
+    env = {
+        "TELEGRAM_BOT_TOKEN": "1:x",
+        "TELEGRAM_RATE_GLOBAL_PER_S": "120",
+        "TELEGRAM_RATE_CHAT_PER_S": "5.5",
+    }
+    budget = FloodBudget.from_settings(load(BaseSettings, env))
+
+    assert (budget.global_per_s, budget.chat_per_s) == (120.0, 5.5)
+    assert FloodBudget.from_settings(load(BaseSettings, {"TELEGRAM_BOT_TOKEN": "1:x"})) == (
+        FloodBudget()
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"global_per_s": 0}, {"chat_per_s": -1}, {"chat_burst": 0}, {"safety": 1.5}],
+)
+def test_a_budget_that_cannot_work_is_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        FloodBudget(**bad)  # type: ignore[arg-type]
