@@ -1,10 +1,16 @@
-"""The notifier entry point: provisioner:results -> every admin, until SIGTERM."""
+"""The notifier entry point: provisioner:results -> every admin, until SIGTERM.
+
+Each result goes to each admin at most once: the send's idempotency key is
+``provision:{entry id}:{admin}``. A result is acknowledged only when every
+known admin has it (or blocked the bot) and the API's admins are known; so
+a crash, a Telegram outage or an API outage leaves it pending, and the
+retry sends only what is missing. An API outage never drops a result: the
+environment's admins get it at once, the API's once it answers.
+"""
 
 from __future__ import annotations
 
 import asyncio
-
-from aiogram import Bot
 
 from services.notifier.admins import Admins
 from services.notifier.messages import describe
@@ -12,25 +18,52 @@ from services.notifier.settings import NotifierSettings
 from shared import keys
 from shared.api import ApiClient
 from shared.connections import redis_client, telegram_bot
-from shared.delivery import send_text
 from shared.log import get_logger
-from shared.schemas import ProvisionerResult, decode_entry
-from shared.streams import StreamConsumer, install_stop_signals
-from shared.texts import RU
+from shared.schemas import ProvisionerResult
+from shared.sender import Outcome, Sender
+from shared.streams import StreamConsumer, entry_decoder, install_stop_signals
+from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
 
+class DeliveryIncomplete(Exception):
+    """Some admin does not have the result yet; the entry stays pending for a retry."""
+
+
 class Notifier:
-    def __init__(self, bot: Bot, admins: Admins) -> None:
-        self._bot = bot
+    def __init__(self, sender: Sender, admins: Admins, texts: Texts = RU) -> None:
+        self._sender = sender
         self._admins = admins
+        self._texts = texts
 
     async def handle(self, entry_id: str, result: ProvisionerResult) -> None:
-        text = describe(result, RU)
-        for telegram_id in await self._admins.telegram_ids():
-            await send_text(self._bot, telegram_id, text)
-        log.info("result_notified", entry_id=entry_id, server_handle=result.server_handle)
+        text = describe(result, self._texts)
+        admins = await self._admins.current()
+        missing = [
+            telegram_id
+            for telegram_id in admins.telegram_ids
+            if not await self._deliver(entry_id, telegram_id, text)
+        ]
+        if missing or not admins.complete:
+            raise DeliveryIncomplete(
+                f"{len(missing)} admins failed; API admins known: {admins.complete}"
+            )
+        log.info(
+            "result_notified",
+            entry_id=entry_id,
+            server_handle=result.server_handle,
+            status=result.status,
+            admins=len(admins.telegram_ids),
+        )
+
+    async def _deliver(self, entry_id: str, telegram_id: int, text: str) -> bool:
+        """Whether this admin is done with the result (delivered, or blocked the bot)."""
+        # Plain text: server names and errors are shown exactly as written.
+        sent = await self._sender.send(
+            telegram_id, text, key=f"provision:{entry_id}:{telegram_id}", markdown=False
+        )
+        return sent.outcome in (Outcome.DELIVERED, Outcome.BLOCKED)
 
 
 async def serve(settings: NotifierSettings) -> int:
@@ -41,17 +74,22 @@ async def serve(settings: NotifierSettings) -> int:
     async with ApiClient(
         settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
     ) as api:
-        notifier = Notifier(bot, Admins(api, settings.admin_telegram_ids))
+        admins = Admins(api, settings.admin_telegram_ids, ttl_s=settings.admins_cache_s)
+        notifier = Notifier(Sender.from_settings(bot, redis, settings), admins)
         consumer = StreamConsumer(
             redis,
             stream=keys.PROVISIONER_RESULTS,
             group=keys.NOTIFIER_GROUP,
             consumer=settings.notifier_name,
-            decode=lambda fields: decode_entry(fields, ProvisionerResult),
+            decode=entry_decoder(ProvisionerResult),
             handler=notifier.handle,
             # A new group starts at the stream's end: a first deployment must not
             # replay the whole history of results to every admin.
             start_id="$",
+            claim_idle_ms=int(settings.notifier_retry_after_s * 1000),
+            # Only malformed entries are dead-lettered: a result waiting for the
+            # API or Telegram to come back is retried for as long as it takes.
+            max_deliveries=1_000_000,
         )
         log.info("notifier_started", consumer=settings.notifier_name)
         try:

@@ -1,4 +1,8 @@
-"""The wording of a provisioning result, for admins (plain text)."""
+"""The wording of a provisioning result for admins.
+
+Sent as plain text (no parse mode), so server names and error texts are
+shown exactly as the provisioner wrote them, `<b>` and `&` included.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from shared.schemas import ProvisionerResult
 from shared.texts import Texts
 
 MAX_ERRORS_SHOWN = 5
-MAX_DETAIL_CHARS = 1500
+MAX_ERROR_CHARS = 300
+MAX_DETAILS_CHARS = 1500
 
 
 def describe(result: ProvisionerResult, texts: Texts) -> str:
@@ -21,7 +26,7 @@ def describe(result: ProvisionerResult, texts: Texts) -> str:
         handle=result.server_handle,
         status=texts.provision_status.get(result.status, result.status),
         details=_details(result, texts),
-    )
+    ).rstrip()
 
 
 def _duration(duration_ms: int | None, texts: Texts) -> str:
@@ -30,15 +35,18 @@ def _duration(duration_ms: int | None, texts: Texts) -> str:
     seconds = duration_ms / 1000
     if seconds < 60:
         return f"{seconds:.1f} с"
-    minutes, rest = divmod(int(seconds), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} мин {rest} с"
 
 
 def _details(result: ProvisionerResult, texts: Texts) -> str:
-    lines = [result.error] if result.error else []
+    lines = [_cut(result.error, MAX_ERROR_CHARS)] if result.error else []
     errors = result.errors or []
-    lines += [f"• {e}" for e in errors[:MAX_ERRORS_SHOWN]]
+    lines += [f"• {_cut(e, MAX_ERROR_CHARS)}" for e in errors[:MAX_ERRORS_SHOWN]]
     if len(errors) > MAX_ERRORS_SHOWN:
         lines.append(texts.provision_errors_more.format(count=len(errors) - MAX_ERRORS_SHOWN))
-    text = "\n".join(lines)
-    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+    return _cut("\n".join(lines), MAX_DETAILS_CHARS)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

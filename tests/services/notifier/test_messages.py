@@ -1,0 +1,64 @@
+"""How a provisioning result reads to an admin."""
+
+from __future__ import annotations
+
+from services.notifier.messages import MAX_ERRORS_SHOWN, describe
+from shared.schemas import ProvisionerResult
+from shared.texts import RU
+
+
+def test_success_names_the_server_its_ip_the_services_and_the_duration() -> None:
+    result = ProvisionerResult(
+        server_handle="srv-1",
+        status="success",
+        server_ip="203.0.113.5",
+        services_redeployed=3,
+        duration_ms=84_500,
+    )
+    assert describe(result, RU) == (
+        "✅ Сервер srv-1 настроен\nIP: 203.0.113.5\nПерезапущено сервисов: 3\n"
+        "Длительность: 1 мин 24 с"
+    )
+
+
+def test_a_short_duration_reads_in_seconds_and_a_missing_one_as_unknown() -> None:
+    fast = ProvisionerResult(server_handle="s", status="success", duration_ms=1234)
+    unknown = ProvisionerResult(server_handle="s", status="success")
+    assert describe(fast, RU).endswith("Длительность: 1.2 с")
+    assert describe(unknown, RU).endswith("Длительность: неизвестно")
+
+
+def test_failed_shows_the_error() -> None:
+    result = ProvisionerResult(server_handle="srv-2", status="failed", error="ssh: timeout")
+    assert describe(result, RU) == "❌ Настройка сервера srv-2: ошибка\nssh: timeout"
+
+
+def test_error_and_timeout_are_worded_differently() -> None:
+    error = describe(ProvisionerResult(server_handle="s", status="error", error="x"), RU)
+    timeout = describe(ProvisionerResult(server_handle="s", status="timeout"), RU)
+    assert "сбой" in error
+    assert "превышено время ожидания" in timeout
+
+
+def test_fifty_errors_show_the_first_few_and_count_the_rest() -> None:
+    errors = [f"step {i} failed" for i in range(50)]
+    text = describe(ProvisionerResult(server_handle="s", status="failed", errors=errors), RU)
+    for i in range(MAX_ERRORS_SHOWN):
+        assert f"• step {i} failed" in text
+    assert f"step {MAX_ERRORS_SHOWN} failed" not in text
+    assert text.endswith(f"…и ещё {50 - MAX_ERRORS_SHOWN}")
+
+
+def test_a_huge_error_is_cut_to_a_readable_length() -> None:
+    text = describe(ProvisionerResult(server_handle="s", status="error", error="x" * 50_000), RU)
+    assert len(text) < 2000
+    assert text.endswith("…")
+
+
+def test_html_hostile_values_are_kept_exactly_as_written() -> None:
+    result = ProvisionerResult(
+        server_handle="<b>srv & co</b>", status="failed", error="a < b && c > d"
+    )
+    text = describe(result, RU)
+    assert "<b>srv & co</b>" in text
+    assert "a < b && c > d" in text

@@ -1,0 +1,195 @@
+"""The notifier as a real process: every result to every admin, exactly once.
+
+Rates are raised (and the fake's flood limits lifted) so that volume tests
+take seconds; the flood budget itself is tested with the sender.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from services.fakes.api import FakeApi
+from services.fakes.telegram import Failure, FakeTelegram
+from shared import keys
+from shared.schemas import ProvisionerResult, decode_entry, encode_entry
+from shared.streams import DeadLetter
+from tests.plugins.processes import StartService
+from tests.processes import ServiceProcess
+
+ADMIN, ENV_ADMIN, USER = 5001, 5002, 5003
+FAST = {
+    "TELEGRAM_RATE_CHAT_PER_S": "200",
+    "TELEGRAM_RATE_GLOBAL_PER_S": "1000",
+    "NOTIFIER_RETRY_AFTER_S": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _people(fake_telegram: FakeTelegram, fake_api: FakeApi) -> None:
+    fake_telegram.lift_flood_limits()
+    fake_api.add_user(ADMIN, is_admin=True, user_id=1)
+    fake_api.add_user(USER, user_id=2)
+
+
+def start_notifier(start_service: StartService, name: str = "notifier-a") -> ServiceProcess:
+    # ADMIN is both an API admin and in the environment: told once, not twice.
+    env = {**FAST, "NOTIFIER_NAME": name, "ADMIN_TELEGRAM_IDS": f"{ENV_ADMIN},{ADMIN}"}
+    return start_service("notifier", name=name, **env)
+
+
+async def first_notifier(start_service: StartService, name: str = "notifier-a") -> ServiceProcess:
+    """A notifier whose group exists: results published from now on are its to deliver."""
+    process = start_notifier(start_service, name)
+    await process.wait_for_event("stream_group_created", timeout=30)
+    return process
+
+
+async def publish(redis: aioredis.Redis, result: ProvisionerResult) -> None:
+    await redis.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
+
+
+def success(handle: str) -> ProvisionerResult:
+    return ProvisionerResult(server_handle=handle, status="success", server_ip="203.0.113.9")
+
+
+def handles_told(fake_telegram: FakeTelegram, chat_id: int) -> Counter[str]:
+    """How many times each server was announced in the chat (third word of the text)."""
+    return Counter(text.split()[2] for text in fake_telegram.chat(chat_id).texts)
+
+
+async def test_admins_from_the_api_and_the_environment_each_get_the_result_once(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service)
+
+    await publish(redis, success("srv-1"))
+
+    await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
+    await fake_telegram.wait_for_messages(ENV_ADMIN, 1, timeout=20)
+    await fake_telegram.wait_for_call("sendMessage", count=2)
+    assert handles_told(fake_telegram, ADMIN) == {"srv-1": 1}
+    assert handles_told(fake_telegram, ENV_ADMIN) == {"srv-1": 1}
+    assert fake_telegram.chat(USER).texts == []
+
+
+async def test_an_html_hostile_server_name_reads_exactly_as_written(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service)
+
+    await publish(
+        redis,
+        ProvisionerResult(server_handle="<b>x&y</b>", status="failed", error="a < b && c > d"),
+    )
+
+    await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
+    (text,) = fake_telegram.chat(ADMIN).texts
+    assert text == "❌ Настройка сервера <b>x&y</b>: ошибка\na < b && c > d"
+
+
+async def test_a_result_with_unknown_extra_fields_still_goes_out(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service)
+
+    data = b'{"server_handle": "srv-x", "status": "success", "new_field": {"a": [1]}}'
+    await redis.xadd(keys.PROVISIONER_RESULTS, {"data": data})
+
+    await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
+    assert handles_told(fake_telegram, ADMIN) == {"srv-x": 1}
+
+
+async def test_a_malformed_entry_is_dead_lettered_and_its_neighbours_delivered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service)
+
+    await publish(redis, success("srv-before"))
+    await redis.xadd(keys.PROVISIONER_RESULTS, {"data": b'{"status": "success"}'})
+    await publish(redis, success("srv-after"))
+
+    await fake_telegram.wait_for_messages(ADMIN, 2, timeout=20)
+    assert handles_told(fake_telegram, ADMIN) == {"srv-before": 1, "srv-after": 1}
+    entries: Any = await redis.xrange(keys.dead_letter(keys.PROVISIONER_RESULTS))
+    ((_, fields),) = entries
+    letter = decode_entry(fields, DeadLetter)
+    assert letter.reason == "malformed"
+    assert "server_handle" in letter.error
+    assert await redis.xlen(keys.PROVISIONER_RESULTS) == 3, "never trimmed or deleted from"
+
+
+async def test_a_kill_mid_batch_then_a_restart_loses_and_repeats_nothing(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    # Telegram asks the notifier to hold off ENV_ADMIN's chat: it is killed
+    # while waiting, with srv-0 already sent to ADMIN and not yet to ENV_ADMIN.
+    fake_telegram.fail_next("sendMessage", Failure.too_many_requests(2), chat_id=ENV_ADMIN)
+    first = await first_notifier(start_service)
+    handles = [f"srv-{i}" for i in range(10)]
+    for handle in handles:
+        await publish(redis, success(handle))
+
+    await fake_telegram.wait_for(lambda: len(fake_telegram.throttled) == 1, timeout=20)
+    assert handles_told(fake_telegram, ADMIN) == {"srv-0": 1}
+    first.kill()
+    start_notifier(start_service)  # the same replica, restarted: same consumer name
+
+    for chat in (ADMIN, ENV_ADMIN):
+        await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
+        assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
+
+
+async def test_two_notifiers_deliver_each_result_once(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service, "notifier-a")
+    second = start_notifier(start_service, "notifier-b")
+    await second.wait_for_event("stream_consumer_started", timeout=30)
+    handles = [f"srv-{i}" for i in range(20)]
+    for handle in handles:
+        await publish(redis, success(handle))
+
+    for chat in (ADMIN, ENV_ADMIN):
+        await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
+    await fake_telegram.wait_for_call("sendMessage", count=2 * len(handles))
+    for chat in (ADMIN, ENV_ADMIN):
+        assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
+
+
+async def test_with_the_api_down_env_admins_hear_at_once_and_api_admins_after_it_recovers(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    redis: aioredis.Redis,
+    start_service: StartService,
+) -> None:
+    fake_api.add_user(ENV_ADMIN + 100, is_admin=True, user_id=3)  # known only through the API
+    fake_api.down = True
+    await first_notifier(start_service)
+
+    await publish(redis, success("srv-1"))
+    await fake_telegram.wait_for_messages(ENV_ADMIN, 1, timeout=20)
+    assert fake_telegram.chat(ENV_ADMIN + 100).texts == []
+
+    fake_api.down = False
+    await fake_telegram.wait_for_messages(ENV_ADMIN + 100, 1, timeout=20)
+    assert handles_told(fake_telegram, ENV_ADMIN + 100) == {"srv-1": 1}
+    assert handles_told(fake_telegram, ENV_ADMIN) == {"srv-1": 1}
+    assert handles_told(fake_telegram, ADMIN) == {"srv-1": 1}
+
+
+async def test_an_admin_who_blocked_the_bot_does_not_hold_up_the_others(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    fake_telegram.block(ADMIN)
+    await first_notifier(start_service)
+
+    await publish(redis, success("srv-1"))
+    await publish(redis, success("srv-2"))
+
+    await fake_telegram.wait_for_messages(ENV_ADMIN, 2, timeout=20)
+    assert handles_told(fake_telegram, ENV_ADMIN) == {"srv-1": 1, "srv-2": 1}
+    assert fake_telegram.chat(ADMIN).texts == []
