@@ -569,7 +569,12 @@ class _Splitter:
 
 def split(html: str, limit: int = MAX_UTF16, *, max_bytes: int = MAX_HTML_BYTES) -> list[str]:
     """Valid Telegram HTML (from :func:`render`, or built with :func:`escape`) in parts."""
-    return [part.html for part in _Splitter(_parse_html(html), limit, max_bytes).parts()]
+    return [part.html for part in html_parts(html, limit, max_bytes=max_bytes)]
+
+
+def html_parts(html: str, limit: int = MAX_UTF16, *, max_bytes: int = MAX_HTML_BYTES) -> list[Part]:
+    """Like :func:`split`, with each part's visible text for a plain-text resend."""
+    return _Splitter(_parse_html(html), limit, max_bytes).parts()
 
 
 def render_parts(
