@@ -15,11 +15,41 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     access_denied_id: str
     service_unavailable: str
     po_failed: str
+    po_start_slow: str
+    """The PO is not up within the relay's ``PO_START_TIMEOUT_S``; the message waits for it."""
     provision_success: str
     provision_failure: str
     provision_status: dict[str, str]
     provision_errors_more: str
     duration_unknown: str
+    # --- ingress: quick commands and chat. Fields ending in ``_html`` are HTML
+    # templates: whatever fills their placeholders must be escaped first.
+    help: str
+    menu: dict[str, str]
+    """Command -> its description in Telegram's command menu (``setMyCommands``)."""
+    unknown_command: str
+    private_only: str
+    only_text: str
+    caption_forwarded: str
+    edit_not_forwarded: str
+    admins_only: str
+    list_empty: dict[str, str]
+    """``projects``/``servers``/``tasks`` -> the line shown for an empty list."""
+    list_title_html: dict[str, str]
+    """``projects``/``servers``/``tasks`` -> the heading of a list, with ``{count}``."""
+    list_more: str
+    project_html: str
+    project_repository_html: str
+    project_status: dict[str, str]
+    server_html: str
+    server_usage: str
+    server_usage_unknown: str
+    size_mb: str
+    size_gb: str
+    task_html: str
+    task_project_html: str
+    task_started_html: str
+    task_status: dict[str, str]
 
 
 RU = Texts(
@@ -29,6 +59,10 @@ RU = Texts(
     po_failed=(
         "Не удалось запустить вашего ассистента. Ваше сообщение сохранено, "
         "попробуйте написать ещё раз чуть позже."
+    ),
+    po_start_slow=(
+        "Ваш ассистент запускается дольше обычного. Сообщение сохранено: "
+        "он ответит, как только запустится."
     ),
     provision_success=(
         "✅ Сервер {handle} настроен\n"
@@ -44,6 +78,73 @@ RU = Texts(
     },
     provision_errors_more="…и ещё {count}",
     duration_unknown="неизвестно",
+    help=(
+        "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
+        "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
+        "\n"
+        "Быстрые команды:\n"
+        "/projects — ваши проекты\n"
+        "/servers — серверы (для администраторов)\n"
+        "/tasks — активные задачи\n"
+        "/help — эта справка"
+    ),
+    menu={
+        "projects": "Ваши проекты",
+        "servers": "Серверы (для администраторов)",
+        "tasks": "Активные задачи",
+        "help": "Справка",
+    },
+    unknown_command="Команды {command} нет, ассистенту она не передана.",
+    private_only="Я работаю только в личных сообщениях: напишите мне напрямую.",
+    only_text=(
+        "Пока я понимаю только текст: фото, файлы, голосовые и стикеры не передаются. "
+        "Напишите, пожалуйста, словами."
+    ),
+    caption_forwarded="Подпись передана ассистенту, а сам файл — нет: пока я передаю только текст.",
+    edit_not_forwarded=(
+        "Исправления не передаются: ассистент видит первый вариант. "
+        "Если нужно, отправьте исправленный текст новым сообщением."
+    ),
+    admins_only="Эта команда доступна только администраторам.",
+    list_empty={
+        "projects": "У вас пока нет проектов.",
+        "servers": "Серверов пока нет.",
+        "tasks": "Сейчас нет активных задач.",
+    },
+    list_title_html={
+        "projects": "<b>Ваши проекты</b> ({count})",
+        "servers": "<b>Серверы</b> ({count})",
+        "tasks": "<b>Активные задачи</b> ({count})",
+    },
+    list_more="…и ещё {count}",
+    project_html="<b>{name}</b> — {status}",
+    project_repository_html="Репозиторий: {url}",
+    project_status={
+        "draft": "черновик",
+        "scaffolding": "создаётся каркас",
+        "scaffolded": "каркас готов",
+        "developing": "в разработке",
+        "testing": "тестируется",
+        "deploying": "развёртывается",
+        "active": "работает",
+        "failed": "ошибка",
+        "archived": "в архиве",
+    },
+    server_html="<b>{handle}</b> — {status}\nRAM: {ram} · диск: {disk}",
+    server_usage="{used} из {total} ({percent}%)",
+    server_usage_unknown="нет данных",
+    size_mb="{value} МБ",
+    size_gb="{value} ГБ",
+    task_html="<b>{type}</b> — {status} · <code>{id}</code>",
+    task_project_html="проект <code>{project}</code>",
+    task_started_html="запущена {started}",
+    task_status={
+        "queued": "в очереди",
+        "running": "выполняется",
+        "completed": "завершена",
+        "failed": "ошибка",
+        "cancelled": "отменена",
+    },
 )
 
 _LANGUAGES = {"ru": RU}

@@ -1,50 +1,166 @@
-"""The ingress entry point: long polling into an aiogram dispatcher.
+"""The ingress entry point: one dispatcher, fed by long polling or by a webhook.
 
-Handlers run one at a time (``handle_as_tasks=False``) so that the offset
-Telegram sees confirmed only moves past an update after it was handled:
-an update is received once it is in Redis, or answered.
+``Ingress.open`` builds everything one process holds (Telegram bot, API
+client, Redis, dispatcher) and ``Ingress.run`` serves until SIGTERM. Tests
+and the benchmark open it in their own event loop, with their own bot and
+clock, and drive it exactly as production does.
+
+Routers, in the order they are tried, after the auth middleware: ``chat``
+(private, not a command: text to the relays; files, edits), ``commands``
+(private commands: quick commands, help, unknown commands), ``groups``
+(not a private chat: explain). Their filters do not overlap, so the order
+only decides speed: the most frequent update (a chat text) is settled by
+the first router it meets.
 """
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final
 
-from services.ingress import chat
-from services.ingress.auth import AuthMiddleware
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import AiogramError
+
+from services.ingress import chat, commands, groups
+from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit
+from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
-from services.ingress.settings import IngressSettings
+from services.ingress.polling import Poller
+from services.ingress.settings import IngressSettings, listen_address
+from services.ingress.updates import UpdateProcessor
+from services.ingress.webhook import WebhookHandler, serve_webhook
 from shared.api import ApiClient
 from shared.connections import redis_client, telegram_bot
 from shared.log import get_logger
-from shared.texts import RU
+from shared.streams import install_stop_signals
+from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
+EXIT_WEBHOOK_FAILED: Final = 5
 
-def build_dispatcher(api: ApiClient, intake: Intake) -> Dispatcher:
-    dp = Dispatcher(intake=intake, texts=RU)
-    dp.update.outer_middleware(AuthMiddleware(api, RU))
-    dp.include_router(chat.router)
+
+def build_dispatcher(
+    api: ApiClient, directory: UserDirectory, rejections: RateLimit, texts: Texts = RU
+) -> Dispatcher:
+    # No FSM: nothing here has conversation state, and it costs time per update.
+    dp = Dispatcher(api=api, texts=texts, disable_fsm=True, name="ingress")
+    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections))
+    dp.include_routers(chat.router(), commands.router(), groups.router())
     return dp
 
 
-async def serve(settings: IngressSettings) -> int:
-    redis = redis_client(settings)
-    bot = telegram_bot(settings)
-    async with ApiClient(
-        settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
-    ) as api:
-        dp = build_dispatcher(api, Intake(redis))
-        log.info("ingress_started", mode="polling")
+@dataclass
+class Ingress:
+    settings: IngressSettings
+    bot: Bot
+    dp: Dispatcher
+    processor: UpdateProcessor
+    intake: Intake
+    texts: Texts
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        settings: IngressSettings,
+        *,
+        bot: Bot | None = None,
+        clock: Clock = time.monotonic,
+        texts: Texts = RU,
+    ) -> AsyncIterator[Ingress]:
+        """Everything the ingress needs, closed on exit (a ``bot`` passed in stays open)."""
+        own_bot = bot is None
+        bot = bot if bot is not None else telegram_bot(settings)
+        redis = redis_client(settings)
         try:
-            await dp.start_polling(
-                bot,
-                handle_as_tasks=False,
-                polling_timeout=settings.polling_timeout_s,
-                allowed_updates=dp.resolve_used_update_types(),
-            )
+            async with ApiClient(
+                settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
+            ) as api:
+                directory = UserDirectory(
+                    api,
+                    known_ttl_s=settings.auth_cache_ttl_s,
+                    unknown_ttl_s=settings.auth_cache_unknown_ttl_s,
+                    max_size=settings.auth_cache_size,
+                    clock=clock,
+                )
+                rejections = RateLimit(settings.auth_rejections_per_s, REJECTION_BURST, clock)
+                dp = build_dispatcher(api, directory, rejections, texts)
+                intake = Intake(
+                    redis,
+                    dedupe_ttl_s=settings.intake_dedupe_ttl_s,
+                    maxlen=settings.incoming_maxlen,
+                )
+                yield cls(settings, bot, dp, UpdateProcessor(dp, bot), intake, texts)
         finally:
-            await bot.session.close()
+            if own_bot:
+                await bot.session.close()
             await redis.aclose()
-    log.info("ingress_stopped")
-    return 0
+
+    @property
+    def allowed_updates(self) -> list[str]:
+        return self.dp.resolve_used_update_types()
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Serve until ``stop``; the exit status (0, or why Telegram would not let us)."""
+        log.info("ingress_started", mode=self.settings.ingress_mode)
+        await self._register_menu()
+        if self.settings.ingress_mode == "webhook":
+            return await self._run_webhook(stop)
+        poller = Poller(
+            self.bot,
+            self.processor,
+            self.intake,
+            timeout_s=self.settings.polling_timeout_s,
+            allowed_updates=self.allowed_updates,
+        )
+        return await poller.run(stop)
+
+    async def _register_menu(self) -> None:
+        try:
+            await commands.register_menu(self.bot, self.texts)
+        except AiogramError as exc:
+            # The menu is a convenience; failing to set it must not keep updates waiting.
+            log.warning("command_menu_failed", error=type(exc).__name__)
+
+    async def _run_webhook(self, stop: asyncio.Event) -> int:
+        settings = self.settings
+        secret = settings.webhook_secret
+        assert secret is not None  # IngressSettings requires it in webhook mode
+        handler = WebhookHandler(self.processor, self.intake, secret, self.bot.session.json_loads)
+        host, port = listen_address(settings.webhook_listen)
+
+        async def set_webhook() -> None:
+            await self.bot.set_webhook(
+                url=settings.webhook_url or "",
+                secret_token=secret.reveal(),
+                allowed_updates=self.allowed_updates,
+            )
+            log.info("webhook_set", path=settings.webhook_path)
+
+        try:
+            await serve_webhook(
+                handler,
+                host=host,
+                port=port,
+                path=settings.webhook_path,
+                on_listening=set_webhook,
+                stop=stop,
+            )
+        except (AiogramError, OSError) as exc:
+            log.error("webhook_failed", error=type(exc).__name__)
+            return EXIT_WEBHOOK_FAILED
+        return 0
+
+
+async def serve(settings: IngressSettings) -> int:
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    async with Ingress.open(settings) as ingress:
+        status = await ingress.run(stop)
+    log.info("ingress_stopped", status=status)
+    return status

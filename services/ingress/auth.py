@@ -1,21 +1,36 @@
-"""Whitelist authentication: a middleware that runs before any handler.
+"""Whitelist authentication: an outer middleware that runs before any handler.
 
 A sender is known only when the API's answer holds a user with their exact
-Telegram id (``ApiClient.find_user`` checks). Strangers get the rejection
-text and nothing else happens for them; an unreachable API fails closed.
+Telegram id (``ApiClient.find_user`` checks; ``UserDirectory`` caches).
+Known users' updates go on with ``user`` (the API's ``User``) in the
+handler data; for anyone else nothing else happens: no stream entry, no
+worker, no further API call.
+
+Strangers are told once per cache period (``AUTH_CACHE_UNKNOWN_TTL_S``):
+only the update whose lookup went to the API gets the rejection, the
+cached ones are dropped silently. All strangers together get at most
+``AUTH_REJECTIONS_PER_S`` rejections a second (burst 10), so a crowd of new
+ids cannot spend the bot's Telegram budget (about 30 messages a second,
+shared with real replies): past it they are only logged.
+
+When the API cannot answer (down, slow, 5xx, garbage) the update fails
+closed: the person is told the service is unavailable and nothing is
+forwarded. Errors are not cached, so the next message asks again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.types import Chat, TelegramObject
+from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
-from shared.api import ApiClient, ApiError
-from shared.delivery import send_text
+from services.ingress import outbox
+from services.ingress.directory import Clock, UserDirectory
+from shared.api import ApiError
 from shared.log import get_logger
 from shared.texts import Texts
 
@@ -23,33 +38,72 @@ log = get_logger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
+REJECTION_BURST = 10
+
+
+class RateLimit:
+    """A token bucket: ``rate`` events a second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._clock = clock
+        self._updated = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
 
 class AuthMiddleware(BaseMiddleware):
-    def __init__(self, api: ApiClient, texts: Texts) -> None:
-        self._api = api
+    def __init__(self, directory: UserDirectory, texts: Texts, rejections: RateLimit) -> None:
+        self._directory = directory
         self._texts = texts
+        self._rejections = rejections
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender: TelegramUser | None = data.get("event_from_user")
-        chat: Chat | None = data.get("event_chat")
         if sender is None:
-            return None  # updates without a person behind them are not ours to handle
-        bot: Bot = data["bot"]
+            # Unknown update types land here too: no person, nothing to answer.
+            log.info("update_ignored", update_id=_update_id(event), reason="no_sender")
+            return None
         try:
-            user = await self._api.find_user(sender.id)
+            lookup = await self._directory.lookup(sender.id)
         except ApiError as exc:
-            log.warning("auth_api_unavailable", telegram_id=sender.id, error=type(exc).__name__)
-            if chat is not None:
-                await send_text(bot, chat.id, self._texts.service_unavailable)
+            log.warning("auth_unavailable", telegram_id=sender.id, error=type(exc).__name__)
+            await self._tell(data, self._texts.service_unavailable)
             return None
-        if user is None:
-            log.info("user_rejected", telegram_id=sender.id)
-            if chat is not None:
-                await send_text(bot, chat.id, self._rejection(sender.id))
+        if lookup.user is None:
+            await self._reject(sender.id, fresh=lookup.fresh, data=data)
             return None
-        data["user"] = user
+        data["user"] = lookup.user
         return await handler(event, data)
+
+    async def _reject(self, telegram_id: int, *, fresh: bool, data: dict[str, Any]) -> None:
+        if not fresh:
+            log.debug("user_rejected_again", telegram_id=telegram_id)
+            return
+        notify = self._rejections.take()
+        log.info("user_rejected", telegram_id=telegram_id, notified=notify)
+        if notify:
+            await self._tell(data, self._rejection(telegram_id))
+
+    async def _tell(self, data: dict[str, Any], text: str) -> None:
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None:
+            bot: Bot = data["bot"]
+            await outbox.send(bot, chat.id, text)
 
     def _rejection(self, telegram_id: int) -> str:
         second = self._texts.access_denied_id.format(telegram_id=telegram_id)
         return f"{self._texts.access_denied}\n{second}"
+
+
+def _update_id(event: TelegramObject) -> int | None:
+    return event.update_id if isinstance(event, Update) else None

@@ -1,26 +1,105 @@
-"""Chat messages from known users: queued for the relays, never answered here."""
+"""Chat messages from known users in private chats: queued for the relays.
+
+A text goes into the ``IntakeBatch`` (stored in Redis before the update is
+confirmed); a photo or document with a caption forwards the caption and
+says the file stayed behind; anything without text gets the "only text
+for now" reply. Edits are not forwarded a second time: the PO already has
+the first version, and a second copy would read as a new message.
+"""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+import logging
+
+from aiogram import Bot, Router
 from aiogram.types import Message, Update
 
-from services.ingress.intake import Intake
+from services.ingress import outbox
+from services.ingress.filters import HasCaption, HasText, PrivateChat, PrivateChatMessage
+from services.ingress.intake import IntakeBatch
+from shared.log import get_logger
 from shared.schemas import IncomingMessage, User
+from shared.texts import Texts
 
-router = Router(name="chat")
+log = get_logger(__name__)
+# structlog drops debug events by the standard library's level (shared.log);
+# asking it first is cheaper than building an event to drop.
+_stdlib_log = logging.getLogger(__name__)
 
 
-@router.message(F.chat.type == "private", F.text)
-async def queue_text(message: Message, user: User, intake: Intake, event_update: Update) -> None:
-    assert message.text is not None  # guaranteed by the F.text filter
-    await intake.push(
+def _debug_enabled() -> bool:
+    return _stdlib_log.isEnabledFor(logging.DEBUG)
+
+
+def router() -> Router:
+    """A fresh router (a router joins one dispatcher only; tests build several)."""
+    chat = Router(name="chat")
+    # Commands are the commands router's; checked once here, so the hot path
+    # (a chat text) is settled by the first router it meets.
+    chat.message.filter(PrivateChatMessage())
+    chat.edited_message.filter(PrivateChat())
+    chat.message.register(queue_text, HasText())
+    chat.message.register(queue_caption, HasCaption())
+    chat.message.register(refuse_non_text)
+    chat.edited_message.register(refuse_edit)
+    return chat
+
+
+async def queue_text(
+    message: Message, user: User, intake: IntakeBatch, event_update: Update
+) -> None:
+    assert message.text is not None  # guaranteed by HasText
+    _queue(message, message.text, user, intake, event_update)
+
+
+async def queue_caption(
+    message: Message,
+    user: User,
+    intake: IntakeBatch,
+    event_update: Update,
+    bot: Bot,
+    texts: Texts,
+) -> None:
+    assert message.caption is not None  # guaranteed by HasCaption
+    _queue(message, message.caption, user, intake, event_update)
+    await outbox.send(bot, message.chat.id, texts.caption_forwarded)
+
+
+async def refuse_non_text(message: Message, bot: Bot, texts: Texts) -> None:
+    log.info("message_without_text", chat_id=message.chat.id, content_type=message.content_type)
+    await outbox.send(bot, message.chat.id, texts.only_text)
+
+
+async def refuse_edit(message: Message, bot: Bot, texts: Texts) -> None:
+    log.info("edit_not_forwarded", chat_id=message.chat.id, message_id=message.message_id)
+    await outbox.send(bot, message.chat.id, texts.edit_not_forwarded)
+
+
+def _queue(
+    message: Message, text: str, user: User, intake: IntakeBatch, event_update: Update
+) -> None:
+    text = _valid_unicode(text)
+    intake.add(
         IncomingMessage(
             user_id=user.id,
             telegram_id=user.telegram_id,
             chat_id=message.chat.id,
             message_id=message.message_id,
-            text=message.text,
+            text=text,
             update_id=event_update.update_id,
+            timestamp=intake.received_at,
         )
     )
+    # Message texts only at DEBUG: they are the users' words. (Checked first:
+    # a dropped debug event still costs structlog several microseconds.)
+    if _debug_enabled():
+        log.debug("message_accepted", update_id=event_update.update_id, text=text)
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (valid in JSON escapes, not in UTF-8) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text

@@ -1,11 +1,98 @@
+"""The ingress's settings: how updates arrive, and how long answers are trusted.
+
+Light on purpose (no aiogram import): the CLI loads it to report a
+configuration error before the app, which takes seconds to import.
+"""
+
 from __future__ import annotations
 
-from shared.settings import BaseSettings
+import re
+from typing import Literal
+
+from shared.settings import BaseSettings, Secret
+
+IngressMode = Literal["polling", "webhook"]
+
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     api_timeout_s: float = 5.0
     polling_timeout_s: int = 30
+    ingress_mode: IngressMode = "polling"
+    webhook_url: str | None = None
+    """The public HTTPS URL Telegram posts updates to; its path is the one served."""
+    webhook_secret: Secret | None = None
+    """Telegram's ``secret_token``: 1-256 of ``A-Za-z0-9_-``; never logged."""
+    webhook_listen: str = "0.0.0.0:8080"
+    auth_cache_ttl_s: float = 60.0
+    """How long a known user is trusted without asking the API again."""
+    auth_cache_unknown_ttl_s: float = 10.0
+    """How long a stranger stays rejected without asking again; also the
+    shortest gap between two rejection messages to one stranger."""
+    auth_cache_size: int = 10_000
+    auth_rejections_per_s: float = 1.0
+    """Rejection messages per second for all strangers together (burst of 10)."""
+    intake_dedupe_ttl_s: int = 24 * 60 * 60
+    incoming_maxlen: int = 100_000
+    """Approximate cap of each ``bot:incoming:{p}`` stream (``XADD MAXLEN ~``); 0: no cap."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive("api_timeout_s", self.api_timeout_s)
+        _positive("polling_timeout_s", self.polling_timeout_s)
+        _positive("auth_cache_size", self.auth_cache_size)
+        _positive("auth_rejections_per_s", self.auth_rejections_per_s)
+        _positive("intake_dedupe_ttl_s", self.intake_dedupe_ttl_s)
+        _not_negative("auth_cache_ttl_s", self.auth_cache_ttl_s)
+        _not_negative("auth_cache_unknown_ttl_s", self.auth_cache_unknown_ttl_s)
+        _not_negative("incoming_maxlen", self.incoming_maxlen)
+        listen_address(self.webhook_listen)  # raises when malformed
+        if self.webhook_secret is not None and not _SECRET_TOKEN.fullmatch(
+            self.webhook_secret.reveal()
+        ):
+            # The value is not echoed: it is a secret.
+            raise ValueError("webhook_secret: expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        if self.webhook_url is not None:
+            _require_https_or_http(self.webhook_url)
+        if self.ingress_mode == "webhook":
+            if not self.webhook_url:
+                raise ValueError("webhook_url: required when INGRESS_MODE=webhook")
+            if self.webhook_secret is None:
+                raise ValueError("webhook_secret: required when INGRESS_MODE=webhook")
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of ``WEBHOOK_URL``: what the webhook server answers on."""
+        url = self.webhook_url or ""
+        _scheme, _sep, rest = url.partition("://")
+        _host, slash, path = rest.partition("/")
+        return ("/" + path.split("?", 1)[0]) if slash else "/"
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::]:8080`` for IPv6) as a pair; ``ValueError`` naming the variable."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("webhook_listen: expected host:port, such as 0.0.0.0:8080")
+    return host, int(port)
+
+
+def _require_https_or_http(url: str) -> None:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest:
+        raise ValueError("webhook_url: expected an https URL")
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{name}: must be greater than 0")
+
+
+def _not_negative(name: str, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{name}: must not be negative")
 
 
 Settings = IngressSettings

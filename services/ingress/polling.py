@@ -1,0 +1,171 @@
+"""Long polling with exact control of what is confirmed to Telegram.
+
+aiogram's ``start_polling`` is not used: it moves the offset past an update
+whose handler failed, and it retries every error forever, 409 Conflict
+included. This loop:
+
+1. asks ``getUpdates`` with the offset of everything already stored;
+2. handles the batch (``UpdateProcessor``): answers are sent, chat
+   messages gathered;
+3. stores the gathered messages in Redis, retrying with backoff for as long
+   as Redis fails (the process stays up, the batch stays unconfirmed);
+4. only then moves the offset, which the next ``getUpdates`` confirms.
+
+A crash anywhere before step 4 means Telegram delivers the batch again, and
+the intake's dedupe forwards each message once. SIGTERM while waiting for
+Telegram abandons that request (nothing is confirmed by it); SIGTERM while
+Redis is failing gives up the batch unconfirmed.
+
+409 Conflict (another poller, or a webhook is set) ends the process with
+``EXIT_CONFLICT``: polling is one replica, and a webhook is not deleted
+here, because that would silently steal traffic from a webhook deployment.
+A rejected token (401) ends it with ``EXIT_UNAUTHORIZED``. Anything else
+from Telegram is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Sequence
+from typing import Any, Final, TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    AiogramError,
+    TelegramConflictError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods.base import TelegramMethod
+
+from services.ingress.backoff import retry_delay
+from services.ingress.intake import Intake
+from services.ingress.updates import UpdateProcessor, update_id_of
+from shared.log import get_logger
+
+log = get_logger(__name__)
+
+R = TypeVar("R")
+
+EXIT_CONFLICT: Final = 3
+EXIT_UNAUTHORIZED: Final = 4
+_REQUEST_SLACK_S: Final = 10
+"""How much longer than the long-poll timeout one getUpdates request may take."""
+
+
+class RawGetUpdates(TelegramMethod[list[Any]]):
+    """``getUpdates`` answered as raw dicts, so each update is validated on its own."""
+
+    __returning__ = list[Any]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
+class _Stopped(Exception):
+    """``stop`` was set while waiting for Telegram."""
+
+
+class Poller:
+    def __init__(
+        self,
+        bot: Bot,
+        processor: UpdateProcessor,
+        intake: Intake,
+        *,
+        timeout_s: int,
+        allowed_updates: list[str],
+    ) -> None:
+        self._bot = bot
+        self._processor = processor
+        self._intake = intake
+        self._timeout_s = timeout_s
+        self._allowed_updates = allowed_updates
+        self._offset: int | None = None
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Poll until ``stop`` is set (0) or Telegram says we must not (non-zero)."""
+        log.info("polling_started", timeout_s=self._timeout_s)
+        attempt = 0
+        while not stop.is_set():
+            try:
+                raws = await _until_stopped(stop, self._fetch())
+            except _Stopped:
+                break
+            except TelegramConflictError as exc:
+                _log_conflict(exc)
+                return EXIT_CONFLICT
+            except TelegramUnauthorizedError:
+                log.error("polling_unauthorized", hint="TELEGRAM_BOT_TOKEN was rejected")
+                return EXIT_UNAUTHORIZED
+            except (AiogramError, TimeoutError) as exc:
+                attempt += 1
+                await _pause_after(exc, attempt, stop)
+                continue
+            attempt = 0
+            if raws and not await self._handle(raws, stop):
+                break
+        log.info("polling_stopped")
+        return 0
+
+    async def _fetch(self) -> list[Any]:
+        method = RawGetUpdates(
+            offset=self._offset, timeout=self._timeout_s, allowed_updates=self._allowed_updates
+        )
+        return await self._bot(method, request_timeout=self._timeout_s + _REQUEST_SLACK_S)
+
+    async def _handle(self, raws: Sequence[Any], stop: asyncio.Event) -> bool:
+        """Handle and store one batch; move the offset past it only once it is stored."""
+        batch = await self._processor.handle(raws)
+        if not await self._intake.store_until_stored(batch, stop):
+            return False
+        ids = [i for i in map(update_id_of, raws) if i is not None]
+        if ids:
+            self._offset = max(max(ids) + 1, self._offset or 0)
+        return True
+
+
+def _log_conflict(exc: TelegramConflictError) -> None:
+    if "webhook" in exc.message.lower():
+        hint = (
+            "a webhook is set for this bot: run INGRESS_MODE=webhook, or delete the "
+            "webhook (deleteWebhook) if polling is really intended"
+        )
+    else:
+        hint = "another process polls with this token: run exactly one polling ingress"
+    log.error("polling_conflict", detail=exc.message, hint=hint)
+
+
+async def _pause_after(exc: BaseException, attempt: int, stop: asyncio.Event) -> None:
+    if isinstance(exc, TelegramRetryAfter):
+        delay = float(exc.retry_after)
+    else:
+        delay = retry_delay(attempt, first_s=0.5, cap_s=30.0)
+    # The type only: aiogram's messages for network errors can carry the URL, token included.
+    log.warning("polling_failed", error=type(exc).__name__, attempt=attempt, retry_in_s=delay)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)
+
+
+async def _until_stopped(stop: asyncio.Event, work: Awaitable[R]) -> R:
+    """Await ``work``, or cancel it and raise ``_Stopped`` once ``stop`` is set.
+
+    Only for ``getUpdates``: abandoning it confirms nothing, so whatever it
+    would have returned is delivered again.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    if task.cancelled():
+        raise _Stopped
+    return task.result()

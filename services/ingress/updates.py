@@ -1,0 +1,80 @@
+"""From raw update JSON to handled updates: the path polling and webhook share.
+
+Telegram sends dicts. A batch is validated in one call (as aiogram's own
+``getUpdates`` does; per update it costs noticeably more), and only when
+that fails one by one, so one malformed update (a shape aiogram's models
+reject) is logged once and skipped instead of failing its whole batch,
+which would come back forever. Unknown update
+types validate (aiogram keeps extra fields) and are dropped by the auth
+middleware: no person behind them.
+
+An exception out of the dispatcher is a bug or an input nobody foresaw:
+it is logged with its traceback and the update counts as handled. Holding
+it would block every update behind it and come back after each restart;
+Redis failures, the one kind worth waiting out, cannot happen here,
+because handlers only fill the ``IntakeBatch`` that the caller stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+from pydantic import TypeAdapter, ValidationError
+
+from services.ingress.intake import IntakeBatch
+from shared.log import get_logger
+
+log = get_logger(__name__)
+
+_UPDATES: Final = TypeAdapter(list[Update])
+
+
+class UpdateProcessor:
+    def __init__(self, dp: Dispatcher, bot: Bot) -> None:
+        self._dp = dp
+        self._bot = bot
+
+    async def handle(self, raws: Sequence[Any]) -> IntakeBatch:
+        """Handle ``raws`` in order; return the chat messages they produced, still to be stored."""
+        batch = IntakeBatch()
+        try:
+            updates: Sequence[Update | None] = _UPDATES.validate_python(
+                raws, context={"bot": self._bot}
+            )
+        except ValidationError:
+            updates = [self.parse(raw) for raw in raws]
+        for update in updates:
+            if update is not None:
+                await self.feed(update, batch)
+        return batch
+
+    async def handle_one(self, raw: Any, batch: IntakeBatch) -> None:
+        update = self.parse(raw)
+        if update is not None:
+            await self.feed(update, batch)
+
+    async def feed(self, update: Update, batch: IntakeBatch) -> None:
+        try:
+            await self._dp.feed_update(self._bot, update, intake=batch)
+        except Exception:
+            log.exception("update_failed", update_id=update.update_id)
+
+    def parse(self, raw: Any) -> Update | None:
+        try:
+            return Update.model_validate(raw, context={"bot": self._bot})
+        except ValidationError as exc:
+            # Field paths only: the values can be the users' words.
+            where = [".".join(str(part) for part in error["loc"]) for error in exc.errors()[:3]]
+            log.warning(
+                "update_malformed", update_id=update_id_of(raw), errors=exc.error_count(), at=where
+            )
+            return None
+
+
+def update_id_of(raw: Any) -> int | None:
+    """The ``update_id`` of a raw update, if it has a usable one."""
+    value = raw.get("update_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

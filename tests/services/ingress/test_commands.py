@@ -1,0 +1,211 @@
+"""Quick commands: answered from the API, escaped, split to fit, never forwarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from services.fakes.api import FakeApi
+from services.fakes.telegram import FakeTelegram, utf16_len
+from shared.texts import RU
+from tests.services.ingress.conftest import (
+    ADMIN,
+    KNOWN,
+    StartIngress,
+    handled,
+    queued,
+)
+
+HOSTILE = "<b>x & y"
+
+
+async def ask(fake_telegram: FakeTelegram, chat_id: int, text: str) -> list[str]:
+    """Send ``text`` as the user; return what the bot answered."""
+    await handled(fake_telegram, fake_telegram.inject_message(chat_id, text))
+    return fake_telegram.chat(chat_id).texts
+
+
+@pytest.fixture
+async def running(
+    fake_api: FakeApi, known_user: dict[str, Any], start_ingress: StartIngress
+) -> None:
+    fake_api.add_user(ADMIN, username="root", is_admin=True)
+    await start_ingress()
+
+
+@pytest.mark.usefixtures("running")
+async def test_the_command_menu_is_registered_at_start(fake_telegram: FakeTelegram) -> None:
+    menu = fake_telegram.commands[('{"type":"default"}', "")]
+    assert [c["command"] for c in menu] == ["projects", "servers", "tasks", "help"]
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize("command", ["/help", "/start"])
+async def test_help_and_start_list_the_commands(fake_telegram: FakeTelegram, command: str) -> None:
+    (answer,) = await ask(fake_telegram, KNOWN, command)
+    assert answer == RU.help
+    for listed in ("/projects", "/servers", "/tasks", "/help"):
+        assert listed in answer
+
+
+@pytest.mark.usefixtures("running")
+async def test_projects_lists_the_users_projects_with_status_and_repository(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, redis: aioredis.Redis
+) -> None:
+    fake_api.add_project(KNOWN, "shop", status="developing", repository_url="https://git/shop")
+    fake_api.add_project(
+        KNOWN, "blog", status="draft", repository_url="https://git/blog", nested_config=True
+    )
+    fake_api.add_project(KNOWN, "bare", status="weird")
+    fake_api.add_project(ADMIN, "not yours")
+
+    (answer,) = await ask(fake_telegram, KNOWN, "/projects")
+
+    assert answer == (
+        "Ваши проекты (3)\n\n"
+        "shop — в разработке\nРепозиторий: https://git/shop\n\n"
+        "blog — черновик\nРепозиторий: https://git/blog\n\n"
+        "bare — weird"
+    )
+    (request,) = fake_api.requests_to("/api/projects/")
+    assert request.headers["X-Telegram-ID"] == str(KNOWN)
+    assert await queued(redis) == []
+
+
+@pytest.mark.usefixtures("running")
+async def test_servers_show_status_and_usage_against_capacity(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_server("srv-alpha")
+    fake_api.add_server("srv-tiny", status="provisioning", capacity_ram_mb=512, used_ram_mb=128)
+    fake_api.add_server("srv-new", capacity_ram_mb=0, capacity_disk_mb=0)
+
+    (answer,) = await ask(fake_telegram, ADMIN, "/servers")
+
+    assert answer == (
+        "Серверы (3)\n\n"
+        "srv-alpha — active\nRAM: 2 ГБ из 8 ГБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
+        "srv-tiny — provisioning\nRAM: 128 МБ из 512 МБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
+        "srv-new — active\nRAM: нет данных · диск: нет данных"
+    )
+
+
+@pytest.mark.usefixtures("running")
+async def test_servers_for_a_non_admin_say_admins_only(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_server("srv-alpha")
+    assert await ask(fake_telegram, KNOWN, "/servers") == [RU.admins_only]
+
+
+@pytest.mark.usefixtures("running")
+async def test_tasks_lists_only_the_running_ones(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    running = fake_api.add_task(KNOWN, type="deploy", project_id="p-1")
+    fake_api.add_task(KNOWN, status="failed")
+
+    (answer,) = await ask(fake_telegram, KNOWN, "/tasks")
+
+    lines = answer.splitlines()
+    assert lines[:3] == ["Активные задачи (1)", "", f"deploy — выполняется · {running['id']}"]
+    assert lines[3] == "проект p-1"
+    assert lines[4].startswith("запущена ")
+    assert lines[4].endswith(" UTC")
+    (request,) = fake_api.requests_to("/api/tasks/")
+    assert request.query == {"status": "running"}
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize(
+    ("command", "empty"),
+    [
+        ("/projects", "У вас пока нет проектов."),
+        ("/servers", "Серверов пока нет."),
+        ("/tasks", "Сейчас нет активных задач."),
+    ],
+)
+async def test_an_empty_list_gets_a_friendly_line(
+    fake_telegram: FakeTelegram, command: str, empty: str
+) -> None:
+    assert await ask(fake_telegram, ADMIN, command) == [empty]
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize("failure", ["down", "error_503"])
+@pytest.mark.parametrize("command", ["/projects", "/servers", "/tasks"])
+async def test_a_quick_command_with_the_api_failing_says_the_service_is_unavailable(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, command: str, failure: str
+) -> None:
+    # Authenticated first (cached), so the failure hits the command's own call.
+    await ask(fake_telegram, ADMIN, "/help")
+    if failure == "down":
+        fake_api.down = True
+    else:
+        fake_api.fail_with = 503
+
+    answers = await ask(fake_telegram, ADMIN, command)
+
+    assert answers[-1] == RU.service_unavailable
+
+
+@pytest.mark.usefixtures("running")
+async def test_names_from_the_api_are_shown_exactly_as_written(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_project(ADMIN, HOSTILE, status="<i>", repository_url="https://x/?a=1&b=<2>")
+    fake_api.add_server("<srv & co>", status='"quoted"')
+    fake_api.add_task(ADMIN, type="a&amp;b", project_id="</code>")
+
+    projects = (await ask(fake_telegram, ADMIN, "/projects"))[-1]
+    servers = (await ask(fake_telegram, ADMIN, "/servers"))[-1]
+    tasks = (await ask(fake_telegram, ADMIN, "/tasks"))[-1]
+
+    assert f"{HOSTILE} — <i>\nРепозиторий: https://x/?a=1&b=<2>" in projects
+    assert '<srv & co> — "quoted"' in servers
+    assert "a&amp;b — выполняется" in tasks
+    assert "проект </code>" in tasks
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_long_list_is_split_into_messages_within_telegrams_limit(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    names = [f"{n:03d}-" + "ж&" * 100 for n in range(15)]
+    for name in names:
+        fake_api.add_project(ADMIN, name, repository_url="https://git.example.org/" + "r" * 200)
+
+    answers = await ask(fake_telegram, ADMIN, "/projects")
+
+    assert len(answers) == 3
+    assert all(utf16_len(answer) <= 4096 for answer in answers)
+    shown = "\n\n".join(answers)
+    # Every project appears once, in order, cut to a readable length.
+    positions = [shown.index(name[:60]) for name in names]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_list_longer_than_three_messages_ends_with_how_many_were_left_out(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    for n in range(200):
+        fake_api.add_project(ADMIN, f"{n:03d}-" + "ж" * 100, status="active")
+
+    answers = await ask(fake_telegram, ADMIN, "/projects")
+
+    assert len(answers) == 3
+    assert all(utf16_len(answer) <= 4096 for answer in answers)
+    shown = sum(answer.count(" — работает") for answer in answers)
+    assert answers[-1].endswith(f"…и ещё {200 - shown}")
+
+
+@pytest.mark.usefixtures("running")
+async def test_an_unknown_command_is_answered_with_help_and_not_forwarded(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    (answer,) = await ask(fake_telegram, KNOWN, "/deploy now")
+    assert answer == f"Команды /deploy нет, ассистенту она не передана.\n\n{RU.help}"
+    assert await queued(redis) == []

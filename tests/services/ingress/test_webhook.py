@@ -1,0 +1,168 @@
+"""Webhook mode: the secret guards the door, and 200 means the update is safe in Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from services.fakes.api import FakeApi
+from services.fakes.redis_server import RedisServer, free_port
+from services.fakes.telegram import FakeTelegram
+from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued
+
+SECRET = "s3cret_-token"
+PATH = "/telegram/hook"
+
+
+@pytest.fixture
+def webhook_env() -> dict[str, str]:
+    port = free_port()
+    return {
+        "INGRESS_MODE": "webhook",
+        "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
+        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def update_from(telegram_id: int, text: str, update_id: int = 1) -> dict[str, Any]:
+    private = {"id": telegram_id, "type": "private", "first_name": "A"}
+    sender = {"id": telegram_id, "is_bot": False, "first_name": "A"}
+    message = {"message_id": 1, "date": 0, "chat": private, "from": sender, "text": text}
+    return {"update_id": update_id, "message": message}
+
+
+async def post(
+    http: aiohttp.ClientSession, url: str, body: bytes, secret: str | None = SECRET
+) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status
+
+
+async def test_the_webhook_is_set_with_the_secret_and_its_updates_are_forwarded(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+) -> None:
+    await start_ingress(**webhook_env)
+    (call,) = fake_telegram.calls_to("setWebhook")
+    assert call.params["url"] == webhook_env["WEBHOOK_URL"]
+    assert call.params["secret_token"] == SECRET
+    assert sorted(call.params["allowed_updates"]) == [
+        "edited_message",
+        "message",
+    ]
+
+    update = fake_telegram.inject_message(KNOWN, "via webhook")
+    await handled(fake_telegram, update)
+
+    assert [m.text for m in await queued(redis)] == ["via webhook"]
+    assert [d.status for d in fake_telegram.webhook_deliveries] == [200]
+
+
+@pytest.mark.parametrize(
+    ("secret", "body"),
+    [
+        (None, msgspec.json.encode(update_from(KNOWN, "hi"))),
+        ("wrong", msgspec.json.encode(update_from(KNOWN, "hi"))),
+        (SECRET[:-1], msgspec.json.encode(update_from(KNOWN, "hi"))),
+        (SECRET + "x", msgspec.json.encode(update_from(KNOWN, "hi"))),
+        ("wrong", b"{not json at all"),
+    ],
+    ids=["missing", "wrong", "prefix", "longer", "wrong-and-garbage"],
+)
+async def test_a_request_without_the_right_secret_gets_401_and_nothing_is_processed(
+    fake_api: FakeApi,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    http: aiohttp.ClientSession,
+    secret: str | None,
+    body: bytes,
+) -> None:
+    await start_ingress(**webhook_env)
+
+    assert await post(http, webhook_env["WEBHOOK_URL"], body, secret) == 401
+
+    assert fake_api.requests == []
+    assert await queued(redis) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json at all",
+        b"\xff\xfe\x00garbage",
+        b"[1, 2, 3]",
+        msgspec.json.encode({"update_id": 5, "message": {"message_id": "x"}}),
+        msgspec.json.encode({"update_id": 6, "future_update": {"from": {"id": KNOWN}}}),
+    ],
+    ids=["not-json", "not-utf8", "not-an-object", "malformed-update", "unknown-type"],
+)
+async def test_a_body_that_will_never_be_an_update_is_answered_200_so_it_is_not_retried(
+    fake_api: FakeApi,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    http: aiohttp.ClientSession,
+    body: bytes,
+) -> None:
+    running = await start_ingress(**webhook_env)
+
+    assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200
+
+    assert fake_api.requests == []
+    assert await queued(redis) == []
+    assert not running.task.done()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own, to take down and bring back."""
+    with RedisServer() as server:
+        yield server
+
+
+async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_once_after(
+    fake_telegram: FakeTelegram,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    own_redis: RedisServer,
+) -> None:
+    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
+    own_redis.kill()
+
+    update = fake_telegram.inject_message(KNOWN, "wait for me")
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    )
+    own_redis.start()
+    await handled(fake_telegram, update)
+
+    statuses = [d.status for d in fake_telegram.webhook_deliveries]
+    assert statuses[-1] == 200
+    assert set(statuses[:-1]) == {503}
+    client = aioredis.Redis.from_url(own_redis.url)
+    try:
+        assert [m.text for m in await queued(client)] == ["wait for me"]
+    finally:
+        await client.aclose()
