@@ -1,9 +1,14 @@
-# The two commands of the README: `make run` (later: the offline sandbox) and `make test`.
+# The two commands of the README: `make run` (the offline sandbox) and `make test`.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install test lint typecheck unit redis-server clean
+.PHONY: run install test lint typecheck unit redis-server browser clean
+
+# The whole bot on this machine, offline, with a web chat page (README, "Sandbox").
+# Its own redis-server unless REDIS_URL is set.
+run: $(BIN)/.installed $(if $(REDIS_URL),,redis-server)
+	exec $(BIN)/telegram-bot sandbox
 
 install: $(BIN)/.installed
 
@@ -13,10 +18,20 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-# The tests start their own redis-server unless REDIS_URL is set.
+# The tests and the sandbox start their own redis-server unless REDIS_URL is set.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+# The browser test drives Debian's Chromium through chromedriver: a large
+# install, so only when either is missing. Where it cannot be installed the
+# browser test is skipped, except in CI, where it fails.
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium chromium-driver; } || \
+		echo "warning: chromium and chromium-driver could not be installed;" \
+			"the browser test will be skipped" >&2
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -25,7 +40,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-unit: $(BIN)/.installed redis-server
+unit: $(BIN)/.installed redis-server browser
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -1,8 +1,9 @@
-"""The ``telegram-bot`` command: one subcommand per process.
+"""The ``telegram-bot`` command: one subcommand per process, plus the sandbox.
 
 Configuration comes from environment variables (see the README's table),
 not from flags, so the same image runs anywhere; ``--help`` says what each
-process does.
+process does. ``COMMANDS`` are the product's processes (what a deployment
+runs); ``TOOLS`` are commands around them, with settings of their own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from shared import entrypoint
@@ -46,6 +47,26 @@ COMMANDS = {
     ),
 }
 
+
+class Tool(NamedTuple):
+    module: str
+    """Holds ``main() -> int``, which reads its own settings and returns the exit status."""
+    summary: str
+    description: str
+
+
+TOOLS = {
+    "sandbox": Tool(
+        "services.sandbox.app",
+        "run the whole bot offline on this machine, with a web chat page",
+        "Starts Redis, fakes of Telegram, the backend API and the PO workers, and "
+        "the real ingress, two relays and the notifier under supervisord, then "
+        "serves a web page to chat with the bot as an admin, a user or a stranger. "
+        "No token, no internet. SANDBOX_PORT (8080) and SANDBOX_HOST (127.0.0.1) "
+        "say where the page is; REDIS_URL uses an existing Redis. Ctrl-C stops it all.",
+    ),
+}
+
 EPILOG = "Configuration: environment variables; see the README's configuration table."
 
 
@@ -56,13 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, command in COMMANDS.items():
-        sub.add_parser(name, help=command.summary, description=command.description, epilog=EPILOG)
+    entries: dict[str, Command | Tool] = {**COMMANDS, **TOOLS}
+    for name, entry in entries.items():
+        sub.add_parser(name, help=entry.summary, description=entry.description, epilog=EPILOG)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command in TOOLS:
+        tool: Callable[[], int] = importlib.import_module(TOOLS[args.command].module).main
+        sys.exit(tool())
     package = COMMANDS[args.command].package
     # Settings are checked before the app (and aiogram, seconds to import) is
     # loaded, so a configuration error is reported at once.

@@ -1552,6 +1552,8 @@ class FakeTelegram:
     :attr:`callback_answers`, :attr:`commands`, :attr:`throttled`.
     ``clock`` (monotonic by default, :class:`ManualClock` in flood tests) times
     the flood limits and the records; waits for events use the event loop.
+    ``routes`` are served beside the Bot API and the control API (the
+    sandbox's web page), before the catch-all 404.
     """
 
     def __init__(
@@ -1569,6 +1571,7 @@ class FakeTelegram:
         webhook_retry_delay: float = 0.05,
         webhook_retry_max_delay: float = 2.0,
         webhook_timeout: float = 10.0,
+        routes: Sequence[web.AbstractRouteDef] = (),
     ) -> None:
         bot_id, _, secret = token.partition(":")
         if not bot_id.isdigit() or not secret:
@@ -1613,6 +1616,7 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._pusher: asyncio.Task[None] | None = None
+        self._extra_routes = tuple(routes)
         self.app = self._make_app()
 
     # ---- lifecycle
@@ -2091,6 +2095,7 @@ class FakeTelegram:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot)
         for method, path, handler in self._control_routes():
             app.router.add_route(method, CONTROL_PREFIX + path, handler)
+        app.router.add_routes(self._extra_routes)
         app.router.add_route("*", "/{tail:.*}", _not_found)
         return app
 

@@ -1,0 +1,314 @@
+// The sandbox's chat page: a tiny Telegram client for the fake Telegram's control API.
+// It writes as the person picked, long-polls for changes and draws that person's chat.
+"use strict";
+
+const DRAFT_SHOWN_S = 30;   // Telegram shows a draft about this long
+
+const state = {
+  people: [],
+  person: null,
+  following: null,   // AbortController of the current chat's long poll
+  redrawTimer: null,
+};
+
+const $ = (selector) => document.querySelector(selector);
+
+async function json(url, options = {}) {
+  const response = await fetch(url, options);
+  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+function post(url, body) {
+  return json(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+function showError(error) {
+  const box = $("#error");
+  box.hidden = !error;
+  box.textContent = error ? String(error.message || error) : "";
+}
+
+// --- people --------------------------------------------------------------
+
+function drawPeople() {
+  const list = $("#people");
+  list.replaceChildren();
+  for (const person of state.people) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "person";
+    button.id = `person-${person.role}`;
+    button.setAttribute("aria-pressed", String(person === state.person));
+    const name = document.createElement("strong");
+    name.textContent = `${person.first_name} · ${person.role}`;
+    const about = document.createElement("small");
+    about.textContent = `${person.about} (id ${person.telegram_id})`;
+    button.append(name, about);
+    button.addEventListener("click", () => choose(person));
+    const item = document.createElement("li");
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function choose(person) {
+  state.person = person;
+  history.replaceState(null, "", `#${person.role}`);
+  drawPeople();
+  $("#chat-title").textContent = `Chat with the bot, as ${person.first_name} (${person.role})`;
+  $("#messages").replaceChildren();
+  showError(null);
+  follow(person);
+}
+
+// --- the chat: fetch, draw, wait for the next change, again -----------------
+
+async function follow(person) {
+  if (state.following) state.following.abort();
+  const controller = new AbortController();
+  state.following = controller;
+  const { signal } = controller;
+  while (!signal.aborted) {
+    try {
+      const chat = await json(`/_sandbox/chats/${person.telegram_id}`, { signal });
+      drawChat(chat);
+      showError(null);
+      await json(`/_fake/wait?after=${chat.version}&timeout=20`, { signal });
+    } catch (error) {
+      if (signal.aborted) return;
+      showError(`lost the sandbox (${error.message}); retrying…`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+function drawChat(chat) {
+  const list = $("#messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren();
+  const messages = [...chat.messages].sort((a, b) => a.message_id - b.message_id);
+  for (const message of messages) list.append(drawMessage(message));
+  const drafts = chat.drafts.filter((d) => chat.now - d.time < DRAFT_SHOWN_S);
+  for (const draft of drafts) {
+    const item = bubble("bot draft");
+    item.append(renderText(draft.text, draft.entities));
+    list.append(item);
+  }
+  // The sandbox works out "typing…" (5 s per action, ended by a message); it
+  // also ends by itself, so hide it then in case nothing else changes.
+  $("#typing").hidden = !(chat.typing_s > 0 && drafts.length === 0);
+  clearTimeout(state.redrawTimer);
+  if (chat.typing_s > 0) {
+    state.redrawTimer = setTimeout(() => { $("#typing").hidden = true; }, chat.typing_s * 1000);
+  }
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function bubble(kind) {
+  const item = document.createElement("li");
+  item.className = `message ${kind}`;
+  return item;
+}
+
+function drawMessage(message) {
+  const fromBot = Boolean(message.from && message.from.is_bot);
+  const item = bubble(fromBot ? "bot" : "user");
+  item.dataset.messageId = message.message_id;
+  item.append(renderText(message.text || message.caption || "", message.entities || []));
+  if (message.edit_date) {
+    const edited = document.createElement("span");
+    edited.className = "edited";
+    edited.textContent = "edited";
+    item.append(edited);
+  }
+  const keyboard = message.reply_markup && message.reply_markup.inline_keyboard;
+  if (keyboard) item.append(drawKeyboard(keyboard, message.message_id));
+  return item;
+}
+
+function drawKeyboard(rows, messageId) {
+  const keyboard = document.createElement("div");
+  keyboard.className = "keyboard";
+  for (const row of rows) {
+    const line = document.createElement("div");
+    line.className = "row";
+    for (const key of row) {
+      let element;
+      if (key.url && /^(https?|tg):/i.test(key.url)) {
+        element = document.createElement("a");
+        element.href = key.url;
+        element.target = "_blank";
+        element.rel = "noopener";
+      } else {
+        element = document.createElement("button");
+        element.type = "button";
+        element.addEventListener("click", () => press(key.callback_data, messageId));
+      }
+      element.textContent = key.text;
+      line.append(element);
+    }
+    keyboard.append(line);
+  }
+  return keyboard;
+}
+
+// Telegram's entities, drawn as nested elements. Offsets count UTF-16 code
+// units, which is exactly what JavaScript string indices count.
+function renderText(text, entities) {
+  const root = document.createDocumentFragment();
+  const sorted = [...entities].sort((a, b) => a.offset - b.offset || b.length - a.length);
+  const stack = [{ node: root, end: text.length }];
+  let position = 0;
+  let next = 0;
+  for (;;) {
+    const top = stack[stack.length - 1];
+    const nextStart = next < sorted.length ? sorted[next].offset : Infinity;
+    const until = Math.min(top.end, nextStart, text.length);
+    if (until > position) {
+      top.node.append(text.slice(position, until));
+      position = until;
+    }
+    if (stack.length > 1 && position >= top.end) {
+      stack.pop();
+    } else if (next < sorted.length && sorted[next].offset <= position) {
+      const entity = sorted[next++];
+      const element = entityElement(entity, text);
+      top.node.append(element);
+      // An entity crossing its parent's end is cut there (Telegram nests them properly).
+      stack.push({ node: element, end: Math.min(entity.offset + entity.length, top.end) });
+    } else if (position >= text.length) {
+      return root;
+    }
+  }
+}
+
+const SIMPLE_TAGS = {
+  bold: "b", italic: "i", underline: "u", strikethrough: "s", code: "code",
+  pre: "pre", blockquote: "blockquote", expandable_blockquote: "blockquote",
+};
+
+function entityElement(entity, text) {
+  if (SIMPLE_TAGS[entity.type]) return document.createElement(SIMPLE_TAGS[entity.type]);
+  const span = document.createElement("span");
+  if (entity.type === "text_link" && /^(https?|tg|mailto):/i.test(entity.url || "")) {
+    const link = document.createElement("a");
+    link.href = entity.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    return link;
+  }
+  if (entity.type === "spoiler") span.className = "spoiler";
+  if (entity.type === "bot_command") {
+    // As in Telegram, a command in the bot's text can be tapped to send it.
+    span.className = "command";
+    const command = text.slice(entity.offset, entity.offset + entity.length);
+    span.addEventListener("click", () => send(command));
+  }
+  return span;
+}
+
+// --- what the person does -------------------------------------------------
+
+async function send(text) {
+  if (!state.person || !text.trim()) return;
+  const id = state.person.telegram_id;
+  try {
+    await post(`/_fake/chats/${id}/messages`, { text, user_id: id });
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function press(data, messageId) {
+  if (!state.person || data === undefined) return;
+  try {
+    await post(`/_fake/chats/${state.person.telegram_id}/callbacks`, {
+      data, message_id: messageId,
+    });
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function publish(button) {
+  button.disabled = true;
+  try {
+    const result = await post("/_sandbox/provisioning", { outcome: button.dataset.outcome });
+    const item = document.createElement("li");
+    const admin = state.person && state.person.role === "admin";
+    item.textContent = `${result.server_handle}: ${result.status} published` +
+      (admin ? "" : " (switch to the admin to see the notice)");
+    $("#published").prepend(item);
+  } catch (error) {
+    showError(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// --- the processes' status ------------------------------------------------
+
+async function watchStatus() {
+  for (;;) {
+    let ready = false;
+    try {
+      const status = await json("/_sandbox/status");
+      ready = status.ready;
+      drawStatus(status);
+    } catch (error) {
+      $("#status").textContent = "the sandbox does not answer (stopped?)";
+      $("#status").dataset.ready = "false";
+    }
+    await new Promise((resolve) => setTimeout(resolve, ready ? 3000 : 500));
+  }
+}
+
+function drawStatus(status) {
+  const line = $("#status");
+  line.dataset.ready = String(status.ready);
+  line.textContent = status.ready
+    ? "the bot is up: write to it"
+    : status.ingress_polling ? "starting…" : "starting… (the ingress is not polling yet)";
+  const list = $("#processes");
+  list.replaceChildren();
+  for (const [name, processState] of Object.entries(status.processes)) {
+    const item = document.createElement("li");
+    item.dataset.state = processState;
+    item.textContent = `${name} ${processState.toLowerCase()}`;
+    list.append(item);
+  }
+}
+
+// --- start ----------------------------------------------------------------
+
+async function start() {
+  $("#composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("#message-input");
+    send(input.value);
+    input.value = "";
+    input.focus();
+  });
+  for (const button of document.querySelectorAll(".quick")) {
+    button.addEventListener("click", () => send(button.dataset.command));
+  }
+  for (const button of document.querySelectorAll("#provisioner-panel button")) {
+    button.addEventListener("click", () => publish(button));
+  }
+  watchStatus();
+  try {
+    state.people = await json("/_sandbox/people");
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  const wanted = location.hash.slice(1);
+  choose(state.people.find((p) => p.role === wanted) || state.people.find((p) => p.role === "user"));
+}
+
+start();

@@ -1,0 +1,219 @@
+"""The sandbox as a newcomer meets it: the real command, the page in headless Chromium.
+
+One sandbox serves the whole module (it takes seconds to start); each test
+opens the page afresh. The last test stops it with Ctrl-C's SIGINT and
+checks that nothing it started is left. Waits are on page conditions and on
+the sandbox's output, never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+
+from services.fakes.redis_server import free_port
+from services.sandbox.world import STRANGER_ID
+from shared.texts import RU
+from tests.sandbox.running import Sandbox, descendants
+
+pytestmark = pytest.mark.timeout(300)
+
+STARTUP_S = 150.0
+"""Four Python processes import aiogram at once: tens of seconds on a busy 2-core machine."""
+REPLY_S = 30.0
+STOP_S = 40.0
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+# Without the background-networking flags Chromium keeps calling out to a
+# network this machine does not have.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    tmpdir = tmp_path_factory.mktemp("sandbox-tmp")
+    # Its own redis-server, as on a newcomer's machine, whatever Redis the tests use.
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PYTEST_CURRENT_TEST")}
+    running = Sandbox(free_port(), env, tmpdir)
+    try:
+        running.wait_for_line(rf"Open {running.url} ", timeout=STARTUP_S)
+        yield running
+    finally:
+        running.kill()
+
+
+def _require_browser() -> None:
+    """Skip on a machine without the browser; fail in CI, where this test must run."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    if not missing:
+        return
+    reason = (
+        f"{' and '.join(missing)} missing: `make browser` installs chromium and chromium-driver"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run the browser test)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    _require_browser()
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    # An explicit driver path: Selenium Manager (which downloads drivers) is never asked.
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class ChatPage:
+    """The page, driven as a person would: pick someone, write, press buttons, read."""
+
+    def __init__(self, driver: WebDriver, sandbox: Sandbox) -> None:
+        self.driver = driver
+        self.sandbox = sandbox
+
+    def open_as(self, role: str) -> None:
+        self.driver.get(self.sandbox.url)
+        self.wait_until(
+            lambda: self.driver.find_element(By.ID, "status").get_attribute("data-ready") == "true",
+            "the page says the bot is up",
+            STARTUP_S,  # the banner comes after a minute even if the bot is not up yet
+        )
+        self.wait_until(lambda: self.driver.find_elements(By.ID, f"person-{role}"), role)
+        self.driver.find_element(By.ID, f"person-{role}").click()
+        self.wait_until(lambda: f"({role})" in self.text_of("chat-title"), f"chatting as {role}")
+
+    def write(self, text: str) -> None:
+        self.driver.find_element(By.ID, "message-input").send_keys(text)
+        self.driver.find_element(By.ID, "send").click()
+
+    def press(self, css: str) -> None:
+        self.driver.find_element(By.CSS_SELECTOR, css).click()
+
+    def text_of(self, element_id: str) -> str:
+        return str(self.driver.find_element(By.ID, element_id).text)
+
+    def bot_messages(self) -> list[str]:
+        # One script call: the page redraws the chat on every change, so
+        # element handles would go stale between two calls.
+        texts = self.driver.execute_script(
+            "return [...document.querySelectorAll('#messages .message.bot:not(.draft)')]"
+            ".map(e => e.innerText)"
+        )
+        return [str(text) for text in texts]
+
+    def wait_for_bot_message(self, *parts: str) -> str:
+        """The first bot message holding every one of ``parts``, once it is on the page."""
+
+        def found() -> str | None:
+            return next((m for m in self.bot_messages() if all(p in m for p in parts)), None)
+
+        self.wait_until(found, f"a bot message with {parts}", REPLY_S)
+        message = found()
+        assert message is not None
+        return message
+
+    def wait_for_published(self, status: str) -> str:
+        """The server handle of the newest result the page published, once it says so."""
+        self.wait_until(
+            lambda: f": {status} published" in self.text_of("published").split("\n")[0],
+            f"a {status} result published",
+        )
+        return self.text_of("published").split(":")[0]
+
+    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+        try:
+            WebDriverWait(self.driver, timeout).until(lambda _driver: condition())
+        except TimeoutException:
+            raise AssertionError(
+                f"never on the page: {what}\nbot messages: {self.bot_messages()}\n"
+                f"sandbox output (last lines):\n{self.sandbox.output()[-6000:]}"
+            ) from None
+
+
+@pytest.fixture
+def page(browser: WebDriver, sandbox: Sandbox) -> ChatPage:
+    return ChatPage(browser, sandbox)
+
+
+def test_a_regular_user_writes_and_reads_the_po_reply(page: ChatPage) -> None:
+    page.open_as("user")
+
+    page.write("hello from the browser")
+
+    page.wait_for_bot_message("echo: hello from the browser")
+
+
+def test_a_quick_command_button_answers_from_the_api(page: ChatPage) -> None:
+    page.open_as("user")
+
+    page.press('.quick[data-command="/projects"]')
+
+    page.wait_for_bot_message("shop", "blog")  # the user's seeded projects
+
+
+def test_a_stranger_is_turned_away(page: ChatPage) -> None:
+    page.open_as("stranger")
+
+    page.write("let me in")
+
+    page.wait_for_bot_message(RU.access_denied, str(STRANGER_ID))
+
+
+def test_the_admin_is_told_about_a_published_provisioning_result(page: ChatPage) -> None:
+    page.open_as("admin")
+
+    for button, status in (("#provision-success", "success"), ("#provision-failure", "failed")):
+        page.press(button)
+        handle = page.wait_for_published(status)
+
+        page.wait_for_bot_message(handle)
+
+
+def test_ctrl_c_stops_every_process_and_removes_the_temporary_files(sandbox: Sandbox) -> None:
+    started = descendants(sandbox.pid)
+    commands = [proc.command for proc in started]
+    for expected, count in (
+        ("supervisord", 1),
+        ("redis-server", 1),
+        ("telegram-bot ingress", 1),
+        ("telegram-bot relay", 2),
+        ("telegram-bot notifier", 1),
+    ):
+        assert sum(expected in c for c in commands) == count, (expected, commands)
+
+    code = sandbox.interrupt(timeout=STOP_S)
+
+    assert code == 0, sandbox.output()
+    assert [proc for proc in started if proc.alive()] == []
+    assert list(sandbox.tmpdir.iterdir()) == []
+    assert sandbox.output().rstrip().endswith("Stopped.")

@@ -1,0 +1,81 @@
+"""The sandbox's world: who the people are, what the results look like, what processes are told."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from services.fakes.api import FakeApi
+from services.fakes.telegram import FakeTelegram
+from services.sandbox.app import bot_environment
+from services.sandbox.provisioning import example_result, publish
+from services.sandbox.world import ADMIN_ID, STRANGER_ID, USER_ID, populate
+from shared import keys
+from shared.schemas import ProvisionerResult, decode_entry
+from tests.deploy.settings_names import read_by
+
+
+async def test_the_api_knows_the_admin_and_the_user_but_not_the_stranger(
+    fake_api: FakeApi, fake_telegram: FakeTelegram
+) -> None:
+    populate(fake_api, fake_telegram)
+    by_id = {u["telegram_id"]: u for u in fake_api.users}
+    assert by_id[ADMIN_ID]["is_admin"] is True
+    assert by_id[USER_ID]["is_admin"] is False
+    assert STRANGER_ID not in by_id
+    assert fake_api.projects[USER_ID]
+    assert fake_api.servers
+    assert fake_api.tasks[USER_ID]
+
+
+async def test_telegram_shows_the_people_by_the_names_on_the_page(
+    fake_api: FakeApi, fake_telegram: FakeTelegram
+) -> None:
+    people = populate(fake_api, fake_telegram)
+    for person in people:
+        assert fake_telegram.chat(person.telegram_id).info["first_name"] == person.first_name
+
+
+@pytest.mark.parametrize("outcome", ["success", "failed"])
+async def test_a_published_result_is_what_the_provisioner_writes(
+    redis: aioredis.Redis, outcome: str
+) -> None:
+    result = example_result(outcome)  # type: ignore[arg-type]
+
+    entry_id = await publish(redis, result)
+
+    # The declared reply type is a union over protocols; RESP2 gives [(id, fields)].
+    entries: Any = await redis.xrange(keys.PROVISIONER_RESULTS)
+    [(raw_id, fields)] = entries
+    assert raw_id.decode() == entry_id
+    assert decode_entry(fields, ProvisionerResult) == result
+    assert result.status == outcome
+    assert (result.errors is not None) == (outcome == "failed")
+
+
+def test_example_results_name_a_new_server_each_time() -> None:
+    handles = {example_result("success").server_handle for _ in range(3)}
+    assert len(handles) == 3
+
+
+@pytest.mark.parametrize("command", ["ingress", "relay", "notifier"])
+def test_every_variable_the_processes_get_is_one_they_read(command: str) -> None:
+    environment = bot_environment(
+        token="1:a", telegram_api_url="http://t", api_url="http://a", redis_url="redis://r",
+        log_level="INFO",
+    )  # fmt: skip
+    assert set(environment) <= read_by(command)
+    assert set(environment) | {"RELAY_NAME"} <= read_by("relay")
+
+
+def test_the_processes_log_readably_to_the_terminal() -> None:
+    environment = bot_environment(
+        token="1:a", telegram_api_url="http://t", api_url="http://a", redis_url="redis://r",
+        log_level="DEBUG",
+    )  # fmt: skip
+    assert environment["LOG_FORMAT"] == "console"
+    assert environment["LOG_LEVEL"] == "DEBUG"
+    assert msgspec.json.decode(msgspec.json.encode(environment)) == environment
