@@ -12,9 +12,6 @@ WORKER_RESPONSES_PO = "worker:responses:po"
 PROVISIONER_RESULTS = "provisioner:results"
 
 # The bot's own streams and groups.
-INCOMING = "bot:incoming"
-"""Chat messages accepted by the ingress, waiting for a relay (before partitioning)."""
-
 PARTITIONS = 16
 """Users are spread over this many partitions; one relay owns a partition at a time,
 which keeps each user's order. A constant, not a setting: the ingress and every
@@ -70,10 +67,6 @@ def dead_letter(stream: str) -> str:
 def user_chat(user_id: int) -> str:
     """``bot:chat:{user_id}``: the chat a user's PO replies go to."""
     return f"bot:chat:{user_id}"
-
-
-ACTIVE_USERS = "bot:active_users"
-"""Users with a PO session whose output streams the relays forward."""
 
 
 def spawn_guard(user_id: int) -> str:

@@ -1,77 +1,186 @@
-"""The relay entry point: the incoming loop and the reply loop, until SIGTERM."""
+"""The relay process: partitions leased, messages forwarded, replies delivered, until SIGTERM.
+
+Wiring (see ``docs/ARCHITECTURE.md`` for the picture):
+
+* :mod:`~services.relay.partitions` ticks the leases (:mod:`~services.relay.leases`)
+  and starts or stops each component's work per partition;
+* :mod:`~services.relay.incoming` reads the owned ``bot:incoming:{p}`` streams
+  and forwards each message with :mod:`~services.relay.sessions` (session,
+  spawn, PO input, all in one fenced script);
+* :mod:`~services.relay.replies` reads the active users' output streams and
+  sends through :mod:`~services.relay.outbound`;
+* :mod:`~services.relay.typing_indicator` and :mod:`~services.relay.startwatch`
+  keep the user informed while the PO works or fails to start.
+
+Any number of relays run side by side; any can die at any moment.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import secrets
+from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from aiogram import Bot
 
-from services.relay import replies
-from services.relay.sessions import Sessions
+from services.relay.cursors import Cursors
+from services.relay.incoming import IncomingReader
+from services.relay.leases import Leases
+from services.relay.outbound import Outbound, TelegramOutbound
+from services.relay.partitions import PartitionCoordinator
+from services.relay.replies import ReplyForwarder
+from services.relay.sessions import Duplicate, Forwarded, SessionForwarder
 from services.relay.settings import RelaySettings
+from services.relay.startwatch import StartWatch
+from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.connections import redis_client, telegram_bot
 from shared.log import get_logger
-from shared.schemas import IncomingMessage, POWorkerInput, decode_entry, encode_entry
-from shared.streams import StreamConsumer, install_stop_signals
+from shared.ratelimit import FloodBudget
+from shared.schemas import IncomingMessage
+from shared.streams import install_stop_signals
+from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
 
 class Relay:
-    """Turns one queued chat message into PO input, spawning the PO when needed."""
+    """One relay process's components, wired together."""
 
-    def __init__(self, redis: aioredis.Redis, sessions: Sessions) -> None:
-        self._redis = redis
-        self._sessions = sessions
+    def __init__(
+        self,
+        settings: RelaySettings,
+        redis: aioredis.Redis,
+        blocking: aioredis.Redis,
+        outbound: Outbound,
+        *,
+        texts: Texts = RU,
+    ) -> None:
+        # The random part tells this process from a restarted one of the same name.
+        self.identity = f"{settings.relay_name}#{secrets.token_hex(4)}"
+        self.leases = Leases(
+            redis,
+            self.identity,
+            partitions=keys.PARTITIONS,
+            ttl_ms=int(settings.lease_ttl_s * 1000),
+        )
+        cursors = Cursors(redis, self.identity)
+        self.typing = TypingIndicator(outbound, cap_s=settings.typing_cap_s)
+        self.replies = ReplyForwarder(
+            redis,
+            blocking,
+            identity=self.identity,
+            outbound=outbound,
+            cursors=cursors,
+            ownership=self,
+            typing=self.typing,
+            concurrency=settings.reply_concurrency,
+        )
+        self.watch = StartWatch(
+            redis, identity=self.identity, outbound=outbound, ownership=self, texts=texts
+        )
+        forwarder = SessionForwarder(
+            redis,
+            self.identity,
+            api_url=settings.api_url,
+            instructions=settings.po_instructions,
+            allowed_commands=list(settings.po_allowed_commands),
+            start_timeout_s=settings.po_start_timeout_s,
+        )
+        self.incoming = IncomingReader(
+            redis,
+            blocking,
+            identity=self.identity,
+            forwarder=forwarder,
+            cursors=cursors,
+            ownership=self,
+            listener=self,
+        )
+        # Replies first: forwarding a message activates its user's replies.
+        self.coordinator = PartitionCoordinator(
+            self.leases, [self.replies, self.watch, self.incoming], tick_s=settings.lease_tick_s
+        )
 
-    async def handle(self, entry_id: str, message: IncomingMessage) -> None:
-        worker_id = await self._sessions.worker_for(message.user_id, message.telegram_id)
-        await replies.activate(self._redis, message.user_id, message.chat_id)
-        po_input = POWorkerInput(
-            request_id=entry_id,
-            user_id=message.user_id,
-            telegram_id=message.telegram_id,
-            chat_id=message.chat_id,
-            text=message.text,
+    # --- Ownership, for the components -------------------------------------------------
+
+    def owns(self, partition: int) -> bool:
+        return self.coordinator.owns(partition)
+
+    def report_lost(self, partition: int) -> None:
+        self.coordinator.report_lost(partition)
+
+    def redis_failed(self) -> None:
+        self.coordinator.redis_failed()
+
+    async def confirmed(self, partition: int) -> bool:
+        return await self.coordinator.confirmed(partition)
+
+    # --- ForwardListener ---------------------------------------------------------------
+
+    async def forwarded(self, partition: int, message: IncomingMessage, result: Forwarded) -> None:
+        await self.replies.activate(
+            partition, message.user_id, message.chat_id, result.reply_cursor
         )
-        await self._redis.xadd(keys.po_input(message.user_id), encode_entry(po_input))  # type: ignore[arg-type]
-        log.info(
-            "message_forwarded", user_id=message.user_id, worker_id=worker_id, entry_id=entry_id
-        )
+        self.typing.start(message.user_id, message.chat_id)
+        if result.watch:
+            self.watch.opened(partition, message.user_id, result.watch)
+
+    async def already_forwarded(
+        self, partition: int, message: IncomingMessage, result: Duplicate
+    ) -> None:
+        if result.reply_cursor:
+            await self.replies.activate(
+                partition, message.user_id, message.chat_id, result.reply_cursor
+            )
+        if result.watch and not self.watch.watching(message.user_id):
+            self.watch.opened(partition, message.user_id, result.watch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: then drain, release every partition and leave."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.coordinator.run(stop), name="relay-partitions")
+            group.create_task(self.incoming.run(stop), name="relay-incoming")
+            group.create_task(self.replies.run(stop), name="relay-replies")
+            group.create_task(self.typing.run(stop), name="relay-typing")
+            group.create_task(self.watch.run(stop), name="relay-start-watch")
 
 
 async def serve(settings: RelaySettings) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
+    return await run(settings, stop)
+
+
+@contextlib.asynccontextmanager
+async def open_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
+    """A relay with its connections (Redis, Telegram), closed on exit."""
     redis = redis_client(settings)
-    # Each loop blocks on its own connection.
+    # The readers' long BLOCKs need a socket timeout above them (DESIGN-NOTES).
     blocking = redis_client(settings, blocking=True)
-    blocking_replies = redis_client(settings, blocking=True)
-    bot: Bot = telegram_bot(settings)
-    sessions = Sessions(
-        redis,
-        api_url=settings.api_url,
-        instructions=settings.po_instructions,
-        allowed_commands=list(settings.po_allowed_commands),
-    )
-    relay = Relay(redis, sessions)
-    incoming = StreamConsumer(
-        blocking,
-        stream=keys.INCOMING,
-        group=keys.RELAY_GROUP,
-        consumer=settings.relay_name,
-        decode=lambda fields: decode_entry(fields, IncomingMessage),
-        handler=relay.handle,
-    )
-    forwarder = replies.ReplyForwarder(redis, blocking_replies, bot, settings.relay_name)
-    log.info("relay_started", consumer=settings.relay_name)
+    outbound = TelegramOutbound(telegram_bot(settings), redis, FloodBudget.from_settings(settings))
     try:
-        await asyncio.gather(incoming.run(stop), forwarder.run(stop))
+        yield Relay(settings, redis, blocking, outbound)
     finally:
-        await bot.session.close()
-        for client in (redis, blocking, blocking_replies):
+        await outbound.close()
+        for client in (redis, blocking):
             await client.aclose()
-    log.info("relay_stopped")
-    return 0
+
+
+async def run(settings: RelaySettings, stop: asyncio.Event) -> int:
+    """The relay until ``stop`` is set; the process's exit status."""
+    async with open_relay(settings) as relay:
+        # aiogram's pydantic models are some 200,000 objects: a full collection
+        # scans them all (over 100 ms, a latency spike). Frozen, they are not.
+        gc.collect()
+        gc.freeze()
+        log.info("relay_started", relay=relay.identity, partitions=keys.PARTITIONS)
+        status = 0
+        try:
+            await relay.run(stop)
+        except Exception:
+            log.exception("relay_failed", relay=relay.identity)
+            status = 1
+    log.info("relay_stopped", relay=relay.identity, status=status)
+    return status

@@ -1,96 +1,524 @@
-"""Forwarding PO replies to users' chats.
+"""PO replies to users' chats: every output entry of every active user, in order, once.
 
-One blocking ``XREADGROUP`` over the output streams of every active user
-(never one poll per user). A final reply goes to the user's chat; partial
-snapshots (``is_final: false``) are skipped for now, since the final entry
-carries the whole text.
+The owner of partition ``p`` serves the users in ``bot:active:{p}``. Each
+user's position is ``bot:cursor:{p}[user]``, the last output entry handled;
+it moves only after the entry was handled (sent, previewed or
+dead-lettered), by a script fenced by the lease.
+
+Reading costs nothing per idle user: blocking multi-stream ``XREAD`` calls,
+no polling.
+
+* The *hot* read covers users active lately (a message forwarded or a reply
+  read in the last ``hot_idle_s``): small, so re-issuing it after every
+  reply is cheap.
+* A *cold* read per owned partition covers everyone else (thousands of idle
+  sessions) with a long block. It is re-issued when its set changes: a user
+  going hot (their message was forwarded, or a reply came) or users cooling
+  down in bulk. One per partition keeps each re-issue small: packing a
+  10,000-stream ``XREAD`` costs redis-py about 20 ms, a 600-stream one 1 ms.
+
+Each reader has a wake stream in its read, so a change to its set takes
+effect at once.
+
+Handling: entries of one user one at a time, in order (a task per user with
+work to do, none for idle ones); users in parallel, at most ``concurrency``
+at once. A final reply is sent with the idempotency key
+``reply:{user}:{entry_id}``, so an entry read again after a crash (handled
+but the cursor not yet moved) is not shown twice. A snapshot
+(``is_final: false``) is shown as a draft if the flood budget allows and no
+later entry of the same reply is already waiting. An entry that cannot be
+decoded, or whose user has no known chat, goes to
+``worker:po:{user}:output:dead`` and the cursor moves past it. Telegram
+unreachable: the entry is retried with backoff, the cursor stays, other
+users carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
-from aiogram import Bot
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
+from services.relay import keyspace
+from services.relay.blocking import (
+    Entries,
+    Waker,
+    abandon,
+    backoff_delay,
+    id_after,
+    pause,
+    read_streams,
+)
+from services.relay.cursors import Advanced, Cursors, dead_letter
+from services.relay.lua import register, text
+from services.relay.outbound import Delivery, Outbound, draft_id_for
+from services.relay.partitions import Ownership
+from services.relay.typing_indicator import TypingIndicator
 from shared import keys
-from shared.delivery import send_text
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
+from shared.streams import Fields
 
 log = get_logger(__name__)
 
-BLOCK_MS = 1000
-BATCH = 100
+DRAIN_TIMEOUT_S: Final = 3.0
+MAX_FAILURES: Final = 5
+"""Attempts at an entry that raised something unexpected before it is dead-lettered."""
+
+Temperature = Literal["hot", "cold"]
 
 
-async def activate(redis: aioredis.Redis, user_id: int, chat_id: int) -> None:
-    """Make ``user_id``'s replies flow to ``chat_id``, before any input reaches the PO."""
-    try:
-        await redis.xgroup_create(keys.po_output(user_id), keys.RELAY_GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(keys.user_chat(user_id), chat_id, ex=keys.SESSION_TTL_S)
-        pipe.sadd(keys.ACTIVE_USERS, user_id)
-        await pipe.execute()
+@dataclass(eq=False, slots=True)
+class _Item:
+    entry_id: str
+    fields: Fields
+    decoded: POWorkerOutput | MalformedEntry | None = None
+
+    def reply(self) -> POWorkerOutput | MalformedEntry:
+        if self.decoded is None:
+            try:
+                self.decoded = decode_entry(self.fields, POWorkerOutput)
+            except MalformedEntry as exc:
+                self.decoded = exc
+        return self.decoded
+
+
+@dataclass(eq=False, slots=True)
+class _User:
+    user_id: int
+    partition: int
+    chat_id: int | None
+    position: str
+    """The last output entry read into memory (handled, or waiting in ``queue``)."""
+    hot: bool = False
+    last_active: float = 0.0
+    queue: deque[_Item] | None = None
+    """Created when there is something to handle: idle users stay small."""
+    task: asyncio.Task[None] | None = None
+    removed: bool = False
+
+
+@dataclass(eq=False)
+class _Reader:
+    temperature: Temperature
+    waker: Waker
+    block_ms: int
+    users: set[int] = field(default_factory=set)
+    """The users this reader covers."""
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class ReplyStats:
+    delivered: int = 0
+    previews: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    reads: dict[str, int] = field(default_factory=lambda: {"hot": 0, "cold": 0})
 
 
 class ReplyForwarder:
-    def __init__(self, redis: aioredis.Redis, blocking: aioredis.Redis, bot: Bot, consumer: str):
+    """Reads and delivers the owned partitions' PO replies; see the module docstring."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        blocking: aioredis.Redis,
+        *,
+        identity: str,
+        outbound: Outbound,
+        cursors: Cursors,
+        ownership: Ownership,
+        typing: TypingIndicator,
+        concurrency: int = 32,
+        hot_block_ms: int = 10_000,
+        cold_block_ms: int = 20_000,
+        hot_idle_s: float = 30.0,
+        sweep_every_s: float = 10.0,
+        prune_every_s: float = 600.0,
+        batch: int = 50,
+    ) -> None:
         self._redis = redis
         self._blocking = blocking
-        self._bot = bot
-        self._consumer = consumer
+        self._identity = identity
+        self._outbound = outbound
+        self._cursors = cursors
+        self._ownership = ownership
+        self._typing = typing
+        self._slots = asyncio.Semaphore(concurrency)
+        self._hot_idle_s = hot_idle_s
+        self._sweep_every_s = sweep_every_s
+        self._prune_every_s = prune_every_s
+        self._batch = batch
+        self._users: dict[int, _User] = {}
+        self._by_partition: dict[int, set[int]] = {}
+        self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
+        self._cold: dict[int, _Reader] = {}
+        """The cold reader of each owned partition."""
+        self._cold_block_ms = cold_block_ms
+        self._closing = asyncio.Event()
+        self._prune = register(redis, _PRUNE)
+        self.stats = ReplyStats()
+
+    # --- partitions and users ---------------------------------------------------------
+
+    async def start_partition(self, partition: int) -> None:
+        """Load the partition's active users, their positions and chats; all start cold."""
+        members: Any = await self._redis.smembers(keyspace.active(partition))
+        positions: Any = await self._redis.hgetall(keyspace.reply_cursor(partition))
+        user_ids = sorted(int(member) for member in members)
+        chats = await self._redis.mget([keys.user_chat(u) for u in user_ids]) if user_ids else []
+        self._cold_reader(partition)
+        users = self._by_partition.setdefault(partition, set())
+        for user_id, chat in zip(user_ids, chats, strict=True):
+            # No position (never expected: the script writes both): from the start, losing nothing.
+            position = positions.get(str(user_id).encode(), b"0-0").decode()
+            chat_id = int(chat) if chat is not None else None
+            self._add(_User(user_id, partition, chat_id, position))
+            users.add(user_id)
+        log.info("replies_partition_loaded", partition=partition, users=len(user_ids))
+
+    async def stop_partition(self, partition: int, *, drain: bool) -> None:
+        user_ids = self._by_partition.pop(partition, set())
+        tasks = []
+        for user_id in user_ids:
+            user = self._remove(user_id)
+            if user is not None and user.task is not None:
+                tasks.append(user.task)
+        self._typing.forget(user_ids)
+        cold = self._cold.pop(partition, None)
+        if cold is not None and cold.task is not None:
+            await abandon(cold.task)
+        if not tasks:
+            return
+        if drain:
+            # Each task finishes the entry in hand and stops; the rest is the next owner's.
+            await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+        await asyncio.gather(*(abandon(task) for task in tasks if not task.done()))
+
+    async def activate(self, partition: int, user_id: int, chat_id: int, position: str) -> None:
+        """A message of the user reached their PO: read their replies, hot, from now on."""
+        user = self._users.get(user_id)
+        if user is None or user.partition != partition:
+            self._remove(user_id)
+            user = self._add(_User(user_id, partition, chat_id, position))
+            self._by_partition.setdefault(partition, set()).add(user_id)
+        user.chat_id = chat_id
+        user.last_active = time.monotonic()
+        await self._make_hot(user)
+
+    def _cold_reader(self, partition: int) -> _Reader:
+        reader = self._cold.get(partition)
+        if reader is None:
+            waker = Waker(self._redis, keyspace.wake(self._identity, f"cold:{partition}"))
+            reader = self._cold[partition] = _Reader("cold", waker, self._cold_block_ms)
+            reader.task = asyncio.create_task(
+                self._read_loop(self._closing, reader), name=f"replies-cold-{partition}"
+            )
+        return reader
+
+    def _reader_of(self, user: _User) -> _Reader:
+        return self._hot if user.hot else self._cold_reader(user.partition)
+
+    def _add(self, user: _User) -> _User:
+        self._users[user.user_id] = user
+        self._reader_of(user).users.add(user.user_id)
+        return user
+
+    def _remove(self, user_id: int) -> _User | None:
+        user = self._users.pop(user_id, None)
+        if user is not None:
+            user.removed = True
+            self._hot.users.discard(user_id)
+            if (cold := self._cold.get(user.partition)) is not None:
+                cold.users.discard(user_id)
+        return user
+
+    async def _make_hot(self, user: _User) -> None:
+        if user.hot:
+            return
+        # The cold read is re-issued without the user now, while the PO is still
+        # thinking, rather than when the reply comes (both reads would return it
+        # and the big one be re-issued on the reply's critical path).
+        cold = self._cold_reader(user.partition)
+        user.hot = True
+        cold.users.discard(user.user_id)
+        self._hot.users.add(user.user_id)
+        await self._hot.waker.wake()
+        await cold.waker.wake()
+
+    # --- reading ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._once(stop)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("replies_redis_unavailable", error=type(exc).__name__)
-                await _pause(stop, 1.0)
-
-    async def _once(self, stop: asyncio.Event) -> None:
-        members = await self._redis.smembers(keys.ACTIVE_USERS)
-        if not members:
-            await _pause(stop, BLOCK_MS / 1000)
-            return
-        streams: dict[Any, Any] = {keys.po_output(int(m)): ">" for m in members}
-        # RESP2 answers ``[[stream, [(id, fields), ...]], ...]``; the declared type is a union.
-        answer: Any = await self._blocking.xreadgroup(
-            keys.RELAY_GROUP, self._consumer, streams, count=BATCH, block=BLOCK_MS
-        )
-        for stream, entries in answer or []:
-            for entry_id, fields in entries:
-                await self._forward(stream.decode(), entry_id.decode(), fields)
-
-    async def _forward(self, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         try:
-            reply = decode_entry(fields, POWorkerOutput)
-        except MalformedEntry as exc:
-            log.warning("reply_dead_lettered", stream=stream, entry_id=entry_id, error=str(exc))
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(keys.dead_letter(stream), {**fields, b"error": str(exc).encode()})  # type: ignore[dict-item]
-                pipe.xack(stream, keys.RELAY_GROUP, entry_id)
-                await pipe.execute()
+            await asyncio.gather(self._read_loop(stop, self._hot), self._sweep_loop(stop))
+        finally:
+            # The cold readers live with their partitions; any left stop here.
+            self._closing.set()
+            tasks = [r.task for r in self._cold.values() if r.task is not None]
+            await asyncio.gather(*(abandon(task) for task in tasks))
+
+    async def _read_loop(self, stop: asyncio.Event, reader: _Reader) -> None:
+        failures = 0
+        while not stop.is_set():
+            reader.waker.arm()
+            issued = {keys.po_output(u): self._users[u] for u in reader.users}
+            streams = {reader.waker.stream: reader.waker.position}
+            streams |= {stream: user.position for stream, user in issued.items()}
+            try:
+                reply = await read_streams(
+                    self._blocking, streams, count=self._batch, block_ms=reader.block_ms, stop=stop
+                )
+            except RedisError as exc:
+                self._ownership.redis_failed()
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning(
+                        "replies_read_failed",
+                        reader=reader.temperature,
+                        error=type(exc).__name__,
+                        failures=failures,
+                    )
+                await pause(stop, backoff_delay(failures))
+                continue
+            failures = 0
+            self.stats.reads[reader.temperature] += 1
+            for stream, entries in reply or []:
+                if stream == reader.waker.stream:
+                    reader.waker.saw(entries)
+                elif (user := issued.get(stream)) is not None:
+                    await self._dispatch(user, entries)
+
+    async def _dispatch(self, user: _User, entries: Entries) -> None:
+        if user.removed or self._users.get(user.user_id) is not user:
             return
-        if reply.is_final:
-            user_id = int(stream.split(":")[2])
-            chat = await self._redis.get(keys.user_chat(user_id))
-            if chat is not None and reply.reply_text:
-                await send_text(self._bot, int(chat), reply.reply_text)
-                log.info("reply_delivered", user_id=user_id, entry_id=entry_id)
-        await self._redis.xack(stream, keys.RELAY_GROUP, entry_id)
+        # Both readers may have read the same entries (a user just made hot).
+        fresh = [(raw.decode(), fields) for raw, fields in entries]
+        fresh = [(i, f) for i, f in fresh if id_after(i, user.position)]
+        if not fresh:
+            return
+        if user.queue is None:
+            user.queue = deque()
+        user.queue.extend(_Item(entry_id, fields) for entry_id, fields in fresh)
+        user.position = fresh[-1][0]
+        user.last_active = time.monotonic()
+        self._typing.stop(user.user_id)
+        await self._make_hot(user)
+        if user.task is None:
+            user.task = asyncio.create_task(self._work(user), name=f"replies-{user.user_id}")
+
+    # --- handling, in order per user ----------------------------------------------------------
+
+    async def _work(self, user: _User) -> None:
+        attempts = failures = 0
+        try:
+            while user.queue and not user.removed:
+                # Unsure of the lease (a Redis error, a tick late): wait for the
+                # next tick rather than send what another relay may be sending.
+                if not self._ownership.owns(user.partition):
+                    if not await self._ownership.confirmed(user.partition):
+                        return
+                    continue
+                item = user.queue[0]
+                try:
+                    async with self._slots:
+                        if failures >= MAX_FAILURES:
+                            done = await self._dead_letter(user, item, "failed", repr(failures))
+                        else:
+                            done = await self._handle(user, item)
+                except RedisError as exc:
+                    self._ownership.redis_failed()
+                    log.warning(
+                        "reply_redis_error",
+                        user_id=user.user_id,
+                        partition=user.partition,
+                        entry_id=item.entry_id,
+                        error=type(exc).__name__,
+                    )
+                    done = False
+                except Exception:
+                    # A bug, or an entry that breaks something: a few tries, then dead.
+                    log.exception(
+                        "reply_failed",
+                        user_id=user.user_id,
+                        partition=user.partition,
+                        entry_id=item.entry_id,
+                    )
+                    failures += 1
+                    done = False
+                if not done:
+                    attempts += 1
+                    self.stats.retries += 1
+                    await asyncio.sleep(backoff_delay(attempts))
+                    continue
+                attempts = failures = 0
+                if user.queue and user.queue[0] is item:
+                    user.queue.popleft()
+            if user.queue is not None and not user.queue:
+                user.queue = None
+        finally:
+            user.task = None
+
+    async def _handle(self, user: _User, item: _Item) -> bool:
+        """Handle one entry; False: not now (Telegram away, lease lost), try it again."""
+        reply = item.reply()
+        if isinstance(reply, MalformedEntry):
+            return await self._dead_letter(user, item, "malformed", str(reply))
+        if user.chat_id is None:
+            return await self._dead_letter(user, item, "no_chat", "the user's chat id is unknown")
+        if not reply.is_final:
+            return await self._preview(user, item, reply)
+        return await self._send(user, item, reply, user.chat_id)
+
+    async def _preview(self, user: _User, item: _Item, reply: POWorkerOutput) -> bool:
+        if self._superseded(user, item, reply):
+            return True  # a later entry of this reply is waiting: showing this one is pointless
+        draft_id = draft_id_for(reply.request_id or item.entry_id)
+        # Both checked by the caller.
+        assert user.chat_id is not None
+        assert reply.reply_text is not None
+        if await self._outbound.preview(user.chat_id, draft_id, reply.reply_text):
+            self.stats.previews += 1
+        return await self._advance(user, item)
+
+    def _superseded(self, user: _User, item: _Item, reply: POWorkerOutput) -> bool:
+        assert user.queue is not None
+        for later in list(user.queue)[1:]:
+            other = later.reply()
+            if not isinstance(other, MalformedEntry) and other.request_id == reply.request_id:
+                return True
+        return False
+
+    async def _send(self, user: _User, item: _Item, reply: POWorkerOutput, chat_id: int) -> bool:
+        fields = {"user_id": user.user_id, "partition": user.partition, "entry_id": item.entry_id}
+        key = f"reply:{user.user_id}:{item.entry_id}"
+        delivery = await self._outbound.send(chat_id, reply.reply_text or "", key=key)
+        if delivery is Delivery.RETRY:
+            log.warning("reply_retrying", **fields)
+            return False
+        if delivery is Delivery.GAVE_UP:
+            log.warning("reply_undeliverable", **fields)
+        else:
+            self.stats.delivered += 1
+            log.info("reply_delivered", request_id=reply.request_id, **fields)
+            log.debug("reply_delivered_text", text=reply.reply_text, **fields)
+        return await self._advance(user, item)
+
+    async def _dead_letter(self, user: _User, item: _Item, reason: str, error: str) -> bool:
+        stream = keys.po_output(user.user_id)
+        letter = dead_letter(
+            stream, item.entry_id, item.fields, consumer=self._identity, reason=reason, error=error
+        )
+        moved = await self._cursors.replied(user.partition, user.user_id, item.entry_id, letter)
+        if moved is Advanced.LOST:
+            self._ownership.report_lost(user.partition)
+            return False
+        self.stats.dead_lettered += 1
+        log.warning(
+            "reply_dead_lettered",
+            user_id=user.user_id,
+            partition=user.partition,
+            entry_id=item.entry_id,
+            reason=reason,
+            dead_stream=keys.dead_letter(stream),
+        )
+        return True
+
+    async def _advance(self, user: _User, item: _Item) -> bool:
+        moved = await self._cursors.replied(user.partition, user.user_id, item.entry_id)
+        if moved is Advanced.LOST:
+            self._ownership.report_lost(user.partition)
+            return False
+        return True
+
+    # --- hot/cold bookkeeping ---------------------------------------------------------------
+
+    async def _sweep_loop(self, stop: asyncio.Event) -> None:
+        last_prune = time.monotonic()
+        while not stop.is_set():
+            await pause(stop, self._sweep_every_s)
+            if stop.is_set():
+                return
+            for reader in self._cool_down():
+                await reader.waker.wake()
+            if time.monotonic() - last_prune >= self._prune_every_s:
+                last_prune = time.monotonic()
+                try:
+                    await self.prune()
+                except RedisError as exc:
+                    log.warning("replies_prune_failed", error=type(exc).__name__)
+
+    def _cool_down(self) -> list[_Reader]:
+        """Move users idle for ``hot_idle_s`` to their cold read; the cold readers that grew."""
+        horizon = time.monotonic() - self._hot_idle_s
+        grown: dict[int, _Reader] = {}
+        for user_id in list(self._hot.users):
+            user = self._users[user_id]
+            if (
+                user.task is None
+                and user.last_active < horizon
+                and not self._typing.waiting(user_id)
+            ):
+                user.hot = False
+                self._hot.users.discard(user_id)
+                reader = grown[user.partition] = self._cold_reader(user.partition)
+                reader.users.add(user_id)
+        return list(grown.values())
+
+    async def prune(self) -> None:
+        """Forget cold users whose session expired (24 h without a message)."""
+        for partition, user_ids in list(self._by_partition.items()):
+            cold = self._cold[partition].users if partition in self._cold else set()
+            for chunk in _chunks(sorted(user_ids & cold), 500):
+                gone = await self._prune_chunk(partition, chunk)
+                for user_id in gone:
+                    self._remove(user_id)
+                    user_ids.discard(user_id)
+                if gone:
+                    log.info("replies_users_pruned", partition=partition, users=len(gone))
+
+    async def _prune_chunk(self, partition: int, user_ids: list[int]) -> list[int]:
+        removed = await self._prune(
+            keys=[
+                keyspace.lease(partition),
+                keyspace.active(partition),
+                keyspace.reply_cursor(partition),
+            ],
+            args=[self._identity, keys.session(0)[:-1], *user_ids],
+        )
+        return [int(text(value)) for value in removed or []]
+
+    # --- for tests and the benchmark -------------------------------------------------------------
+
+    def users(self, temperature: Temperature | None = None) -> list[int]:
+        if temperature is None:
+            return list(self._users)
+        if temperature == "hot":
+            return sorted(self._hot.users)
+        return sorted(u for reader in self._cold.values() for u in reader.users)
 
 
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    """Wait ``seconds``, or less if asked to stop."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+_PRUNE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {} end
+local removed = {}
+for i = 3, #ARGV do
+  local user = ARGV[i]
+  if redis.call('EXISTS', ARGV[2] .. user) == 0 then
+    redis.call('SREM', KEYS[2], user)
+    redis.call('HDEL', KEYS[3], user)
+    removed[#removed + 1] = user
+  end
+end
+return removed
+"""
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,73 +1,207 @@
-"""PO sessions: which worker serves a user, and spawning one when needed (spec 4.3)."""
+"""PO sessions and forwarding (spec 4.3, 4.4): one atomic script per chat message.
+
+For an incoming entry of partition ``p`` the script, in one step on Redis:
+
+1. checks ``bot:lease:{p}`` still names this relay (fencing: a relay that
+   lost the partition forwards nothing), and that the entry comes after
+   ``bot:fwd:{p}`` (a re-read entry is not forwarded twice);
+2. reads ``session:{user_id}`` and the worker's status (hash field, or a
+   plain string from an old worker-manager);
+3. reuses a ``RUNNING``/``STARTING``/``BUILDING``/``PAUSED`` worker; else,
+   unless a create for this user is still in flight (``bot:spawn:{user}``,
+   set with the command and cleared when the start is settled), writes the
+   ``CreateWorkerCommand`` on ``worker:commands``;
+4. refreshes ``session:{user_id}`` and ``bot:chat:{user_id}`` (24 h), makes
+   the user's replies flow (``bot:active:{p}``, and a reply cursor starting
+   after the newest output entry, so old replies are not sent again);
+5. opens a start watch when the worker is not ``RUNNING`` yet;
+6. writes the ``POWorkerInput`` (``request_id`` = the incoming entry id,
+   stable across retries) and advances ``bot:fwd:{p}``.
+
+So a crash anywhere leaves either nothing done (the entry is read again by
+the partition's next owner) or everything done; and since one relay owns a
+partition at a time and the script is fenced, one needed spawn gives one
+create command, even across a lease handover.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Final
+
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
+from services.relay import keyspace
+from services.relay.lua import ID_AFTER, NOW_MS, READ_STATUS, register, text
 from shared import keys
-from shared.log import get_logger
-from shared.schemas import CreateWorkerCommand, WorkerConfig, encode_entry
+from shared.schemas import (
+    CreateWorkerCommand,
+    IncomingMessage,
+    POWorkerInput,
+    WorkerConfig,
+    encode,
+    new_id,
+)
 
-log = get_logger(__name__)
+REUSABLE: Final = frozenset({"RUNNING", "STARTING", "BUILDING", "PAUSED"})
+"""A worker coming up or paused is reused: never spawn a second one beside it."""
 
-# A worker coming up (STARTING, BUILDING) or paused is reused: never spawn
-# a second one beside it.
-REUSABLE = frozenset({"RUNNING", "STARTING", "BUILDING", "PAUSED"})
-SPAWN_GUARD_S = 60
+_STATUS_PREFIX: Final = keys.worker_status("")
+
+_FORWARD = """
+local me, entry_id, user = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('GET', KEYS[1]) ~= me then return {'lost'} end
+local last = redis.call('GET', KEYS[2])
+if last and not id_after(entry_id, last) then
+  -- What the first run set up, for a relay that did not hear its answer.
+  local cursor = redis.call('HGET', KEYS[9], user) or ''
+  local watch = redis.call('HGET', KEYS[11], user) or ''
+  return {'duplicate', last, cursor, watch}
+end
+
+local worker = redis.call('GET', KEYS[3])
+local status = ''
+if worker then status = read_status(ARGV[11] .. worker) end
+local reusable = {RUNNING = true, STARTING = true, BUILDING = true, PAUSED = true}
+local spawned, command_id = 0, ''
+if not (worker and reusable[status]) then
+  if redis.call('EXISTS', KEYS[4]) == 0 then
+    command_id = redis.call('XADD', KEYS[5], '*', 'data', ARGV[8])
+    redis.call('SET', KEYS[4], ARGV[9], 'PX', ARGV[10])
+    spawned = 1
+    worker = ARGV[4]
+  end
+  -- Else a create is in flight: the message waits in the input stream for it.
+  worker = worker or ARGV[4]
+end
+redis.call('SET', KEYS[3], worker, 'EX', ARGV[5])
+redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[5])
+
+redis.call('SADD', KEYS[8], user)
+local cursor = redis.call('HGET', KEYS[9], user)
+if not cursor then
+  local newest = redis.call('XREVRANGE', KEYS[10], '+', '-', 'COUNT', 1)
+  cursor = newest[1] and newest[1][1] or '0-0'
+  redis.call('HSET', KEYS[9], user, cursor)
+end
+
+local watch = ''
+if spawned == 1 or (status ~= 'RUNNING' and redis.call('HEXISTS', KEYS[11], user) == 0) then
+  -- Numbers as strings: cjson keeps only 14 significant digits.
+  watch = cjson.encode({
+    request_id = spawned == 1 and ARGV[9] or '',
+    command_id = command_id,
+    deadline_ms = string.format('%d', now_ms() + tonumber(ARGV[10])),
+    baseline = status,
+    worker_id = worker,
+    chat_id = ARGV[6],
+  })
+  redis.call('HSET', KEYS[11], user, watch)
+end
+
+local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
+redis.call('SET', KEYS[2], entry_id)
+return {'forwarded', worker, spawned, status, cursor, watch, input_id}
+"""
 
 
-class Sessions:
+@dataclass(frozen=True)
+class Forwarded:
+    worker_id: str
+    spawned: bool
+    status: str
+    """The worker's status before this message ('' when none)."""
+    reply_cursor: str
+    """Where the user's replies are read from (after the last one handled)."""
+    watch: str
+    """The start watch this message opened (its raw JSON), or ''."""
+    input_id: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The entry was forwarded before: a re-read, or a retry after a lost answer."""
+
+    last_forwarded: str
+    reply_cursor: str
+    """The user's reply cursor ('' if none): a retry must still make replies flow."""
+    watch: str
+
+
+@dataclass(frozen=True)
+class Lost:
+    """This relay no longer owns the partition: nothing was written."""
+
+
+ForwardResult = Forwarded | Duplicate | Lost
+
+
+class SessionForwarder:
+    """Runs the forwarding script; see the module docstring."""
+
     def __init__(
         self,
         redis: aioredis.Redis,
+        identity: str,
         *,
         api_url: str,
         instructions: str,
         allowed_commands: list[str],
+        start_timeout_s: float,
     ) -> None:
-        self._redis = redis
+        self._identity = identity
         self._api_url = api_url
         self._instructions = instructions
         self._allowed_commands = allowed_commands
+        self._start_timeout_ms = int(start_timeout_s * 1000)
+        self._script = register(redis, NOW_MS, ID_AFTER, READ_STATUS, _FORWARD)
 
-    async def worker_for(self, user_id: int, telegram_id: int) -> str:
-        """The user's worker id, reusing a live worker or spawning a new one."""
-        session_key = keys.session(user_id)
-        worker_id = _text(await self._redis.get(session_key))
-        if worker_id is not None:
-            status = await self.status(worker_id)
-            if status in REUSABLE:
-                await self._redis.expire(session_key, keys.SESSION_TTL_S)
-                return worker_id
-        return await self._spawn(user_id, telegram_id)
+    async def forward(
+        self, partition: int, entry_id: str, message: IncomingMessage
+    ) -> ForwardResult:
+        user_id = message.user_id
+        po_input = POWorkerInput(
+            request_id=entry_id,
+            user_id=user_id,
+            telegram_id=message.telegram_id,
+            chat_id=message.chat_id,
+            text=message.text,
+        )
+        command = self.create_command(user_id, message.telegram_id)
+        reply = await self._script(
+            keys=[
+                keyspace.lease(partition),
+                keyspace.forwarded(partition),
+                keys.session(user_id),
+                keys.spawn_guard(user_id),
+                keys.WORKER_COMMANDS,
+                keys.po_input(user_id),
+                keys.user_chat(user_id),
+                keyspace.active(partition),
+                keyspace.reply_cursor(partition),
+                keys.po_output(user_id),
+                keyspace.start_watch(partition),
+            ],
+            args=[
+                self._identity,
+                entry_id,
+                user_id,
+                keys.po_worker_id(user_id),
+                keys.SESSION_TTL_S,
+                message.chat_id,
+                encode(po_input),
+                encode(command),
+                command.request_id,
+                self._start_timeout_ms,
+                _STATUS_PREFIX,
+            ],
+        )
+        return _result(reply)
 
-    async def status(self, worker_id: str) -> str | None:
-        """``HGET worker:status:{id} status``; an old worker-manager wrote a plain string."""
-        key = keys.worker_status(worker_id)
-        try:
-            value = await self._redis.hget(key, "status")
-        except ResponseError:  # WRONGTYPE: the status was stored as a string
-            value = await self._redis.get(key)
-        status = _text(value)
-        return status.strip().upper() if status else None
-
-    async def _spawn(self, user_id: int, telegram_id: int) -> str:
-        worker_id = keys.po_worker_id(user_id)
-        # The guard makes concurrent first messages on several relays give one command.
-        if await self._redis.set(keys.spawn_guard(user_id), worker_id, nx=True, ex=SPAWN_GUARD_S):
-            command = self._create_command(user_id, telegram_id)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(keys.WORKER_COMMANDS, encode_entry(command))  # type: ignore[arg-type]
-                pipe.set(keys.session(user_id), worker_id, ex=keys.SESSION_TTL_S)
-                await pipe.execute()
-            log.info("po_spawn_requested", user_id=user_id, worker_id=worker_id)
-        else:
-            await self._redis.set(keys.session(user_id), worker_id, ex=keys.SESSION_TTL_S)
-        return worker_id
-
-    def _create_command(self, user_id: int, telegram_id: int) -> CreateWorkerCommand:
+    def create_command(self, user_id: int, telegram_id: int) -> CreateWorkerCommand:
+        """Exactly the command of CONTRACTS.md (``worker_type``, ``agent_type``...)."""
         return CreateWorkerCommand(
+            request_id=new_id(),
             config=WorkerConfig(
                 name=keys.po_worker_id(user_id),
                 instructions=self._instructions,
@@ -78,5 +212,18 @@ class Sessions:
         )
 
 
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
+def _result(reply: list[bytes]) -> ForwardResult:
+    outcome = text(reply[0])
+    if outcome == "lost":
+        return Lost()
+    if outcome == "duplicate":
+        return Duplicate(text(reply[1]), text(reply[2]), text(reply[3]))
+    _, worker_id, spawned, status, cursor, watch, input_id = reply
+    return Forwarded(
+        worker_id=text(worker_id),
+        spawned=int(spawned) == 1,
+        status=text(status),
+        reply_cursor=text(cursor),
+        watch=text(watch),
+        input_id=text(input_id),
+    )

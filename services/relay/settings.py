@@ -1,3 +1,5 @@
+"""The relay's settings (environment variables; see the README's table)."""
+
 from __future__ import annotations
 
 import os
@@ -14,9 +16,28 @@ def _default_name() -> str:
 
 class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     relay_name: str = msgspec.field(default_factory=_default_name)
-    """This relay's consumer name; unique per live process."""
+    """For logs and humans; the lease identity adds a random suffix per process."""
     po_instructions: str = "You are the user's Product Owner."
     po_allowed_commands: tuple[str, ...] = ("*",)
+    po_start_timeout_s: float = 120.0
+    """A PO not RUNNING this long after its message was forwarded: the user is told."""
+    typing_cap_s: float = 600.0
+    """"typing…" stops after this long without a reply."""
+    lease_ttl_s: float = 5.0
+    """A dead relay's partitions are taken over about this long after it died."""
+    lease_tick_s: float = 1.0
+    reply_concurrency: int = 32
+    """Users whose replies are being sent at the same time, per relay."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("po_start_timeout_s", "typing_cap_s", "lease_ttl_s", "lease_tick_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be positive")
+        if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
+            raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")
+        if self.reply_concurrency < 1:
+            raise ValueError("reply_concurrency: must be at least 1")
 
 
 Settings = RelaySettings

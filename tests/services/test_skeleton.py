@@ -56,7 +56,7 @@ async def test_a_stranger_gets_the_rejection_and_nothing_is_queued(
     (text,) = fake_telegram.chat(STRANGER).texts
     assert text.splitlines()[0] == "Доступ запрещён. Обратитесь к администратору."
     assert str(STRANGER) in text
-    assert await redis.xlen(keys.INCOMING) == 0
+    assert [k async for k in redis.scan_iter(match="bot:incoming*")] == []
     assert fake_workers.commands == []
 
 

@@ -1,0 +1,109 @@
+"""Moving a partition's read positions forward, fenced by its lease, with dead-lettering.
+
+Both of the relay's read positions live in Redis and only move forward:
+``bot:fwd:{p}`` (a string: the last incoming entry forwarded) and
+``bot:cursor:{p}`` (a hash: user -> the last output entry handled). Moving
+one, and writing an entry that cannot be handled to ``<stream>:dead`` (with
+the error and the original fields), is one script: both or neither, and only
+while this relay holds the partition.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+import redis.asyncio as aioredis
+
+from services.relay import keyspace
+from services.relay.lua import ID_AFTER, register
+from shared import keys
+from shared.schemas import encode_entry
+from shared.streams import DeadLetter, Fields
+
+DEAD_LETTER_MAXLEN: Final = 10_000
+
+_ADVANCE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local field, entry_id = ARGV[2], ARGV[3]
+local current
+if field == '' then
+  current = redis.call('GET', KEYS[2])
+else
+  current = redis.call('HGET', KEYS[2], field)
+end
+if current and not id_after(entry_id, current) then return 2 end
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'data', ARGV[4])
+end
+if field == '' then
+  redis.call('SET', KEYS[2], entry_id)
+else
+  redis.call('HSET', KEYS[2], field, entry_id)
+end
+return 1
+"""
+
+
+class Advanced(enum.Enum):
+    MOVED = 1
+    STALE = 2
+    """The position was already at or past this entry (handled before, by us or another)."""
+    LOST = 0
+    """This relay no longer holds the partition: nothing was written."""
+
+
+def dead_letter(
+    stream: str, entry_id: str, fields: Fields, *, consumer: str, reason: str, error: str
+) -> DeadLetter:
+    """The dead-letter record, in the shape ``shared.streams`` uses for every stream."""
+    return DeadLetter(
+        stream=stream,
+        entry_id=entry_id,
+        group="",
+        consumer=consumer,
+        reason=reason,
+        error=error,
+        deliveries=1,
+        fields={
+            name.decode(errors="backslashreplace"): value.decode(errors="backslashreplace")
+            for name, value in fields.items()
+        },
+    )
+
+
+class Cursors:
+    """The advance script for one relay identity."""
+
+    def __init__(self, redis: aioredis.Redis, identity: str) -> None:
+        self._identity = identity
+        self._script = register(redis, ID_AFTER, _ADVANCE)
+
+    async def forwarded(
+        self, partition: int, entry_id: str, dead: DeadLetter | None = None
+    ) -> Advanced:
+        """Move ``bot:fwd:{p}`` to ``entry_id`` (an incoming entry not forwarded: dead)."""
+        return await self._advance(partition, keyspace.forwarded(partition), "", entry_id, dead)
+
+    async def replied(
+        self, partition: int, user_id: int, entry_id: str, dead: DeadLetter | None = None
+    ) -> Advanced:
+        """Move the user's reply cursor to ``entry_id`` (handled, or dead-lettered)."""
+        key = keyspace.reply_cursor(partition)
+        return await self._advance(partition, key, str(user_id), entry_id, dead)
+
+    async def _advance(
+        self, partition: int, key: str, field: str, entry_id: str, dead: DeadLetter | None
+    ) -> Advanced:
+        dead_stream = _dead_stream(dead)
+        data = encode_entry(dead)["data"] if dead is not None else b""
+        moved = await self._script(
+            keys=[keyspace.lease(partition), key, dead_stream],
+            args=[self._identity, field, entry_id, data, DEAD_LETTER_MAXLEN],
+        )
+        return Advanced(int(moved))
+
+
+def _dead_stream(dead: DeadLetter | None) -> str:
+    # A script declares its keys up front; with nothing to dead-letter the key is unused.
+    return keys.dead_letter(dead.stream) if dead is not None else "bot:unused"

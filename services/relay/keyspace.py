@@ -1,0 +1,54 @@
+"""The relay's own Redis keys; the ones shared with other services are in ``shared.keys``.
+
+Every key here is the relays' private business (``bot:`` prefix). Several
+Lua scripts also build ``session:{user_id}`` and ``worker:status:{id}``
+names inside Redis: that is fine on one Redis server, and would need hash
+tags on a Redis Cluster (which this layout does not target).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+RELAYS: Final = "bot:relays"
+"""Sorted set: live relay identity -> the time (Redis ms) its heartbeat expires."""
+
+LEASE_PREFIX: Final = "bot:lease:"
+
+
+def lease(partition: int) -> str:
+    """``bot:lease:{p}``: the identity of the relay that owns partition ``p`` (PX ttl)."""
+    return f"{LEASE_PREFIX}{partition}"
+
+
+def forwarded(partition: int) -> str:
+    """``bot:fwd:{p}``: id of the last ``bot:incoming:{p}`` entry forwarded to a PO.
+
+    Advanced in the same script that writes the PO input, so it is both the
+    read position of the partition's next owner and the dedupe of re-reads.
+    """
+    return f"bot:fwd:{partition}"
+
+
+def active(partition: int) -> str:
+    """``bot:active:{p}``: set of the partition's users whose PO replies are forwarded."""
+    return f"bot:active:{partition}"
+
+
+def reply_cursor(partition: int) -> str:
+    """``bot:cursor:{p}``: hash user id -> id of the last output entry handled."""
+    return f"bot:cursor:{partition}"
+
+
+def start_watch(partition: int) -> str:
+    """``bot:watch:{p}``: hash user id -> JSON of a PO start being watched."""
+    return f"bot:watch:{partition}"
+
+
+def wake(identity: str, reader: str) -> str:
+    """A stream only this relay process reads, inside its blocking ``XREAD``.
+
+    An entry there ends the block at once: how a reader learns that the set
+    of streams it should wait on changed.
+    """
+    return f"bot:wake:{identity}:{reader}"

@@ -1,0 +1,153 @@
+"""Partition leases: which relay owns which partition, renewed every tick.
+
+One Lua script per tick does everything atomically, on Redis' clock:
+
+1. heartbeat: ``ZADD bot:relays <now + ttl> <identity>``, and drop relays
+   whose heartbeat expired (they died or stalled);
+2. the fair share: live relays sorted by identity; relay ``r`` of ``n``
+   targets ``P // n`` partitions, plus one for the first ``P % n`` relays,
+   so shares always sum to ``P`` and a newcomer is owed work;
+3. renew: ``PEXPIRE`` every lease that names this relay;
+4. acquire: ``SET`` free leases up to the target.
+
+Giving partitions up is not done here: the caller first drains what it is
+doing for a partition, then calls :meth:`Leases.release`, a
+compare-and-delete. A relay that dies stops renewing: its heartbeat and
+leases expire together after ``ttl_ms`` and the others' next tick, seeing
+one relay fewer, takes the freed partitions.
+
+The identity is ``{RELAY_NAME}#{random}``: a restarted process with the same
+name must not mistake its dead predecessor's leases for its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from services.relay import keyspace
+from services.relay.lua import NOW_MS, ints, register
+
+_TICK = """
+local me = ARGV[1]
+local partitions = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local prefix = ARGV[4]
+local now = now_ms()
+redis.call('ZADD', KEYS[1], now + ttl, me)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local live = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.sort(live)
+local rank = 0
+for i, name in ipairs(live) do
+  if name == me then rank = i - 1 end
+end
+local n = #live
+local target = math.floor(partitions / n)
+if rank < partitions % n then target = target + 1 end
+local renewed, free = {}, {}
+for p = 0, partitions - 1 do
+  local key = prefix .. p
+  local holder = redis.call('GET', key)
+  if holder == me then
+    redis.call('PEXPIRE', key, ttl)
+    renewed[#renewed + 1] = p
+  elseif not holder then
+    free[#free + 1] = p
+  end
+end
+local acquired = {}
+local want = target - #renewed
+if want > 0 and #free > 0 then
+  -- Start each relay at a different place, so two newcomers do not both
+  -- want the same first free partition on their next ticks.
+  local start = (rank * target) % #free
+  for i = 0, #free - 1 do
+    if #acquired >= want then break end
+    local p = free[((start + i) % #free) + 1]
+    redis.call('SET', prefix .. p, me, 'PX', ttl)
+    acquired[#acquired + 1] = p
+  end
+end
+return {target, n, renewed, acquired}
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """One tick's answer."""
+
+    target: int
+    """How many partitions this relay should own."""
+    live: int
+    """Live relays, this one included."""
+    renewed: frozenset[int]
+    """Leases this relay held and renewed."""
+    acquired: frozenset[int]
+    """Leases this relay took in this tick (free before)."""
+
+    @property
+    def held(self) -> frozenset[int]:
+        return self.renewed | self.acquired
+
+
+class Leases:
+    """The lease scripts for one relay process; see the module docstring."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        identity: str,
+        *,
+        partitions: int,
+        ttl_ms: int,
+        safety_ms: int = 1000,
+    ) -> None:
+        if ttl_ms <= safety_ms:
+            raise ValueError("the lease TTL must be longer than its safety margin")
+        self.identity = identity
+        self.partitions = partitions
+        self.ttl_ms = ttl_ms
+        self._safety_s = safety_ms / 1000
+        self._redis = redis
+        self._tick = register(redis, NOW_MS, _TICK)
+        self._release = register(redis, _RELEASE)
+        self.valid_until = 0.0
+        """``time.monotonic()`` until which the leases renewed last are surely still ours.
+
+        Measured from when the renewing call was *sent*, minus a safety
+        margin: a reply that came back late proves less than it seems.
+        """
+
+    async def tick(self) -> LeaseView:
+        sent_at = time.monotonic()
+        reply = await self._tick(
+            keys=[keyspace.RELAYS],
+            args=[self.identity, self.partitions, self.ttl_ms, keyspace.LEASE_PREFIX],
+        )
+        self.valid_until = sent_at + self.ttl_ms / 1000 - self._safety_s
+        target, live, renewed, acquired = reply
+        return LeaseView(
+            int(target), int(live), frozenset(ints(renewed)), frozenset(ints(acquired))
+        )
+
+    def valid(self) -> bool:
+        return time.monotonic() < self.valid_until
+
+    async def release(self, partition: int) -> bool:
+        """Give ``partition`` up if this relay still holds it; whether it did."""
+        released = await self._release(keys=[keyspace.lease(partition)], args=[self.identity])
+        return bool(released)
+
+    async def leave(self) -> None:
+        """Stop counting as live at once (a clean stop), so the others rebalance now."""
+        await self._redis.zrem(keyspace.RELAYS, self.identity)

@@ -1,0 +1,104 @@
+"""Everything the relay says to Telegram goes through here: one seam, one implementation.
+
+The relay needs four things from Telegram: a reply sent at most once per key
+(a stream entry), a best-effort preview of a reply being written, a
+best-effort "typing…" and a way to close. :class:`Outbound` is that seam;
+:class:`TelegramOutbound` implements it with ``shared.sender.Sender`` (the
+flood budget shared by every process, Markdown-ish text rendered to safe
+HTML and split, idempotency keys that survive crashes) and aiogram for the
+chat action, which the sender does not cover.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import Final, Protocol
+
+import redis.asyncio as aioredis
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramServerError,
+)
+
+from shared.log import get_logger
+from shared.ratelimit import FloodBudget
+from shared.sender import Outcome, Sender, SendResult
+
+log = get_logger(__name__)
+
+TYPING_TIMEOUT_S: Final = 5
+# ``SendResult.error`` starts with the exception's class name: these mean
+# Telegram could not be reached or failed on its side, so trying later can work.
+_TRANSIENT: Final = tuple(
+    f"{cls.__name__}:" for cls in (TelegramServerError, TelegramNetworkError, ClientDecodeError)
+)
+
+
+class Delivery(enum.Enum):
+    DELIVERED = "delivered"
+    GAVE_UP = "gave_up"
+    """It will never go through (the user blocked the bot, Telegram refused the
+    text for good, nothing to send): move on."""
+    RETRY = "retry"
+    """Telegram was unreachable or failing: keep the position and try again later."""
+
+
+class Outbound(Protocol):
+    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
+        """Send ``text`` (split as needed), at most once per ``key`` across processes."""
+        ...
+
+    async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
+        """Show ``text`` as a draft if the flood budget is free now; never waits."""
+        ...
+
+    async def typing(self, chat_id: int) -> bool:
+        """Show "typing…" for about 5 s; best effort, never raises for Telegram errors."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def draft_id_for(request_id: str) -> int:
+    """A stable, non-zero 31-bit draft id for the reply to one request."""
+    digest = hashlib.blake2b(request_id.encode(), digest_size=4).digest()
+    return (int.from_bytes(digest, "big") & 0x7FFFFFFF) or 1
+
+
+class TelegramOutbound:
+    """:class:`Outbound` on ``shared.sender.Sender`` (budget, rendering, idempotency)."""
+
+    def __init__(self, bot: Bot, redis: aioredis.Redis, budget: FloodBudget) -> None:
+        self._bot = bot
+        self._sender = Sender(bot, redis, budget)
+
+    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
+        result = await self._sender.send(chat_id, text, key=key, markdown=markdown)
+        return _delivery(result)
+
+    async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
+        return await self._sender.preview(chat_id, draft_id, text)
+
+    async def typing(self, chat_id: int) -> bool:
+        try:
+            return await self._bot.send_chat_action(
+                chat_id, "typing", request_timeout=TYPING_TIMEOUT_S
+            )
+        except (TelegramAPIError, ClientDecodeError) as exc:
+            log.debug("typing_failed", chat_id=chat_id, error=type(exc).__name__)
+            return False
+
+    async def close(self) -> None:
+        await self._bot.session.close()
+
+
+def _delivery(result: SendResult) -> Delivery:
+    if result.outcome is Outcome.DELIVERED:
+        return Delivery.DELIVERED
+    if result.outcome is Outcome.FAILED and (result.error or "").startswith(_TRANSIENT):
+        return Delivery.RETRY
+    return Delivery.GAVE_UP

@@ -1,0 +1,249 @@
+"""Turning lease ticks into work: start a partition's work when acquired, stop it when not.
+
+The relay's components (replies, start watch, incoming) keep per-partition
+state. Each tick of :class:`PartitionCoordinator`:
+
+* partitions newly held: each component loads the partition's state from
+  Redis (a failure undoes it; the next tick tries again, the lease being
+  still held);
+* partitions no longer held (expired: this relay stalled, or Redis lost
+  them): dropped at once, nothing drained, since another relay may already
+  work on them. A partition held again after a gap is restarted from Redis;
+* partitions above the fair share: drained in the background (components
+  finish the entry in hand, start nothing new), then the lease is released
+  so the relay that needs it takes it at its next tick.
+
+A component that finds its lease gone (a fenced script answered "lost")
+reports it with :meth:`PartitionCoordinator.report_lost`. If ticks keep
+failing (Redis unreachable) past the leases' guaranteed validity, every
+partition is dropped: it may be someone else's by now.
+
+On stop, every partition is drained and released and the relay leaves the
+live set, so the others take over within a tick instead of a TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+from services.relay.leases import Leases, LeaseView
+from shared.log import get_logger
+
+log = get_logger(__name__)
+
+
+class PartitionComponent(Protocol):
+    async def start_partition(self, partition: int) -> None:
+        """Load the partition's state from Redis and start its work; may raise ``RedisError``."""
+        ...
+
+    async def stop_partition(self, partition: int, *, drain: bool) -> None:
+        """Stop the partition's work; ``drain``: finish the entries in hand first. Never raises."""
+        ...
+
+
+class Ownership(Protocol):
+    def owns(self, partition: int) -> bool: ...
+
+    def report_lost(self, partition: int) -> None: ...
+
+    def redis_failed(self) -> None:
+        """A component saw a Redis error: trust no lease until the next tick renews it."""
+        ...
+
+    async def confirmed(self, partition: int) -> bool:
+        """Wait until ``owns(partition)`` can be answered again; the answer."""
+        ...
+
+
+class PartitionCoordinator:
+    """Runs the lease ticks; see the module docstring."""
+
+    def __init__(
+        self,
+        leases: Leases,
+        components: Sequence[PartitionComponent],
+        *,
+        tick_s: float,
+    ) -> None:
+        self._leases = leases
+        self._components = list(components)
+        """In start order; they are stopped in the reverse order."""
+        self._tick_s = tick_s
+        self._owned: set[int] = set()
+        """Started partitions, draining ones included."""
+        self._draining: set[int] = set()
+        self._starting: set[int] = set()
+        """Partitions whose components are being started: work may begin before the last one is."""
+        self._lost: set[int] = set()
+        self._releases: set[asyncio.Task[None]] = set()
+        self._wakeup = asyncio.Event()
+        self._ticked = asyncio.Event()
+        self._last_tick_sent = 0.0
+        self._suspect_since = 0.0
+        self._log = log.bind(relay=leases.identity)
+        self.ticks_failed = 0
+
+    @property
+    def owned(self) -> frozenset[int]:
+        return frozenset(self._owned)
+
+    def owns(self, partition: int) -> bool:
+        """Whether this relay may still act for ``partition`` (draining included).
+
+        Components stop starting new work for a partition when told to stop
+        it; this answers whether the work in hand may go on. After any Redis
+        error it answers no until a tick sent after the error renewed the
+        leases: Redis may have restarted empty and the lease gone to another
+        relay, and a message sent to Telegram cannot be fenced.
+        """
+        return (
+            partition in self._owned
+            and partition not in self._lost
+            and self._leases.valid()
+            and self._last_tick_sent > self._suspect_since
+        )
+
+    def redis_failed(self) -> None:
+        self._suspect_since = time.monotonic()
+
+    async def confirmed(self, partition: int) -> bool:
+        while partition in self._starting or (
+            partition in self._owned and partition not in self._lost
+        ):
+            if self.owns(partition):
+                return True
+            await self._ticked.wait()
+        return False
+
+    def report_lost(self, partition: int) -> None:
+        if partition in self._owned and partition not in self._lost:
+            self._lost.add(partition)
+            self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._turn()
+            self._wakeup.clear()
+            await _wait_any((stop, self._wakeup), self._tick_s)
+        await self._shutdown()
+
+    async def _turn(self) -> None:
+        for partition in sorted(self._lost):
+            await self._drop(partition, "fenced")
+        self._lost.clear()
+        sent_at = time.monotonic()
+        try:
+            view = await self._leases.tick()
+        except RedisError as exc:
+            self.redis_failed()
+            self._tick_failed(exc)
+            return
+        if self.ticks_failed:
+            self._log.info("lease_tick_recovered", failures=self.ticks_failed)
+            self.ticks_failed = 0
+        await self._apply(view)
+        self._last_tick_sent = sent_at
+        ticked, self._ticked = self._ticked, asyncio.Event()
+        ticked.set()
+
+    def _tick_failed(self, exc: RedisError) -> None:
+        self.ticks_failed += 1
+        if self.ticks_failed == 1 or self.ticks_failed % 10 == 0:
+            self._log.warning(
+                "lease_tick_failed", error=type(exc).__name__, failures=self.ticks_failed
+            )
+        if not self._leases.valid() and self._owned:
+            # Not renewed for a whole TTL: the leases may be someone else's now.
+            for partition in sorted(self._owned):
+                self._lost.add(partition)
+
+    async def _apply(self, view: LeaseView) -> None:
+        gone = self._owned - view.held
+        # Acquired while we thought we owned it: it expired in between, and
+        # another relay may have worked on it. Start again from Redis.
+        gapped = self._owned & view.acquired
+        for partition in sorted(gone | gapped):
+            await self._drop(partition, "expired" if partition in gone else "gap")
+        for partition in sorted(view.held - self._owned - self._draining):
+            await self._start(partition, view)
+        self._release_extras(view)
+
+    async def _start(self, partition: int, view: LeaseView) -> None:
+        started: list[PartitionComponent] = []
+        self._starting.add(partition)
+        try:
+            for component in self._components:
+                await component.start_partition(partition)
+                started.append(component)
+        except RedisError as exc:
+            self._starting.discard(partition)
+            # Undo; the lease is still ours, so the next tick starts it again.
+            for component in reversed(started):
+                await component.stop_partition(partition, drain=False)
+            self._log.warning(
+                "partition_start_failed", partition=partition, error=type(exc).__name__
+            )
+            return
+        self._starting.discard(partition)
+        self._owned.add(partition)
+        self._log.info(
+            "partition_acquired",
+            partition=partition,
+            target=view.target,
+            live_relays=view.live,
+            owned=len(self._owned),
+        )
+
+    async def _drop(self, partition: int, reason: str) -> None:
+        if partition not in self._owned:
+            return
+        self._owned.discard(partition)
+        for component in reversed(self._components):
+            await component.stop_partition(partition, drain=False)
+        self._log.warning("partition_lost", partition=partition, reason=reason)
+
+    def _release_extras(self, view: LeaseView) -> None:
+        working = sorted(self._owned - self._draining)
+        extras = len(working) - view.target
+        for partition in working[max(0, len(working) - extras) :] if extras > 0 else []:
+            self._draining.add(partition)
+            task = asyncio.create_task(self._release(partition, "rebalance"))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
+
+    async def _release(self, partition: int, reason: str) -> None:
+        try:
+            for component in reversed(self._components):
+                await component.stop_partition(partition, drain=True)
+            if partition in self._owned:
+                with contextlib.suppress(RedisError):
+                    await self._leases.release(partition)
+                self._owned.discard(partition)
+                self._log.info("partition_released", partition=partition, reason=reason)
+        finally:
+            self._draining.discard(partition)
+
+    async def _shutdown(self) -> None:
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
+        self._draining |= self._owned
+        await asyncio.gather(*(self._release(p, "stopping") for p in sorted(self._owned)))
+        with contextlib.suppress(RedisError):
+            await self._leases.leave()
+
+
+async def _wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:
+    """Until one of ``events`` is set, or ``timeout`` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -1,0 +1,134 @@
+"""A PO that does not come up, and "typing…" while a PO works.
+
+A start that fails (or takes longer than ``PO_START_TIMEOUT_S``) is told to
+the user once; their message stays in the PO's input stream, where the
+next worker started for them reads it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import redis.asyncio as aioredis
+
+from services.fakes.telegram import FakeTelegram
+from services.fakes.workers import FakeWorkerManager
+from shared import keys
+from shared.texts import RU
+from tests.services.relay.conftest import (
+    StartRelay,
+    chat_of,
+    wait_for_value,
+    wait_until,
+    write_message,
+)
+
+USER = 23
+CHAT = chat_of(USER)
+
+
+async def test_a_po_that_fails_to_start_is_told_and_the_message_answered_by_the_next(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, outcome="FAILED")
+    await start_relay()
+
+    await write_message(redis, USER, "are you there?")
+
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == [RU.po_failed]
+    assert await redis.xlen(keys.po_input(USER)) == 1
+    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
+
+    # The worker-manager is mended; the user writes again: a new worker answers both.
+    fake_workers.script(USER, outcome="RUNNING")
+    await write_message(redis, USER, "hello?")
+
+    await fake_telegram.wait_for_messages(CHAT, 3, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == [
+        RU.po_failed,
+        "echo: are you there?",
+        "echo: hello?",
+    ]
+    assert len(fake_workers.commands) == 2
+
+
+async def test_a_po_failing_again_after_an_earlier_failure_is_told_again(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    # The status is FAILED before the spawn and after it: only the
+    # worker-manager's answer tells the new failure from the old one.
+    fake_workers.script(USER, outcome="FAILED")
+    await start_relay()
+    await write_message(redis, USER, "one")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
+
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == [RU.po_failed, RU.po_failed]
+    assert len(fake_workers.commands) == 2
+
+
+async def test_a_po_slower_than_the_start_timeout_is_told_and_answers_once_up(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, outcome="STARTING")
+    await start_relay(PO_START_TIMEOUT_S="1")
+
+    await write_message(redis, USER, "hi")
+
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == [RU.po_start_slow]
+    await fake_workers.set_status(USER, "RUNNING")
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == [RU.po_start_slow, "echo: hi"]
+    assert len(fake_workers.commands) == 1
+
+
+async def test_typing_is_shown_every_few_seconds_until_the_reply(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, reply_delay=6.0)
+    await start_relay()
+
+    await write_message(redis, USER, "think hard")
+
+    [reply] = await fake_telegram.wait_for_messages(CHAT, 1, timeout=15)
+    chat = fake_telegram.chat(CHAT)
+    replied_at = next(c.finished for c in fake_telegram.calls_to("sendMessage") if c.ok)
+    times = [a.time for a in chat.actions if a.action == "typing"]
+    assert len(times) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) <= 5.0
+    assert replied_at - times[-1] <= 5.0  # shown until the reply came
+    assert reply["text"] == "echo: think hard"
+
+
+async def test_typing_stops_at_its_cap(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, outcome="STARTING")
+    relay = await start_relay(TYPING_CAP_S="1.5")
+
+    await write_message(redis, USER, "hi")
+
+    await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
+    await wait_until(lambda: not relay.relay.typing.waiting(USER))
+    assert len(fake_telegram.chat(CHAT).actions) == 1

@@ -1,0 +1,179 @@
+"""Replies (spec 4.4): every output entry reaches the user's chat, in order, once.
+
+One relay in the test's loop; the fake worker-manager's echo PO answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from services.fakes.telegram import Failure, FakeTelegram
+from services.fakes.workers import FakeWorkerManager
+from shared import keys
+from shared.schemas import DATA_FIELD
+from shared.streams import DeadLetter
+from tests.services.relay.conftest import (
+    StartRelay,
+    chat_of,
+    entries,
+    wait_for_value,
+    write_message,
+)
+
+USER = 11
+CHAT = chat_of(USER)
+
+
+def words(texts: list[str]) -> list[str]:
+    """The visible words of messages: a long reply's split points drop only whitespace."""
+    return " ".join(texts).split()
+
+
+async def test_a_10000_character_reply_with_html_specials_arrives_intact(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    line = 'a <b>not bold</b> & "quoted" <script>x</script> &amp; 1 < 2 > 0 &lt;'
+    text = "\n".join(f"{n:04d} {line}" for n in range(140))[:10_000]
+    assert len(text) == 10_000
+    await start_relay()
+
+    await write_message(redis, USER, text)
+
+    await fake_workers.wait_for(lambda: len(fake_workers.outputs) == 1, within=10)
+    await fake_telegram.wait_for(
+        lambda: words(fake_telegram.chat(CHAT).texts) == words([f"echo: {text}"]), timeout=15
+    )
+    sent = fake_telegram.chat(CHAT).texts
+    assert len(sent) == 3  # 10,006 characters: three messages of at most 4,096
+    assert "".join(sent).replace("\n", "") == f"echo: {text}".replace("\n", "")
+
+
+@pytest.mark.parametrize("text_field", ["content", "response", "result"])
+async def test_a_reply_under_another_field_name_is_delivered(
+    text_field: str,
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, text_field=text_field)
+    await start_relay()
+
+    await write_message(redis, USER, "hi")
+
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == ["echo: hi"]
+
+
+async def test_an_undecodable_reply_is_dead_lettered_and_the_next_one_delivered(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    await start_relay()
+    await write_message(redis, USER, "first")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    output = keys.po_output(USER)
+
+    bad_id = await add(redis, output, b"{not json")
+    no_text = await add(redis, output, b'{"request_id": "r", "is_final": true}')
+    await add(redis, output, msgspec.json.encode({"text": "after", "is_final": True}))
+
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == ["echo: first", "after"]
+    dead = [
+        msgspec.json.decode(f[b"data"], type=DeadLetter)
+        for _, f in await entries(redis, keys.dead_letter(output))
+    ]
+    assert [(d.entry_id, d.reason) for d in dead] == [
+        (bad_id, "malformed"),
+        (no_text, "malformed"),
+    ]
+    assert dead[0].fields == {DATA_FIELD: "{not json"}
+    assert dead[0].stream == output
+    assert dead[0].error
+
+
+async def test_snapshots_may_be_previewed_and_the_final_text_arrives_once(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    fake_workers.script(USER, chunks=4, reply_delay=0.2)
+    await start_relay()
+
+    await write_message(redis, USER, "a reply written in four steps")
+
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await fake_workers.wait_for(lambda: len(fake_workers.outputs) == 4)
+    final = "echo: a reply written in four steps"
+    assert fake_telegram.chat(CHAT).texts == [final]
+    drafts = [d.text for d in fake_telegram.chat(CHAT).draft_history]
+    assert drafts, "no snapshot was previewed"
+    assert all(final.startswith(d) for d in drafts)
+
+
+async def test_a_reply_telegram_fails_on_for_a_while_is_delivered_once_it_is_back(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    # Five 502s exhaust one round of the sender's retries: the relay keeps the
+    # entry and sends it again later, while the cursor stays.
+    fake_telegram.fail_next("sendMessage", Failure.server_error(502, html=True), times=5)
+    await start_relay()
+
+    await write_message(redis, USER, "one")
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=30)
+    assert fake_telegram.chat(CHAT).texts == ["echo: one", "echo: two"]
+
+
+async def test_a_reply_is_not_sent_again_when_its_entry_is_read_again(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    relay = await start_relay()
+    await write_message(redis, USER, "one")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    partition = keys.partition_of(USER)
+    await relay.stopped()
+    # As after a crash between sending and moving the cursor: the entry is read again.
+    await redis.hset(f"bot:cursor:{partition}", str(USER), "0-0")
+
+    await start_relay("relay-again")
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=10)
+    await wait_for_value(lambda: _cursor(redis, partition), _last_id(fake_workers))
+    assert fake_telegram.chat(CHAT).texts == ["echo: one", "echo: two"]
+
+
+async def _cursor(redis: aioredis.Redis, partition: int) -> str:
+    value: Any = await redis.hget(f"bot:cursor:{partition}", str(USER))
+    return value.decode() if value else ""
+
+
+async def add(redis: aioredis.Redis, stream: str, data: bytes) -> str:
+    """Write an output entry as a PO would (any bytes in ``data``); its id."""
+    entry_id: Any = await redis.xadd(stream, {DATA_FIELD: data})
+    return str(entry_id.decode())
+
+
+def _last_id(fake_workers: FakeWorkerManager) -> str:
+    return fake_workers.outputs[-1].entry_id if fake_workers.outputs else ""
