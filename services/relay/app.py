@@ -79,7 +79,12 @@ class Relay:
             concurrency=settings.reply_concurrency,
         )
         self.watch = StartWatch(
-            redis, identity=self.identity, outbound=outbound, ownership=self, texts=texts
+            redis,
+            identity=self.identity,
+            outbound=outbound,
+            ownership=self,
+            texts=texts,
+            typing=self.typing,
         )
         forwarder = SessionForwarder(
             redis,

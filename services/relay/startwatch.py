@@ -36,6 +36,7 @@ from services.relay.blocking import pause
 from services.relay.lua import NOW_MS, READ_STATUS, register, text, texts
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
+from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, WorkerResponse, decode_entry
@@ -96,6 +97,7 @@ class StartWatch:
         outbound: Outbound,
         ownership: Ownership,
         texts: Texts,
+        typing: TypingIndicator,
         interval_s: float = 1.0,
     ) -> None:
         self._redis = redis
@@ -103,6 +105,7 @@ class StartWatch:
         self._outbound = outbound
         self._ownership = ownership
         self._texts = texts
+        self._typing = typing
         self._interval_s = interval_s
         self._watched: dict[int, _Watched] = {}
         self._statuses = register(redis, NOW_MS, READ_STATUS, _STATUSES)
@@ -210,6 +213,7 @@ class StartWatch:
             delivery = await self._outbound.send(chat_id, notice, key=key, markdown=False)
             if delivery is Delivery.RETRY:
                 return  # Telegram is away: the next check tries again
+            self._typing.stop(watch.user_id)  # "typing…" after "it failed" would contradict it
         closed = await self._conclude(
             keys=[
                 keyspace.lease(watch.partition),

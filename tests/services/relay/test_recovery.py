@@ -139,7 +139,7 @@ async def test_after_a_redis_restart_that_lost_everything_new_messages_are_serve
         lambda: all(len(texts(fake_telegram, u)) == 2 for u in USERS), timeout=30
     )
 
-    await asyncio.to_thread(volatile_redis.restart)
+    volatile_redis.restart()  # blocks the loop a moment: nothing could reach Redis anyway
     # The worker-manager lost its state with Redis, and starts afresh too.
     # (The fake's own worker starts would not survive its stale connections.)
     await workers.stop()
@@ -174,9 +174,9 @@ async def test_a_redis_crash_with_an_append_only_file_loses_no_message(
             lambda: sum(len(texts(fake_telegram, u)) for u in USERS) >= 30, timeout=30
         )
 
-        await asyncio.to_thread(persistent_redis.kill)
+        persistent_redis.kill()
         await asyncio.sleep(1.0)  # Redis stays away a moment: every client sees errors
-        await asyncio.to_thread(persistent_redis.start)
+        persistent_redis.start()
         await write_rounds(redis, range(5, 10))
 
         expected = {u: [f"echo: u{u} m{n}" for n in range(10)] for u in USERS}

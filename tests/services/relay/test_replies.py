@@ -5,6 +5,7 @@ One relay in the test's loop; the fake worker-manager's echo PO answers.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -177,3 +178,42 @@ async def add(redis: aioredis.Redis, stream: str, data: bytes) -> str:
 
 def _last_id(fake_workers: FakeWorkerManager) -> str:
     return fake_workers.outputs[-1].entry_id if fake_workers.outputs else ""
+
+
+async def test_idle_users_cost_no_polling(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    users = range(1000, 1300)
+    relay = await start_relay()
+    for user in users:
+        await write_message(redis, user, "hi")
+    await fake_telegram.wait_for(
+        lambda: all(fake_telegram.chat(chat_of(u)).texts for u in users), timeout=30
+    )
+    await wait_for_value(lambda: _watching(relay.relay.watch), False)
+    await fake_workers.stop()  # the fake polls its workers' statuses: keep it out of the count
+
+    reads_before = sum(relay.relay.replies.stats.reads.values())
+    commands_before = await _commands(redis)
+    await asyncio.sleep(3)
+    reads = sum(relay.relay.replies.stats.reads.values()) - reads_before
+    commands = await _commands(redis) - commands_before
+
+    # 300 sessions, idle: blocked reads and a lease tick a second (one script,
+    # some 40 commands inside it, as Redis counts them), nothing per user.
+    assert len(relay.relay.replies.users()) == len(users)
+    assert reads <= 2
+    assert commands < len(users) / 2
+
+
+async def _watching(watch: object) -> bool:
+    return bool(getattr(watch, "_watched", None))
+
+
+async def _commands(redis: aioredis.Redis) -> int:
+    stats: Any = await redis.info("stats")
+    return int(stats["total_commands_processed"])
