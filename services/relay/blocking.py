@@ -95,12 +95,15 @@ async def abandon(task: asyncio.Future[Any], wait_s: float = 1.0) -> None:
     On Python 3.11 a cancel that lands while redis-py connects can be
     swallowed (``asyncio.wait_for``), and the command then runs to its end: a
     blocking read for its whole BLOCK. Nobody waits for that; its outcome is
-    collected when it comes, so it is not reported as never retrieved.
+    collected when it comes, so it is not reported as never retrieved (that
+    report formats a traceback from a finalizer, at whatever moment the
+    garbage collector runs).
     """
     task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=wait_s)
-    if not done:
-        task.add_done_callback(_collect)
+    await asyncio.wait({task}, timeout=wait_s)
+    # A command cancelled mid-read may end with the ConnectionError of its
+    # dropped connection instead: collected here, nobody is waiting for it.
+    task.add_done_callback(_collect)
 
 
 def _collect(task: asyncio.Future[Any]) -> None:
