@@ -126,6 +126,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
             await asyncio.sleep(0.01)
 
 
+async def blocked_in_read(redis: aioredis.Redis) -> bool:
+    clients: list[dict[str, Any]] = await redis.client_list()
+    return any(
+        client.get("cmd") == "xreadgroup" and "b" in client.get("flags", "") for client in clients
+    )
+
+
 async def group_exists(redis: aioredis.Redis) -> bool:
     if not await redis.exists(STREAM):
         return False
@@ -477,7 +484,8 @@ async def test_an_idle_consumer_makes_about_one_blocking_read_per_block_time(
         return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
 
     async with running(make_consumer(redis, Recorder(), block_ms=2_000, claim_idle_ms=30_000)):
-        await eventually(lambda: group_exists(redis))
+        # Blocked in its read means the start-up claim scan is behind it.
+        await eventually(lambda: blocked_in_read(redis))
         reads_before, claims_before = await calls("xreadgroup"), await calls("xautoclaim")
         cpu_before = time.process_time()
         await asyncio.sleep(1.0)  # a measuring window, not a wait for an event
