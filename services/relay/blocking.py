@@ -75,6 +75,8 @@ async def read_streams(
     command, and nothing read is lost (positions live in Redis).
     """
     read = asyncio.ensure_future(redis.xread(streams, count=count, block=block_ms))  # type: ignore[arg-type]
+    # However this ends (abandoned, failing after a cancel), its error is seen.
+    read.add_done_callback(_collect)
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -78,7 +78,7 @@ class TelegramOutbound:
 
     async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
         result = await self._sender.send(chat_id, text, key=key, markdown=markdown)
-        return _delivery(result)
+        return delivery_of(result)
 
     async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
         return await self._sender.preview(chat_id, draft_id, text)
@@ -96,7 +96,13 @@ class TelegramOutbound:
         await self._bot.session.close()
 
 
-def _delivery(result: SendResult) -> Delivery:
+def delivery_of(result: SendResult) -> Delivery:
+    """What a sender's result means for the reply: done, never, or later.
+
+    The sender has already retried 5xx and network errors a few times; one
+    that still failed that way is kept for later (Telegram may be down for a
+    while), anything else (blocked, a refused text) is final.
+    """
     if result.outcome is Outcome.DELIVERED:
         return Delivery.DELIVERED
     if result.outcome is Outcome.FAILED and (result.error or "").startswith(_TRANSIENT):

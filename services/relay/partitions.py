@@ -211,8 +211,9 @@ class PartitionCoordinator:
 
     def _release_extras(self, view: LeaseView) -> None:
         working = sorted(self._owned - self._draining)
-        extras = len(working) - view.target
-        for partition in working[max(0, len(working) - extras) :] if extras > 0 else []:
+        # Above the target: give the highest ones back, drained first, in the background
+        # so the ticks (and the renewal of everything else) go on meanwhile.
+        for partition in working[max(view.target, 0) :]:
             self._draining.add(partition)
             task = asyncio.create_task(self._release(partition, "rebalance"))
             self._releases.add(task)

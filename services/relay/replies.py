@@ -275,6 +275,13 @@ class ReplyForwarder:
                 reply = await read_streams(
                     self._blocking, streams, count=self._batch, block_ms=reader.block_ms, stop=stop
                 )
+                failures = 0
+                self.stats.reads[reader.temperature] += 1
+                for stream, entries in reply or []:
+                    if stream == reader.waker.stream:
+                        reader.waker.saw(entries)
+                    elif (user := issued.get(stream)) is not None:
+                        await self._dispatch(user, entries)
             except RedisError as exc:
                 self._ownership.redis_failed()
                 failures += 1
@@ -286,14 +293,11 @@ class ReplyForwarder:
                         failures=failures,
                     )
                 await pause(stop, backoff_delay(failures))
-                continue
-            failures = 0
-            self.stats.reads[reader.temperature] += 1
-            for stream, entries in reply or []:
-                if stream == reader.waker.stream:
-                    reader.waker.saw(entries)
-                elif (user := issued.get(stream)) is not None:
-                    await self._dispatch(user, entries)
+            except Exception:
+                # A bug must not silence a reader for good: say so, and go on.
+                failures += 1
+                log.exception("replies_reader_failed", reader=reader.temperature)
+                await pause(stop, backoff_delay(failures))
 
     async def _dispatch(self, user: _User, entries: Entries) -> None:
         if user.removed or self._users.get(user.user_id) is not user:
@@ -317,6 +321,7 @@ class ReplyForwarder:
 
     async def _work(self, user: _User) -> None:
         attempts = failures = 0
+        error = ""
         try:
             while user.queue and not user.removed:
                 # Unsure of the lease (a Redis error, a tick late): wait for the
@@ -329,7 +334,7 @@ class ReplyForwarder:
                 try:
                     async with self._slots:
                         if failures >= MAX_FAILURES:
-                            done = await self._dead_letter(user, item, "failed", repr(failures))
+                            done = await self._dead_letter(user, item, "failed", error)
                         else:
                             done = await self._handle(user, item)
                 except RedisError as exc:
@@ -342,8 +347,9 @@ class ReplyForwarder:
                         error=type(exc).__name__,
                     )
                     done = False
-                except Exception:
+                except Exception as exc:
                     # A bug, or an entry that breaks something: a few tries, then dead.
+                    error = f"{type(exc).__name__}: {exc}"
                     log.exception(
                         "reply_failed",
                         user_id=user.user_id,
