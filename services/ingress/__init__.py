@@ -22,6 +22,8 @@ Decisions, each explained where it is made:
   ``AUTH_REJECTIONS_PER_S`` (``auth``, ``directory``);
 - the API failing fails closed, with a "temporarily unavailable" reply (``auth``);
 - unknown commands get the help text, never the PO (``commands``);
+- answers go out in the background through the shared sender, at most
+  ten waiting per chat, so a 429 or a chatty user never stalls updates (``outbox``);
 - edits are not forwarded; the user is told so (``chat``);
 - Redis failing: polling stalls and retries the batch, never confirming it;
   the webhook answers 503 (``polling``, ``intake``, ``webhook``);

@@ -29,6 +29,7 @@ from services.ingress import chat, commands, groups
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit
 from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
+from services.ingress.outbox import Outbox
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
 from services.ingress.updates import UpdateProcessor
@@ -36,19 +37,26 @@ from services.ingress.webhook import WebhookHandler, serve_webhook
 from shared.api import ApiClient
 from shared.connections import redis_client, telegram_bot
 from shared.log import get_logger
+from shared.sender import Sender
 from shared.streams import install_stop_signals
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
 EXIT_WEBHOOK_FAILED: Final = 5
+ANSWERS_GRACE_S: Final = 5.0
+"""On the way out, how long answers still waiting get to go out."""
 
 
 def build_dispatcher(
-    api: ApiClient, directory: UserDirectory, rejections: RateLimit, texts: Texts = RU
+    api: ApiClient,
+    directory: UserDirectory,
+    rejections: RateLimit,
+    outbox: Outbox,
+    texts: Texts = RU,
 ) -> Dispatcher:
     # No FSM: nothing here has conversation state, and it costs time per update.
-    dp = Dispatcher(api=api, texts=texts, disable_fsm=True, name="ingress")
+    dp = Dispatcher(api=api, outbox=outbox, texts=texts, disable_fsm=True, name="ingress")
     dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections))
     dp.include_routers(chat.router(), commands.router(), groups.router())
     return dp
@@ -61,6 +69,7 @@ class Ingress:
     dp: Dispatcher
     processor: UpdateProcessor
     intake: Intake
+    outbox: Outbox
     texts: Texts
 
     @classmethod
@@ -89,13 +98,17 @@ class Ingress:
                     clock=clock,
                 )
                 rejections = RateLimit(settings.auth_rejections_per_s, REJECTION_BURST, clock)
-                dp = build_dispatcher(api, directory, rejections, texts)
+                outbox = Outbox(Sender.from_settings(bot, redis, settings))
+                dp = build_dispatcher(api, directory, rejections, outbox, texts)
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
                     maxlen=settings.incoming_maxlen,
                 )
-                yield cls(settings, bot, dp, UpdateProcessor(dp, bot), intake, texts)
+                try:
+                    yield cls(settings, bot, dp, UpdateProcessor(dp, bot), intake, outbox, texts)
+                finally:
+                    await outbox.close(ANSWERS_GRACE_S)
         finally:
             if own_bot:
                 await bot.session.close()

@@ -24,12 +24,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
-from services.ingress import outbox
 from services.ingress.directory import Clock, UserDirectory
+from services.ingress.outbox import Outbox
 from shared.api import ApiError
 from shared.log import get_logger
 from shared.texts import Texts
@@ -97,8 +97,8 @@ class AuthMiddleware(BaseMiddleware):
     async def _tell(self, data: dict[str, Any], text: str) -> None:
         chat: Chat | None = data.get("event_chat")
         if chat is not None:
-            bot: Bot = data["bot"]
-            await outbox.send(bot, chat.id, text)
+            outbox: Outbox = data["outbox"]
+            outbox.say(chat.id, text)
 
     def _rejection(self, telegram_id: int) -> str:
         second = self._texts.access_denied_id.format(telegram_id=telegram_id)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.types import Message, Update
 
-from services.ingress import outbox
 from services.ingress.filters import HasCaption, HasText, PrivateChat, PrivateChatMessage
 from services.ingress.intake import IntakeBatch
+from services.ingress.outbox import Outbox
 from shared.log import get_logger
 from shared.schemas import IncomingMessage, User
 from shared.texts import Texts
@@ -57,22 +57,22 @@ async def queue_caption(
     user: User,
     intake: IntakeBatch,
     event_update: Update,
-    bot: Bot,
+    outbox: Outbox,
     texts: Texts,
 ) -> None:
     assert message.caption is not None  # guaranteed by HasCaption
     _queue(message, message.caption, user, intake, event_update)
-    await outbox.send(bot, message.chat.id, texts.caption_forwarded)
+    outbox.say(message.chat.id, texts.caption_forwarded)
 
 
-async def refuse_non_text(message: Message, bot: Bot, texts: Texts) -> None:
+async def refuse_non_text(message: Message, outbox: Outbox, texts: Texts) -> None:
     log.info("message_without_text", chat_id=message.chat.id, content_type=message.content_type)
-    await outbox.send(bot, message.chat.id, texts.only_text)
+    outbox.say(message.chat.id, texts.only_text)
 
 
-async def refuse_edit(message: Message, bot: Bot, texts: Texts) -> None:
+async def refuse_edit(message: Message, outbox: Outbox, texts: Texts) -> None:
     log.info("edit_not_forwarded", chat_id=message.chat.id, message_id=message.message_id)
-    await outbox.send(bot, message.chat.id, texts.edit_not_forwarded)
+    outbox.say(message.chat.id, texts.edit_not_forwarded)
 
 
 def _queue(

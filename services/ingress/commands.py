@@ -21,8 +21,9 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import BotCommand, Message
 
-from services.ingress import formatting, outbox
+from services.ingress import formatting
 from services.ingress.filters import CommandShaped, PrivateChat
+from services.ingress.outbox import Outbox
 from shared.api import ApiClient, ApiError, ApiForbidden
 from shared.log import get_logger
 from shared.schemas import User
@@ -54,15 +55,15 @@ async def register_menu(bot: Bot, texts: Texts) -> None:
     await bot.set_my_commands(menu)
 
 
-async def show_help(message: Message, bot: Bot, texts: Texts) -> None:
-    await outbox.send(bot, message.chat.id, texts.help)
+async def show_help(message: Message, outbox: Outbox, texts: Texts) -> None:
+    outbox.say(message.chat.id, texts.help)
 
 
 async def show_projects(
-    message: Message, bot: Bot, user: User, api: ApiClient, texts: Texts
+    message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
 ) -> None:
     await _answer_list(
-        bot,
+        outbox,
         message.chat.id,
         texts,
         "projects",
@@ -72,10 +73,10 @@ async def show_projects(
 
 
 async def show_servers(
-    message: Message, bot: Bot, user: User, api: ApiClient, texts: Texts
+    message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
 ) -> None:
     await _answer_list(
-        bot,
+        outbox,
         message.chat.id,
         texts,
         "servers",
@@ -85,9 +86,11 @@ async def show_servers(
     )
 
 
-async def show_tasks(message: Message, bot: Bot, user: User, api: ApiClient, texts: Texts) -> None:
+async def show_tasks(
+    message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
+) -> None:
     await _answer_list(
-        bot,
+        outbox,
         message.chat.id,
         texts,
         "tasks",
@@ -96,15 +99,15 @@ async def show_tasks(message: Message, bot: Bot, user: User, api: ApiClient, tex
     )
 
 
-async def refuse_unknown_command(message: Message, bot: Bot, texts: Texts, command: str) -> None:
+async def refuse_unknown_command(
+    message: Message, outbox: Outbox, texts: Texts, command: str
+) -> None:
     log.info("unknown_command", chat_id=message.chat.id)
-    await outbox.send(
-        bot, message.chat.id, f"{texts.unknown_command.format(command=command)}\n\n{texts.help}"
-    )
+    outbox.say(message.chat.id, f"{texts.unknown_command.format(command=command)}\n\n{texts.help}")
 
 
 async def _answer_list(
-    bot: Bot,
+    outbox: Outbox,
     chat_id: int,
     texts: Texts,
     kind: str,
@@ -120,8 +123,8 @@ async def _answer_list(
         reply = texts.service_unavailable
         if isinstance(exc, ApiForbidden) and forbidden is not None:
             reply = forbidden
-        await outbox.send(bot, chat_id, reply)
+        outbox.say(chat_id, reply)
         return
     log.info("quick_command_answered", command=kind, items=len(items))
     for text in formatting.render_list(kind, items, render, texts):
-        await outbox.send(bot, chat_id, text, html=True)
+        outbox.say(chat_id, text, html=True)

@@ -7,11 +7,11 @@ make it chatter. Nothing from here is forwarded.
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.types import Message
 
-from services.ingress import outbox
 from services.ingress.filters import HasWords, PrivateChat
+from services.ingress.outbox import Outbox
 from shared.log import get_logger
 from shared.texts import Texts
 
@@ -26,6 +26,6 @@ def router() -> Router:
     return groups
 
 
-async def explain_private_only(message: Message, bot: Bot, texts: Texts) -> None:
+async def explain_private_only(message: Message, outbox: Outbox, texts: Texts) -> None:
     log.info("not_a_private_chat", chat_id=message.chat.id, chat_type=message.chat.type)
-    await outbox.send(bot, message.chat.id, texts.private_only)
+    outbox.say(message.chat.id, texts.private_only)

@@ -48,6 +48,9 @@ class RunningIngress:
 
 StartIngress = Callable[..., Awaitable[RunningIngress]]
 
+_running: list[RunningIngress] = []
+"""The ingresses the current test started: ``handled`` waits for their answers."""
+
 
 def ingress_settings(
     fake_telegram: FakeTelegram, fake_api: FakeApi, redis_url: str, **overrides: str
@@ -69,7 +72,8 @@ async def start_ingress(
     fake_telegram: FakeTelegram, fake_api: FakeApi, redis_url: str
 ) -> AsyncIterator[StartIngress]:
     async with contextlib.AsyncExitStack() as stack:
-        running: list[RunningIngress] = []
+        running = _running
+        running.clear()
 
         async def start(**overrides: str) -> RunningIngress:
             settings = ingress_settings(fake_telegram, fake_api, redis_url, **overrides)
@@ -88,7 +92,9 @@ async def start_ingress(
             return handle
 
         yield start
-        for handle in running:
+        running_now = list(running)
+        running.clear()
+        for handle in running_now:
             if not handle.task.done():
                 await handle.finish()
             elif not handle.task.cancelled() and (exc := handle.task.exception()):
@@ -123,9 +129,12 @@ def _entry_key(entry_id: bytes) -> tuple[int, int]:
 
 
 async def handled(fake_telegram: FakeTelegram, update: dict[str, Any]) -> None:
-    """Wait until ``update`` is confirmed: handled, and stored if it was a chat message."""
+    """Wait until ``update`` is confirmed (handled, stored if a chat message) and answered."""
     update_id = update["update_id"]
     await fake_telegram.wait_for(
         lambda: all(u["update_id"] != update_id for u in fake_telegram.pending_updates),
         what=f"update {update_id} confirmed",
     )
+    # Answers go out after the update is confirmed, in the background.
+    for handle in _running:
+        await asyncio.wait_for(handle.ingress.outbox.join(), 10)
