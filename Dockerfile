@@ -19,5 +19,10 @@ RUN pip install /wheels/*.whl && rm -rf /wheels \
     && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin bot
 USER bot
 WORKDIR /tmp
+# /healthz and /metrics (README, "Logs and metrics"). METRICS_PORT=0 turns them
+# off, and then this healthcheck fails. docker-compose.yml repeats it.
+ENV METRICS_PORT=9100
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['METRICS_PORT'], timeout=3)"]
 ENTRYPOINT ["telegram-bot"]
 CMD ["--help"]

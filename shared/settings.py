@@ -56,6 +56,12 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     log_format: LogFormat = "json"
     telegram_rate_global_per_s: float = 30.0
     telegram_rate_chat_per_s: float = 1.0
+    metrics_port: int = 0
+    """Where ``/healthz`` and ``/metrics`` are served (on 0.0.0.0); 0: not served.
+
+    Off by default because several processes often share one host (a shell,
+    the sandbox, the tests); the image sets 9100, supervisord one port per
+    program (README, "Logs and metrics")."""
 
     def __post_init__(self) -> None:
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))
@@ -63,6 +69,8 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
         _require_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", self.telegram_bot_token.reveal()):
             raise ValueError("TELEGRAM_BOT_TOKEN: expected the form <bot id>:<secret>")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ValueError("metrics_port: expected a port, 1-65535, or 0 for none")
 
     def secrets(self) -> list[str]:
         """Every secret value, so logging can scrub them wherever they appear."""

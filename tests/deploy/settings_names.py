@@ -9,13 +9,6 @@ import msgspec
 from services.cli import COMMANDS
 from shared.settings import BaseSettings
 
-PENDING = frozenset({"METRICS_PORT"})
-"""Set in the deployment files before any settings class reads them.
-
-METRICS_PORT: pending the observability issue, which adds /healthz (and
-/metrics) on that port. Remove it from here once a settings class has it.
-"""
-
 
 def settings_class(command: str) -> type[BaseSettings]:
     cls: type[BaseSettings] = importlib.import_module(

@@ -6,13 +6,11 @@ what the code reads: subcommands, settings, health endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,9 @@ import pytest
 import yaml
 
 from services.cli import COMMANDS
-from tests.deploy.settings_names import PENDING, read_by, required_by
+from services.fakes.redis_server import free_port
+from shared.health import CHECK_TIMEOUT_S, serve_health
+from tests.deploy.settings_names import read_by, required_by
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -54,7 +54,7 @@ def test_every_service_runs_a_real_subcommand(service: str) -> None:
 
 @pytest.mark.parametrize("service", sorted(BOTS))
 def test_every_variable_is_one_the_process_reads(service: str) -> None:
-    unknown = set(environment_of(BOTS[service])) - read_by(service) - PENDING
+    unknown = set(environment_of(BOTS[service])) - read_by(service)
     assert not unknown, f"{service} reads no such variable: {sorted(unknown)}"
 
 
@@ -115,45 +115,47 @@ def test_every_process_has_a_healthcheck_on_healthz(service: str) -> None:
     assert "METRICS_PORT" in test[3]
 
 
-class _Health(BaseHTTPRequestHandler):
-    status = 200
-
-    def do_GET(self) -> None:
-        self.send_response(self.status if self.path == "/healthz" else 404)
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
+def test_the_healthcheck_gives_the_server_time_to_run_its_checks() -> None:
+    (timeout,) = re.findall(r"timeout=(\d+)", BOTS["relay"]["healthcheck"]["test"][3])
+    assert int(timeout) > CHECK_TIMEOUT_S
+    assert int(timeout) < int(BOTS["relay"]["healthcheck"]["timeout"].removesuffix("s"))
 
 
-@pytest.fixture(params=[200, 503], ids=["healthy", "unhealthy"])
-def health_server(request: pytest.FixtureRequest) -> Iterator[tuple[int, int]]:
-    handler = type("Health", (_Health,), {"status": request.param})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], request.param
-    server.shutdown()
-    server.server_close()
-    thread.join()
+@pytest.fixture(params=[True, False], ids=["healthy", "unhealthy"])
+async def health_server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[int, bool]]:
+    """The processes' own health server, its one check passing or not."""
+    healthy: bool = request.param
+
+    async def check() -> bool:
+        return healthy
+
+    port = free_port()
+    async with serve_health(port, checks={"probe": check}, host="127.0.0.1"):
+        yield port, healthy
 
 
-def test_the_healthcheck_command_passes_only_on_a_2xx(health_server: tuple[int, int]) -> None:
-    port, status = health_server
+async def test_the_healthcheck_command_passes_only_when_healthz_is_200(
+    health_server: tuple[int, bool],
+) -> None:
+    port, healthy = health_server
     code = BOTS["relay"]["healthcheck"]["test"][3]
-    result = subprocess.run(
-        [sys.executable, "-c", code],
+    # Asynchronously: the server answering it runs on this event loop.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
         env={"METRICS_PORT": str(port)},
-        capture_output=True,
-        timeout=30,
-        check=False,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert (result.returncode == 0) == (status == 200), result.stderr.decode()
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert (process.returncode == 0) == healthy, stderr.decode()
 
 
 # --- Dockerfile ----------------------------------------------------------------
 
-DOCKERFILE = (ROOT / "Dockerfile").read_text()
+DOCKERFILE = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+"""With continuation lines joined."""
 
 
 def _instructions(name: str) -> list[str]:
@@ -176,6 +178,22 @@ def test_the_image_carries_every_command_behind_one_entrypoint() -> None:
     assert json.loads(entrypoint) == ["telegram-bot"]
     for spec in BOTS.values():
         assert spec["build"] == "."
+
+
+def test_the_image_serves_health_on_port_9100_unless_told_otherwise() -> None:
+    assert re.search(r"^ENV METRICS_PORT=9100$", DOCKERFILE, re.MULTILINE)
+
+
+def test_the_image_checks_healthz_exactly_as_compose_does() -> None:
+    (healthcheck,) = _instructions("HEALTHCHECK")
+    options, _cmd, command = healthcheck.partition(" CMD ")
+    compose = BOTS["relay"]["healthcheck"]
+    assert ["CMD", *json.loads(command)] == compose["test"]
+    flags = dict(flag.removeprefix("--").split("=") for flag in options.split())
+    assert flags == {
+        name: str(compose[name.replace("-", "_")])
+        for name in ("interval", "timeout", "start-period", "retries")
+    }
 
 
 def test_the_build_context_leaves_out_the_venv_and_the_tests() -> None:

@@ -15,7 +15,7 @@ from supervisor.options import ServerOptions
 
 from services.cli import COMMANDS
 from services.sandbox.supervisor import render_config
-from tests.deploy.settings_names import PENDING, read_by
+from tests.deploy.settings_names import read_by
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "supervisord.conf"
@@ -79,7 +79,7 @@ def test_every_program_runs_a_real_subcommand(deploy_config: Path) -> None:
 def test_every_variable_named_is_one_the_process_reads(deploy_config: Path) -> None:
     for process in parse(deploy_config):
         subcommand = process.command.split()[1]
-        unknown = set(process.environment) - read_by(subcommand) - PENDING
+        unknown = set(process.environment) - read_by(subcommand)
         assert not unknown, f"{process.name} reads no such variable: {sorted(unknown)}"
 
 
@@ -87,6 +87,14 @@ def test_every_variable_named_is_one_the_process_reads(deploy_config: Path) -> N
 def test_the_required_variables_reach_every_program(deploy_config: Path) -> None:
     for process in parse(deploy_config):
         assert {k: process.environment.get(k) for k in REQUIRED} == REQUIRED
+
+
+@pytest.mark.usefixtures("required_env")
+def test_every_program_serves_health_and_metrics_on_a_port_of_its_own(
+    deploy_config: Path,
+) -> None:
+    ports = {p.name: int(p.environment["METRICS_PORT"]) for p in parse(deploy_config)}
+    assert ports == {"ingress": 9100, "notifier": 9101, "relay-1": 9201, "relay-2": 9202}
 
 
 @pytest.mark.usefixtures("required_env")

@@ -17,6 +17,12 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.internal_api_key is None
     assert settings.admin_telegram_ids == ()
     assert (settings.log_level, settings.log_format) == ("INFO", "json")
+    assert settings.metrics_port == 0
+
+
+def test_metrics_port_is_read_as_a_number() -> None:
+    settings = load(BaseSettings, {"TELEGRAM_BOT_TOKEN": TOKEN, "METRICS_PORT": "9100"})
+    assert settings.metrics_port == 9100
 
 
 def test_admin_ids_are_read_as_a_comma_separated_list() -> None:
@@ -41,6 +47,8 @@ def test_log_level_and_format_are_case_insensitive() -> None:
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
         ({"API_URL": "api:8000"}, "API_URL"),
         ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL"),
+        ({"METRICS_PORT": "http"}, "METRICS_PORT"),
+        ({"METRICS_PORT": "70000"}, "METRICS_PORT"),
     ],
 )
 def test_a_missing_or_malformed_variable_is_named(override: dict[str, str], variable: str) -> None:

@@ -1,0 +1,273 @@
+"""Prometheus metrics: every name the bot exports, in one place.
+
+Each process makes one ``Metrics(service)`` in its serve function and hands
+it to the components that count; ``shared.health.serve_health`` serves it
+on ``/metrics``. Every ``Metrics`` has a registry of its own (never the
+global default one), so tests can make as many as they like. Every series
+carries ``service`` (``ingress``, ``relay``, ``notifier``); Prometheus adds
+``instance`` from the scrape target, so two relays are told apart without
+a label of ours.
+
+Labels are low-cardinality by construction: each takes a value from a
+closed list below (anything else is counted as ``other``), never a user
+id, a chat id, a stream key with an id in it, an error text or a token.
+
+Where each metric is counted (the methods of ``Metrics``):
+
+``telegram_bot_updates_received_total{kind}``  ``update_received(kind)``
+    ingress, once per update taken from Telegram (polling batch or webhook
+    call), before authentication; ``kind`` is the update's type
+    (``Update.event_type``: ``message``, ``callback_query``...).
+``telegram_bot_updates_rejected_total{reason}``  ``update_rejected(reason)``
+    ingress, for each update not handled as a user's: ``stranger`` (the API
+    does not know the sender; counted even when no rejection message is
+    sent), ``no_sender``, ``auth_unavailable`` (the API did not answer),
+    ``malformed`` (aiogram could not parse it), ``duplicate`` (its
+    ``update_id`` was seen before).
+``telegram_bot_messages_forwarded_total``  ``message_forwarded()``
+    relay, once per chat message written to a PO's input stream (not for
+    a duplicate it had forwarded already).
+``telegram_bot_replies_delivered_total``  ``reply_delivered()``
+    relay, once per PO reply Telegram accepted in full (every part);
+    notifier, once per admin told about a result.
+``telegram_bot_telegram_429_total``  ``telegram_429()``
+    ``shared.sender``, on every ``TelegramRetryAfter``, previews included.
+``telegram_bot_telegram_retries_total{reason}``  ``telegram_retry(reason)``
+    ``shared.sender``, each time a piece is sent again: ``retry_after``
+    (after a 429 pause), ``server_error`` (5xx), ``network``,
+    ``bad_response`` (a reply aiogram could not decode), ``plain_fallback``
+    (sent again without formatting after "can't parse entities").
+``telegram_bot_dead_letters_total{stream_kind}``  ``dead_letter(stream_kind)``
+    wherever an entry is moved to ``<stream>:dead``: ``shared.streams``
+    (``StreamConsumer._dead_letter``; the notifier's
+    ``provisioner_results``) and the relay's cursors (``incoming``,
+    ``po_output``).
+``telegram_bot_stream_pending{stream_kind}``  ``set_stream_pending(stream_kind, n)``
+    a gauge, set from what the process already knows on each loop turn:
+    notifier, the group's pending count on ``provisioner:results``
+    (``XPENDING`` summary); relay, entries read from ``bot:incoming:{p}``
+    and not yet forwarded, summed over its partitions (``incoming``), and
+    replies read and not yet delivered (``po_output``). Each process
+    reports its own share: sum over ``instance`` for the total.
+``telegram_bot_delivery_latency_seconds``  ``observe_delivery_latency(s)``
+    a histogram (1 ms to 30 s): from a stream entry's creation (its id,
+    ``entry_age_s(entry_id)``) to the end of its delivery: relay, a PO
+    reply entry to Telegram accepting its last part; notifier, a
+    provisioner result to the last admin told.
+
+``process_*`` (CPU, memory, open files) come with every registry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Final, Literal, get_args
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+PREFIX: Final = "telegram_bot_"
+
+Service = Literal["ingress", "relay", "notifier"]
+
+RejectReason = Literal["stranger", "no_sender", "auth_unavailable", "malformed", "duplicate"]
+RetryReason = Literal["retry_after", "server_error", "network", "bad_response", "plain_fallback"]
+StreamKind = Literal["incoming", "po_input", "po_output", "worker_commands", "provisioner_results"]
+
+UPDATE_KINDS: Final = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "message_reaction",
+        "message_reaction_count",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
+    }
+)
+"""Telegram's update types; any other ``kind`` is counted as ``other``."""
+
+OTHER: Final = "other"
+
+DELIVERY_LATENCY_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+"""1 ms (a reply sent at once) to 30 s (waiting out flood limits); slower lands in +Inf."""
+
+_SHOWN_UPDATE_KINDS: Final = ("message", "edited_message", "callback_query", "my_chat_member")
+"""Shown as 0 before the first one arrives, so rates and alerts have a series from the start."""
+
+
+class Metrics:
+    """One process's metrics, in a registry of its own."""
+
+    def __init__(self, service: Service) -> None:
+        self.service: Final = service
+        self.registry: Final = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        registry = self.registry
+
+        self._updates_received = Counter(
+            f"{PREFIX}updates_received",
+            "Updates taken from Telegram, by update type.",
+            ["service", "kind"],
+            registry=registry,
+        )
+        self._updates_rejected = Counter(
+            f"{PREFIX}updates_rejected",
+            "Updates not handled as a known user's, by reason.",
+            ["service", "reason"],
+            registry=registry,
+        )
+        self._messages_forwarded = Counter(
+            f"{PREFIX}messages_forwarded",
+            "Chat messages written to a PO worker's input stream.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
+        self._replies_delivered = Counter(
+            f"{PREFIX}replies_delivered",
+            "Replies and notifications Telegram accepted in full.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
+        self._telegram_429 = Counter(
+            f"{PREFIX}telegram_429",
+            "Telegram answers 429 Too Many Requests.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
+        self._telegram_retries = Counter(
+            f"{PREFIX}telegram_retries",
+            "Bot API requests sent again, by reason.",
+            ["service", "reason"],
+            registry=registry,
+        )
+        self._dead_letters = Counter(
+            f"{PREFIX}dead_letters",
+            "Stream entries moved to <stream>:dead, by kind of stream.",
+            ["service", "stream_kind"],
+            registry=registry,
+        )
+        self._stream_pending = Gauge(
+            f"{PREFIX}stream_pending",
+            "Entries read or claimed by this process and not yet handled, by kind of stream.",
+            ["service", "stream_kind"],
+            registry=registry,
+        )
+        self._delivery_latency = Histogram(
+            f"{PREFIX}delivery_latency_seconds",
+            "From a stream entry's creation to Telegram accepting its delivery.",
+            ["service"],
+            buckets=DELIVERY_LATENCY_BUCKETS,
+            registry=registry,
+        ).labels(service=service)
+
+        for kind in (*_SHOWN_UPDATE_KINDS, OTHER):
+            self._updates_received.labels(service=service, kind=kind)
+        for reason in get_args(RejectReason):
+            self._updates_rejected.labels(service=service, reason=reason)
+        for retry in get_args(RetryReason):
+            self._telegram_retries.labels(service=service, reason=retry)
+        for stream_kind in get_args(StreamKind):
+            self._dead_letters.labels(service=service, stream_kind=stream_kind)
+
+    # --- ingress -----------------------------------------------------------------------
+
+    def update_received(self, kind: str, count: int = 1) -> None:
+        """``kind``: the update's type (``Update.event_type``); unknown ones count as other."""
+        label = kind if kind in UPDATE_KINDS else OTHER
+        self._updates_received.labels(service=self.service, kind=label).inc(count)
+
+    def update_rejected(self, reason: RejectReason) -> None:
+        label = _closed(reason, get_args(RejectReason))
+        self._updates_rejected.labels(service=self.service, reason=label).inc()
+
+    # --- relay and notifier ------------------------------------------------------------
+
+    def message_forwarded(self, count: int = 1) -> None:
+        self._messages_forwarded.inc(count)
+
+    def reply_delivered(self, count: int = 1) -> None:
+        self._replies_delivered.inc(count)
+
+    def observe_delivery_latency(self, seconds: float) -> None:
+        """A negative value (clocks a little apart) counts as 0."""
+        self._delivery_latency.observe(max(0.0, seconds))
+
+    # --- the sender --------------------------------------------------------------------
+
+    def telegram_429(self) -> None:
+        self._telegram_429.inc()
+
+    def telegram_retry(self, reason: RetryReason) -> None:
+        label = _closed(reason, get_args(RetryReason))
+        self._telegram_retries.labels(service=self.service, reason=label).inc()
+
+    # --- streams -----------------------------------------------------------------------
+
+    def dead_letter(self, stream_kind: StreamKind, count: int = 1) -> None:
+        label = _closed(stream_kind, get_args(StreamKind))
+        self._dead_letters.labels(service=self.service, stream_kind=label).inc(count)
+
+    def set_stream_pending(self, stream_kind: StreamKind, count: int) -> None:
+        label = _closed(stream_kind, get_args(StreamKind))
+        self._stream_pending.labels(service=self.service, stream_kind=label).set(count)
+
+    # --- exposition --------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """Every metric in the Prometheus text format (``CONTENT_TYPE``)."""
+        return generate_latest(self.registry)
+
+
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+"""The Prometheus text format ``generate_latest`` writes."""
+
+
+def entry_age_s(entry_id: str, now: Callable[[], float] = time.time) -> float:
+    """Seconds since Redis created the stream entry ``entry_id`` (``<ms>-<seq>``)."""
+    milliseconds, _sep, _seq = entry_id.partition("-")
+    return now() - int(milliseconds) / 1000
+
+
+def _closed(value: str, allowed: Iterable[str]) -> str:
+    # The type says which values are allowed; this keeps a wrong one from
+    # becoming a new series at run time (a metric must never raise).
+    return value if value in allowed else OTHER
