@@ -172,6 +172,8 @@ class StreamConsumer(Generic[T]):
         batch: int = 16,
         max_backoff_ms: int = 5_000,
         dead_letter_maxlen: int = 10_000,
+        on_turn: Callable[[], None] | None = None,
+        on_dead_letter: Callable[[str], None] | None = None,
     ) -> None:
         if min(block_ms, claim_idle_ms, max_deliveries, batch, max_backoff_ms) < 1:
             raise ValueError("block_ms, claim_idle_ms, max_deliveries, batch, max_backoff_ms >= 1")
@@ -201,6 +203,10 @@ class StreamConsumer(Generic[T]):
         self._backoff = _Backoff(max_backoff_ms / 1000)
         self._dead_stream = keys.dead_letter(stream)
         self._dead_letter_maxlen = dead_letter_maxlen
+        # Health and metrics hooks: a turn of the loop (even an idle one), and
+        # each entry dead-lettered (with the reason).
+        self._on_turn = on_turn or _nothing
+        self._on_dead_letter = on_dead_letter or _ignore
         self._log = log.bind(stream=stream, group=group, consumer=consumer)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -244,6 +250,7 @@ class StreamConsumer(Generic[T]):
         await self._handle_own_pending(stop)
         next_claim = time.monotonic()
         while True:
+            self._on_turn()
             if time.monotonic() >= next_claim:
                 await self._claim_idle(stop)
                 next_claim = time.monotonic() + self._claim_every_s
@@ -405,6 +412,7 @@ class StreamConsumer(Generic[T]):
             pipe.xack(self.stream, self.group, entry.id)
             await pipe.execute()
         self.stats.dead_lettered += 1
+        self._on_dead_letter(reason)
         self._log.warning(
             "stream_entry_dead_lettered",
             entry_id=entry.id,
@@ -437,3 +445,11 @@ class StreamConsumer(Generic[T]):
         if task.cancelled():
             raise _Stopped
         return task.result()
+
+
+def _nothing() -> None:
+    pass
+
+
+def _ignore(_reason: str) -> None:
+    pass

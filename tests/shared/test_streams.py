@@ -248,6 +248,25 @@ async def test_an_entry_failing_max_deliveries_times_is_dead_lettered_and_the_ne
     assert (consumer.stats.failed, consumer.stats.dead_lettered) == (3, 1)
 
 
+async def test_each_dead_letter_and_each_idle_turn_is_reported_to_the_hooks(
+    redis: aioredis.Redis,
+) -> None:
+    await redis.xadd(STREAM, {b"data": b"{not json"})
+    await add(redis, 1)
+    reasons: list[str] = []
+    turned = asyncio.Event()
+    recorder = Recorder()
+    consumer = make_consumer(
+        redis, recorder, block_ms=100, on_turn=turned.set, on_dead_letter=reasons.append
+    )
+    async with running(consumer):
+        await recorder.wait_until(lambda: 1 in recorder.handled)
+        turned.clear()
+        async with asyncio.timeout(5):
+            await turned.wait()  # idle now: the loop still turns
+    assert reasons == ["malformed"]
+
+
 async def test_undecodable_entries_are_dead_lettered_at_once_and_their_neighbours_handled(
     redis: aioredis.Redis,
 ) -> None:
