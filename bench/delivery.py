@@ -19,7 +19,7 @@ one chat's messages in order, the chats concurrently). Then it prints:
 
 The workers are forked before any event loop runs, so each is a fresh
 process with its own loop, Redis connections and HTTP session; forking
-saves the seconds a new interpreter spends importing aiogram. The run is
+saves each worker an interpreter start and its imports. The run is
 bounded by ``--timeout``; exit status 1 if a goal is missed.
 """
 
@@ -39,8 +39,7 @@ import redis.asyncio as aioredis
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Call, FakeTelegram
 from shared import log
-from shared.connections import redis_client, telegram_bot
-from shared.ratelimit import FloodBudget
+from shared.connections import redis_client
 from shared.sender import Sender
 from shared.settings import BaseSettings, load
 
@@ -77,8 +76,7 @@ def worker(index: int, processes: int, args: argparse.Namespace, env: dict[str, 
 async def _work(index: int, processes: int, args: argparse.Namespace) -> int:
     settings = load(BaseSettings)
     redis = redis_client(settings, blocking=True)
-    bot = telegram_bot(settings)
-    sender = Sender(bot, redis, FloodBudget.from_settings(settings))
+    sender = Sender.from_settings(settings, redis)
     chats = [chat for chat in range(1, args.chats + 1) if chat % processes == index]
     failed = 0
 
@@ -94,7 +92,7 @@ async def _work(index: int, processes: int, args: argparse.Namespace) -> int:
         await asyncio.gather(*(one_chat(chat) for chat in chats))
         await redis.rpush(DONE_KEY, failed)
     finally:
-        await bot.session.close()
+        await sender.close()
         await redis.aclose()
     return 0
 

@@ -1,13 +1,21 @@
-"""Connections to Redis and Telegram, built the same way in every process."""
+"""Connections to Redis and Telegram, built the same way in every process.
+
+Sending goes through ``shared.telegram.TelegramClient.from_settings(settings)``
+(no aiogram). :func:`telegram_bot` is for the ingress, which polls with
+aiogram: it imports aiogram only when called, so that importing this module
+never loads aiogram (about 130 MB) into the relay or the notifier.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import redis.asyncio as aioredis
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from shared.settings import BaseSettings
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 # A blocking XREAD/XREADGROUP must outlive its BLOCK time; redis-py 8
 # defaults socket_timeout to 5 s (DESIGN-NOTES), so blocking clients get more.
@@ -26,6 +34,13 @@ def redis_client(settings: BaseSettings, *, blocking: bool = False) -> aioredis.
 
 
 def telegram_bot(settings: BaseSettings) -> Bot:
-    """An aiogram ``Bot`` speaking to ``TELEGRAM_API_URL`` (Telegram, or a stand-in)."""
+    """An aiogram ``Bot`` speaking to ``TELEGRAM_API_URL`` (Telegram, or a stand-in).
+
+    For the ingress's polling only; aiogram is imported on the first call.
+    """
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(settings.telegram_bot_token.reveal(), session=session)

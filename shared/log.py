@@ -2,8 +2,10 @@
 
 JSON in production, readable in a terminal. Every event carries the service
 name. Secrets are scrubbed from every event, ours and the standard-library
-records of aiogram, aiohttp and redis-py alike: aiogram puts the bot token in
-request URLs, and an exception message can carry one.
+records of aiogram (the ingress polls with it), aiohttp and redis-py alike:
+every Bot API request URL holds the bot token, and an exception message can
+carry one. Loggers are configured by name: this module never imports
+aiogram (the relay and the notifier must not load it).
 """
 
 from __future__ import annotations

@@ -130,6 +130,10 @@ class IncomingMessage(msgspec.Struct, kw_only=True):
     text: str
     update_id: int
     timestamp: str = msgspec.field(default_factory=utc_now_iso)
+    request_id: str = ""
+    """Set by the ingress (a uuid4), carried to the PO's input and echoed in its
+    replies: one id to follow a message through every process's logs. Empty in
+    entries written before it existed; the relay then uses the entry id."""
 
 
 # --- backend API -----------------------------------------------------------

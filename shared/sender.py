@@ -28,13 +28,25 @@ piece of work (the same text, so the same parts: rendering is
 deterministic); two processes working on the same key at the same moment
 are not guarded against, the stream's consumer group prevents that.
 
+A part Telegram accepted is delivered, whatever Redis does next. If the
+writes that follow its answer (the flood slot's release, the record under
+the key) fail with a Redis error, they are tried again a few times
+(``record_retry``); if Redis stays away, ``send_release_failed`` /
+``sent_record_failed`` is logged once for the part, the call goes on as if
+they had succeeded (the slot's in-flight mark expires by itself), and the
+part's message id is kept in this process (:class:`SentLog`) until Redis
+takes it: this call never sends the part again, and neither does a later
+call with the same key from this process. Errors raised by Redis *before*
+a request (loading the key, taking a slot) propagate: nothing was sent.
+
 The ambiguous case: a request that left but whose answer never came back (a
 timeout, a connection dropped after Telegram processed it; also a 5xx from a
 proxy in front of a Telegram that did the work) may or may not have been
 delivered, and the Bot API has no idempotency key to ask. We send again: a
 reply shown twice is a nuisance, a reply lost is a failure the user cannot
 see or repair. The same holds for a process killed between Telegram's
-answer and the record in Redis (a window of one Redis write).
+answer and the record in Redis (a window of one Redis write), and for a
+part whose record never reached Redis when another process takes the key.
 
 Streaming: :meth:`Sender.preview` shows a draft (``sendMessageDraft``,
 private chats) and :class:`LiveReply` streams a reply (drafts in private
@@ -51,33 +63,37 @@ from __future__ import annotations
 import asyncio
 import enum
 import random
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.types import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from redis.exceptions import RedisError
 
 from shared.formatting import Part, plain_parts, render_parts
 from shared.log import get_logger
-from shared.ratelimit import FloodBudget, FloodLimiter, is_group
+from shared.metrics import Metrics, RetryReason
+from shared.ratelimit import FloodBudget, FloodLimiter, Ticket, is_group
 from shared.settings import BaseSettings
+from shared.telegram import (
+    BadRequest,
+    DecodeError,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    ServerError,
+    TelegramClient,
+    TelegramError,
+)
 
 log = get_logger(__name__)
 
-ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+ReplyMarkup = Mapping[str, Any]
+"""A Bot API ``reply_markup`` as JSON: ``{"inline_keyboard": [[{"text": ..., "callback_data":
+...}]]}``, ``{"keyboard": ...}``, ``{"remove_keyboard": True}``, ``{"force_reply": True}``
+(see :mod:`shared.telegram`). aiogram markup: ``markup.model_dump(exclude_none=True)``."""
 
 SENT_PREFIX = "bot:sent:"
 PREVIEW_PREFIX = "bot:preview:"
@@ -87,7 +103,9 @@ PREVIEW_TTL_S = 60 * 60
 
 _CANT_PARSE = "can't parse entities"
 _NOT_MODIFIED = "message is not modified"
-_TRANSIENT = (TelegramServerError, TelegramNetworkError, ClientDecodeError)
+_TRANSIENT = (ServerError, NetworkError, DecodeError)
+UNRECORDED_MAX = 10_000
+"""Keys whose accepted parts a process keeps while Redis cannot take them."""
 
 
 class Outcome(enum.StrEnum):
@@ -112,6 +130,9 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     message_ids: tuple[int, ...] = ()
     resumed_at: int = 0
     error: str | None = None
+    transient: bool = False
+    """Failed because Telegram was unreachable or failing (5xx, network, an
+    undecodable answer) through every retry: trying later can work."""
 
     @property
     def delivered(self) -> bool:
@@ -170,6 +191,7 @@ class _Sent:
 class _Stopped:
     outcome: Outcome
     error: str
+    transient: bool = False
 
 
 class _Step(enum.Enum):
@@ -182,16 +204,15 @@ class _Step(enum.Enum):
     GIVE_UP = enum.auto()
 
 
-def _classify(exc: Exception, piece: Piece) -> _Step:
-    if isinstance(exc, TelegramForbiddenError):
+def _classify(exc: TelegramError, piece: Piece) -> _Step:
+    if isinstance(exc, Forbidden):
         return _Step.BLOCKED
-    if isinstance(exc, TelegramBadRequest):
-        if _CANT_PARSE in exc.message.lower() and piece.parse_mode is not None:
+    if isinstance(exc, BadRequest):
+        description = exc.description.lower()
+        if _CANT_PARSE in description and piece.parse_mode is not None:
             return _Step.PLAIN
-        if _NOT_MODIFIED in exc.message.lower():
+        if _NOT_MODIFIED in description:
             return _Step.UNCHANGED
-        return _Step.GIVE_UP
-    if isinstance(exc, TelegramEntityTooLarge):
         return _Step.GIVE_UP
     if isinstance(exc, _TRANSIENT):
         return _Step.BACK_OFF
@@ -203,11 +224,19 @@ Call = Callable[[Piece], Awaitable[int | None]]
 
 
 class SentLog:
-    """Which parts of a keyed message Telegram accepted, shared by every process."""
+    """Which parts of a keyed message Telegram accepted, shared by every process.
+
+    Parts whose record Redis did not take (:meth:`remember`) are kept in this
+    process, up to ``UNRECORDED_MAX`` keys for ``ttl_s``, merged into what
+    :meth:`load` returns and written to Redis by the next :meth:`load` that
+    can.
+    """
 
     def __init__(self, redis: aioredis.Redis, ttl_s: float = SENT_TTL_S) -> None:
         self.redis = redis
+        self.ttl_s = ttl_s
         self.ttl_ms = int(ttl_s * 1000)
+        self._unrecorded: dict[str, tuple[float, dict[int, int]]] = {}
 
     @staticmethod
     def redis_key(key: str) -> str:
@@ -216,13 +245,50 @@ class SentLog:
     async def load(self, key: str) -> dict[int, int]:
         """Part index -> message id of every part already sent under ``key``."""
         raw: dict[bytes | str, bytes | str] = await self.redis.hgetall(self.redis_key(key))
-        return {int(index): int(message_id) for index, message_id in raw.items()}
+        done = {int(index): int(message_id) for index, message_id in raw.items()}
+        kept = self.unrecorded(key)
+        if not kept:
+            return done
+        try:
+            await self._write(key, kept)
+        except RedisError:
+            pass  # still kept here; the next load tries again
+        else:
+            self._unrecorded.pop(key, None)
+        return {**kept, **done}
 
     async def record(self, key: str, index: int, message_id: int) -> None:
+        await self._write(key, {index: message_id})
+
+    def remember(self, key: str, index: int, message_id: int) -> None:
+        """Keep, in this process, a part Telegram accepted that Redis could not record."""
+        parts = self.unrecorded(key)
+        parts[index] = message_id
+        self._unrecorded.pop(key, None)  # newest last: the oldest are dropped first
+        self._unrecorded[key] = (time.monotonic() + self.ttl_s, parts)
+        while len(self._unrecorded) > UNRECORDED_MAX:
+            self._unrecorded.pop(next(iter(self._unrecorded)))
+
+    def unrecorded(self, key: str) -> dict[int, int]:
+        """The parts of ``key`` kept in this process only (a copy)."""
+        entry = self._unrecorded.get(key)
+        if entry is None:
+            return {}
+        expires, parts = entry
+        if expires <= time.monotonic():
+            del self._unrecorded[key]
+            return {}
+        return dict(parts)
+
+    async def _write(self, key: str, parts: Mapping[int, int]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.redis_key(key), str(index), message_id)
+            pipe.hset(self.redis_key(key), mapping={str(i): m for i, m in parts.items()})
             pipe.pexpire(self.redis_key(key), self.ttl_ms)
             await pipe.execute()
+
+
+RECORD_RETRY = RetryPolicy(attempts=3, base_s=0.1, cap_s=1.0)
+"""Redis writes after Telegram accepted a part (redis-py retries connection errors too)."""
 
 
 class Sender:
@@ -230,23 +296,47 @@ class Sender:
 
     def __init__(
         self,
-        bot: Bot,
+        client: TelegramClient,
         redis: aioredis.Redis,
         budget: FloodBudget | None = None,
         *,
         retry: RetryPolicy | None = None,
+        record_retry: RetryPolicy = RECORD_RETRY,
         sent_ttl_s: float = SENT_TTL_S,
+        metrics: Metrics | None = None,
     ) -> None:
-        self.bot = bot
+        self.client = client
+        self.metrics = metrics
         self.redis = redis
         self.limiter = FloodLimiter(redis, budget)
         self.retry = retry or RetryPolicy()
+        self.record_retry = record_retry
         self.sent = SentLog(redis, sent_ttl_s)
         self._chat_locks: dict[int, _ChatLock] = {}
 
     @classmethod
-    def from_settings(cls, bot: Bot, redis: aioredis.Redis, settings: BaseSettings) -> Sender:
-        return cls(bot, redis, FloodBudget.from_settings(settings))
+    def from_settings(
+        cls,
+        settings: BaseSettings,
+        redis: aioredis.Redis,
+        *,
+        client: TelegramClient | None = None,
+        retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
+    ) -> Sender:
+        """A sender with the settings' budget (``TELEGRAM_RATE_*``) and, unless given, a
+        client for ``TELEGRAM_BOT_TOKEN`` at ``TELEGRAM_API_URL``; :meth:`close` it."""
+        return cls(
+            client if client is not None else TelegramClient.from_settings(settings),
+            redis,
+            FloodBudget.from_settings(settings),
+            retry=retry,
+            metrics=metrics,
+        )
+
+    async def close(self) -> None:
+        """Close the Telegram client's HTTP session (not the Redis client)."""
+        await self.client.close()
 
     # ---- final messages
 
@@ -319,11 +409,12 @@ class Sender:
                     message_ids=tuple(ids),
                     resumed_at=resumed_at,
                     error=step.error,
+                    transient=step.transient,
                 )
             assert step.message_id is not None  # sendMessage always answers a Message
             ids.append(step.message_id)
             if key is not None:
-                await self.sent.record(key, index, step.message_id)
+                await self._record(chat_id, key, index, step.message_id, context)
         return SendResult(outcome=Outcome.DELIVERED, message_ids=tuple(ids), resumed_at=resumed_at)
 
     async def edit(
@@ -333,22 +424,34 @@ class Sender:
         text: str,
         *,
         markdown: bool = True,
-        reply_markup: InlineKeyboardMarkup | None = None,
+        reply_markup: ReplyMarkup | None = None,
     ) -> SendResult:
         """Replace the text of a message the bot sent, within the budget (waits for it).
 
         ``text`` must fit one message; an unchanged text counts as delivered.
+        ``reply_markup`` may only be an inline keyboard (Telegram's rule).
         """
         items = pieces(text, markdown=markdown)
         if len(items) != 1:
             log.warning("edit_not_one_part", chat_id=chat_id, message_id=message_id)
             return SendResult(outcome=Outcome.FAILED, error=f"text renders to {len(items)} parts")
+        return await self.edit_piece(chat_id, message_id, items[0], reply_markup=reply_markup)
+
+    async def edit_piece(
+        self,
+        chat_id: int,
+        message_id: int,
+        piece: Piece,
+        *,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> SendResult:
+        """:meth:`edit` with text already built (HTML with its plain fallback, say)."""
         context = {"message_id": message_id, "method": "editMessageText"}
         call = self._edit_call(chat_id, message_id, reply_markup)
         async with self._chat_lock(chat_id):
-            step = await self._deliver(chat_id, items[0], call, context)
+            step = await self._deliver(chat_id, piece, call, context)
         if isinstance(step, _Stopped):
-            return SendResult(outcome=step.outcome, error=step.error)
+            return SendResult(outcome=step.outcome, error=step.error, transient=step.transient)
         return SendResult(outcome=Outcome.DELIVERED, message_ids=(message_id,))
 
     # ---- previews
@@ -367,7 +470,8 @@ class Sender:
             return False
         items = pieces(text, markdown=markdown) or [Piece.plain_text("")]
         # The tail is what is being written when a long reply needs several parts.
-        sent = await self._try_now(chat_id, items[-1], self._draft_call(chat_id, draft_id))
+        call = self._draft_call(chat_id, draft_id)
+        sent = await self._try_now(chat_id, items[-1], call, "sendMessageDraft")
         return sent is not None
 
     async def preview_message(
@@ -377,7 +481,8 @@ class Sender:
         items = pieces(text, markdown=markdown)
         if not items:
             return None
-        sent = await self._try_now(chat_id, items[-1], self._send_call(chat_id, None))
+        call = self._send_call(chat_id, None)
+        sent = await self._try_now(chat_id, items[-1], call, "sendMessage")
         return None if sent is None else sent.message_id
 
     async def preview_edit(
@@ -388,7 +493,7 @@ class Sender:
         if not items:
             return False
         call = self._edit_call(chat_id, message_id, None)
-        return await self._try_now(chat_id, items[-1], call) is not None
+        return await self._try_now(chat_id, items[-1], call, "editMessageText") is not None
 
     def live(
         self, chat_id: int, draft_id: int, *, key: str | None = None, markdown: bool = True
@@ -404,63 +509,123 @@ class Sender:
         """Send one piece until Telegram accepts it, refuses it for good, or retries run out."""
         failures = 0
         while True:
-            async with self.limiter.slot(chat_id):
-                log.debug("send_text", chat_id=chat_id, text=piece.text, **context)
-                try:
-                    return _Sent(await call(piece))
-                except TelegramRetryAfter as exc:
-                    # Paused before the slot is released: no process can slip in between.
-                    await self._pause(chat_id, exc)
-                    continue
-                except (TelegramAPIError, ClientDecodeError) as exc:
-                    error = exc
-            step = _classify(error, piece)
+            ticket = await self.limiter.acquire(chat_id)
+            log.debug("send_text", chat_id=chat_id, text=piece.text, **context)
+            answer = await self._request(ticket, call, piece, context)
+            if isinstance(answer, _Sent):
+                return answer
+            if isinstance(answer, RetryAfter):
+                self._count_retry("retry_after")
+                continue  # the pause is in force: the next acquire() waits it out
+            step = _classify(answer, piece)
             if step is _Step.PLAIN:
+                self._count_retry("plain_fallback")
                 log.warning(
-                    "send_plain_fallback", chat_id=chat_id, error=self._detail(error), **context
+                    "send_plain_fallback", chat_id=chat_id, error=self._detail(answer), **context
                 )
                 piece = piece.as_plain()
             elif step is _Step.UNCHANGED:
                 return _Sent(None)
             elif step is _Step.BACK_OFF and failures + 1 < self.retry.attempts:
                 failures += 1
-                await self._back_off(chat_id, error, failures, context)
+                await self._back_off(chat_id, answer, failures, context)
             else:
-                return self._stop(chat_id, error, step, failures + 1, context)
+                return self._stop(chat_id, answer, step, failures + 1, context)
 
-    async def _try_now(self, chat_id: int, piece: Piece, call: Call) -> _Sent | None:
+    async def _try_now(self, chat_id: int, piece: Piece, call: Call, method: str) -> _Sent | None:
         """One best-effort request if budget is free now: no waiting, no retries."""
         candidates = [piece] if piece.parse_mode is None else [piece, piece.as_plain()]
+        context = {"method": method}
         for candidate in candidates:
             ticket = await self.limiter.try_acquire(chat_id)
             if ticket is None:
                 log.debug("preview_skipped", chat_id=chat_id)
                 return None
-            try:
-                return _Sent(await call(candidate))
-            except TelegramRetryAfter as exc:
-                await self._pause(chat_id, exc)
+            answer = await self._request(ticket, call, candidate, context)
+            if isinstance(answer, _Sent):
+                return answer
+            if isinstance(answer, RetryAfter):
                 return None
-            except (TelegramAPIError, ClientDecodeError) as exc:
-                error = exc
-            finally:
-                await self.limiter.release(ticket)
-            step = _classify(error, candidate)
+            step = _classify(answer, candidate)
             if step is _Step.UNCHANGED:
                 return _Sent(None)
             if step is not _Step.PLAIN:
-                log.info("preview_failed", chat_id=chat_id, error=self._detail(error))
+                log.info("preview_failed", chat_id=chat_id, error=self._detail(answer))
                 return None
         return None
 
-    async def _pause(self, chat_id: int, exc: TelegramRetryAfter) -> None:
+    async def _request(
+        self, ticket: Ticket, call: Call, piece: Piece, context: dict[str, Any]
+    ) -> _Sent | TelegramError:
+        """One request on a granted ticket, released whatever happens.
+
+        Telegram's error is returned (a 429 already reported as a pause, before
+        the slot is released: no process can slip in between). Once Telegram
+        accepted the piece, a release that fails is logged, not raised.
+        """
+        try:
+            sent = _Sent(await call(piece))
+        except RetryAfter as exc:
+            if self.metrics is not None:
+                self.metrics.telegram_429()
+            try:
+                await self._pause(ticket.chat_id, exc)
+            finally:
+                await self.limiter.release(ticket)
+            return exc
+        except TelegramError as exc:
+            await self.limiter.release(ticket)
+            return exc
+        except BaseException:
+            await self.limiter.release(ticket)
+            raise
+        await self._after_accepted(
+            "send_release_failed",
+            lambda: self.limiter.release(ticket),
+            chat_id=ticket.chat_id,
+            **context,
+        )
+        return sent
+
+    async def _record(
+        self, chat_id: int, key: str, index: int, message_id: int, context: dict[str, Any]
+    ) -> None:
+        recorded = await self._after_accepted(
+            "sent_record_failed",
+            lambda: self.sent.record(key, index, message_id),
+            chat_id=chat_id,
+            message_id=message_id,
+            **context,
+        )
+        if not recorded:
+            self.sent.remember(key, index, message_id)
+
+    async def _after_accepted(
+        self, event: str, write: Callable[[], Awaitable[object]], **fields: Any
+    ) -> bool:
+        """A Redis write after Telegram accepted: retried, then logged once; never raised."""
+        failures = 0
+        while True:
+            try:
+                await write()
+            except RedisError as exc:
+                failures += 1
+                if failures >= self.record_retry.attempts:
+                    log.error(event, error=type(exc).__name__, attempts=failures, **fields)
+                    return False
+                await asyncio.sleep(self.record_retry.backoff(failures))
+            else:
+                return True
+
+    async def _pause(self, chat_id: int, exc: RetryAfter) -> None:
         # Honoured in full, however long: the next acquire() waits out the pause.
         await self.limiter.report_retry_after(chat_id, exc.retry_after)
 
     async def _back_off(
-        self, chat_id: int, exc: Exception, failures: int, context: dict[str, Any]
+        self, chat_id: int, exc: TelegramError, failures: int, context: dict[str, Any]
     ) -> None:
         delay = self.retry.backoff(failures)
+        self._count_retry(_retry_reason(exc))
         log.warning(
             "send_retrying",
             chat_id=chat_id,
@@ -471,46 +636,50 @@ class Sender:
         )
         await asyncio.sleep(delay)
 
+    def _count_retry(self, reason: RetryReason) -> None:
+        if self.metrics is not None:
+            self.metrics.telegram_retry(reason)
+
     def _stop(
-        self, chat_id: int, exc: Exception, step: _Step, attempts: int, context: dict[str, Any]
+        self,
+        chat_id: int,
+        exc: TelegramError,
+        step: _Step,
+        attempts: int,
+        context: dict[str, Any],
     ) -> _Stopped:
         detail = self._detail(exc)
         if step is _Step.BLOCKED:
             log.warning("send_blocked", chat_id=chat_id, error=detail, **context)
             return _Stopped(Outcome.BLOCKED, detail)
         # Retries ran out (send_failed), or Telegram refused the request as such.
-        event = "send_failed" if step is _Step.BACK_OFF else "send_rejected"
+        transient = step is _Step.BACK_OFF
+        event = "send_failed" if transient else "send_rejected"
         log.error(event, chat_id=chat_id, error=detail, attempts=attempts, **context)
-        return _Stopped(Outcome.FAILED, detail)
+        return _Stopped(Outcome.FAILED, detail, transient=transient)
 
-    def _detail(self, exc: Exception) -> str:
-        """The error for a log line: its type and Telegram's description, no token, no text."""
-        if isinstance(exc, ClientDecodeError):
-            # Its str() carries the whole answer body; the type is what matters.
-            return f"ClientDecodeError: {type(exc.original).__name__}"
-        message = exc.message if isinstance(exc, TelegramAPIError) else str(exc)
-        # aiohttp errors can carry the request URL, which holds the token.
-        return f"{type(exc).__name__}: {message}".replace(self.bot.token, "***")
+    @staticmethod
+    def _detail(exc: TelegramError) -> str:
+        """The error for a log line: its type and description (no token, no text, no body)."""
+        return f"{type(exc).__name__}: {exc}"
 
     # ---- Bot API calls
 
     def _send_call(self, chat_id: int, reply_markup: ReplyMarkup | None) -> Call:
         async def call(piece: Piece) -> int:
-            message = await self.bot.send_message(
+            message = await self.client.send_message(
                 chat_id, piece.text, parse_mode=piece.parse_mode, reply_markup=reply_markup
             )
-            return message.message_id
+            return int(message["message_id"])
 
         return call
 
-    def _edit_call(
-        self, chat_id: int, message_id: int, reply_markup: InlineKeyboardMarkup | None
-    ) -> Call:
+    def _edit_call(self, chat_id: int, message_id: int, reply_markup: ReplyMarkup | None) -> Call:
         async def call(piece: Piece) -> int:
-            await self.bot.edit_message_text(
+            await self.client.edit_message_text(
+                chat_id,
+                message_id,
                 piece.text,
-                chat_id=chat_id,
-                message_id=message_id,
                 parse_mode=piece.parse_mode,
                 reply_markup=reply_markup,
             )
@@ -520,8 +689,8 @@ class Sender:
 
     def _draft_call(self, chat_id: int, draft_id: int) -> Call:
         async def call(piece: Piece) -> None:
-            await self.bot.send_message_draft(
-                chat_id, draft_id, text=piece.text, parse_mode=piece.parse_mode
+            await self.client.send_message_draft(
+                chat_id, draft_id, piece.text, parse_mode=piece.parse_mode
             )
 
         return call
@@ -570,7 +739,9 @@ class LiveReply:
     preview as its only copy), then deletes a group's preview message. The
     preview message's id is kept in Redis (``bot:preview:{chat}:{draft}``),
     so a process that takes the work over after a crash edits or deletes
-    the same message instead of leaving it behind.
+    the same message instead of leaving it behind. Once Telegram showed a
+    preview or delivered the final text, a Redis error in that bookkeeping
+    is logged, not raised.
     """
 
     def __init__(
@@ -590,6 +761,7 @@ class LiveReply:
         self.key = key
         self.markdown = markdown
         self._shown: str | None = None
+        self._message_id: int | None = None
 
     @property
     def redis_key(self) -> str:
@@ -626,26 +798,40 @@ class LiveReply:
             )
             if message_id is None:
                 return False
-            await self.sender.redis.set(self.redis_key, message_id, ex=PREVIEW_TTL_S)
+            self._message_id = message_id
+            try:
+                await self.sender.redis.set(self.redis_key, message_id, ex=PREVIEW_TTL_S)
+            except RedisError as exc:
+                log.warning("preview_record_failed", chat_id=self.chat_id, error=type(exc).__name__)
             return True
         return await self.sender.preview_edit(
             self.chat_id, message_id, text, markdown=self.markdown
         )
 
     async def _preview_id(self) -> int | None:
+        if self._message_id is not None:
+            return self._message_id
         raw = await self.sender.redis.get(self.redis_key)
         return None if raw is None else int(raw)
 
     async def _delete_preview(self) -> None:
-        message_id = await self._preview_id()
+        try:
+            message_id = await self._preview_id()
+        except RedisError as exc:
+            log.warning("preview_delete_failed", chat_id=self.chat_id, error=type(exc).__name__)
+            return
         if message_id is None:
             return
         try:
-            await self.sender.bot.delete_message(self.chat_id, message_id)
-        except (TelegramAPIError, ClientDecodeError) as exc:
+            await self.sender.client.delete_message(self.chat_id, message_id)
+        except TelegramError as exc:
             # Best effort: the final text is out; a leftover preview is cosmetic.
             log.info("preview_delete_failed", chat_id=self.chat_id, error=type(exc).__name__)
-        await self.sender.redis.delete(self.redis_key)
+        self._message_id = None
+        try:
+            await self.sender.redis.delete(self.redis_key)
+        except RedisError as exc:
+            log.warning("preview_forget_failed", chat_id=self.chat_id, error=type(exc).__name__)
 
 
 def _first_unsent(done: dict[int, int], count: int) -> int:
@@ -656,12 +842,22 @@ def _first_unsent(done: dict[int, int], count: int) -> int:
 
 
 __all__ = [
+    "RECORD_RETRY",
     "LiveReply",
     "Outcome",
     "Piece",
+    "ReplyMarkup",
     "RetryPolicy",
     "SendResult",
     "Sender",
     "SentLog",
     "pieces",
 ]
+
+
+def _retry_reason(exc: TelegramError) -> RetryReason:
+    if isinstance(exc, NetworkError):
+        return "network"
+    if isinstance(exc, DecodeError):
+        return "bad_response"
+    return "server_error"

@@ -17,8 +17,10 @@ from services.notifier.messages import describe
 from services.notifier.settings import NotifierSettings
 from shared import keys
 from shared.api import ApiClient
-from shared.connections import redis_client, telegram_bot
+from shared.connections import redis_client
+from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
+from shared.metrics import Metrics, entry_age_s
 from shared.schemas import ProvisionerResult
 from shared.sender import Outcome, Sender
 from shared.streams import StreamConsumer, entry_decoder, install_stop_signals
@@ -32,10 +34,13 @@ class DeliveryIncomplete(Exception):
 
 
 class Notifier:
-    def __init__(self, sender: Sender, admins: Admins, texts: Texts = RU) -> None:
+    def __init__(
+        self, sender: Sender, admins: Admins, texts: Texts = RU, metrics: Metrics | None = None
+    ) -> None:
         self._sender = sender
         self._admins = admins
         self._texts = texts
+        self._metrics = metrics or Metrics("notifier")
 
     async def handle(self, entry_id: str, result: ProvisionerResult) -> None:
         text = describe(result, self._texts)
@@ -49,6 +54,7 @@ class Notifier:
             raise DeliveryIncomplete(
                 f"{len(missing)} admins failed; API admins known: {admins.complete}"
             )
+        self._metrics.observe_delivery_latency(entry_age_s(entry_id))
         log.info(
             "result_notified",
             entry_id=entry_id,
@@ -63,19 +69,27 @@ class Notifier:
         sent = await self._sender.send(
             telegram_id, text, key=f"provision:{entry_id}:{telegram_id}", markdown=False
         )
+        if sent.delivered and sent.resumed_at < len(sent.message_ids):
+            self._metrics.reply_delivered()  # not for one sent by an earlier attempt
         return sent.outcome in (Outcome.DELIVERED, Outcome.BLOCKED)
 
 
 async def serve(settings: NotifierSettings) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
+    metrics = Metrics("notifier")
+    # Loose on purpose: a handler waiting out a long 429 is working, not stuck.
+    heartbeat = Heartbeat(stale_after_s=120)
     redis = redis_client(settings, blocking=True)
-    bot = telegram_bot(settings)
-    async with ApiClient(
-        settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
-    ) as api:
+    sender = Sender.from_settings(settings, redis, metrics=metrics)
+    async with (
+        serve_process_health(settings, metrics=metrics, heartbeat=heartbeat),
+        ApiClient(
+            settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
+        ) as api,
+    ):
         admins = Admins(api, settings.admin_telegram_ids, ttl_s=settings.admins_cache_s)
-        notifier = Notifier(Sender.from_settings(bot, redis, settings), admins)
+        notifier = Notifier(sender, admins, metrics=metrics)
         consumer = StreamConsumer(
             redis,
             stream=keys.PROVISIONER_RESULTS,
@@ -90,12 +104,14 @@ async def serve(settings: NotifierSettings) -> int:
             # Only malformed entries are dead-lettered: a result waiting for the
             # API or Telegram to come back is retried for as long as it takes.
             max_deliveries=1_000_000,
+            on_turn=heartbeat.beat,
+            on_dead_letter=lambda _reason: metrics.dead_letter("provisioner_results"),
         )
         log.info("notifier_started", consumer=settings.notifier_name)
         try:
             await consumer.run(stop)
         finally:
-            await bot.session.close()
+            await sender.close()
             await redis.aclose()
     log.info("notifier_stopped")
     return 0

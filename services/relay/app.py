@@ -36,11 +36,14 @@ from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
-from shared.connections import redis_client, telegram_bot
+from shared.connections import redis_client
+from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
+from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
 from shared.schemas import IncomingMessage
 from shared.streams import install_stop_signals
+from shared.telegram import TelegramClient
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)
@@ -57,7 +60,10 @@ class Relay:
         outbound: Outbound,
         *,
         texts: Texts = RU,
+        metrics: Metrics | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics("relay")
         # The random part tells this process from a restarted one of the same name.
         self.identity = f"{settings.relay_name}#{secrets.token_hex(4)}"
         self.leases = Leases(
@@ -77,6 +83,7 @@ class Relay:
             ownership=self,
             typing=self.typing,
             concurrency=settings.reply_concurrency,
+            metrics=self.metrics,
         )
         self.watch = StartWatch(
             redis,
@@ -102,10 +109,14 @@ class Relay:
             cursors=cursors,
             ownership=self,
             listener=self,
+            metrics=self.metrics,
         )
         # Replies first: forwarding a message activates its user's replies.
         self.coordinator = PartitionCoordinator(
-            self.leases, [self.replies, self.watch, self.incoming], tick_s=settings.lease_tick_s
+            self.leases,
+            [self.replies, self.watch, self.incoming],
+            tick_s=settings.lease_tick_s,
+            on_turn=heartbeat.beat if heartbeat is not None else None,
         )
 
     # --- Ownership, for the components -------------------------------------------------
@@ -159,14 +170,22 @@ async def serve(settings: RelaySettings) -> int:
 
 
 @contextlib.asynccontextmanager
-async def open_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
+async def open_relay(
+    settings: RelaySettings, *, metrics: Metrics | None = None, heartbeat: Heartbeat | None = None
+) -> AsyncIterator[Relay]:
     """A relay with its connections (Redis, Telegram), closed on exit."""
+    metrics = metrics or Metrics("relay")
     redis = redis_client(settings)
     # The readers' long BLOCKs need a socket timeout above them (DESIGN-NOTES).
     blocking = redis_client(settings, blocking=True)
-    outbound = TelegramOutbound(telegram_bot(settings), redis, FloodBudget.from_settings(settings))
+    outbound = TelegramOutbound(
+        TelegramClient.from_settings(settings),
+        redis,
+        FloodBudget.from_settings(settings),
+        metrics=metrics,
+    )
     try:
-        yield Relay(settings, redis, blocking, outbound)
+        yield Relay(settings, redis, blocking, outbound, metrics=metrics, heartbeat=heartbeat)
     finally:
         await outbound.close()
         for client in (redis, blocking):
@@ -175,9 +194,15 @@ async def open_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
 
 async def run(settings: RelaySettings, stop: asyncio.Event) -> int:
     """The relay until ``stop`` is set; the process's exit status."""
-    async with open_relay(settings) as relay:
-        # aiogram's pydantic models are some 200,000 objects: a full collection
-        # scans them all (over 100 ms, a latency spike). Frozen, they are not.
+    metrics = Metrics("relay")
+    # The lease loop turns every LEASE_TICK_S whatever the traffic.
+    heartbeat = Heartbeat(stale_after_s=max(30.0, 10 * settings.lease_tick_s))
+    async with (
+        serve_process_health(settings, metrics=metrics, heartbeat=heartbeat),
+        open_relay(settings, metrics=metrics, heartbeat=heartbeat) as relay,
+    ):
+        # Everything imported and built so far lives as long as the process:
+        # frozen, a full collection no longer scans it (fewer, shorter pauses).
         gc.collect()
         gc.freeze()
         log.info("relay_started", relay=relay.identity, partitions=keys.PARTITIONS)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
+import structlog
 from redis.exceptions import RedisError
 
 from services.relay import keyspace
@@ -42,6 +43,7 @@ from services.relay.partitions import Ownership
 from services.relay.sessions import Duplicate, Forwarded, Lost, SessionForwarder
 from shared import keys
 from shared.log import get_logger
+from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, MalformedEntry, decode_entry
 from shared.streams import Fields
 
@@ -91,7 +93,9 @@ class IncomingReader:
         block_ms: int = 10_000,
         queue_limit: int = 500,
         max_attempts: int = 5,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics("relay")
         self._redis = redis
         self._blocking = blocking
         self._identity = identity
@@ -228,6 +232,14 @@ class IncomingReader:
             )
             await self._dead_letter(part, entry_id, fields, "wrong_partition", error)
             return
+        # Every log line about this message, here and below, names its request.
+        request_id = message.request_id or entry_id
+        with structlog.contextvars.bound_contextvars(
+            request_id=request_id, update_id=message.update_id
+        ):
+            await self._forward(part, entry_id, message)
+
+    async def _forward(self, part: _Partition, entry_id: str, message: IncomingMessage) -> None:
         result = await self._forwarder.forward(part.number, entry_id, message)
         if isinstance(result, Lost):
             self._lost(part)
@@ -240,6 +252,7 @@ class IncomingReader:
             )
             await self._listener.already_forwarded(part.number, message, result)
         else:
+            self._metrics.message_forwarded()
             _log_forwarded(part.number, entry_id, message, result)
             await self._listener.forwarded(part.number, message, result)
 
@@ -253,6 +266,7 @@ class IncomingReader:
         if await self._cursors.forwarded(part.number, entry_id, letter) is Advanced.LOST:
             self._lost(part)
             return
+        self._metrics.dead_letter("incoming")
         log.warning(
             "incoming_dead_lettered",
             partition=part.number,

@@ -5,8 +5,9 @@ The relay needs four things from Telegram: a reply sent at most once per key
 best-effort "typing…" and a way to close. :class:`Outbound` is that seam;
 :class:`TelegramOutbound` implements it with ``shared.sender.Sender`` (the
 flood budget shared by every process, Markdown-ish text rendered to safe
-HTML and split, idempotency keys that survive crashes) and aiogram for the
-chat action, which the sender does not cover.
+HTML and split, idempotency keys that survive crashes) and its
+``shared.telegram.TelegramClient`` for the chat action, which the sender
+does not cover. No aiogram: the relay never imports it.
 """
 
 from __future__ import annotations
@@ -16,26 +17,16 @@ import hashlib
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
-from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramServerError,
-)
 
 from shared.log import get_logger
+from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
 from shared.sender import Outcome, Sender, SendResult
+from shared.telegram import TelegramClient, TelegramError
 
 log = get_logger(__name__)
 
-TYPING_TIMEOUT_S: Final = 5
-# ``SendResult.error`` starts with the exception's class name: these mean
-# Telegram could not be reached or failed on its side, so trying later can work.
-_TRANSIENT: Final = tuple(
-    f"{cls.__name__}:" for cls in (TelegramServerError, TelegramNetworkError, ClientDecodeError)
-)
+TYPING_TIMEOUT_S: Final = 5.0
 
 
 class Delivery(enum.Enum):
@@ -72,9 +63,15 @@ def draft_id_for(request_id: str) -> int:
 class TelegramOutbound:
     """:class:`Outbound` on ``shared.sender.Sender`` (budget, rendering, idempotency)."""
 
-    def __init__(self, bot: Bot, redis: aioredis.Redis, budget: FloodBudget) -> None:
-        self._bot = bot
-        self._sender = Sender(bot, redis, budget)
+    def __init__(
+        self,
+        client: TelegramClient,
+        redis: aioredis.Redis,
+        budget: FloodBudget,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._client = client
+        self._sender = Sender(client, redis, budget, metrics=metrics)
 
     async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
         result = await self._sender.send(chat_id, text, key=key, markdown=markdown)
@@ -85,15 +82,13 @@ class TelegramOutbound:
 
     async def typing(self, chat_id: int) -> bool:
         try:
-            return await self._bot.send_chat_action(
-                chat_id, "typing", request_timeout=TYPING_TIMEOUT_S
-            )
-        except (TelegramAPIError, ClientDecodeError) as exc:
+            return await self._client.send_chat_action(chat_id, "typing", timeout=TYPING_TIMEOUT_S)
+        except TelegramError as exc:
             log.debug("typing_failed", chat_id=chat_id, error=type(exc).__name__)
             return False
 
     async def close(self) -> None:
-        await self._bot.session.close()
+        await self._client.close()
 
 
 def delivery_of(result: SendResult) -> Delivery:
@@ -105,6 +100,6 @@ def delivery_of(result: SendResult) -> Delivery:
     """
     if result.outcome is Outcome.DELIVERED:
         return Delivery.DELIVERED
-    if result.outcome is Outcome.FAILED and (result.error or "").startswith(_TRANSIENT):
+    if result.outcome is Outcome.FAILED and result.transient:
         return Delivery.RETRY
     return Delivery.GAVE_UP

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from redis.exceptions import RedisError
@@ -71,7 +71,9 @@ class PartitionCoordinator:
         components: Sequence[PartitionComponent],
         *,
         tick_s: float,
+        on_turn: Callable[[], None] | None = None,
     ) -> None:
+        self._on_turn = on_turn
         self._leases = leases
         self._components = list(components)
         """In start order; they are stopped in the reverse order."""
@@ -130,6 +132,8 @@ class PartitionCoordinator:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._turn()
+            if self._on_turn is not None:
+                self._on_turn()  # health: the lease loop is alive
             self._wakeup.clear()
             await _wait_any((stop, self._wakeup), self._tick_s)
         await self._shutdown()

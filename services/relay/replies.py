@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
+import structlog
 from redis.exceptions import RedisError
 
 from services.relay import keyspace
@@ -62,6 +63,7 @@ from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.log import get_logger
+from shared.metrics import Metrics, entry_age_s
 from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
 from shared.streams import Fields
 
@@ -143,7 +145,9 @@ class ReplyForwarder:
         sweep_every_s: float = 10.0,
         prune_every_s: float = 600.0,
         batch: int = 50,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics("relay")
         self._redis = redis
         self._blocking = blocking
         self._identity = identity
@@ -378,9 +382,11 @@ class ReplyForwarder:
             return await self._dead_letter(user, item, "malformed", str(reply))
         if user.chat_id is None:
             return await self._dead_letter(user, item, "no_chat", "the user's chat id is unknown")
-        if not reply.is_final:
-            return await self._preview(user, item, reply)
-        return await self._send(user, item, reply, user.chat_id)
+        # Every log line of this reply, the sender's included, names its request.
+        with structlog.contextvars.bound_contextvars(request_id=reply.request_id or None):
+            if not reply.is_final:
+                return await self._preview(user, item, reply)
+            return await self._send(user, item, reply, user.chat_id)
 
     async def _preview(self, user: _User, item: _Item, reply: POWorkerOutput) -> bool:
         if self._superseded(user, item, reply):
@@ -412,7 +418,9 @@ class ReplyForwarder:
             log.warning("reply_undeliverable", **fields)
         else:
             self.stats.delivered += 1
-            log.info("reply_delivered", request_id=reply.request_id, **fields)
+            self._metrics.reply_delivered()
+            self._metrics.observe_delivery_latency(entry_age_s(item.entry_id))
+            log.info("reply_delivered", **fields)
             log.debug("reply_delivered_text", text=reply.reply_text, **fields)
         return await self._advance(user, item)
 
@@ -426,6 +434,7 @@ class ReplyForwarder:
             self._ownership.report_lost(user.partition)
             return False
         self.stats.dead_lettered += 1
+        self._metrics.dead_letter("po_output")
         log.warning(
             "reply_dead_lettered",
             user_id=user.user_id,

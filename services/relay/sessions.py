@@ -161,7 +161,9 @@ class SessionForwarder:
     ) -> ForwardResult:
         user_id = message.user_id
         po_input = POWorkerInput(
-            request_id=entry_id,
+            # The ingress's id follows the message through every log; entries
+            # from before it existed fall back to their stream id (stable too).
+            request_id=message.request_id or entry_id,
             user_id=user_id,
             telegram_id=message.telegram_id,
             chat_id=message.chat_id,

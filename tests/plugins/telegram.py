@@ -2,7 +2,9 @@
 
 ``fake_telegram`` is a started :class:`FakeTelegram` (Telegram's default
 flood limits on, real monotonic clock); ``bot`` is a real aiogram ``Bot``
-pointed at it. Flood tests take ``telegram_clock`` to move time by hand.
+pointed at it, ``telegram_client`` our own ``shared.telegram.TelegramClient``
+(what ``shared.sender`` sends with). Flood tests take ``telegram_clock`` to
+move time by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from services.fakes.telegram import FakeTelegram, ManualClock
+from shared.telegram import TelegramClient
 
 
 class FastCloseSession(AiohttpSession):
@@ -56,3 +59,19 @@ async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
         yield bot
     finally:
         await bot.session.close()
+
+
+def make_client(
+    fake: FakeTelegram, *, token: str | None = None, timeout: float = 60.0
+) -> TelegramClient:
+    """A ``TelegramClient`` talking to ``fake`` (``timeout``: per request, s)."""
+    return TelegramClient(token or fake.token, fake.url, timeout=timeout)
+
+
+@pytest.fixture
+async def telegram_client(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramClient]:
+    client = make_client(fake_telegram)
+    try:
+        yield client
+    finally:
+        await client.close()

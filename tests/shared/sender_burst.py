@@ -26,10 +26,11 @@ import msgspec
 import redis.asyncio as aioredis
 
 from shared import log
-from shared.connections import redis_client, telegram_bot
+from shared.connections import redis_client
 from shared.ratelimit import FloodBudget
 from shared.sender import RetryPolicy, Sender, SendResult
 from shared.settings import BaseSettings, load
+from shared.telegram import TelegramClient
 
 READY_KEY = "test:sender:ready"
 
@@ -94,9 +95,9 @@ def _result(result: SendResult) -> dict[str, Any]:
 async def _main(args: argparse.Namespace) -> int:
     settings = load(BaseSettings)
     redis = redis_client(settings, blocking=True)  # BLPOP on --go-key
-    bot = telegram_bot(settings)
+    client = TelegramClient.from_settings(settings)
     retry = RetryPolicy(attempts=args.retry_attempts, base_s=args.retry_base, cap_s=60.0)
-    sender = Sender(bot, redis, _budget(settings, args), retry=retry)
+    sender = Sender(client, redis, _budget(settings, args), retry=retry)
     results = _Results(redis, args.name)
     try:
         await _wait_for_go(redis, args.go_key)
@@ -106,7 +107,7 @@ async def _main(args: argparse.Namespace) -> int:
         if args.hold:
             await asyncio.Event().wait()  # until SIGKILL
     finally:
-        await bot.session.close()
+        await sender.close()
         await redis.aclose()
     return 0
 

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -26,17 +26,21 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import structlog
-from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
-from services.fakes.telegram import Call, Failure, FakeTelegram, FloodLimits
+from services.fakes.redis_server import RedisServer
+from services.fakes.telegram import Call, Failure, FakeTelegram, FloodLimits, Params
 from shared.formatting import Part, render_parts
 from shared.ratelimit import FloodBudget, FloodLimiter
 from shared.sender import Outcome, RetryPolicy, Sender, SentLog
+from shared.telegram import TelegramClient
 from tests.shared import sender_burst
 from tests.shared.sender_burst import READY_KEY, burst_text, results_key
 
 FAST_RETRY = RetryPolicy(attempts=4, base_s=0.02, cap_s=0.2)
+FAST_RECORD = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
 # Raised limits for multi-process bursts; the sender's budget matches the fake's.
 FAST_GLOBAL, FAST_CHAT = 100.0, 10.0
 FAST_FAKE = FloodLimits(
@@ -50,9 +54,11 @@ _FORK = multiprocessing.get_context("fork")
 
 
 @pytest.fixture
-async def sender(fake_telegram: FakeTelegram, bot: Bot, redis: aioredis.Redis) -> Sender:
+async def sender(
+    fake_telegram: FakeTelegram, telegram_client: TelegramClient, redis: aioredis.Redis
+) -> Sender:
     fake_telegram.set_flood_limits(FAST_FAKE)
-    return Sender(bot, redis, FAST_BUDGET, retry=FAST_RETRY)
+    return Sender(telegram_client, redis, FAST_BUDGET, retry=FAST_RETRY)
 
 
 def sends_to(fake: FakeTelegram, chat_id: int) -> list[Call]:
@@ -126,10 +132,10 @@ async def start_sender(
 ) -> AsyncIterator[StartSender]:
     """Start ``sender_burst`` processes wired to this test's fake Telegram and Redis.
 
-    They are forked from the test process rather than started afresh: a new
-    interpreter spends 5-10 s importing aiogram's types on these machines.
-    Each is still a process of its own (own event loop, Redis connections
-    and HTTP session) and SIGKILL ends it like any other.
+    They are forked from the test process rather than started afresh, which
+    saves a new interpreter's imports. Each is still a process of its own
+    (own event loop, Redis connections and HTTP session) and SIGKILL ends it
+    like any other.
     """
     started: list[SenderProcess] = []
     env = {
@@ -413,9 +419,7 @@ async def test_a_keyed_message_is_sent_once_however_often_it_is_handed_over(
 async def test_reply_markup_goes_on_the_last_part_only(
     fake_telegram: FakeTelegram, sender: Sender
 ) -> None:
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text="ok", callback_data="ok")]]
-    )
+    markup = {"inline_keyboard": [[{"text": "ok", "callback_data": "ok"}]]}
     parts = [Part(html="one", plain="one"), Part(html="two", plain="two")]
 
     await sender.send_parts(12, parts, reply_markup=markup)
@@ -440,14 +444,112 @@ async def test_an_edit_replaces_the_text_within_the_budget(
 
 
 # ---------------------------------------------------------------------------
+# Redis going away after Telegram accepted a part
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to kill (the shared one serves every test)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def fragile_sender(
+    fake_telegram: FakeTelegram, telegram_client: TelegramClient, own_redis: RedisServer
+) -> AsyncIterator[Sender]:
+    """A sender on ``own_redis``, whose client gives up on a dead Redis at once.
+
+    redis-py's default (ten retries with backoff) would only make the test
+    seconds slower; what is under test is the sender's own handling.
+    """
+    fake_telegram.set_flood_limits(FAST_FAKE)
+    client = aioredis.Redis.from_url(own_redis.url, retry=Retry(NoBackoff(), 1))
+    try:
+        yield Sender(
+            telegram_client, client, FAST_BUDGET, retry=FAST_RETRY, record_retry=FAST_RECORD
+        )
+    finally:
+        await client.aclose()
+
+
+def kill_redis_when_telegram_accepts(fake: FakeTelegram, server: RedisServer) -> None:
+    """Telegram takes the first sendMessage, then Redis dies before the answer leaves.
+
+    That is the window between Telegram accepting a part and the sender's
+    Redis writes (the flood slot's release, the record under the key).
+    """
+    original = fake.methods["sendmessage"].handler
+
+    async def send_then_kill(fake: FakeTelegram, params: Params) -> Any:
+        result = await original(fake, params)
+        server.kill()
+        fake.add_method("sendMessage", original)  # once
+        return result
+
+    fake.add_method("sendMessage", send_then_kill)
+
+
+async def test_a_part_telegram_accepted_as_redis_died_is_delivered_once_and_logged_once(
+    fake_telegram: FakeTelegram, own_redis: RedisServer, fragile_sender: Sender
+) -> None:
+    kill_redis_when_telegram_accepts(fake_telegram, own_redis)
+
+    with structlog.testing.capture_logs() as logs:
+        result = await fragile_sender.send(51, "only once", key="k-51")
+
+    assert result.delivered
+    assert fake_telegram.chat(51).texts == ["only once"]
+    assert len(sends_to(fake_telegram, 51)) == 1
+    [failed] = [e for e in logs if e["event"] == "sent_record_failed"]
+    assert (failed["chat_id"], failed["key"], failed["part"]) == (51, "k-51", 0)
+    assert failed["message_id"] == result.message_ids[0]
+
+
+async def test_a_part_redis_could_not_record_is_not_sent_again_by_the_same_process(
+    fake_telegram: FakeTelegram, own_redis: RedisServer, fragile_sender: Sender
+) -> None:
+    kill_redis_when_telegram_accepts(fake_telegram, own_redis)
+    first = await fragile_sender.send(52, "only once", key="k-52")
+    own_redis.start()  # back, and empty: nothing was persisted
+
+    again = await fragile_sender.send(52, "only once", key="k-52")
+
+    assert again.delivered
+    assert again.message_ids == first.message_ids
+    assert again.resumed_at == 1
+    assert fake_telegram.chat(52).texts == ["only once"]
+    assert len(sends_to(fake_telegram, 52)) == 1
+    assert await SentLog(fragile_sender.redis).load("k-52") == {0: first.message_ids[0]}
+
+
+async def test_a_long_message_cut_off_by_redis_resumes_after_the_part_telegram_accepted(
+    fake_telegram: FakeTelegram, own_redis: RedisServer, fragile_sender: Sender
+) -> None:
+    parts = [Part(html=f"part {i}", plain=f"part {i}") for i in range(3)]
+    kill_redis_when_telegram_accepts(fake_telegram, own_redis)
+    with pytest.raises(RedisError):
+        # Part 0 is in; part 1 cannot take a flood slot with Redis gone.
+        await fragile_sender.send_parts(53, parts, key="k-53")
+    own_redis.start()
+
+    result = await fragile_sender.send_parts(53, parts, key="k-53")
+
+    assert result.delivered
+    assert result.resumed_at == 1
+    assert fake_telegram.chat(53).texts == ["part 0", "part 1", "part 2"]
+    assert len(sends_to(fake_telegram, 53)) == 3
+
+
+# ---------------------------------------------------------------------------
 # Previews
 
 
 async def test_drafts_are_throttled_by_the_budget_and_the_final_text_is_sent(
-    fake_telegram: FakeTelegram, bot: Bot, redis: aioredis.Redis
+    fake_telegram: FakeTelegram, telegram_client: TelegramClient, redis: aioredis.Redis
 ) -> None:
     fake_telegram.set_flood_limits(FloodLimits(chat_rate=2.0))
-    sender = Sender(bot, redis, FloodBudget(global_per_s=30, chat_per_s=2))
+    sender = Sender(telegram_client, redis, FloodBudget(global_per_s=30, chat_per_s=2))
     reply = sender.live(20, draft_id=77)
     words = [f"word{i}" for i in range(30)]
 
@@ -469,9 +571,10 @@ async def test_drafts_are_throttled_by_the_budget_and_the_final_text_is_sent(
 
 
 async def test_previews_are_skipped_while_final_messages_wait_for_the_budget(
-    fake_telegram: FakeTelegram, bot: Bot, redis: aioredis.Redis
+    fake_telegram: FakeTelegram, telegram_client: TelegramClient, redis: aioredis.Redis
 ) -> None:
-    sender = Sender(bot, redis, FloodBudget(global_per_s=4))  # six finals queue for 1.5 s
+    # Six finals queue for 1.5 s.
+    sender = Sender(telegram_client, redis, FloodBudget(global_per_s=4))
     finals = asyncio.gather(*(sender.send(30 + i, f"final {i}") for i in range(6)))
     await fake_telegram.wait_for_messages(30, 1)
 

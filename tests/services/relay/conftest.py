@@ -1,8 +1,8 @@
 """Relays run in the test's own event loop, against the fakes and a real Redis.
 
-``start_relay()`` opens a real relay (real aiogram to the fake Telegram over
-HTTP, real Redis, the fake worker-manager's echo POs) and runs it as a task,
-as ``telegram-bot relay`` would. Tests that need a real crash (``kill -9``)
+``start_relay()`` opens a real relay (its real Telegram client to the fake
+Telegram over HTTP, real Redis, the fake worker-manager's echo POs) and runs
+it as a task, as ``telegram-bot relay`` would. Tests that need a real crash (``kill -9``)
 start processes instead (``start_service`` from ``tests.plugins.processes``).
 
 ``write_message`` plays the ingress: it adds an ``IncomingMessage`` to the

@@ -13,20 +13,23 @@ from shared.sender import Outcome, SendResult
     [
         (SendResult(outcome=Outcome.DELIVERED, message_ids=(1,)), Delivery.DELIVERED),
         (
-            SendResult(outcome=Outcome.BLOCKED, error="TelegramForbiddenError: blocked"),
+            SendResult(outcome=Outcome.BLOCKED, error="Forbidden: bot was blocked by the user"),
             Delivery.GAVE_UP,
         ),
         (
-            SendResult(outcome=Outcome.FAILED, error="TelegramServerError: Bad Gateway"),
-            Delivery.RETRY,
-        ),
-        (SendResult(outcome=Outcome.FAILED, error="TelegramNetworkError: timeout"), Delivery.RETRY),
-        (
-            SendResult(outcome=Outcome.FAILED, error="ClientDecodeError: JSONDecodeError"),
+            SendResult(outcome=Outcome.FAILED, error="ServerError: Bad Gateway", transient=True),
             Delivery.RETRY,
         ),
         (
-            SendResult(outcome=Outcome.FAILED, error="TelegramBadRequest: chat not found"),
+            SendResult(outcome=Outcome.FAILED, error="NetworkError: timed out", transient=True),
+            Delivery.RETRY,
+        ),
+        (
+            SendResult(outcome=Outcome.FAILED, error="DecodeError: HTTP 502", transient=True),
+            Delivery.RETRY,
+        ),
+        (
+            SendResult(outcome=Outcome.FAILED, error="BadRequest: chat not found"),
             Delivery.GAVE_UP,
         ),
         (SendResult(outcome=Outcome.FAILED, error="empty text"), Delivery.GAVE_UP),

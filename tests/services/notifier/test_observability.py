@@ -1,0 +1,59 @@
+"""A real notifier process seen from outside: /healthz and /metrics on METRICS_PORT."""
+
+from __future__ import annotations
+
+import aiohttp
+import redis.asyncio as aioredis
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.fakes.redis_server import free_port
+from services.fakes.telegram import FakeTelegram
+from shared import keys
+from tests.plugins.processes import StartService
+from tests.services.notifier.test_notifier import (
+    ADMIN,
+    ENV_ADMIN,
+    FAST,
+    publish,
+    success,
+)
+
+
+def samples(page: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a /metrics page, by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+
+
+def value(page: str, name: str, **labels: str) -> float:
+    return samples(page)[(name, frozenset({"service": "notifier", **labels}.items()))]
+
+
+async def test_a_notifier_reports_health_and_counts_deliveries_and_dead_letters(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    port = free_port()
+    env = {**FAST, "ADMIN_TELEGRAM_IDS": f"{ENV_ADMIN},{ADMIN}", "METRICS_PORT": str(port)}
+    process = start_service("notifier", name="notifier-m", **env)
+    await process.wait_for_event("stream_group_created", timeout=30)
+    await process.wait_for_event("health_listening", timeout=10)
+    base = f"http://127.0.0.1:{port}"
+
+    await publish(redis, success("srv-1"))
+    await redis.xadd(keys.PROVISIONER_RESULTS, {"data": "{not json"})
+    await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
+    await fake_telegram.wait_for_messages(ENV_ADMIN, 1, timeout=20)
+    await process.wait_for_event("stream_entry_dead_lettered", timeout=20)
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as health:
+            assert health.status == 200, await health.text()
+        async with http.get(f"{base}/metrics") as page:
+            metrics = await page.text()
+    assert value(metrics, "telegram_bot_replies_delivered_total") == 2
+    assert value(metrics, "telegram_bot_delivery_latency_seconds_count") == 1
+    assert value(metrics, "telegram_bot_dead_letters_total", stream_kind="provisioner_results") == 1
+    assert fake_telegram.token not in metrics
