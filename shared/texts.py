@@ -27,6 +27,22 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     help: str
     menu: dict[str, str]
     """Command -> its description in Telegram's command menu (``setMyCommands``)."""
+    buttons: dict[str, str]
+    """Quick action (``projects``, ``servers``, ``tasks``, ``help``) -> its reply-keyboard label.
+    A message whose text is exactly a label is that action; labels must differ from each
+    other and must not start with ``/``."""
+    keyboard_placeholder: str
+    """Shown in the empty input field while the quick-action keyboard is up (1-64 characters)."""
+    keyboard_note: str
+    """Sent with the keyboard after the first chat message of a keyboard session."""
+    button_expired: str
+    """A callback answer (at most 200 characters): the button's data is stale or not ours."""
+    page_back: str
+    page_forward: str
+    list_page: str
+    """``{page}`` of ``{pages}``, after a paginated list's heading."""
+    project_button: str
+    """An inline button under ``/projects`` that opens one project, with ``{name}``."""
     unknown_command: str
     private_only: str
     only_text: str
@@ -37,9 +53,12 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """``projects``/``servers``/``tasks`` -> the line shown for an empty list."""
     list_title_html: dict[str, str]
     """``projects``/``servers``/``tasks`` -> the heading of a list, with ``{count}``."""
-    list_more: str
     project_html: str
     project_repository_html: str
+    project_card_html: str
+    """A project's details: ``{name}`` and ``{status}``; the lines below follow when known."""
+    project_description_html: str
+    project_deployed_html: str
     project_status: dict[str, str]
     server_html: str
     server_usage: str
@@ -82,7 +101,8 @@ RU = Texts(
         "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
         "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
         "\n"
-        "Быстрые команды:\n"
+        "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
+        "без ассистента:\n"
         "/projects — ваши проекты\n"
         "/servers — серверы (для администраторов)\n"
         "/tasks — активные задачи\n"
@@ -94,6 +114,22 @@ RU = Texts(
         "tasks": "Активные задачи",
         "help": "Справка",
     },
+    buttons={
+        "projects": "📁 Проекты",
+        "servers": "🖥 Серверы",
+        "tasks": "📋 Задачи",
+        "help": "❓ Помощь",
+    },
+    keyboard_placeholder="Сообщение ассистенту",
+    keyboard_note=(
+        "Передаю ассистенту. Кнопки под полем ввода — быстрые действия: "
+        "они отвечают сразу, без ассистента."
+    ),
+    button_expired="Эта кнопка устарела. Запросите список ещё раз.",
+    page_back="◀",
+    page_forward="▶",
+    list_page="стр. {page} из {pages}",
+    project_button="ℹ️ {name}",
     unknown_command="Команды {command} нет, ассистенту она не передана.",
     private_only="Я работаю только в личных сообщениях: напишите мне напрямую.",
     only_text=(
@@ -116,9 +152,11 @@ RU = Texts(
         "servers": "<b>Серверы</b> ({count})",
         "tasks": "<b>Активные задачи</b> ({count})",
     },
-    list_more="…и ещё {count}",
     project_html="<b>{name}</b> — {status}",
     project_repository_html="Репозиторий: {url}",
+    project_card_html="<b>{name}</b>\nСтатус: {status}",
+    project_description_html="Описание: {description}",
+    project_deployed_html="Развёрнут: {url}",
     project_status={
         "draft": "черновик",
         "scaffolding": "создаётся каркас",

@@ -20,6 +20,8 @@ Switches, read on every request so a test can flip them at any time:
 - ``users_query_ignored``: ``GET /api/users?telegram_id=`` returns every user,
   as one deployed version does;
 - ``users_as_object``: that query answers the single user object, not a list;
+- ``project_route_unscoped``: ``GET /api/projects/{id}`` answers any project,
+  whoever asks (CONTRACTS.md does not promise that route is scoped);
 - ``require_internal_key``: when set, requests without that ``X-Internal-Key`` get 401;
 - ``redirect_origin``: the 307s point at this origin instead (a misrouted proxy);
 - ``respond_with(path, ...)``: a canned answer for one path (garbage bodies...).
@@ -91,6 +93,7 @@ class FakeApi:
     fail_with: int | None = None
     users_query_ignored: bool = False
     users_as_object: bool = False
+    project_route_unscoped: bool = False
     require_internal_key: str | None = None
     redirect_origin: str | None = None
 
@@ -397,7 +400,7 @@ class FakeApi:
         return self._scoped(request, self.projects)
 
     async def _get_project(self, request: web.Request) -> web.StreamResponse:
-        viewer = _viewer(request)
+        viewer = None if self.project_route_unscoped else _viewer(request)
         scope = self.projects if viewer is None else {viewer: self.projects.get(viewer, [])}
         for project in itertools.chain.from_iterable(scope.values()):
             if str(project["id"]) == request.match_info["project_id"]:

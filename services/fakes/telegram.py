@@ -1095,6 +1095,12 @@ class ChatState:
     drafts: dict[int, Draft] = field(default_factory=dict)
     draft_history: list[Draft] = field(default_factory=list)
     actions: list[ChatAction] = field(default_factory=list)
+    keyboard: JSONDict | None = None
+    """The reply keyboard the user's client shows: the last ``ReplyKeyboardMarkup`` the bot
+    sent here, until a ``ReplyKeyboardRemove`` (a reply keyboard is not part of the message)."""
+    not_editable: set[int] = field(default_factory=set)
+    """Bot messages sent with a reply keyboard, a removal or a force reply: Telegram edits
+    only messages without ``reply_markup`` or with an inline keyboard."""
     last_message_id: int = 0
 
     @property
@@ -1130,6 +1136,7 @@ class ChatState:
             "messages": self.transcript,
             "drafts": [msgspec.to_builtins(d) for d in self.drafts.values()],
             "actions": [msgspec.to_builtins(a) for a in self.actions],
+            "keyboard": self.keyboard,
         }
 
 
@@ -1368,10 +1375,12 @@ async def edit_message_text(fake: FakeTelegram, params: Params) -> Any:
     message = fake.chat(chat_id).messages.get(message_id)
     if message is None:
         raise bad_request("message to edit not found")
-    if not message.get("from", {}).get("is_bot"):
+    if not message.get("from", {}).get("is_bot") or message_id in fake.chat(chat_id).not_editable:
         raise bad_request("message can't be edited")
     formatted = fake.format_text(params)
     markup = _reply_markup(params)
+    if markup is not None and "inline_keyboard" not in markup:
+        raise bad_request("inline keyboard expected")
     unchanged = (
         message.get("text") == formatted.text
         and message.get("entities", []) == formatted.entities
@@ -1484,6 +1493,9 @@ def _reply_markup(params: Params) -> JSONDict | None:
         return None
     if not isinstance(markup, dict):
         raise bad_request("can't parse reply keyboard markup JSON object")
+    if "keyboard" in markup:
+        _check_reply_keyboard(markup["keyboard"])
+        return markup
     rows = markup.get("inline_keyboard")
     if rows is None:
         return markup
@@ -1492,6 +1504,17 @@ def _reply_markup(params: Params) -> JSONDict | None:
     for button in itertools.chain.from_iterable(rows):
         _check_inline_button(button)
     return markup
+
+
+def _check_reply_keyboard(rows: Any) -> None:
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    for button in itertools.chain.from_iterable(rows):
+        text = button if isinstance(button, str) else None
+        if isinstance(button, dict):
+            text = button.get("text")
+        if not isinstance(text, str) or not text:
+            raise bad_request("can't parse keyboard button: Text must be non-empty")
 
 
 _BUTTON_ACTIONS = (
@@ -1880,6 +1903,12 @@ class FakeTelegram:
             message["reply_to_message"] = reply_to
         if reply_markup is not None and "inline_keyboard" in reply_markup:
             message["reply_markup"] = reply_markup
+        elif reply_markup is not None:
+            chat.not_editable.add(message["message_id"])
+            if "keyboard" in reply_markup:
+                chat.keyboard = copy.deepcopy(reply_markup)
+            elif reply_markup.get("remove_keyboard"):
+                chat.keyboard = None
         chat.messages[message["message_id"]] = copy.deepcopy(message)
         chat.drafts.clear()  # a sent message replaces the drafts on screen
         self.notify()

@@ -3,8 +3,10 @@
 Flow::
 
     polling (Poller)  ─┐                          ┌─ chat      text -> IntakeBatch
-                       ├─ UpdateProcessor ─ auth ─┼─ commands  /projects... from the API
-    webhook (aiohttp) ─┘   (one update at a time) └─ groups    "private chats only"
+                       │                          ├─ commands  /projects... from the API
+                       ├─ UpdateProcessor ─ auth ─┼─ buttons   "📁 Проекты" = /projects
+    webhook (aiohttp) ─┘   (one update at a time) ├─ callbacks ◀ / ▶, project details
+                                                  └─ groups    "private chats only"
                                  │
                  Intake.store(batch): Lua, dedupe + XADD bot:incoming:{p}
                                  │
@@ -12,8 +14,12 @@ Flow::
 
 Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
 (raw JSON to handled updates), ``auth`` + ``directory`` (whitelist, cache),
-``commands``, ``chat``, ``groups`` (routers), ``filters``, ``formatting``
-(quick-command HTML), ``intake`` (Redis), ``outbox`` (the one send seam).
+``commands``, ``buttons``, ``callbacks``, ``chat``, ``groups`` (routers),
+``filters``, ``formatting`` (quick-command HTML, pages), ``lists`` (the
+three lists: fetch, draw, page), ``keyboards`` (reply keyboard, callback
+data), ``keyboard_sessions`` (when the keyboard is shown), ``backend`` (the
+API client plus one project by id), ``intake`` (Redis), ``outbox`` (the one
+send seam).
 
 Decisions, each explained where it is made:
 
@@ -22,6 +28,15 @@ Decisions, each explained where it is made:
   ``AUTH_REJECTIONS_PER_S`` (``auth``, ``directory``);
 - the API failing fails closed, with a "temporarily unavailable" reply (``auth``);
 - unknown commands get the help text, never the PO (``commands``);
+- a quick-action button is recognised by its exact label and runs its
+  command; a message merely mentioning the word goes to the PO (``buttons``);
+- the keyboard comes with /start and /help, and with the first chat message
+  of a keyboard session: 24 h from the last time it was shown, kept in Redis
+  (``bot:keyboard:{chat}``) so restarts and replicas agree (``keyboard_sessions``);
+- long lists are paged (10 items, one message per page) and turned by
+  editing the same message; callback data is versioned and validated, and
+  every press refetches with the presser's own ``X-Telegram-ID``; anything
+  unparseable or not the presser's is "expired" (``keyboards``, ``callbacks``);
 - answers go out in the background through the shared sender, at most
   ten waiting per chat, so a 429 or a chatty user never stalls updates (``outbox``);
 - edits are not forwarded; the user is told so (``chat``);

@@ -1,16 +1,20 @@
 """The ingress entry point: one dispatcher, fed by long polling or by a webhook.
 
-``Ingress.open`` builds everything one process holds (Telegram bot, API
+``Ingress.open`` builds everything one process holds (aiogram's ``Bot`` for
+receiving updates, the sender's own ``TelegramClient`` for answering, API
 client, Redis, dispatcher) and ``Ingress.run`` serves until SIGTERM. Tests
 and the benchmark open it in their own event loop, with their own bot and
 clock, and drive it exactly as production does.
 
-Routers, in the order they are tried, after the auth middleware: ``chat``
-(private, not a command: text to the relays; files, edits), ``commands``
-(private commands: quick commands, help, unknown commands), ``groups``
-(not a private chat: explain). Their filters do not overlap, so the order
-only decides speed: the most frequent update (a chat text) is settled by
-the first router it meets.
+Routers, in the order they are tried, after the auth middleware (which
+runs for every update type, callback queries included): ``chat`` (private,
+neither a command nor a button press: text to the relays; files, edits),
+``commands`` (private commands: quick commands, help, unknown commands),
+``buttons`` (private, exactly a quick-action label: the command it stands
+for), ``callbacks`` (inline buttons: page turns, project details),
+``groups`` (not a private chat: explain). Their filters do not overlap, so
+the order only decides speed: the most frequent update (a chat text) is
+settled by the first router it meets.
 """
 
 from __future__ import annotations
@@ -25,18 +29,21 @@ from typing import Final
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
-from services.ingress import chat, commands, groups
+from services.ingress import buttons, callbacks, chat, commands, groups
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit
+from services.ingress.backend import IngressApi
 from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
+from services.ingress.keyboard_sessions import KeyboardSessions
 from services.ingress.outbox import Outbox
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
 from services.ingress.updates import UpdateProcessor
 from services.ingress.webhook import WebhookHandler, serve_webhook
-from shared.api import ApiClient
 from shared.connections import redis_client, telegram_bot
+from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
+from shared.metrics import Metrics
 from shared.sender import Sender
 from shared.streams import install_stop_signals
 from shared.texts import RU, Texts
@@ -49,16 +56,31 @@ ANSWERS_GRACE_S: Final = 5.0
 
 
 def build_dispatcher(
-    api: ApiClient,
+    api: IngressApi,
     directory: UserDirectory,
     rejections: RateLimit,
     outbox: Outbox,
+    keyboards: KeyboardSessions,
     texts: Texts = RU,
+    metrics: Metrics | None = None,
 ) -> Dispatcher:
     # No FSM: nothing here has conversation state, and it costs time per update.
-    dp = Dispatcher(api=api, outbox=outbox, texts=texts, disable_fsm=True, name="ingress")
-    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections))
-    dp.include_routers(chat.router(), commands.router(), groups.router())
+    dp = Dispatcher(
+        api=api,
+        outbox=outbox,
+        keyboards=keyboards,
+        texts=texts,
+        disable_fsm=True,
+        name="ingress",
+    )
+    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics))
+    dp.include_routers(
+        chat.router(texts),
+        commands.router(),
+        buttons.router(texts),
+        callbacks.router(),
+        groups.router(),
+    )
     return dp
 
 
@@ -71,6 +93,8 @@ class Ingress:
     intake: Intake
     outbox: Outbox
     texts: Texts
+    metrics: Metrics
+    heartbeat: Heartbeat | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -81,13 +105,19 @@ class Ingress:
         bot: Bot | None = None,
         clock: Clock = time.monotonic,
         texts: Texts = RU,
+        metrics: Metrics | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> AsyncIterator[Ingress]:
         """Everything the ingress needs, closed on exit (a ``bot`` passed in stays open)."""
         own_bot = bot is None
         bot = bot if bot is not None else telegram_bot(settings)
         redis = redis_client(settings)
+        # Answers go out through our own client (shared.sender), not aiogram's Bot,
+        # which only receives updates (and answers callback queries).
+        metrics = metrics or Metrics("ingress")
+        sender = Sender.from_settings(settings, redis, metrics=metrics)
         try:
-            async with ApiClient(
+            async with IngressApi(
                 settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
             ) as api:
                 directory = UserDirectory(
@@ -98,18 +128,23 @@ class Ingress:
                     clock=clock,
                 )
                 rejections = RateLimit(settings.auth_rejections_per_s, REJECTION_BURST, clock)
-                outbox = Outbox(Sender.from_settings(bot, redis, settings))
-                dp = build_dispatcher(api, directory, rejections, outbox, texts)
+                outbox = Outbox(sender)
+                keyboards = KeyboardSessions(outbox, texts, clock=clock)
+                dp = build_dispatcher(api, directory, rejections, outbox, keyboards, texts, metrics)
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
                     maxlen=settings.incoming_maxlen,
                 )
                 try:
-                    yield cls(settings, bot, dp, UpdateProcessor(dp, bot), intake, outbox, texts)
+                    processor = UpdateProcessor(dp, bot, metrics)
+                    yield cls(
+                        settings, bot, dp, processor, intake, outbox, texts, metrics, heartbeat
+                    )
                 finally:
                     await outbox.close(ANSWERS_GRACE_S)
         finally:
+            await sender.close()
             if own_bot:
                 await bot.session.close()
             await redis.aclose()
@@ -130,6 +165,7 @@ class Ingress:
             self.intake,
             timeout_s=self.settings.polling_timeout_s,
             allowed_updates=self.allowed_updates,
+            on_turn=self.heartbeat.beat if self.heartbeat is not None else None,
         )
         return await poller.run(stop)
 
@@ -173,7 +209,14 @@ class Ingress:
 async def serve(settings: IngressSettings) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
-    async with Ingress.open(settings) as ingress:
+    metrics = Metrics("ingress")
+    # Polling turns at least every POLLING_TIMEOUT_S; a webhook has no loop of its own.
+    polling = settings.ingress_mode == "polling"
+    heartbeat = Heartbeat(stale_after_s=3 * settings.polling_timeout_s + 60) if polling else None
+    async with (
+        serve_process_health(settings, metrics=metrics, heartbeat=heartbeat),
+        Ingress.open(settings, metrics=metrics, heartbeat=heartbeat) as ingress,
+    ):
         status = await ingress.run(stop)
     log.info("ingress_stopped", status=status)
     return status

@@ -13,6 +13,13 @@ cached ones are dropped silently. All strangers together get at most
 ids cannot spend the bot's Telegram budget (about 30 messages a second,
 shared with real replies): past it they are only logged.
 
+The rejection also removes the quick-action keyboard (``remove_keyboard``):
+someone removed from the platform keeps no buttons that only get rejected,
+and a stranger never gets one. A button pressed under an old list by a
+stranger (a removed user) is a ``callback_query`` update like any other: it
+is rejected the same way, and its query is answered with the rejection too
+(that answer is no chat message and costs no flood budget).
+
 When the API cannot answer (down, slow, 5xx, garbage) the update fails
 closed: the person is told the service is unavailable and nothing is
 forwarded. Errors are not cached, so the next message asks again.
@@ -28,10 +35,14 @@ from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
+from services.ingress.callbacks import answer_query
 from services.ingress.directory import Clock, UserDirectory
+from services.ingress.keyboards import REMOVE_KEYBOARD
 from services.ingress.outbox import Outbox
 from shared.api import ApiError
 from shared.log import get_logger
+from shared.metrics import Metrics
+from shared.sender import ReplyMarkup
 from shared.texts import Texts
 
 log = get_logger(__name__)
@@ -62,28 +73,45 @@ class RateLimit:
 
 
 class AuthMiddleware(BaseMiddleware):
-    def __init__(self, directory: UserDirectory, texts: Texts, rejections: RateLimit) -> None:
+    def __init__(
+        self,
+        directory: UserDirectory,
+        texts: Texts,
+        rejections: RateLimit,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._directory = directory
         self._texts = texts
         self._rejections = rejections
+        self._metrics = metrics or Metrics("ingress")
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender: TelegramUser | None = data.get("event_from_user")
         if sender is None:
             # Unknown update types land here too: no person, nothing to answer.
             log.info("update_ignored", update_id=_update_id(event), reason="no_sender")
+            self._metrics.update_rejected("no_sender")
             return None
         try:
             lookup = await self._directory.lookup(sender.id)
         except ApiError as exc:
             log.warning("auth_unavailable", telegram_id=sender.id, error=type(exc).__name__)
+            self._metrics.update_rejected("auth_unavailable")
+            await self._answer_query(event, self._texts.service_unavailable)
             await self._tell(data, self._texts.service_unavailable)
             return None
         if lookup.user is None:
+            self._metrics.update_rejected("stranger")
+            await self._answer_query(event, self._texts.access_denied)
             await self._reject(sender.id, fresh=lookup.fresh, data=data)
             return None
         data["user"] = lookup.user
         return await handler(event, data)
+
+    @staticmethod
+    async def _answer_query(event: TelegramObject, text: str) -> None:
+        if isinstance(event, Update) and event.callback_query is not None:
+            await answer_query(event.callback_query, text)
 
     async def _reject(self, telegram_id: int, *, fresh: bool, data: dict[str, Any]) -> None:
         if not fresh:
@@ -92,13 +120,15 @@ class AuthMiddleware(BaseMiddleware):
         notify = self._rejections.take()
         log.info("user_rejected", telegram_id=telegram_id, notified=notify)
         if notify:
-            await self._tell(data, self._rejection(telegram_id))
+            await self._tell(data, self._rejection(telegram_id), REMOVE_KEYBOARD)
 
-    async def _tell(self, data: dict[str, Any], text: str) -> None:
+    async def _tell(
+        self, data: dict[str, Any], text: str, reply_markup: ReplyMarkup | None = None
+    ) -> None:
         chat: Chat | None = data.get("event_chat")
         if chat is not None:
             outbox: Outbox = data["outbox"]
-            outbox.say(chat.id, text)
+            outbox.say(chat.id, text, reply_markup=reply_markup)
 
     def _rejection(self, telegram_id: int) -> str:
         second = self._texts.access_denied_id.format(telegram_id=telegram_id)

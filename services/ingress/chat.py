@@ -5,6 +5,11 @@ confirmed); a photo or document with a caption forwards the caption and
 says the file stayed behind; anything without text gets the "only text
 for now" reply. Edits are not forwarded a second time: the PO already has
 the first version, and a second copy would read as a new message.
+
+A text or caption that goes to the PO may also bring the quick-action
+keyboard up, once per keyboard session (``keyboard_sessions``). A text that
+is exactly a button's label is not a chat message: it is the button's
+(``buttons``); one that merely contains the word is.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from aiogram.types import Message, Update
 
 from services.ingress.filters import HasCaption, HasText, PrivateChat, PrivateChatMessage
 from services.ingress.intake import IntakeBatch
+from services.ingress.keyboard_sessions import KeyboardSessions
+from services.ingress.keyboards import button_actions
 from services.ingress.outbox import Outbox
 from shared.log import get_logger
-from shared.schemas import IncomingMessage, User
+from shared.schemas import IncomingMessage, User, new_id
 from shared.texts import Texts
 
 log = get_logger(__name__)
@@ -31,12 +38,12 @@ def _debug_enabled() -> bool:
     return _stdlib_log.isEnabledFor(logging.DEBUG)
 
 
-def router() -> Router:
+def router(texts: Texts) -> Router:
     """A fresh router (a router joins one dispatcher only; tests build several)."""
     chat = Router(name="chat")
-    # Commands are the commands router's; checked once here, so the hot path
-    # (a chat text) is settled by the first router it meets.
-    chat.message.filter(PrivateChatMessage())
+    # Commands and button presses are other routers'; checked once here, so
+    # the hot path (a chat text) is settled by the first router it meets.
+    chat.message.filter(PrivateChatMessage(button_actions(texts)))
     chat.edited_message.filter(PrivateChat())
     chat.message.register(queue_text, HasText())
     chat.message.register(queue_caption, HasCaption())
@@ -46,10 +53,15 @@ def router() -> Router:
 
 
 async def queue_text(
-    message: Message, user: User, intake: IntakeBatch, event_update: Update
+    message: Message,
+    user: User,
+    intake: IntakeBatch,
+    event_update: Update,
+    keyboards: KeyboardSessions,
 ) -> None:
     assert message.text is not None  # guaranteed by HasText
     _queue(message, message.text, user, intake, event_update)
+    keyboards.offer(message.chat.id)
 
 
 async def queue_caption(
@@ -59,10 +71,12 @@ async def queue_caption(
     event_update: Update,
     outbox: Outbox,
     texts: Texts,
+    keyboards: KeyboardSessions,
 ) -> None:
     assert message.caption is not None  # guaranteed by HasCaption
     _queue(message, message.caption, user, intake, event_update)
     outbox.say(message.chat.id, texts.caption_forwarded)
+    keyboards.offer(message.chat.id)
 
 
 async def refuse_non_text(message: Message, outbox: Outbox, texts: Texts) -> None:
@@ -88,6 +102,7 @@ def _queue(
             text=text,
             update_id=event_update.update_id,
             timestamp=intake.received_at,
+            request_id=new_id(),
         )
     )
     # Message texts only at DEBUG: they are the users' words. (Checked first:

@@ -2,8 +2,10 @@
 
 ``/projects``, ``/servers`` and ``/tasks`` ask the API on behalf of the user
 (``X-Telegram-ID``), so the API scopes the answer; ``/help`` and ``/start``
-show a fixed text. Lists are HTML with every API string escaped
-(``formatting``), split into several messages when long.
+show a fixed text, with the quick-action keyboard (``keyboard_sessions``).
+Lists are HTML with every API string escaped (``formatting``), a page at a
+time with ◀ / ▶ buttons when long (``lists``, ``callbacks``). The keyboard's
+buttons run these same handlers (``buttons``).
 
 Unknown commands (``/foo``) are answered here with the help text and are
 NOT forwarded to the PO: someone typing a slash command expects the bot to
@@ -14,17 +16,18 @@ that merely starts with a slash but is not command-shaped (``/ hi``,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import BotCommand, Message
 
-from services.ingress import formatting
+from services.ingress import lists
 from services.ingress.filters import CommandShaped, PrivateChat
+from services.ingress.keyboard_sessions import KeyboardSessions
+from services.ingress.lists import ListSpec
 from services.ingress.outbox import Outbox
-from shared.api import ApiClient, ApiError, ApiForbidden
+from shared.api import ApiClient, ApiError
 from shared.log import get_logger
 from shared.schemas import User
 from shared.texts import Texts
@@ -55,48 +58,26 @@ async def register_menu(bot: Bot, texts: Texts) -> None:
     await bot.set_my_commands(menu)
 
 
-async def show_help(message: Message, outbox: Outbox, texts: Texts) -> None:
-    outbox.say(message.chat.id, texts.help)
+async def show_help(message: Message, keyboards: KeyboardSessions, texts: Texts) -> None:
+    keyboards.show(message.chat.id, texts.help)
 
 
 async def show_projects(
     message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
 ) -> None:
-    await _answer_list(
-        outbox,
-        message.chat.id,
-        texts,
-        "projects",
-        lambda: api.list_projects(user.telegram_id),
-        formatting.project_block,
-    )
+    await answer_list(lists.PROJECTS, message.chat.id, outbox, user, api, texts)
 
 
 async def show_servers(
     message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
 ) -> None:
-    await _answer_list(
-        outbox,
-        message.chat.id,
-        texts,
-        "servers",
-        lambda: api.list_servers(user.telegram_id),
-        formatting.server_block,
-        forbidden=texts.admins_only,
-    )
+    await answer_list(lists.SERVERS, message.chat.id, outbox, user, api, texts)
 
 
 async def show_tasks(
     message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
 ) -> None:
-    await _answer_list(
-        outbox,
-        message.chat.id,
-        texts,
-        "tasks",
-        lambda: api.list_tasks(user.telegram_id, status="running"),
-        formatting.task_block,
-    )
+    await answer_list(lists.TASKS, message.chat.id, outbox, user, api, texts)
 
 
 async def refuse_unknown_command(
@@ -106,25 +87,21 @@ async def refuse_unknown_command(
     outbox.say(message.chat.id, f"{texts.unknown_command.format(command=command)}\n\n{texts.help}")
 
 
-async def _answer_list(
-    outbox: Outbox,
+async def answer_list(
+    spec: ListSpec[T],
     chat_id: int,
+    outbox: Outbox,
+    user: User,
+    api: ApiClient,
     texts: Texts,
-    kind: str,
-    fetch: Callable[[], Awaitable[Sequence[T]]],
-    render: Callable[[T, Texts], str],
-    *,
-    forbidden: str | None = None,
 ) -> None:
+    """The list's first page as a new message (or why there is none)."""
     try:
-        items = await fetch()
+        items = await spec.fetch(api, user.telegram_id)
     except ApiError as exc:
-        log.warning("quick_command_failed", command=kind, error=type(exc).__name__)
-        reply = texts.service_unavailable
-        if isinstance(exc, ApiForbidden) and forbidden is not None:
-            reply = forbidden
-        outbox.say(chat_id, reply)
+        log.warning("quick_command_failed", command=spec.name, error=type(exc).__name__)
+        outbox.say(chat_id, spec.failure(exc, texts))
         return
-    log.info("quick_command_answered", command=kind, items=len(items))
-    for text in formatting.render_list(kind, items, render, texts):
-        outbox.say(chat_id, text, html=True)
+    view = lists.page_view(spec, items, 0, texts)
+    log.info("quick_command_answered", command=spec.name, items=len(items), pages=view.pages)
+    outbox.say(chat_id, view.text, html=True, reply_markup=view.markup)

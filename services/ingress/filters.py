@@ -9,11 +9,12 @@ update, which cost the ingress most of its throughput in the benchmark
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 COMMAND_SHAPE = re.compile(r"^/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]+)?(?=\s|$)")
 """What Telegram marks as a ``bot_command`` at the start of a message."""
@@ -30,16 +31,56 @@ class PrivateChat(Filter):
 
 
 class PrivateChatMessage(Filter):
-    """A private chat's message that is not a command: what the chat router takes.
+    """A private chat's message that is neither a command nor a button press: the chat's.
 
-    One filter rather than ``PrivateChat() & ~CommandShaped()``: it runs for
-    nearly every update, and each filter object costs aiogram a call chain.
+    One filter rather than ``PrivateChat() & ~CommandShaped() & ~ButtonPress()``:
+    it runs for nearly every update, and each filter object costs aiogram a
+    call chain. ``buttons``: the reply keyboard's labels.
     """
+
+    def __init__(self, buttons: Collection[str] = ()) -> None:
+        self._buttons = frozenset(buttons)
 
     async def __call__(self, message: Message) -> bool:
         if message.chat.type != ChatType.PRIVATE:
             return False
-        return message.text is None or COMMAND_SHAPE.match(message.text) is None
+        text = message.text
+        return text is None or (COMMAND_SHAPE.match(text) is None and text not in self._buttons)
+
+
+class ButtonPress(Filter):
+    """A private chat's message that is exactly a button's label; gives ``button`` (its action).
+
+    Exact: a message that merely contains the word (``покажи проекты``), or
+    the label with anything added, is a chat message.
+    """
+
+    def __init__(self, actions: Mapping[str, str]) -> None:
+        self._actions = dict(actions)
+
+    async def __call__(self, message: Message) -> bool | dict[str, Any]:
+        if message.chat.type != ChatType.PRIVATE or message.text is None:
+            return False
+        action = self._actions.get(message.text)
+        return {"button": action} if action is not None else False
+
+
+class Button(Filter):
+    """The press (see :class:`ButtonPress`, which must run first) of this action's button."""
+
+    def __init__(self, action: str) -> None:
+        self._action = action
+
+    async def __call__(self, message: Message, button: str) -> bool:
+        return button == self._action
+
+
+class PrivateCallback(Filter):
+    """A button pressed under one of the bot's messages in a private chat."""
+
+    async def __call__(self, query: CallbackQuery) -> bool:
+        message = query.message
+        return message is not None and message.chat.type == ChatType.PRIVATE
 
 
 class HasText(Filter):

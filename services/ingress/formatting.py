@@ -1,25 +1,28 @@
-"""Quick-command answers as HTML messages that fit Telegram's limit.
+"""Quick-command answers as HTML pages that each fit one Telegram message.
 
 Every string from the API is cut to a sane length and then escaped with
 ``html.escape``, in that order (cutting after escaping could split
-``&amp;``): a project named ``<b>x & y`` shows exactly that. A list too long
-for one message is split between items into several messages.
+``&amp;``): a project named ``<b>x & y`` shows exactly that.
+
+A list is shown a page at a time: at most ``PAGE_ITEMS`` items (a
+screenful), fewer when long items would pass Telegram's limit, so that a
+page is always one message and can be edited into another page in place
+(the ◀ / ▶ buttons, ``keyboards`` and ``callbacks``). Pages are cut the
+same way every time for the same list, so a page number from a button
+names the same items until the list itself changes.
 
 Telegram counts its 4,096 limit in UTF-16 units of the text *after* entity
 parsing, which is never longer than the HTML we send; so measuring the HTML
 is a safe bound and needs no parser. No item can reach the limit on its own:
 each field is cut before escaping, and escaping grows a character at most
 six-fold (``"`` -> ``&quot;``).
-
-An answer is at most ``MAX_LIST_MESSAGES`` messages, Telegram's burst for
-one chat: what does not fit is counted in a closing "…and N more" line
-(inline pagination is a later issue).
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from shared.schemas import Project, Server, Task
@@ -28,12 +31,28 @@ from shared.texts import Texts
 T = TypeVar("T")
 
 MAX_MESSAGE_UTF16 = 4096
-MAX_LIST_MESSAGES = 3
-_MORE_RESERVE_UTF16 = 100
-"""Room kept in the last message for the "and N more" line."""
+PAGE_ITEMS = 10
+"""Items on one page of a list: about a screenful."""
+_HEADING_RESERVE_UTF16 = 200
+"""Room kept on every page for its heading (title, count, page number)."""
 MAX_FIELD_CHARS = 120
 """Any one string from the API, before escaping (x6 at worst: 720 units)."""
+MAX_DESCRIPTION_CHARS = 1000
+"""A project's description on its own card (the card may take two messages)."""
 ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its HTML, and which items (``start:end``) it shows."""
+
+    text: str
+    number: int
+    """0-based."""
+    count: int
+    """Pages in the whole list (1 for a short or empty list)."""
+    start: int
+    end: int
 
 
 def utf16_len(text: str) -> int:
@@ -48,45 +67,49 @@ def api_text(value: object, limit: int = MAX_FIELD_CHARS) -> str:
     return html.escape(text, quote=True)
 
 
-def split_messages(
-    items: Sequence[str],
-    more: Callable[[int], str],
-    *,
-    limit: int = MAX_MESSAGE_UTF16,
-    max_messages: int = MAX_LIST_MESSAGES,
-) -> list[str]:
-    """Join ``items`` with blank lines into at most ``max_messages`` messages of ``limit`` units.
+def page_bounds(
+    blocks: Sequence[str], *, per_page: int = PAGE_ITEMS, limit: int = MAX_MESSAGE_UTF16
+) -> list[tuple[int, int]]:
+    """``(start, end)`` of each page: at most ``per_page`` blocks, joined within ``limit``.
 
-    Items that do not fit are left out and the last message ends with
-    ``more(count_left_out)``.
+    Blocks are joined with a blank line; room for the heading is kept. Every
+    page holds at least one block, and an empty list has no pages.
     """
-    messages: list[str] = []
-    current = ""
-    for index, item in enumerate(items):
-        last = len(messages) + 1 == max_messages
-        room = limit - _MORE_RESERVE_UTF16 if last else limit
-        candidate = f"{current}\n\n{item}" if current else item
-        if current and utf16_len(candidate) > room:
-            if last:
-                messages.append(f"{current}\n\n{more(len(items) - index)}")
-                return messages
-            messages.append(current)
-            candidate = item
-        current = candidate
-    if current:
-        messages.append(current)
-    return messages
+    room = limit - _HEADING_RESERVE_UTF16
+    bounds: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for index, block in enumerate(blocks):
+        size = utf16_len(block) + 2  # with the blank line before it
+        if index > start and (index - start >= per_page or used + size > room):
+            bounds.append((start, index))
+            start, used = index, 0
+        used += size
+    if start < len(blocks):
+        bounds.append((start, len(blocks)))
+    return bounds
 
 
-def render_list(
+def render_pages(
     kind: str, items: Sequence[T], render: Callable[[T, Texts], str], texts: Texts
-) -> list[str]:
-    """The messages answering a quick command: a heading and one block per item."""
+) -> list[Page]:
+    """Every page of a quick command's answer: a heading and one block per item.
+
+    An empty list is one page with the "nothing here" line.
+    """
     if not items:
-        return [html.escape(texts.list_empty[kind])]
-    heading = texts.list_title_html[kind].format(count=len(items))
-    blocks = [heading, *(render(item, texts) for item in items)]
-    return split_messages(blocks, lambda count: html.escape(texts.list_more.format(count=count)))
+        return [Page(html.escape(texts.list_empty[kind]), 0, 1, 0, 0)]
+    title = texts.list_title_html[kind].format(count=len(items))
+    blocks = [render(item, texts) for item in items]
+    bounds = page_bounds(blocks)
+    pages = []
+    for number, (start, end) in enumerate(bounds):
+        heading = title
+        if len(bounds) > 1:
+            where = texts.list_page.format(page=number + 1, pages=len(bounds))
+            heading = f"{title} · {html.escape(where)}"
+        text = "\n\n".join([heading, *blocks[start:end]])
+        pages.append(Page(text, number, len(bounds), start, end))
+    return pages
 
 
 def project_block(project: Project, texts: Texts) -> str:
@@ -94,6 +117,20 @@ def project_block(project: Project, texts: Texts) -> str:
     lines = [texts.project_html.format(name=api_text(project.name), status=api_text(status))]
     if project.repository:
         lines.append(texts.project_repository_html.format(url=api_text(project.repository, 300)))
+    return "\n".join(lines)
+
+
+def project_card(project: Project, texts: Texts) -> str:
+    """A project's details: name, status, and description, repository and deployed URL if any."""
+    status = texts.project_status.get(project.status, project.status)
+    lines = [texts.project_card_html.format(name=api_text(project.name), status=api_text(status))]
+    if project.summary:
+        description = api_text(project.summary, MAX_DESCRIPTION_CHARS)
+        lines.append(texts.project_description_html.format(description=description))
+    if project.repository:
+        lines.append(texts.project_repository_html.format(url=api_text(project.repository, 300)))
+    if project.deployed:
+        lines.append(texts.project_deployed_html.format(url=api_text(project.deployed, 300)))
     return "\n".join(lines)
 
 

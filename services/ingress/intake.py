@@ -88,6 +88,7 @@ def dedupe_key(update_id: int) -> str:
 class _Pending(NamedTuple):  # a tuple: built for every message, cheaper than a dataclass
     update_id: int
     user_id: int
+    request_id: str
     stream: str
     data: str
     """The ``IncomingMessage`` as JSON text, the stream entry's ``data`` field."""
@@ -108,7 +109,9 @@ class IntakeBatch:
         # encoded fails its own update and not the whole batch.
         stream = keys.incoming(keys.partition_of(message.user_id))
         data = encode(message).decode()
-        self._pending.append(_Pending(message.update_id, message.user_id, stream, data))
+        self._pending.append(
+            _Pending(message.update_id, message.user_id, message.request_id, stream, data)
+        )
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -194,17 +197,26 @@ class Intake:
 def _log_stored(pending: Sequence[_Pending], replies: Sequence[Any]) -> None:
     """One INFO line per batch (a line per message costs real throughput); details at DEBUG."""
     stored: list[int] = []
+    request_ids: list[str] = []
     duplicates: list[int] = []
     debug = _debug_enabled()
     for item, entry_id in zip(pending, replies, strict=True):
         added = entry_id != 0
         (stored if added else duplicates).append(item.update_id)
+        if added:
+            request_ids.append(item.request_id)
         if debug:
             log.debug(
                 "message_queued" if added else "update_duplicate",
                 user_id=item.user_id,
                 update_id=item.update_id,
+                request_id=item.request_id,
                 stream=item.stream,
                 entry_id=entry_id.decode() if isinstance(entry_id, bytes) else None,
             )
-    log.info("messages_queued", update_ids=stored, duplicate_update_ids=duplicates)
+    log.info(
+        "messages_queued",
+        update_ids=stored,
+        request_ids=request_ids,
+        duplicate_update_ids=duplicates,
+    )

@@ -20,6 +20,19 @@ answer is dropped and logged (``answer_dropped``). Chat messages for the PO
 never go through here: they are stored in Redis before the update is
 confirmed (``intake``).
 
+Edits (:meth:`Outbox.edit`: a list turned to another page) go the same
+way as new answers, through the same per-chat queue and ``Sender.edit``:
+an edit takes the chat's flood budget like a message, keeps its place in
+the chat's order (a page turn never overtakes the answer it edits), and a
+429 on it stalls no update. Awaiting ``Sender.edit`` in the callback
+handler would be simpler and is exactly what the outbox exists to avoid.
+
+An answer may carry a :class:`Mark`: a Redis key set (with a TTL) just
+before it goes out, or, with ``only_if_new``, a key that must not exist yet
+for it to go out at all. That is how "at most once per keyboard session"
+holds across restarts and webhook replicas (``keyboard_sessions``), without
+a Redis call in the handler.
+
 Not durable: answers waiting when the process dies are lost (the user sees
 no answer and asks again); on SIGTERM :meth:`Outbox.close` gives them a few
 seconds. Redis failing while an answer is sent is retried briefly, then the
@@ -31,16 +44,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 
 from shared.formatting import html_parts
 from shared.log import get_logger
-from shared.sender import Outcome, Piece, ReplyMarkup, Sender, pieces
+from shared.sender import Outcome, Piece, ReplyMarkup, Sender, SendResult, pieces
 
 log = get_logger(__name__)
+
+R = TypeVar("R")
 
 PER_CHAT = 10
 """Answers waiting in one chat: ten seconds of answers at Telegram's per-chat pace."""
@@ -50,9 +66,30 @@ REDIS_RETRY_S = 0.5
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A Redis key set to ``1`` for ``ttl_s`` as an answer goes out.
+
+    ``only_if_new``: the answer goes out only if the key did not exist
+    (``SET NX``), else it is skipped; otherwise the key is set (or its TTL
+    renewed) and the answer goes out regardless.
+    """
+
+    key: str
+    ttl_s: int
+    only_if_new: bool = False
+
+
+@dataclass(frozen=True)
 class Answer:
     pieces: Sequence[Piece]
     reply_markup: ReplyMarkup | None = None
+    edit_of: int | None = None
+    """The id of the bot's message to edit into this answer (one piece); None: a new message."""
+    mark: Mark | None = None
+
+
+class _RedisDown:
+    """Redis failed through every attempt (already logged)."""
 
 
 class Outbox:
@@ -74,14 +111,31 @@ class Outbox:
         *,
         html: bool = False,
         reply_markup: ReplyMarkup | None = None,
+        mark: Mark | None = None,
     ) -> bool:
         """Queue ``text`` (HTML when ``html``, else plain) for ``chat_id``; ``False`` if dropped."""
-        parts = (
-            [Piece.html(part) for part in html_parts(text)]
-            if html
-            else pieces(text, markdown=False)
-        )
-        return self._queue(chat_id, Answer(parts, reply_markup))
+        return self._queue(chat_id, Answer(_pieces(text, html), reply_markup, mark=mark))
+
+    def edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        html: bool = False,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> bool:
+        """Queue an edit of the bot's message ``message_id`` into ``text`` (one message's worth).
+
+        ``reply_markup`` may only be an inline keyboard (Telegram's rule);
+        None removes the message's buttons. ``False`` if dropped, or if
+        ``text`` does not fit one message.
+        """
+        parts = _pieces(text, html)
+        if len(parts) != 1:
+            log.warning("edit_dropped", chat_id=chat_id, reason="not_one_message", parts=len(parts))
+            return False
+        return self._queue(chat_id, Answer(parts, reply_markup, edit_of=message_id))
 
     def _queue(self, chat_id: int, answer: Answer) -> bool:
         queue = self._queues.get(chat_id)
@@ -120,23 +174,50 @@ class Outbox:
             del self._queues[chat_id]
 
     async def _send(self, chat_id: int, answer: Answer) -> None:
+        mark = answer.mark
+        if mark is not None:
+            # Apart from the send below: retrying a send must not meet its own mark.
+            fresh = await self._with_redis(chat_id, lambda: self._set_mark(mark))
+            if isinstance(fresh, _RedisDown):
+                return
+            if not fresh:
+                log.debug("answer_skipped", chat_id=chat_id, reason="marked")
+                return
+        result = await self._with_redis(chat_id, lambda: self._deliver(chat_id, answer))
+        if isinstance(result, SendResult) and result.outcome is not Outcome.DELIVERED:
+            # The sender has logged why (blocked, rejected, retries spent).
+            log.info("answer_not_delivered", chat_id=chat_id, outcome=result.outcome)
+
+    async def _deliver(self, chat_id: int, answer: Answer) -> SendResult:
+        if answer.edit_of is None:
+            return await self._sender.send_pieces(
+                chat_id, answer.pieces, reply_markup=answer.reply_markup
+            )
+        return await self._sender.edit_piece(
+            chat_id, answer.edit_of, answer.pieces[0], reply_markup=answer.reply_markup
+        )
+
+    async def _set_mark(self, mark: Mark) -> bool:
+        """Set ``mark``; whether the answer should go out."""
+        redis = self._sender.redis
+        done = await redis.set(mark.key, 1, ex=mark.ttl_s, nx=mark.only_if_new)
+        return bool(done)
+
+    async def _with_redis(
+        self, chat_id: int, operation: Callable[[], Awaitable[R]]
+    ) -> R | _RedisDown:
+        """``operation()``, tried again briefly while Redis fails; then the answer is dropped."""
         for attempt in range(1, REDIS_ATTEMPTS + 1):
             try:
-                result = await self._sender.send_pieces(
-                    chat_id, answer.pieces, reply_markup=answer.reply_markup
-                )
+                return await operation()
             except RedisError as exc:
-                # The flood budget lives in Redis: without it we may not send.
+                # The flood budget (and any mark) lives in Redis: without it we may not send.
                 log.warning(
                     "answer_redis_error", chat_id=chat_id, attempt=attempt, error=type(exc).__name__
                 )
                 await asyncio.sleep(REDIS_RETRY_S * attempt)
-                continue
-            if result.outcome is not Outcome.DELIVERED:
-                # The sender has logged why (blocked, rejected, retries spent).
-                log.info("answer_not_delivered", chat_id=chat_id, outcome=result.outcome)
-            return
         log.warning("answer_dropped", chat_id=chat_id, reason="redis_unavailable")
+        return _RedisDown()
 
     async def join(self) -> None:
         """Wait until every queued answer has been sent (or given up)."""
@@ -152,3 +233,9 @@ class Outbox:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _pieces(text: str, html: bool) -> list[Piece]:
+    if html:
+        return [Piece.html(part) for part in html_parts(text)]
+    return pieces(text, markdown=False)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 
 from aiogram import Bot
@@ -79,7 +79,9 @@ class Poller:
         *,
         timeout_s: int,
         allowed_updates: list[str],
+        on_turn: Callable[[], None] | None = None,
     ) -> None:
+        self._on_turn = on_turn
         self._bot = bot
         self._processor = processor
         self._intake = intake
@@ -92,6 +94,8 @@ class Poller:
         log.info("polling_started", timeout_s=self._timeout_s)
         attempt = 0
         while not stop.is_set():
+            if self._on_turn is not None:
+                self._on_turn()  # health: the polling loop is alive
             try:
                 raws = await _until_stopped(stop, self._fetch())
             except _Stopped:

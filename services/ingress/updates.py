@@ -22,10 +22,12 @@ from typing import Any, Final
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
 from pydantic import TypeAdapter, ValidationError
 
 from services.ingress.intake import IntakeBatch
 from shared.log import get_logger
+from shared.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -33,9 +35,10 @@ _UPDATES: Final = TypeAdapter(list[Update])
 
 
 class UpdateProcessor:
-    def __init__(self, dp: Dispatcher, bot: Bot) -> None:
+    def __init__(self, dp: Dispatcher, bot: Bot, metrics: Metrics | None = None) -> None:
         self._dp = dp
         self._bot = bot
+        self._metrics = metrics or Metrics("ingress")
 
     async def handle(self, raws: Sequence[Any]) -> IntakeBatch:
         """Handle ``raws`` in order; return the chat messages they produced, still to be stored."""
@@ -57,6 +60,7 @@ class UpdateProcessor:
             await self.feed(update, batch)
 
     async def feed(self, update: Update, batch: IntakeBatch) -> None:
+        self._metrics.update_received(_kind(update))
         try:
             await self._dp.feed_update(self._bot, update, intake=batch)
         except Exception:
@@ -68,10 +72,19 @@ class UpdateProcessor:
         except ValidationError as exc:
             # Field paths only: the values can be the users' words.
             where = [".".join(str(part) for part in error["loc"]) for error in exc.errors()[:3]]
+            self._metrics.update_rejected("malformed")
             log.warning(
                 "update_malformed", update_id=update_id_of(raw), errors=exc.error_count(), at=where
             )
             return None
+
+
+def _kind(update: Update) -> str:
+    """The update's type, or "other" for a type aiogram does not know (it raises then)."""
+    try:
+        return update.event_type
+    except UpdateTypeLookupError:
+        return "other"
 
 
 def update_id_of(raw: Any) -> int | None:

@@ -31,7 +31,13 @@ from aiogram.exceptions import (
 )
 from aiogram.filters import CommandStart
 from aiogram.methods import GetMe
-from aiogram.types import BotCommand, MessageEntity
+from aiogram.types import (
+    BotCommand,
+    KeyboardButton,
+    MessageEntity,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from aiogram.types import Message as AiogramMessage
 from aiohttp import web
 
@@ -42,6 +48,7 @@ from services.fakes.telegram import (
     ManualClock,
     utf16_len,
 )
+from shared.telegram import BadRequest, TelegramClient
 from tests.plugins.telegram import make_bot
 
 PRIVATE = 4242
@@ -525,6 +532,47 @@ async def test_edits_replace_what_the_user_sees(bot: Bot, fake_telegram: FakeTel
     chat = fake_telegram.chat(PRIVATE)
     assert chat.texts == ["final"]
     assert [m["text"] for m in chat.edits] == ["draft"]
+
+
+async def test_a_reply_keyboard_stays_on_the_users_screen_until_removed(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="A"), KeyboardButton(text="B")]])
+    sent = await bot.send_message(PRIVATE, "pick", reply_markup=keyboard)
+    await bot.send_message(PRIVATE, "still there")
+    chat = fake_telegram.chat(PRIVATE)
+
+    assert sent.reply_markup is None  # not part of the message, unlike an inline keyboard
+    assert chat.keyboard is not None
+    assert [[b["text"] for b in row] for row in chat.keyboard["keyboard"]] == [["A", "B"]]
+    await bot.send_message(PRIVATE, "gone", reply_markup=ReplyKeyboardRemove())
+    assert chat.keyboard is None
+
+
+async def test_a_reply_keyboard_button_without_text_is_rejected(
+    telegram_client: TelegramClient,
+) -> None:
+    with pytest.raises(BadRequest, match="Text must be non-empty"):
+        await telegram_client.send_message(
+            PRIVATE, "pick", reply_markup={"keyboard": [[{"text": ""}]]}
+        )
+
+
+async def test_a_message_sent_with_a_reply_keyboard_cannot_be_edited(bot: Bot) -> None:
+    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="A")]])
+    sent = await bot.send_message(PRIVATE, "pick", reply_markup=keyboard)
+
+    with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+        await bot.edit_message_text("other", chat_id=PRIVATE, message_id=sent.message_id)
+
+
+async def test_an_edit_takes_an_inline_keyboard_only(telegram_client: TelegramClient) -> None:
+    sent = await telegram_client.send_message(PRIVATE, "pick")
+
+    with pytest.raises(BadRequest, match="inline keyboard expected"):
+        await telegram_client.edit_message_text(
+            PRIVATE, sent["message_id"], "other", reply_markup={"keyboard": [[{"text": "A"}]]}
+        )
 
 
 async def test_message_ids_increase_per_chat(bot: Bot) -> None:

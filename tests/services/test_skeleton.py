@@ -14,6 +14,7 @@ from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from shared.schemas import ProvisionerResult, encode_entry
+from shared.texts import RU
 from tests.plugins.processes import StartService
 
 KNOWN = 1001
@@ -32,8 +33,11 @@ async def test_a_known_users_message_comes_back_as_the_po_reply(
 
     fake_telegram.inject_message(KNOWN, "hello <world> & more")
 
-    await fake_telegram.wait_for_messages(KNOWN, 1, timeout=30)
-    assert fake_telegram.chat(KNOWN).texts == ["echo: hello <world> & more"]
+    # The ingress shows the quick-action keyboard with a note on a session's first message.
+    await fake_telegram.wait_for_messages(KNOWN, 2, timeout=30)
+    assert sorted(fake_telegram.chat(KNOWN).texts) == sorted(
+        ["echo: hello <world> & more", RU.keyboard_note]
+    )
     (command,) = fake_workers.commands
     assert command.config.name == "po-7"
     assert command.context == {"role": "product_owner", "user_telegram_id": str(KNOWN)}

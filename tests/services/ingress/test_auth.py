@@ -104,7 +104,7 @@ async def test_a_revoked_user_is_out_once_the_cache_time_has_passed(
     await handled(fake_telegram, fake_telegram.inject_message(KNOWN, "after"))
 
     assert [m.text for m in await queued(redis)] == ["before", "still cached"]
-    assert fake_telegram.chat(KNOWN).texts == [rejection(KNOWN)]
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note, rejection(KNOWN)]
 
 
 async def test_a_stranger_writing_again_and_again_is_rejected_once_per_cache_period(

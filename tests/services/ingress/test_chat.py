@@ -67,7 +67,8 @@ async def test_a_forwarded_message_carries_every_field_the_relays_need(
     assert message.update_id == update["update_id"]
     stamp = datetime.fromisoformat(message.timestamp.replace("Z", "+00:00"))
     assert before <= stamp <= datetime.now(UTC)
-    assert fake_telegram.chat(KNOWN).texts == []  # nothing to answer: the PO replies
+    # Nothing to answer, the PO replies: only the keyboard, as the session's first message.
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
 
 
 @pytest.mark.usefixtures("running")
@@ -122,7 +123,7 @@ async def test_a_file_with_a_caption_forwards_the_caption_and_says_the_file_stay
     (message,) = await queued(redis)
     assert message.text == "look at this"
     assert message.update_id == update["update_id"]
-    assert fake_telegram.chat(KNOWN).texts == [RU.caption_forwarded]
+    assert fake_telegram.chat(KNOWN).texts == [RU.caption_forwarded, RU.keyboard_note]
 
 
 @pytest.mark.usefixtures("running")
@@ -136,7 +137,7 @@ async def test_an_edited_message_is_not_forwarded_a_second_time(
     await handled(fake_telegram, edit)
 
     assert [m.text for m in await queued(redis)] == ["frist"]
-    assert fake_telegram.chat(KNOWN).texts == [RU.edit_not_forwarded]
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note, RU.edit_not_forwarded]
 
 
 @pytest.mark.usefixtures("running")

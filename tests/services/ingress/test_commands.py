@@ -170,36 +170,33 @@ async def test_names_from_the_api_are_shown_exactly_as_written(
 
 
 @pytest.mark.usefixtures("running")
-async def test_a_long_list_is_split_into_messages_within_telegrams_limit(
+async def test_a_long_list_of_long_items_comes_in_pages_within_telegrams_limit(
     fake_telegram: FakeTelegram, fake_api: FakeApi
 ) -> None:
     names = [f"{n:03d}-" + "ж&" * 100 for n in range(15)]
     for name in names:
         fake_api.add_project(ADMIN, name, repository_url="https://git.example.org/" + "r" * 200)
 
-    answers = await ask(fake_telegram, ADMIN, "/projects")
+    (answer,) = await ask(fake_telegram, ADMIN, "/projects")
 
-    assert len(answers) == 3
-    assert all(utf16_len(answer) <= 4096 for answer in answers)
-    shown = "\n\n".join(answers)
-    # Every project appears once, in order, cut to a readable length.
-    positions = [shown.index(name[:60]) for name in names]
-    assert positions == sorted(positions)
+    assert utf16_len(answer) <= 4096
+    assert answer.startswith("Ваши проекты (15) · стр. 1 из ")
+    shown = [name for name in names if name[:60] in answer]
+    assert shown == names[: len(shown)]
+    assert 1 <= len(shown) < 10
 
 
 @pytest.mark.usefixtures("running")
-async def test_a_list_longer_than_three_messages_ends_with_how_many_were_left_out(
+async def test_a_short_list_has_no_page_buttons(
     fake_telegram: FakeTelegram, fake_api: FakeApi
 ) -> None:
-    for n in range(200):
-        fake_api.add_project(ADMIN, f"{n:03d}-" + "ж" * 100, status="active")
+    for n in range(10):
+        fake_api.add_server(f"srv-{n}")
 
-    answers = await ask(fake_telegram, ADMIN, "/projects")
+    (answer,) = await ask(fake_telegram, ADMIN, "/servers")
 
-    assert len(answers) == 3
-    assert all(utf16_len(answer) <= 4096 for answer in answers)
-    shown = sum(answer.count(" — работает") for answer in answers)
-    assert answers[-1].endswith(f"…и ещё {200 - shown}")
+    assert answer.startswith("Серверы (10)\n\n")
+    assert "reply_markup" not in fake_telegram.chat(ADMIN).sent[-1]
 
 
 @pytest.mark.usefixtures("running")

@@ -10,11 +10,11 @@ import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
 from services.fakes.telegram import Failure, FakeTelegram
-from services.ingress.outbox import Outbox
+from services.ingress.outbox import Mark, Outbox
 from shared.ratelimit import FloodBudget
 from shared.sender import Sender
 from shared.texts import RU
-from tests.plugins.telegram import make_bot
+from tests.plugins.telegram import make_client
 from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued
 
 OTHER = 1003
@@ -44,10 +44,10 @@ async def test_a_429_on_one_users_answer_holds_up_neither_intake_nor_other_users
 
     await confirmed(fake_telegram, fake_telegram.inject_message(OTHER, "hello"))
     fake_telegram.inject_message(OTHER, "/help")
-    await fake_telegram.wait_for_messages(OTHER)
+    await fake_telegram.wait_for_messages(OTHER, 2)
 
     assert [m.text for m in await queued(redis)] == ["hello"]
-    assert fake_telegram.chat(OTHER).texts == [RU.help]
+    assert fake_telegram.chat(OTHER).texts == [RU.keyboard_note, RU.help]
     assert fake_telegram.chat(KNOWN).texts == [], "still honouring retry_after"
     await asyncio.wait_for(running.ingress.outbox.join(), 10)
     assert fake_telegram.chat(KNOWN).texts == [RU.help]
@@ -75,8 +75,8 @@ async def test_answers_to_one_chat_go_out_in_the_order_asked(
 async def test_a_chats_backlog_past_its_bound_drops_new_answers_only(
     fake_telegram: FakeTelegram, redis: aioredis.Redis
 ) -> None:
-    bot = make_bot(fake_telegram)
-    outbox = Outbox(Sender(bot, redis, FloodBudget(global_per_s=1_000)), per_chat=3)
+    client = make_client(fake_telegram)
+    outbox = Outbox(Sender(client, redis, FloodBudget(global_per_s=1_000)), per_chat=3)
     try:
         # The chat is paused by a 429: its answers wait while more are asked for.
         fake_telegram.fail_next("sendMessage", Failure.too_many_requests(1), chat_id=KNOWN)
@@ -84,7 +84,7 @@ async def test_a_chats_backlog_past_its_bound_drops_new_answers_only(
         other = outbox.say(OTHER, "elsewhere")
         await outbox.join()
     finally:
-        await bot.session.close()
+        await client.close()
 
     assert accepted == [True, True, True, False, False]
     assert other
@@ -95,8 +95,8 @@ async def test_a_chats_backlog_past_its_bound_drops_new_answers_only(
 async def test_an_html_answer_that_telegram_cannot_parse_is_sent_as_its_visible_text(
     fake_telegram: FakeTelegram, redis: aioredis.Redis
 ) -> None:
-    bot = make_bot(fake_telegram)
-    outbox = Outbox(Sender(bot, redis, FloodBudget(global_per_s=1_000)))
+    client = make_client(fake_telegram)
+    outbox = Outbox(Sender(client, redis, FloodBudget(global_per_s=1_000)))
     try:
         fake_telegram.fail_next(
             "sendMessage",
@@ -105,6 +105,65 @@ async def test_an_html_answer_that_telegram_cannot_parse_is_sent_as_its_visible_
         outbox.say(KNOWN, "<b>Проекты</b>\n1 &lt; 2", html=True)
         await outbox.join()
     finally:
-        await bot.session.close()
+        await client.close()
 
     assert fake_telegram.chat(KNOWN).texts == ["Проекты\n1 < 2"]
+
+
+async def test_an_answer_marked_only_if_new_goes_out_once_while_its_key_lives(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    client = make_client(fake_telegram)
+    outbox = Outbox(Sender(client, redis, FloodBudget(global_per_s=1_000)))
+    mark = Mark("test:mark", 3600, only_if_new=True)
+    try:
+        assert outbox.say(KNOWN, "first", mark=mark)
+        assert outbox.say(KNOWN, "second", mark=mark)
+        outbox.say(KNOWN, "unmarked")
+        await outbox.join()
+    finally:
+        await client.close()
+
+    assert fake_telegram.chat(KNOWN).texts == ["first", "unmarked"]
+    assert 3500 < await redis.ttl("test:mark") <= 3600
+
+
+async def test_an_edit_changes_the_message_in_its_place_in_the_chats_order(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    client = make_client(fake_telegram)
+    outbox = Outbox(Sender(client, redis, FloodBudget(global_per_s=1_000, chat_per_s=100)))
+    fake_telegram.lift_flood_limits()
+    try:
+        outbox.say(KNOWN, "<b>page 1</b>", html=True)
+        await outbox.join()
+        [message] = fake_telegram.chat(KNOWN).sent
+        buttons = {"inline_keyboard": [[{"text": "▶", "callback_data": "next"}]]}
+        assert outbox.edit(
+            KNOWN, message["message_id"], "<b>page 2</b>", html=True, reply_markup=buttons
+        )
+        outbox.say(KNOWN, "after")
+        await outbox.join()
+    finally:
+        await client.close()
+
+    edited, after = fake_telegram.chat(KNOWN).sent
+    assert edited["text"] == "page 2"
+    assert edited["reply_markup"] == buttons
+    assert after["text"] == "after"
+    methods = [c.method for c in fake_telegram.calls if c.method != "getMe"]
+    assert methods == ["sendMessage", "editMessageText", "sendMessage"]
+
+
+async def test_an_edit_longer_than_one_message_is_refused(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    client = make_client(fake_telegram)
+    outbox = Outbox(Sender(client, redis, FloodBudget(global_per_s=1_000)))
+    try:
+        assert not outbox.edit(KNOWN, 1, "x " * 5000)
+        await outbox.join()
+    finally:
+        await client.close()
+
+    assert fake_telegram.calls_to("editMessageText") == []

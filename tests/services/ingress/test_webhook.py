@@ -65,6 +65,7 @@ async def test_the_webhook_is_set_with_the_secret_and_its_updates_are_forwarded(
     assert call.params["url"] == webhook_env["WEBHOOK_URL"]
     assert call.params["secret_token"] == SECRET
     assert sorted(call.params["allowed_updates"]) == [
+        "callback_query",
         "edited_message",
         "message",
     ]
