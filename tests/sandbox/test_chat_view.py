@@ -1,10 +1,11 @@
-"""The chat as the page shows it: "typing…" lasts as long as Telegram would show it."""
+"""The chat as the page shows it: "typing…" lasts as long as Telegram would show it, and the
+reply keyboard the bot left under the input."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.fakes.telegram import Call, ChatAction, ManualClock
+from services.fakes.telegram import Call, ChatAction, FormattedText, ManualClock
 from services.sandbox.app import Sandbox
 from services.sandbox.settings import SandboxSettings
 
@@ -49,3 +50,17 @@ def test_a_message_to_another_chat_does_not_end_typing(tmp_path: Path) -> None:
     sandbox.telegram.calls.append(sent)
 
     assert sandbox.chat(CHAT)["typing_s"] == 5
+
+
+def test_the_reply_keyboard_is_shown_until_the_bot_removes_it(tmp_path: Path) -> None:
+    sandbox = sandbox_at(ManualClock(), tmp_path)
+    markup = {"keyboard": [[{"text": "A"}, {"text": "B"}], [{"text": "C"}]], "is_persistent": True}
+    assert sandbox.chat(CHAT)["keyboard"] is None
+
+    sandbox.telegram.post_bot_message(CHAT, FormattedText("pick"), reply_markup=markup)
+    sandbox.telegram.post_bot_message(CHAT, FormattedText("no markup, keyboard stays"))
+    assert sandbox.chat(CHAT)["keyboard"] == markup
+
+    removal = {"remove_keyboard": True}
+    sandbox.telegram.post_bot_message(CHAT, FormattedText("gone"), reply_markup=removal)
+    assert sandbox.chat(CHAT)["keyboard"] is None

@@ -122,25 +122,61 @@ class ChatPage:
     def text_of(self, element_id: str) -> str:
         return str(self.driver.find_element(By.ID, element_id).text)
 
-    def bot_messages(self) -> list[str]:
+    def messages(self, sender: str = "bot", after: int = 0) -> list[str]:
+        """The texts of ``sender``'s messages (``bot`` or ``user``) with ids above ``after``."""
         # One script call: the page redraws the chat on every change, so
         # element handles would go stale between two calls.
         texts = self.driver.execute_script(
-            "return [...document.querySelectorAll('#messages .message.bot:not(.draft)')]"
-            ".map(e => e.innerText)"
+            "const [sender, after] = arguments;"
+            "return [...document.querySelectorAll(`#messages .message.${sender}:not(.draft)`)]"
+            ".filter(e => Number(e.dataset.messageId) > after).map(e => e.innerText)",
+            sender,
+            after,
         )
         return [str(text) for text in texts]
 
-    def wait_for_bot_message(self, *parts: str) -> str:
-        """The first bot message holding every one of ``parts``, once it is on the page."""
+    def bot_messages(self) -> list[str]:
+        return self.messages("bot")
+
+    def last_message_id(self) -> int:
+        """The newest message's id on the page (0 if none): what a later wait is ``after``."""
+        ids = self.driver.execute_script(
+            "return [...document.querySelectorAll('#messages .message[data-message-id]')]"
+            ".map(e => Number(e.dataset.messageId))"
+        )
+        return max((int(i) for i in ids), default=0)
+
+    def wait_for_bot_message(self, *parts: str, after: int = 0) -> str:
+        """The first bot message (id above ``after``) holding all of ``parts``, once shown."""
 
         def found() -> str | None:
-            return next((m for m in self.bot_messages() if all(p in m for p in parts)), None)
+            messages = self.messages("bot", after)
+            return next((m for m in messages if all(p in m for p in parts)), None)
 
         self.wait_until(found, f"a bot message with {parts}", REPLY_S)
         message = found()
         assert message is not None
         return message
+
+    def wait_for_user_message(self, text: str, after: int = 0) -> None:
+        """The person's message ``text`` (id above ``after``), once the fake Telegram has it."""
+        self.wait_until(lambda: text in self.messages("user", after), f"my message {text!r}")
+
+    def reply_keyboard(self) -> list[list[str]]:
+        """The reply keyboard's rows of labels as shown under the input; [] when none is."""
+        rows = self.driver.execute_script(
+            "const box = document.getElementById('reply-keyboard');"
+            "if (box.hidden || !box.offsetParent) return [];"
+            "return [...box.querySelectorAll('.row')]"
+            ".map(row => [...row.querySelectorAll('button')].map(b => b.innerText))"
+        )
+        return [[str(label) for label in row] for row in rows]
+
+    def press_reply_button(self, label: str) -> None:
+        buttons = self.driver.find_elements(By.CSS_SELECTOR, "#reply-keyboard button")
+        matching = [button for button in buttons if button.text == label]
+        assert len(matching) == 1, (label, [button.text for button in buttons])
+        matching[0].click()
 
     def wait_for_published(self, status: str) -> str:
         """The server handle of the newest result the page published, once it says so."""
@@ -179,6 +215,27 @@ def test_a_quick_command_button_answers_from_the_api(page: ChatPage) -> None:
     page.press('.quick[data-command="/projects"]')
 
     page.wait_for_bot_message("shop", "blog")  # the user's seeded projects
+
+
+def test_the_reply_keyboard_comes_with_start_and_a_press_sends_its_label(page: ChatPage) -> None:
+    labels = RU.buttons
+    page.open_as("user")
+    before = page.last_message_id()
+
+    page.write("/start")
+
+    page.wait_for_bot_message(RU.help.splitlines()[0], after=before)
+    rows = [[labels["projects"], labels["servers"]], [labels["tasks"], labels["help"]]]
+    page.wait_until(lambda: page.reply_keyboard() == rows, f"the reply keyboard {rows}")
+    placeholder = page.driver.find_element(By.ID, "message-input").get_attribute("placeholder")
+    assert placeholder == RU.keyboard_placeholder
+    before = page.last_message_id()
+
+    page.press_reply_button(labels["projects"])
+
+    page.wait_for_user_message(labels["projects"], after=before)  # the label, exactly
+    page.wait_for_bot_message("shop", "blog", after=before)  # answered from the API
+    assert page.reply_keyboard() == rows  # persistent: still there after the press
 
 
 def test_a_stranger_is_turned_away(page: ChatPage) -> None:

@@ -9,6 +9,10 @@ const state = {
   person: null,
   following: null,   // AbortController of the current chat's long poll
   redrawTimer: null,
+  replyKeyboard: null,      // the reply keyboard drawn (ReplyKeyboardMarkup), or null
+  replyKeyboardJson: "",    // the same as JSON, to redraw it only when the bot changes it
+  replyKeyboardOpen: true,  // a keyboard that may be hidden is shown (Telegram's ⌨ icon)
+  placeholder: "",          // the input's own placeholder, when no keyboard sets one
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -62,6 +66,7 @@ function choose(person) {
   drawPeople();
   $("#chat-title").textContent = `Chat with the bot, as ${person.first_name} (${person.role})`;
   $("#messages").replaceChildren();
+  drawReplyKeyboard(null);
   showError(null);
   follow(person);
 }
@@ -107,6 +112,7 @@ function drawChat(chat) {
     state.redrawTimer = setTimeout(() => { $("#typing").hidden = true; }, chat.typing_s * 1000);
   }
   if (atBottom) list.scrollTop = list.scrollHeight;
+  drawReplyKeyboard(chat.keyboard || null);
 }
 
 function bubble(kind) {
@@ -155,6 +161,75 @@ function drawKeyboard(rows, messageId) {
     keyboard.append(line);
   }
   return keyboard;
+}
+
+// --- the reply keyboard ------------------------------------------------------
+// Unlike an inline keyboard it belongs to the chat, not to a message: the last
+// ReplyKeyboardMarkup the bot sent stays under the input until a
+// ReplyKeyboardRemove. A press sends the button's text as an ordinary message.
+
+// Buttons that would share something other than text; the sandbox cannot.
+const SPECIAL_BUTTONS = [
+  "request_contact", "request_location", "request_poll", "request_users", "request_chat",
+  "web_app",
+];
+
+function drawReplyKeyboard(markup) {
+  const json = markup ? JSON.stringify(markup) : "";
+  if (json !== state.replyKeyboardJson) {
+    // Redrawn only when it changes: the chat is redrawn on every change, and a
+    // button replaced under the pointer would lose the click.
+    state.replyKeyboard = markup;
+    state.replyKeyboardJson = json;
+    state.replyKeyboardOpen = true;  // a new keyboard from the bot comes up
+    const box = $("#reply-keyboard");
+    box.replaceChildren();
+    for (const row of markup ? markup.keyboard : []) {
+      const line = document.createElement("div");
+      line.className = "row";
+      for (const key of row) line.append(replyButton(key));
+      box.append(line);
+    }
+    $("#message-input").placeholder = (markup && markup.input_field_placeholder) ||
+      state.placeholder;
+  }
+  showReplyKeyboard();
+}
+
+function replyButton(key) {
+  // A button is {"text": ...} or, in older Bot API style, the bare text.
+  const text = typeof key === "string" ? key : key.text;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = text;
+  const special = typeof key === "object" && SPECIAL_BUTTONS.find((kind) => key[kind]);
+  if (special) {
+    button.disabled = true;
+    button.title = `${special}: the sandbox can only send text`;
+  } else {
+    button.addEventListener("click", () => pressReplyButton(text));
+  }
+  return button;
+}
+
+function pressReplyButton(text) {
+  // One-time keyboards hide after a press; the ⌨ button brings them back.
+  if (state.replyKeyboard && state.replyKeyboard.one_time_keyboard) {
+    state.replyKeyboardOpen = false;
+    showReplyKeyboard();
+  }
+  send(text);
+}
+
+function showReplyKeyboard() {
+  const markup = state.replyKeyboard;
+  // A persistent keyboard is always shown; any other can be hidden and shown again.
+  const hideable = Boolean(markup) && !markup.is_persistent;
+  const open = Boolean(markup) && (state.replyKeyboardOpen || !hideable);
+  $("#reply-keyboard").hidden = !open;
+  const toggle = $("#keyboard-toggle");
+  toggle.hidden = !hideable;
+  toggle.setAttribute("aria-expanded", String(open));
 }
 
 // Telegram's entities, drawn as nested elements. Offsets count UTF-16 code
@@ -287,6 +362,11 @@ function drawStatus(status) {
 // --- start ----------------------------------------------------------------
 
 async function start() {
+  state.placeholder = $("#message-input").placeholder;
+  $("#keyboard-toggle").addEventListener("click", () => {
+    state.replyKeyboardOpen = !state.replyKeyboardOpen;
+    showReplyKeyboard();
+  });
   $("#composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = $("#message-input");
