@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
+
 from services.notifier.admins import Admins
 from services.notifier.messages import describe
 from services.notifier.settings import NotifierSettings
@@ -43,6 +45,11 @@ class Notifier:
         self._metrics = metrics or Metrics("notifier")
 
     async def handle(self, entry_id: str, result: ProvisionerResult) -> None:
+        # Every log line about this result, the sender's included, names its request.
+        with structlog.contextvars.bound_contextvars(request_id=result.request_id or entry_id):
+            await self._handle(entry_id, result)
+
+    async def _handle(self, entry_id: str, result: ProvisionerResult) -> None:
         text = describe(result, self._texts)
         admins = await self._admins.current()
         missing = [

@@ -43,6 +43,27 @@ async def test_a_known_users_message_comes_back_as_the_po_reply(
     assert command.context == {"role": "product_owner", "user_telegram_id": str(KNOWN)}
 
 
+async def test_one_request_id_follows_a_message_through_ingress_relay_and_po_reply(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    fake_workers: FakeWorkerManager,
+    start_service: StartService,
+) -> None:
+    fake_api.add_user(KNOWN, user_id=7)
+    ingress = start_service("ingress")
+    relay = start_service("relay")
+
+    fake_telegram.inject_message(KNOWN, "trace me")
+
+    queued = await ingress.wait_for_event("messages_queued", timeout=30)
+    (request_id,) = queued["request_ids"]
+    forwarded = await relay.wait_for_event("message_forwarded", timeout=30)
+    delivered = await relay.wait_for_event("reply_delivered", timeout=30)
+    assert forwarded["request_id"] == delivered["request_id"] == request_id
+    assert forwarded["user_id"] == delivered["user_id"] == 7
+    assert forwarded["worker_id"] == "po-7"
+
+
 async def test_a_stranger_gets_the_rejection_and_nothing_is_queued(
     fake_telegram: FakeTelegram,
     fake_api: FakeApi,
@@ -77,7 +98,11 @@ async def test_an_admin_is_told_about_a_provisioning_result(
     await notifier.wait_for_event("stream_group_created", timeout=30)
 
     result = ProvisionerResult(
-        server_handle="srv-1", status="success", server_ip="203.0.113.5", services_redeployed=3
+        server_handle="srv-1",
+        status="success",
+        server_ip="203.0.113.5",
+        services_redeployed=3,
+        request_id="req-42",
     )
     await redis.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
 
@@ -85,3 +110,5 @@ async def test_an_admin_is_told_about_a_provisioning_result(
     await fake_telegram.wait_for_messages(env_admin, 1, timeout=30)
     assert "srv-1" in fake_telegram.chat(admin).texts[0]
     assert fake_telegram.chat(user).texts == []
+    notified = await notifier.wait_for_event("result_notified", timeout=10)
+    assert notified["request_id"] == "req-42"
