@@ -36,6 +36,7 @@ from multiprocessing.process import BaseProcess
 import msgspec
 import redis.asyncio as aioredis
 
+from bench import machine
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Call, FakeTelegram
 from shared import log
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         f"= {result.fraction:.1%} of the {BUDGET_PER_S:.0f}/s budget; "
         f"{result.throttled} x 429; tightest 31 requests took {result.tightest_window_s:.3f} s"
     )
+    print(machine.describe())
     met = result.fraction >= GOAL_FRACTION and result.throttled == 0
     return 0 if met else 1
 

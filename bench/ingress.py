@@ -55,6 +55,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, Update
 
+from bench import machine
 from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import FakeTelegram
@@ -283,6 +284,7 @@ async def run(args: argparse.Namespace, redis: RedisServer) -> int:
         if path == "polling":
             goal_met = statistics.median(cpu) >= GOAL
     print(f"goal: polling CPU ratio >= {GOAL}: {'met' if goal_met else 'MISSED'}")
+    print(machine.describe())
     return 0 if goal_met else 1
 
 

@@ -54,6 +54,7 @@ import aiohttp
 import msgspec
 import redis.asyncio as aioredis
 
+from bench import machine
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import DEFAULT_TOKEN
 from shared import keys
@@ -519,10 +520,12 @@ async def run(args: argparse.Namespace) -> int:
                 for relays in (1, 2)
             ]
             idle = await idle_scenario(rig, args.idle_sessions, args.idle_seconds)
+            calibration = machine.describe(server.url)
         finally:
             await redis.aclose()
             await fake.stop()
     print(report(loads, idle))
+    print(calibration)
     met = all(r.p99_ms <= GOAL_P99_MS for r in loads) and idle.cpu <= GOAL_IDLE_CPU
     met = met and idle.rss_mb <= GOAL_RSS_MB
     return 0 if met else 1
