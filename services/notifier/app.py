@@ -11,8 +11,12 @@ environment's admins get it at once, the API's once it answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import RedisError
 
 from services.notifier.admins import Admins
 from services.notifier.messages import describe
@@ -116,9 +120,27 @@ async def serve(settings: NotifierSettings) -> int:
         )
         log.info("notifier_started", consumer=settings.notifier_name)
         try:
-            await consumer.run(stop)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(consumer.run(stop))
+                group.create_task(report_pending(redis, metrics, stop))
         finally:
             await sender.close()
             await redis.aclose()
     log.info("notifier_stopped")
     return 0
+
+
+PENDING_EVERY_S = 10.0
+
+
+async def report_pending(redis: aioredis.Redis, metrics: Metrics, stop: asyncio.Event) -> None:
+    """The group's pending count (every replica's share) as a gauge, until ``stop``."""
+    while not stop.is_set():
+        try:
+            summary: Any = await redis.xpending(keys.PROVISIONER_RESULTS, keys.NOTIFIER_GROUP)
+            metrics.set_stream_pending("provisioner_results", int(summary["pending"]))
+        except RedisError as exc:
+            # The consumer logs Redis trouble; a missing group just means nothing yet.
+            log.debug("pending_unknown", error=type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PENDING_EVERY_S)

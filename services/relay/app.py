@@ -64,6 +64,7 @@ class Relay:
         heartbeat: Heartbeat | None = None,
     ) -> None:
         self.metrics = metrics or Metrics("relay")
+        self._heartbeat = heartbeat
         # The random part tells this process from a restarted one of the same name.
         self.identity = f"{settings.relay_name}#{secrets.token_hex(4)}"
         self.leases = Leases(
@@ -116,8 +117,15 @@ class Relay:
             self.leases,
             [self.replies, self.watch, self.incoming],
             tick_s=settings.lease_tick_s,
-            on_turn=heartbeat.beat if heartbeat is not None else None,
+            on_turn=self._on_turn,
         )
+
+    def _on_turn(self) -> None:
+        """Each lease tick (every LEASE_TICK_S): proof of life, and the backlog gauges."""
+        if self._heartbeat is not None:
+            self._heartbeat.beat()
+        self.metrics.set_stream_pending("incoming", self.incoming.backlog)
+        self.metrics.set_stream_pending("po_output", self.replies.backlog)
 
     # --- Ownership, for the components -------------------------------------------------
 

@@ -110,6 +110,11 @@ class IncomingReader:
         self._parts: dict[int, _Partition] = {}
         self._waker = Waker(redis, keyspace.wake(identity, "incoming"))
 
+    @property
+    def backlog(self) -> int:
+        """Entries read from the owned partitions and not yet forwarded."""
+        return sum(len(part.queue) for part in self._parts.values())
+
     # --- partitions ------------------------------------------------------------
 
     async def start_partition(self, partition: int) -> None:

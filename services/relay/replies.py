@@ -170,6 +170,11 @@ class ReplyForwarder:
         self._prune = register(redis, _PRUNE)
         self.stats = ReplyStats()
 
+    @property
+    def backlog(self) -> int:
+        """Reply entries read and not yet handled, over every user."""
+        return sum(len(user.queue) for user in self._users.values() if user.queue)
+
     # --- partitions and users ---------------------------------------------------------
 
     async def start_partition(self, partition: int) -> None:
