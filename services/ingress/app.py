@@ -156,7 +156,18 @@ class Ingress:
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop``; the exit status (0, or why Telegram would not let us)."""
         log.info("ingress_started", mode=self.settings.ingress_mode)
-        await self._register_menu()
+        # In the background: updates need not wait for the menu, and a SIGTERM
+        # during a slow setMyCommands must not wait for its answer.
+        menu = asyncio.create_task(self._register_menu(), name="command-menu")
+        try:
+            return await self._serve(stop)
+        finally:
+            if not menu.done():
+                menu.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await menu
+
+    async def _serve(self, stop: asyncio.Event) -> int:
         if self.settings.ingress_mode == "webhook":
             return await self._run_webhook(stop)
         poller = Poller(

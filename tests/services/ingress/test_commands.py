@@ -8,7 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
-from services.fakes.telegram import FakeTelegram, utf16_len
+from services.fakes.telegram import Failure, FakeTelegram, utf16_len
 from shared.texts import RU
 from tests.services.ingress.conftest import (
     ADMIN,
@@ -37,8 +37,20 @@ async def running(
 
 @pytest.mark.usefixtures("running")
 async def test_the_command_menu_is_registered_at_start(fake_telegram: FakeTelegram) -> None:
+    await fake_telegram.wait_for_call("setMyCommands")
     menu = fake_telegram.commands[('{"type":"default"}', "")]
     assert [c["command"] for c in menu] == ["projects", "servers", "tasks", "help"]
+
+
+async def test_a_slow_command_menu_neither_delays_polling_nor_a_sigterm(
+    fake_telegram: FakeTelegram, start_ingress: StartIngress
+) -> None:
+    fake_telegram.fail_next("setMyCommands", Failure.slow(60))
+
+    running = await start_ingress()  # returns once a getUpdates poll waits
+
+    assert not running.task.done()
+    assert await running.finish() == 0  # within finish()'s 10 s, not the menu's 60
 
 
 @pytest.mark.usefixtures("running")
