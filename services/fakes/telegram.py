@@ -1849,6 +1849,11 @@ class FakeTelegram:
     def clear_failures(self) -> None:
         self._failures.clear()
 
+    @property
+    def failures_left(self) -> int:
+        """Scripted failures not yet used up (a call that takes one is under way or done)."""
+        return sum(scripted.remaining for scripted in self._failures)
+
     def add_method(self, name: str, handler: Handler) -> None:
         """Serve one more method on this instance only (see :func:`bot_method`)."""
         self.methods[name.lower()] = MethodSpec(name, handler)

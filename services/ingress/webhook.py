@@ -21,6 +21,7 @@ none deletes the webhook at stop: the others are still serving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -104,9 +105,27 @@ async def serve_webhook(
     try:
         await web.TCPSite(runner, host, port).start()
         log.info("webhook_listening", host=host, port=port, path=path)
-        await on_listening()
-        await stop.wait()
+        # A SIGTERM while setWebhook is in flight must not wait for Telegram's answer.
+        if await _until_stopped(stop, on_listening()):
+            await stop.wait()
     finally:
         # Requests in flight are finished (or cut after shutdown_timeout) before we return.
         await runner.cleanup()
     log.info("webhook_stopped")
+
+
+async def _until_stopped(stop: asyncio.Event, work: Awaitable[None]) -> bool:
+    """Run ``work`` unless ``stop`` comes first (then cancel it); whether it finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()  # its error, if any, is the caller's
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,8 +13,16 @@ import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer, free_port
-from services.fakes.telegram import FakeTelegram
-from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued
+from services.fakes.telegram import Failure, FakeTelegram
+from services.ingress.app import Ingress
+from tests.plugins.telegram import make_bot
+from tests.services.ingress.conftest import (
+    KNOWN,
+    StartIngress,
+    handled,
+    ingress_settings,
+    queued,
+)
 
 SECRET = "s3cret_-token"
 PATH = "/telegram/hook"
@@ -167,3 +176,25 @@ async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_onc
         assert [m.text for m in await queued(client)] == ["wait for me"]
     finally:
         await client.aclose()
+
+
+async def test_a_sigterm_while_set_webhook_hangs_stops_the_ingress_at_once(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    redis_url: str,
+    webhook_env: dict[str, str],
+) -> None:
+    fake_telegram.fail_next("setWebhook", Failure.slow(60))
+    settings = ingress_settings(fake_telegram, fake_api, redis_url, **webhook_env)
+    bot = make_bot(fake_telegram)
+    try:
+        async with Ingress.open(settings, bot=bot) as ingress:
+            stop = asyncio.Event()
+            task = asyncio.create_task(ingress.run(stop))
+            await fake_telegram.wait_for(
+                lambda: fake_telegram.failures_left == 0, what="setWebhook in flight"
+            )
+            stop.set()
+            assert await asyncio.wait_for(task, 10) == 0  # not the 60 s of setWebhook
+    finally:
+        await bot.session.close()
