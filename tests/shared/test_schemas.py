@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -17,6 +18,7 @@ from shared.schemas import (
     decode,
     decode_entry,
     encode_entry,
+    new_id,
 )
 
 
@@ -94,3 +96,12 @@ def test_a_provisioner_result_with_extra_fields_is_accepted() -> None:
     fields = {b"data": b'{"server_handle": "s1", "status": "success", "new_thing": [1]}'}
     result = decode_entry(fields, ProvisionerResult)
     assert (result.server_handle, result.status) == ("s1", "success")
+
+
+def test_new_ids_are_distinct_version_4_uuids_in_their_usual_text_form() -> None:
+    ids = [new_id() for _ in range(1_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:50]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text

@@ -39,7 +39,7 @@ async def test_updates_are_counted_by_kind_and_rejections_by_reason(
 
     received = "telegram_bot_updates_received_total"
     rejected = "telegram_bot_updates_rejected_total"
-    assert counted(ingress, received, kind="message") == 3
+    assert counted(ingress, received, kind="message") == 4, "the malformed one too"
     assert counted(ingress, rejected, reason="stranger") == 1
     assert counted(ingress, rejected, reason="auth_unavailable") == 1
     assert counted(ingress, rejected, reason="malformed") == 1
