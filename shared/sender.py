@@ -28,16 +28,24 @@ piece of work (the same text, so the same parts: rendering is
 deterministic); two processes working on the same key at the same moment
 are not guarded against, the stream's consumer group prevents that.
 
-A part Telegram accepted is delivered, whatever Redis does next. If the
-writes that follow its answer (the flood slot's release, the record under
-the key) fail with a Redis error, they are tried again a few times
-(``record_retry``); if Redis stays away, ``send_release_failed`` /
-``sent_record_failed`` is logged once for the part, the call goes on as if
-they had succeeded (the slot's in-flight mark expires by itself), and the
-part's message id is kept in this process (:class:`SentLog`) until Redis
-takes it: this call never sends the part again, and neither does a later
-call with the same key from this process. Errors raised by Redis *before*
-a request (loading the key, taking a slot) propagate: nothing was sent.
+A part Telegram accepted is delivered, whatever Redis does next. The write
+that follows its answer (the flood slot's release and, with a key, the
+record under the key: one script, one round trip, both or neither) is
+tried again a few times on a Redis error (``record_retry``); if Redis stays
+away, ``sent_record_failed`` (``send_release_failed`` without a key) is
+logged once for the part, the call goes on as if it had succeeded (the
+slot's in-flight mark expires by itself), and the part's message id is
+kept in this process (:class:`SentLog`) until Redis takes it: this call
+never sends the part again, and neither does a later call with the same
+key from this process. Errors raised by Redis *before* a request (loading
+the key, taking a slot) propagate: nothing was sent.
+
+Round trips per part: the first part of a keyed message checks that
+nothing is recorded under the key in the same script that takes its flood
+slot (``FloodLimiter.acquire_unless``; only when something is, the record
+is loaded and the send resumes after it), the slot is taken and gated in
+one script when it is free now, then the request, then the release with
+the record. Three Redis round trips where there were five.
 
 The ambiguous case: a request that left but whose answer never came back (a
 timeout, a connection dropped after Telegram processed it; also a 5xx from a
@@ -62,11 +70,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import redis.asyncio as aioredis
@@ -75,7 +85,7 @@ from redis.exceptions import RedisError
 from shared.formatting import Part, plain_parts, render_parts
 from shared.log import get_logger
 from shared.metrics import Metrics, RetryReason
-from shared.ratelimit import FloodBudget, FloodLimiter, Ticket, is_group
+from shared.ratelimit import FloodBudget, FloodLimiter, Record, Ticket, is_group
 from shared.settings import BaseSettings
 from shared.telegram import (
     BadRequest,
@@ -89,6 +99,8 @@ from shared.telegram import (
 )
 
 log = get_logger(__name__)
+_DEBUG_ENABLED = functools.partial(logging.getLogger(__name__).isEnabledFor, logging.DEBUG)
+"""Whether DEBUG lines are kept: skips building the text-carrying ones that would be dropped."""
 
 ReplyMarkup = Mapping[str, Any]
 """A Bot API ``reply_markup`` as JSON: ``{"inline_keyboard": [[{"text": ..., "callback_data":
@@ -185,6 +197,10 @@ def pieces(text: str, *, markdown: bool = True) -> list[Piece]:
 @dataclass(frozen=True)
 class _Sent:
     message_id: int | None
+
+
+_ALREADY_SENT: Final = _Sent(None)
+"""``_deliver`` with ``unless_sent``: something is recorded under the key, nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -389,7 +405,24 @@ class Sender:
         key: str | None,
         reply_markup: ReplyMarkup | None,
     ) -> SendResult:
-        done = await self.sent.load(key) if key is not None else {}
+        done: dict[int, int] = {}
+        first: _Sent | _Stopped | None = None
+        if key is not None and not self.sent.unrecorded(key):
+            # Nothing kept here: whether anything was sent under the key is
+            # checked in the same step as the first part's flood slot.
+            first = await self._deliver(
+                chat_id,
+                items[0],
+                self._send_call(chat_id, reply_markup if len(items) == 1 else None),
+                self._context(key, 0, len(items)),
+                record=(key, 0),
+                unless_sent=True,
+            )
+            if first is _ALREADY_SENT:
+                first = None
+                done = await self.sent.load(key)
+        elif key is not None:
+            done = await self.sent.load(key)
         resumed_at = _first_unsent(done, len(items))
         if resumed_at:
             log.info("send_resumed", chat_id=chat_id, key=key, part=resumed_at, parts=len(items))
@@ -398,11 +431,17 @@ class Sender:
             if index in done:  # a later part recorded while an earlier one was not: keep it
                 ids.append(done[index])
                 continue
-            markup = reply_markup if index == len(items) - 1 else None
-            context = {"key": key, "part": index, "parts": len(items), "method": "sendMessage"}
-            step = await self._deliver(
-                chat_id, items[index], self._send_call(chat_id, markup), context
-            )
+            if first is not None:
+                step, first = first, None
+            else:
+                markup = reply_markup if index == len(items) - 1 else None
+                step = await self._deliver(
+                    chat_id,
+                    items[index],
+                    self._send_call(chat_id, markup),
+                    self._context(key, index, len(items)),
+                    record=None if key is None else (key, index),
+                )
             if isinstance(step, _Stopped):
                 return SendResult(
                     outcome=step.outcome,
@@ -413,9 +452,11 @@ class Sender:
                 )
             assert step.message_id is not None  # sendMessage always answers a Message
             ids.append(step.message_id)
-            if key is not None:
-                await self._record(chat_id, key, index, step.message_id, context)
         return SendResult(outcome=Outcome.DELIVERED, message_ids=tuple(ids), resumed_at=resumed_at)
+
+    @staticmethod
+    def _context(key: str | None, index: int, parts: int) -> dict[str, Any]:
+        return {"key": key, "part": index, "parts": parts, "method": "sendMessage"}
 
     async def edit(
         self,
@@ -504,14 +545,36 @@ class Sender:
     # ---- one piece, through the budget
 
     async def _deliver(
-        self, chat_id: int, piece: Piece, call: Call, context: dict[str, Any]
+        self,
+        chat_id: int,
+        piece: Piece,
+        call: Call,
+        context: dict[str, Any],
+        *,
+        record: tuple[str, int] | None = None,
+        unless_sent: bool = False,
     ) -> _Sent | _Stopped:
-        """Send one piece until Telegram accepts it, refuses it for good, or retries run out."""
+        """Send one piece until Telegram accepts it, refuses it for good, or retries run out.
+
+        ``record``: the key and part index to record the piece under once
+        Telegram accepted it (in the same step as the flood slot's release).
+        ``unless_sent``: the first slot is taken only if nothing is recorded
+        under that key yet; else nothing is sent and :data:`_ALREADY_SENT`
+        comes back.
+        """
         failures = 0
         while True:
-            ticket = await self.limiter.acquire(chat_id)
-            log.debug("send_text", chat_id=chat_id, text=piece.text, **context)
-            answer = await self._request(ticket, call, piece, context)
+            if unless_sent and record is not None:
+                unless_sent = False
+                maybe = await self.limiter.acquire_unless(chat_id, self.sent.redis_key(record[0]))
+                if maybe is None:
+                    return _ALREADY_SENT
+                ticket = maybe
+            else:
+                ticket = await self.limiter.acquire(chat_id)
+            if _DEBUG_ENABLED():
+                log.debug("send_text", chat_id=chat_id, text=piece.text, **context)
+            answer = await self._request(ticket, call, piece, context, record)
             if isinstance(answer, _Sent):
                 return answer
             if isinstance(answer, RetryAfter):
@@ -555,13 +618,20 @@ class Sender:
         return None
 
     async def _request(
-        self, ticket: Ticket, call: Call, piece: Piece, context: dict[str, Any]
+        self,
+        ticket: Ticket,
+        call: Call,
+        piece: Piece,
+        context: dict[str, Any],
+        record: tuple[str, int] | None = None,
     ) -> _Sent | TelegramError:
         """One request on a granted ticket, released whatever happens.
 
         Telegram's error is returned (a 429 already reported as a pause, before
         the slot is released: no process can slip in between). Once Telegram
-        accepted the piece, a release that fails is logged, not raised.
+        accepted the piece, the release (with the piece's record under
+        ``record``'s key, in the same write) is retried, then logged if it
+        still fails, never raised; an unrecorded piece is kept in this process.
         """
         try:
             sent = _Sent(await call(piece))
@@ -579,26 +649,26 @@ class Sender:
         except BaseException:
             await self.limiter.release(ticket)
             raise
-        await self._after_accepted(
-            "send_release_failed",
-            lambda: self.limiter.release(ticket),
-            chat_id=ticket.chat_id,
-            **context,
-        )
-        return sent
-
-    async def _record(
-        self, chat_id: int, key: str, index: int, message_id: int, context: dict[str, Any]
-    ) -> None:
+        if record is None or sent.message_id is None:
+            await self._after_accepted(
+                "send_release_failed",
+                lambda: self.limiter.release(ticket),
+                chat_id=ticket.chat_id,
+                **context,
+            )
+            return sent
+        key, index, message_id = record[0], record[1], sent.message_id
+        note = Record(self.sent.redis_key(key), str(index), str(message_id), self.sent.ttl_ms)
         recorded = await self._after_accepted(
             "sent_record_failed",
-            lambda: self.sent.record(key, index, message_id),
-            chat_id=chat_id,
+            lambda: self.limiter.release(ticket, record=note),
+            chat_id=ticket.chat_id,
             message_id=message_id,
             **context,
         )
         if not recorded:
             self.sent.remember(key, index, message_id)
+        return sent
 
     async def _after_accepted(
         self, event: str, write: Callable[[], Awaitable[object]], **fields: Any

@@ -19,6 +19,8 @@ again (Redis unreachable: until it works; anything else: up to
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -48,6 +50,8 @@ from shared.schemas import IncomingMessage, MalformedEntry, decode_entry
 from shared.streams import Fields
 
 log = get_logger(__name__)
+_debug = functools.partial(logging.getLogger(__name__).isEnabledFor, logging.DEBUG)
+"""Whether DEBUG lines are kept: the ones carrying a text are not built to be dropped."""
 
 DRAIN_TIMEOUT_S: Final = 3.0
 
@@ -292,7 +296,8 @@ def _log_forwarded(
     if result.spawned:
         log.info("po_spawn_requested", previous_status=result.status or None, **fields)
     log.info("message_forwarded", entry_id=entry_id, input_id=result.input_id, **fields)
-    log.debug("message_forwarded_text", entry_id=entry_id, text=message.text, **fields)
+    if _debug():
+        log.debug("message_forwarded_text", entry_id=entry_id, text=message.text, **fields)
 
 
 def _log_read_error(exc: RedisError, failures: int) -> None:

@@ -36,6 +36,8 @@ users carry on.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -68,6 +70,8 @@ from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
 from shared.streams import Fields
 
 log = get_logger(__name__)
+_debug = functools.partial(logging.getLogger(__name__).isEnabledFor, logging.DEBUG)
+"""Whether DEBUG lines are kept: the ones carrying a text are not built to be dropped."""
 
 DRAIN_TIMEOUT_S: Final = 3.0
 MAX_FAILURES: Final = 5
@@ -426,7 +430,8 @@ class ReplyForwarder:
             self._metrics.reply_delivered()
             self._metrics.observe_delivery_latency(entry_age_s(item.entry_id))
             log.info("reply_delivered", **fields)
-            log.debug("reply_delivered_text", text=reply.reply_text, **fields)
+            if _debug():
+                log.debug("reply_delivered_text", text=reply.reply_text, **fields)
         return await self._advance(user, item)
 
     async def _dead_letter(self, user: _User, item: _Item, reason: str, error: str) -> bool:

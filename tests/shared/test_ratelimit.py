@@ -13,7 +13,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from shared.ratelimit import FloodBudget, FloodLimiter
+from shared.ratelimit import FloodBudget, FloodLimiter, Record
 from shared.settings import BaseSettings, load
 
 SLACK_S = 0.03
@@ -238,6 +238,30 @@ async def test_a_request_whose_process_died_counts_for_in_flight_s_only(
 
     elapsed = time.monotonic() - started
     assert 0.5 - SLACK_S <= elapsed < 1.0
+
+
+async def test_acquire_unless_takes_nothing_when_the_key_exists(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1.0, chat_burst=1)
+    await redis.hset("test:sent:a", "0", "1")
+
+    assert await flood.acquire_unless(8, "test:sent:a") is None
+    # Nothing was taken: the chat's one token is still there.
+    ticket = await flood.acquire_unless(8, "test:sent:b")
+    assert ticket is not None
+    assert not (await flood.reserve(8)).granted
+    await flood.release(ticket)
+
+
+async def test_a_release_writes_its_record_in_the_same_step(redis: aioredis.Redis) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1000)
+    ticket = await flood.acquire(9)
+    assert await redis.get(flood.flight_key(9)) is not None
+
+    await flood.release(ticket, record=Record("test:sent:c", "0", "42", 60_000))
+
+    assert await redis.get(flood.flight_key(9)) is None
+    assert await redis.hgetall("test:sent:c") == {b"0": b"42"}
+    assert 0 < await redis.pttl("test:sent:c") <= 60_000
 
 
 async def test_a_preview_goes_only_when_the_budget_is_idle_now(redis: aioredis.Redis) -> None:
