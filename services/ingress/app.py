@@ -135,6 +135,7 @@ class Ingress:
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
                     maxlen=settings.incoming_maxlen,
+                    metrics=metrics,
                 )
                 try:
                     processor = UpdateProcessor(dp, bot, metrics)

@@ -41,6 +41,7 @@ from redis.exceptions import NoScriptError, RedisError
 from services.ingress.backoff import retry_delay
 from shared import keys
 from shared.log import get_logger
+from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, encode, utc_now_iso
 
 log = get_logger(__name__)
@@ -133,7 +134,9 @@ class Intake:
         *,
         dedupe_ttl_s: int = 24 * 60 * 60,
         maxlen: int = 100_000,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics("ingress")
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
         self._maxlen = maxlen
@@ -149,7 +152,9 @@ class Intake:
             # First use, or Redis restarted: nothing ran, so load it and go again.
             await self._redis.script_load(_STORE_SCRIPT)
             replies = await self._run(batch.pending)
-        _log_stored(batch.pending, replies)
+        duplicates = _log_stored(batch.pending, replies)
+        for _ in range(duplicates):
+            self._metrics.update_rejected("duplicate")
 
     async def store_until_stored(self, batch: IntakeBatch, stop: asyncio.Event) -> bool:
         """Retry ``store`` with capped backoff until it succeeds (True) or ``stop`` is set (False).
@@ -194,8 +199,8 @@ class Intake:
         return replies
 
 
-def _log_stored(pending: Sequence[_Pending], replies: Sequence[Any]) -> None:
-    """One INFO line per batch (a line per message costs real throughput); details at DEBUG."""
+def _log_stored(pending: Sequence[_Pending], replies: Sequence[Any]) -> int:
+    """One INFO line per batch (a line per message costs throughput); the duplicates counted."""
     stored: list[int] = []
     request_ids: list[str] = []
     duplicates: list[int] = []
@@ -220,3 +225,4 @@ def _log_stored(pending: Sequence[_Pending], replies: Sequence[Any]) -> None:
         request_ids=request_ids,
         duplicate_update_ids=duplicates,
     )
+    return len(duplicates)

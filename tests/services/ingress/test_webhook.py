@@ -198,3 +198,22 @@ async def test_a_sigterm_while_set_webhook_hangs_stops_the_ingress_at_once(
             assert await asyncio.wait_for(task, 10) == 0  # not the 60 s of setWebhook
     finally:
         await bot.session.close()
+
+
+async def test_an_update_delivered_twice_is_stored_once_and_counted_as_a_duplicate(
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    http: aiohttp.ClientSession,
+) -> None:
+    running = await start_ingress(**webhook_env)
+    body = msgspec.json.encode(update_from(KNOWN, "twice", update_id=77))
+
+    assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200
+    assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200  # Telegram's retry
+
+    assert [m.text for m in await queued(redis)] == ["twice"]
+    page = running.ingress.metrics.exposition().decode()
+    duplicates = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} 1.0'
+    assert duplicates in page
