@@ -32,7 +32,7 @@ import contextlib
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -43,6 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 from shared import keys
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, decode_entry, encode_entry, utc_now_iso
+from shared.stopping import Stopped, until_stopped
 
 __all__ = [
     "DeadLetter",
@@ -54,7 +55,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 Fields = dict[bytes, bytes]
 
@@ -126,10 +126,6 @@ class _Entry:
     fields: Fields
     """Empty when the entry was trimmed while pending (XADD never writes none)."""
     deliveries: int
-
-
-class _Stopped(Exception):
-    """``stop`` was set while waiting on Redis."""
 
 
 class _Backoff:
@@ -221,7 +217,7 @@ class StreamConsumer(Generic[T]):
         while not stop.is_set():
             try:
                 await self._session(stop)
-            except _Stopped:
+            except Stopped:
                 break
             except RedisError as exc:
                 await self._after_redis_error(exc, stop)
@@ -246,7 +242,7 @@ class StreamConsumer(Generic[T]):
 
     async def _session(self, stop: asyncio.Event) -> NoReturn:
         """One connected stretch: group, own pending entries, then claim and read forever."""
-        await self._until_stopped(stop, self._ensure_group())
+        await until_stopped(stop, self._ensure_group())
         await self._handle_own_pending(stop)
         next_claim = time.monotonic()
         while True:
@@ -256,7 +252,7 @@ class StreamConsumer(Generic[T]):
                 next_claim = time.monotonic() + self._claim_every_s
             # Never block past the next claim scan; BLOCK 0 would mean forever.
             block_ms = max(1, min(self._block_ms, int((next_claim - time.monotonic()) * 1000)))
-            entries = await self._until_stopped(stop, self._read(">", block_ms))
+            entries = await until_stopped(stop, self._read(">", block_ms))
             # Only a whole claim-and-read round proves Redis usable again: an
             # error recurring later in the round must keep backing off.
             self._recovered()
@@ -282,7 +278,7 @@ class StreamConsumer(Generic[T]):
         """Entries this consumer name read before but never acknowledged, oldest first."""
         after = "0"
         while True:
-            entries = await self._until_stopped(stop, self._read(after, None))
+            entries = await until_stopped(stop, self._read(after, None))
             if not entries:
                 return
             await self._handle_batch(stop, entries, fresh=False)
@@ -291,7 +287,7 @@ class StreamConsumer(Generic[T]):
     async def _claim_idle(self, stop: asyncio.Event) -> None:
         start = "0-0"
         while True:
-            reply: list[Any] = await self._until_stopped(
+            reply: list[Any] = await until_stopped(
                 stop,
                 self._redis.xautoclaim(
                     self.stream,
@@ -333,7 +329,7 @@ class StreamConsumer(Generic[T]):
         if not entries:
             return
         ids = [raw_id.decode() for raw_id, _ in entries]
-        deliveries = {} if fresh else await self._until_stopped(stop, self._deliveries(ids))
+        deliveries = {} if fresh else await until_stopped(stop, self._deliveries(ids))
         for entry_id, (_, fields) in zip(ids, entries, strict=True):
             if stop.is_set():
                 return
@@ -420,31 +416,6 @@ class StreamConsumer(Generic[T]):
             deliveries=entry.deliveries,
             dead_stream=self._dead_stream,
         )
-
-    @staticmethod
-    async def _until_stopped(stop: asyncio.Event, work: Awaitable[R]) -> R:
-        """Await a Redis call, or abandon it and raise ``_Stopped`` once ``stop`` is set.
-
-        Only for reads and claims: a lost reply leaves entries pending under
-        this consumer, where the next run or ``XAUTOCLAIM`` finds them.
-        """
-        if stop.is_set():
-            if isinstance(work, Coroutine):
-                work.close()  # never awaited: close it so Python does not warn
-            raise _Stopped
-        task = asyncio.ensure_future(work)
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not task.done():
-                task.cancel()
-                # redis-py drops a connection whose command was cancelled.
-                await asyncio.wait({task})
-        if task.cancelled():
-            raise _Stopped
-        return task.result()
 
 
 def _nothing() -> None:

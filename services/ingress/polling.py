@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -43,10 +43,10 @@ from services.ingress.backoff import retry_delay
 from services.ingress.intake import Intake
 from services.ingress.updates import UpdateProcessor, update_id_of
 from shared.log import get_logger
+from shared.stopping import Stopped, until_stopped
 
 log = get_logger(__name__)
 
-R = TypeVar("R")
 
 EXIT_CONFLICT: Final = 3
 EXIT_UNAUTHORIZED: Final = 4
@@ -64,10 +64,6 @@ class RawGetUpdates(TelegramMethod[list[Any]]):
     limit: int | None = None
     timeout: int | None = None
     allowed_updates: list[str] | None = None
-
-
-class _Stopped(Exception):
-    """``stop`` was set while waiting for Telegram."""
 
 
 class Poller:
@@ -97,8 +93,8 @@ class Poller:
             if self._on_turn is not None:
                 self._on_turn()  # health: the polling loop is alive
             try:
-                raws = await _until_stopped(stop, self._fetch())
-            except _Stopped:
+                raws = await until_stopped(stop, self._fetch())
+            except Stopped:
                 break
             except TelegramConflictError as exc:
                 _log_conflict(exc)
@@ -153,23 +149,3 @@ async def _pause_after(exc: BaseException, attempt: int, stop: asyncio.Event) ->
     log.warning("polling_failed", error=type(exc).__name__, attempt=attempt, retry_in_s=delay)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay)
-
-
-async def _until_stopped(stop: asyncio.Event, work: Awaitable[R]) -> R:
-    """Await ``work``, or cancel it and raise ``_Stopped`` once ``stop`` is set.
-
-    Only for ``getUpdates``: abandoning it confirms nothing, so whatever it
-    would have returned is delivered again.
-    """
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-    if task.cancelled():
-        raise _Stopped
-    return task.result()

@@ -33,6 +33,7 @@ from services.ingress.intake import Intake
 from services.ingress.updates import UpdateProcessor
 from shared.log import get_logger
 from shared.settings import Secret
+from shared.stopping import Stopped, until_stopped
 
 log = get_logger(__name__)
 
@@ -106,26 +107,10 @@ async def serve_webhook(
         await web.TCPSite(runner, host, port).start()
         log.info("webhook_listening", host=host, port=port, path=path)
         # A SIGTERM while setWebhook is in flight must not wait for Telegram's answer.
-        if await _until_stopped(stop, on_listening()):
+        with contextlib.suppress(Stopped):
+            await until_stopped(stop, on_listening())
             await stop.wait()
     finally:
         # Requests in flight are finished (or cut after shutdown_timeout) before we return.
         await runner.cleanup()
     log.info("webhook_stopped")
-
-
-async def _until_stopped(stop: asyncio.Event, work: Awaitable[None]) -> bool:
-    """Run ``work`` unless ``stop`` comes first (then cancel it); whether it finished."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return False
-    task.result()  # its error, if any, is the caller's
-    return True
