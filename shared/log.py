@@ -10,9 +10,10 @@ aiogram (the relay and the notifier must not load it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 import msgspec
@@ -113,3 +114,13 @@ def configure(
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)
+
+
+def debug_enabled(name: str) -> Callable[[], bool]:
+    """Whether DEBUG events of logger ``name`` are kept, as a cheap call.
+
+    structlog drops debug events by the standard library's level (above);
+    asking first is cheaper than building an event (with a user's text in
+    it) only to drop it.
+    """
+    return functools.partial(logging.getLogger(name).isEnabledFor, logging.DEBUG)

@@ -70,8 +70,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -83,7 +81,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared.formatting import Part, plain_parts, render_parts
-from shared.log import get_logger
+from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, RetryReason
 from shared.ratelimit import FloodBudget, FloodLimiter, Record, Ticket, is_group
 from shared.settings import BaseSettings
@@ -99,7 +97,7 @@ from shared.telegram import (
 )
 
 log = get_logger(__name__)
-_DEBUG_ENABLED = functools.partial(logging.getLogger(__name__).isEnabledFor, logging.DEBUG)
+_DEBUG_ENABLED = debug_enabled(__name__)
 """Whether DEBUG lines are kept: skips building the text-carrying ones that would be dropped."""
 
 ReplyMarkup = Mapping[str, Any]

@@ -14,8 +14,6 @@ is exactly a button's label is not a chat message: it is the button's
 
 from __future__ import annotations
 
-import logging
-
 from aiogram import Router
 from aiogram.types import Message, Update
 
@@ -24,18 +22,12 @@ from services.ingress.intake import IntakeBatch
 from services.ingress.keyboard_sessions import KeyboardSessions
 from services.ingress.keyboards import button_actions
 from services.ingress.outbox import Outbox
-from shared.log import get_logger
+from shared.log import debug_enabled, get_logger
 from shared.schemas import IncomingMessage, User, new_id
 from shared.texts import Texts
 
 log = get_logger(__name__)
-# structlog drops debug events by the standard library's level (shared.log);
-# asking it first is cheaper than building an event to drop.
-_stdlib_log = logging.getLogger(__name__)
-
-
-def _debug_enabled() -> bool:
-    return _stdlib_log.isEnabledFor(logging.DEBUG)
+_debug_enabled = debug_enabled(__name__)
 
 
 def router(texts: Texts) -> Router:

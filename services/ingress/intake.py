@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
@@ -40,18 +39,12 @@ from redis.exceptions import NoScriptError, RedisError
 
 from services.ingress.backoff import retry_delay
 from shared import keys
-from shared.log import get_logger
+from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, encode, utc_now_iso
 
 log = get_logger(__name__)
-# structlog drops debug events by the standard library's level (shared.log);
-# asking it first is cheaper than building an event to drop.
-_stdlib_log = logging.getLogger(__name__)
-
-
-def _debug_enabled() -> bool:
-    return _stdlib_log.isEnabledFor(logging.DEBUG)
+_debug_enabled = debug_enabled(__name__)
 
 
 DEDUPE_PREFIX: Final = "bot:update:"

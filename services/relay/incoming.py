@@ -19,8 +19,6 @@ again (Redis unreachable: until it works; anything else: up to
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -44,14 +42,13 @@ from services.relay.lua import text
 from services.relay.partitions import Ownership
 from services.relay.sessions import Duplicate, Forwarded, Lost, SessionForwarder
 from shared import keys
-from shared.log import get_logger
+from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, MalformedEntry, decode_entry
 from shared.streams import Fields
 
 log = get_logger(__name__)
-_debug = functools.partial(logging.getLogger(__name__).isEnabledFor, logging.DEBUG)
-"""Whether DEBUG lines are kept: the ones carrying a text are not built to be dropped."""
+_debug = debug_enabled(__name__)
 
 DRAIN_TIMEOUT_S: Final = 3.0
 

@@ -36,8 +36,6 @@ users carry on.
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -64,14 +62,13 @@ from services.relay.outbound import Delivery, Outbound, draft_id_for
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
-from shared.log import get_logger
+from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, entry_age_s
 from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
 from shared.streams import Fields
 
 log = get_logger(__name__)
-_debug = functools.partial(logging.getLogger(__name__).isEnabledFor, logging.DEBUG)
-"""Whether DEBUG lines are kept: the ones carrying a text are not built to be dropped."""
+_debug = debug_enabled(__name__)
 
 DRAIN_TIMEOUT_S: Final = 3.0
 MAX_FAILURES: Final = 5
