@@ -49,6 +49,10 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     caption_forwarded: str
     edit_not_forwarded: str
     admins_only: str
+    """A 403 on an admin-only list (``/servers``)."""
+    list_forbidden: str
+    """A 403 on any other list: the API says this account may not see it.
+    Also a callback answer, so at most 200 characters."""
     list_empty: dict[str, str]
     """``projects``/``servers``/``tasks`` -> the line shown for an empty list."""
     list_title_html: dict[str, str]
@@ -142,6 +146,9 @@ RU = Texts(
         "Если нужно, отправьте исправленный текст новым сообщением."
     ),
     admins_only="Эта команда доступна только администраторам.",
+    list_forbidden=(
+        "Вашей учётной записи это недоступно. Если это ошибка, обратитесь к администратору."
+    ),
     list_empty={
         "projects": "У вас пока нет проектов.",
         "servers": "Серверов пока нет.",

@@ -41,12 +41,16 @@ class ListSpec(Generic[T]):
     item_rows: Callable[[Sequence[T], Texts], list[list[InlineKeyboardButton]]] | None = None
     """Buttons for the items of a page (projects open their details)."""
     admins_only: bool = False
-    """A 403 means "admins only" rather than "unavailable"."""
+    """A 403 means "admins only" rather than "not for your account"."""
 
     def failure(self, exc: ApiError, texts: Texts) -> str:
-        """What to tell the person when the API did not answer."""
-        if isinstance(exc, ApiForbidden) and self.admins_only:
-            return texts.admins_only
+        """What to tell the person when the API did not give the list.
+
+        A 403 is an answer, not an outage: the API is up and says no, so
+        "try again in a minute" would send the person round in circles.
+        """
+        if isinstance(exc, ApiForbidden):
+            return texts.admins_only if self.admins_only else texts.list_forbidden
         return texts.service_unavailable
 
 

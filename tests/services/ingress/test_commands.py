@@ -113,6 +113,29 @@ async def test_servers_for_a_non_admin_say_admins_only(
 
 
 @pytest.mark.usefixtures("running")
+@pytest.mark.parametrize(
+    ("command", "route", "answer"),
+    [
+        ("/projects", "/api/projects", RU.list_forbidden),
+        ("/servers", "/api/servers", RU.admins_only),
+        ("/tasks", "/api/tasks", RU.list_forbidden),
+    ],
+)
+async def test_a_403_on_a_quick_command_says_it_is_not_allowed_rather_than_unavailable(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, command: str, route: str, answer: str
+) -> None:
+    # The admin passes auth (/api/users answers as usual); only the list's own route says no.
+    fake_api.respond_with(route, {"detail": "Not enough permissions"}, status=403)
+
+    answers = await ask(fake_telegram, ADMIN, command)
+
+    assert answers == [answer]
+    assert answer != RU.service_unavailable
+    (request,) = fake_api.requests_to(route + "/")
+    assert request.headers["X-Telegram-ID"] == str(ADMIN)
+
+
+@pytest.mark.usefixtures("running")
 async def test_tasks_lists_only_the_running_ones(
     fake_telegram: FakeTelegram, fake_api: FakeApi
 ) -> None:
