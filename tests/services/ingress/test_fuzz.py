@@ -4,29 +4,45 @@ Hypothesis builds updates of every shape, sane and hostile (wrong types,
 unknown update kinds, odd chats, lone surrogates, huge texts), and feeds
 them, as raw JSON would arrive, through the same ``UpdateProcessor`` and
 ``Intake`` that polling and the webhook use: real aiogram, real HTTP to the
-fake Telegram and the fake API, real Redis. Properties: nothing ever
-escapes (the ingress does not crash), and nothing from a stranger is ever
-queued or asked of the API beyond the user lookup.
+fake Telegram and the fake API, real Redis. A smaller run posts them to the
+real webhook over HTTP, as Telegram would.
 
-Hypothesis drives a synchronous test, so this file runs its own event
-loop for the fakes and the ingress, one for all examples.
+Properties, for every example:
+
+- no handler failed and no answer's send failed: ``UpdateProcessor.feed``
+  catches every exception (a bug must not stall the ingress), so "nothing
+  escaped" proves nothing; what counts is that neither ``update_failed``
+  nor ``outbox_failed`` was logged;
+- nothing from a stranger is queued or asked of the API beyond the user
+  lookup;
+- the webhook answers 2xx (a bad update never gets better, so it must not
+  be retried).
+
+Hypothesis drives a synchronous test, so each test runs its own event
+loop for the fakes and the ingress, one for all its examples. Answers are
+sent without the per-chat pace (``TELEGRAM_RATE_*``) so that each
+example's answers are out, and their failures logged, before it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
-from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
+import structlog
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.fakes.api import FakeApi
+from services.fakes.redis_server import free_port
 from services.fakes.telegram import FakeTelegram
 from services.ingress.app import Ingress
 from tests.plugins.telegram import make_bot
@@ -38,6 +54,11 @@ T = TypeVar("T")
 KNOWN_IDS = (KNOWN, ADMIN)
 STRANGERS = (666, 777)
 USERS_PATHS = ("/api/users", "/api/users/")
+FAILURES = frozenset({"update_failed", "outbox_failed"})
+"""What the ingress logs when a handler, or the sending of an answer, raised."""
+UNPACED = {"TELEGRAM_RATE_CHAT_PER_S": "100000", "TELEGRAM_RATE_GLOBAL_PER_S": "100000"}
+WEBHOOK_SECRET = "fuzz-secret"
+WEBHOOK_PATH = "/telegram/fuzz"
 
 
 @dataclass
@@ -46,14 +67,32 @@ class Rig:
     ingress: Ingress
     fake_api: FakeApi
     redis: aioredis.Redis
-    outcomes: Counter[str]
+    outcomes: Counter[str] = field(default_factory=Counter)
+    webhook_url: str = ""
+    http: aiohttp.ClientSession | None = None
 
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)
 
+    async def answers_sent(self) -> None:
+        """Every answer the example queued has gone out (or failed, and been logged)."""
+        await asyncio.wait_for(self.ingress.outbox.join(), 10)
 
-@pytest.fixture
-def rig(redis_url: str) -> Iterator[Rig]:
+    async def post(self, raw: Any) -> int:
+        """``raw`` as Telegram would POST it (JSON, non-ASCII escaped); the answer's status."""
+        assert self.http is not None
+        headers = {
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+        }
+        body = json.dumps(raw).encode()
+        async with self.http.post(self.webhook_url, data=body, headers=headers) as response:
+            return response.status
+
+
+@contextlib.contextmanager
+def rig_loop(redis_url: str, *, webhook: bool) -> Iterator[Rig]:
+    """The fakes and an opened ingress on a loop of their own; with ``webhook``, serving it."""
     loop = asyncio.new_event_loop()
     stack = contextlib.AsyncExitStack()
 
@@ -66,17 +105,51 @@ def rig(redis_url: str) -> Iterator[Rig]:
         fake_api.add_project(KNOWN, "<b>p & q")
         bot = make_bot(fake_telegram)
         stack.push_async_callback(bot.session.close)
-        settings = ingress_settings(fake_telegram, fake_api, redis_url)
+        env = dict(UNPACED)
+        port = free_port()
+        if webhook:
+            env |= {
+                "INGRESS_MODE": "webhook",
+                "WEBHOOK_URL": f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+                "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            }
+        settings = ingress_settings(fake_telegram, fake_api, redis_url, **env)
         ingress = await stack.enter_async_context(Ingress.open(settings, bot=bot))
         redis = aioredis.Redis.from_url(redis_url)
         stack.push_async_callback(redis.aclose)
-        return Rig(loop, ingress, fake_api, redis, Counter())
+        rig = Rig(loop, ingress, fake_api, redis)
+        if webhook:
+            stop = asyncio.Event()
+            task = asyncio.create_task(ingress.run(stop), name="ingress")
+
+            async def finish() -> None:
+                stop.set()
+                assert await asyncio.wait_for(task, 10) == 0
+
+            stack.push_async_callback(finish)
+            await fake_telegram.wait_for_call("setWebhook")
+            rig.http = await stack.enter_async_context(aiohttp.ClientSession())
+            rig.webhook_url = settings.webhook_url or ""
+        return rig
 
     try:
         yield loop.run_until_complete(setup())
     finally:
         loop.run_until_complete(stack.aclose())
         loop.close()
+
+
+@pytest.fixture
+def rig(redis_url: str) -> Iterator[Rig]:
+    with rig_loop(redis_url, webhook=False) as opened:
+        yield opened
+
+
+@pytest.fixture
+def webhook_rig(redis_url: str) -> Iterator[Rig]:
+    with rig_loop(redis_url, webhook=True) as opened:
+        yield opened
 
 
 # --- strategies ---------------------------------------------------------------
@@ -214,11 +287,27 @@ NEVER_QUEUED = [
 ]
 
 
-@settings(
+def failures(logs: Sequence[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [event for event in logs if event["event"] in FAILURES]
+
+
+def check_no_stranger_passed(rig: Rig, raw: Any, queued: int, api_before: int) -> None:
+    if queued:
+        assert sender_of(raw) in KNOWN_IDS, f"a stranger's message was queued: {raw!r}"
+    for request in rig.fake_api.requests[api_before:]:
+        if request.path not in USERS_PATHS:
+            assert request.headers.get("X-Telegram-ID") in {str(i) for i in KNOWN_IDS}
+    rig.outcomes["queued" if queued else "not_queued"] += 1
+
+
+FUZZ = settings(
     max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@FUZZ
 @given(raw=updates())
 @example(raw=ALWAYS_QUEUED[0])
 @example(raw=ALWAYS_QUEUED[1])
@@ -228,23 +317,49 @@ NEVER_QUEUED = [
 @example(raw=NEVER_QUEUED[2])
 def check_one_update(rig: Rig, raw: Any) -> None:
     before = len(rig.fake_api.requests)
-    batch = rig.run(rig.ingress.processor.handle([raw]))
-    rig.run(rig.ingress.intake.store(batch))
+    with structlog.testing.capture_logs() as logs:
+        batch = rig.run(rig.ingress.processor.handle([raw]))
+        rig.run(rig.ingress.intake.store(batch))
+        rig.run(rig.answers_sent())
 
-    sender = sender_of(raw)
-    queued = list(batch.pending)
-    if queued:
-        assert sender in KNOWN_IDS, f"a stranger's message was queued: {raw!r}"
-    for request in rig.fake_api.requests[before:]:
-        if request.path not in USERS_PATHS:
-            assert request.headers.get("X-Telegram-ID") in {str(i) for i in KNOWN_IDS}
-    rig.outcomes["queued" if queued else "not_queued"] += 1
+    assert failures(logs) == [], f"handling {raw!r} failed"
+    check_no_stranger_passed(rig, raw, len(batch.pending), before)
 
 
-def test_fuzzed_updates_never_crash_the_ingress_nor_let_a_stranger_through(rig: Rig) -> None:
+def test_fuzzed_updates_never_fail_a_handler_nor_let_a_stranger_through(rig: Rig) -> None:
     check_one_update(rig)
 
     # The fuzz reached both sides of the gate, or it proved little.
     assert rig.outcomes["queued"] >= len(ALWAYS_QUEUED)
     assert rig.outcomes["not_queued"] >= len(NEVER_QUEUED)
     assert len(rig.run(queued_messages(rig.redis))) == rig.outcomes["queued"]
+
+
+@settings(FUZZ, max_examples=25)
+@given(raw=updates())
+@example(raw=ALWAYS_QUEUED[0])
+@example(raw=ALWAYS_QUEUED[2])
+@example(raw=NEVER_QUEUED[0])
+@example(raw=NEVER_QUEUED[2])
+@example(raw=[1, {"update_id": 9}])
+def post_one_update(rig: Rig, raw: Any) -> None:
+    before = len(rig.fake_api.requests)
+    already = len(rig.run(queued_messages(rig.redis)))
+    with structlog.testing.capture_logs() as logs:
+        status = rig.run(rig.post(raw))
+        rig.run(rig.answers_sent())
+
+    assert 200 <= status < 300, f"{raw!r} was answered {status}"
+    assert failures(logs) == [], f"handling {raw!r} failed"
+    queued = rig.run(queued_messages(rig.redis))[already:]
+    assert all(message.telegram_id in KNOWN_IDS for message in queued), queued
+    check_no_stranger_passed(rig, raw, len(queued), before)
+
+
+def test_fuzzed_updates_posted_to_the_webhook_are_answered_2xx_and_no_stranger_passes(
+    webhook_rig: Rig,
+) -> None:
+    post_one_update(webhook_rig)
+
+    assert webhook_rig.outcomes["queued"] >= 2
+    assert webhook_rig.outcomes["not_queued"] >= 3
