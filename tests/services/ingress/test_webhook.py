@@ -28,8 +28,8 @@ SECRET = "s3cret_-token"
 PATH = "/telegram/hook"
 
 
-@pytest.fixture
-def webhook_env() -> dict[str, str]:
+def env_on_a_free_port() -> dict[str, str]:
+    """A webhook ingress's variables: a free port of its own, this file's path and secret."""
     port = free_port()
     return {
         "INGRESS_MODE": "webhook",
@@ -37,6 +37,11 @@ def webhook_env() -> dict[str, str]:
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
     }
+
+
+@pytest.fixture
+def webhook_env() -> dict[str, str]:
+    return env_on_a_free_port()
 
 
 @pytest.fixture
@@ -217,3 +222,38 @@ async def test_an_update_delivered_twice_is_stored_once_and_counted_as_a_duplica
     page = running.ingress.metrics.exposition().decode()
     duplicates = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} 1.0'
     assert duplicates in page
+
+
+def duplicates(ingress: Ingress) -> float:
+    page = ingress.metrics.exposition().decode()
+    line = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} '
+    found = [row for row in page.splitlines() if row.startswith(line)]
+    return float(found[0].removeprefix(line)) if found else 0.0
+
+
+@pytest.mark.parametrize("concurrently", [False, True], ids=["one-after-the-other", "at-once"])
+async def test_one_update_posted_to_two_replicas_is_forwarded_exactly_once(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    http: aiohttp.ClientSession,
+    concurrently: bool,
+) -> None:
+    # Two webhook ingresses behind one load balancer: nothing shared but Redis.
+    first_env, second_env = env_on_a_free_port(), env_on_a_free_port()
+    first = await start_ingress(**first_env)
+    second = await start_ingress(**second_env)
+    await fake_telegram.wait_for_call("setWebhook", count=2)  # the second one listens too
+    urls = [first_env["WEBHOOK_URL"], second_env["WEBHOOK_URL"]]
+    body = msgspec.json.encode(update_from(KNOWN, "to both", update_id=99))
+
+    if concurrently:
+        statuses = list(await asyncio.gather(*(post(http, url, body) for url in urls)))
+    else:
+        statuses = [await post(http, url, body) for url in urls]
+
+    assert statuses == [200, 200]
+    (message,) = await queued(redis)
+    assert (message.text, message.update_id) == ("to both", 99)
+    assert duplicates(first.ingress) + duplicates(second.ingress) == 1
