@@ -23,6 +23,19 @@ is rejected the same way, and its query is answered with the rejection too
 When the API cannot answer (down, slow, 5xx, garbage) the update fails
 closed: the person is told the service is unavailable and nothing is
 forwarded. Errors are not cached, so the next message asks again.
+
+Nothing from here is ever posted in a group, supergroup or channel. Auth
+runs before any router, so otherwise every stranger writing in a group the
+bot is in (or merely joining it, a service message) would have the
+rejection, with their Telegram id, posted for the whole group to read,
+and an API outage would answer every group message with "unavailable".
+There the rejection is only logged (``user_rejected`` with the chat's type
+and id, at INFO once per cache period like any rejection); a button
+press still gets its answer, which only the presser sees. Known users in a
+group go on to ``groups``, which explains that the bot works in private
+chats. A stranger's group message spends their "told once" like a private
+one: a private message within ``AUTH_CACHE_UNKNOWN_TTL_S`` after it gets
+nothing, the one after that the rejection.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.enums import ChatType
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
@@ -103,7 +117,9 @@ class AuthMiddleware(BaseMiddleware):
         if lookup.user is None:
             self._metrics.update_rejected("stranger")
             await self._answer_query(event, self._texts.access_denied)
-            await self._reject(sender.id, fresh=lookup.fresh, data=data)
+            await self._reject(
+                sender.id, fresh=lookup.fresh, chat=data.get("event_chat"), data=data
+            )
             return None
         data["user"] = lookup.user
         return await handler(event, data)
@@ -113,9 +129,21 @@ class AuthMiddleware(BaseMiddleware):
         if isinstance(event, Update) and event.callback_query is not None:
             await answer_query(event.callback_query, text)
 
-    async def _reject(self, telegram_id: int, *, fresh: bool, data: dict[str, Any]) -> None:
+    async def _reject(
+        self, telegram_id: int, *, fresh: bool, chat: Chat | None, data: dict[str, Any]
+    ) -> None:
         if not fresh:
             log.debug("user_rejected_again", telegram_id=telegram_id)
+            return
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            # Not posted: a stranger's id is nothing for a whole group to read.
+            log.info(
+                "user_rejected",
+                telegram_id=telegram_id,
+                chat_id=chat.id,
+                chat_type=chat.type,
+                notified=False,
+            )
             return
         notify = self._rejections.take()
         log.info("user_rejected", telegram_id=telegram_id, notified=notify)
@@ -125,8 +153,9 @@ class AuthMiddleware(BaseMiddleware):
     async def _tell(
         self, data: dict[str, Any], text: str, reply_markup: ReplyMarkup | None = None
     ) -> None:
+        """Say ``text`` in the update's chat, if it is a private one."""
         chat: Chat | None = data.get("event_chat")
-        if chat is not None:
+        if chat is not None and chat.type == ChatType.PRIVATE:
             outbox: Outbox = data["outbox"]
             outbox.say(chat.id, text, reply_markup=reply_markup)
 

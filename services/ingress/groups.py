@@ -2,7 +2,9 @@
 
 A message with words in it gets a short explanation; service messages
 (someone joined, a pin) get nothing, so adding the bot to a group does not
-make it chatter. Nothing from here is forwarded.
+make it chatter. Nothing from here is forwarded. Only known users get
+here: a stranger's group update was stopped by ``auth``, which posts
+nothing in a group.
 """
 
 from __future__ import annotations

@@ -286,7 +286,9 @@ async def test_a_button_under_a_group_message_is_expired(
     fake_telegram: FakeTelegram, fake_api: FakeApi
 ) -> None:
     fake_api.add_project(KNOWN, "mine")
-    explained = await ask(fake_telegram, "hello", GROUP)
+    await handled(fake_telegram, fake_telegram.inject_message(GROUP, "hello", user_id=KNOWN))
+    explained = fake_telegram.chat(GROUP).sent[-1]
+    assert explained["text"] == RU.private_only
 
     answer = await press(fake_telegram, explained, "pg1:p:0", chat_id=GROUP, user_id=KNOWN)
 
