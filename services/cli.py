@@ -28,9 +28,11 @@ COMMANDS = {
     "ingress": Command(
         "services.ingress",
         "receive Telegram updates: auth, quick commands, queue chat messages",
-        "The only process that receives Telegram updates (long polling). It checks "
-        "every sender against the backend API, rejects strangers, and queues chat "
-        "messages from known users in Redis for the relays. Run one replica.",
+        "The only process that receives Telegram updates, by long polling "
+        "(INGRESS_MODE=polling, the default: run exactly one) or as a webhook "
+        "(INGRESS_MODE=webhook: any number behind a load balancer). It checks every "
+        "sender against the backend API, rejects strangers, answers quick commands "
+        "and queues chat messages from known users in Redis for the relays.",
     ),
     "relay": Command(
         "services.relay",

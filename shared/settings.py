@@ -9,6 +9,7 @@ one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -71,6 +72,17 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("TELEGRAM_BOT_TOKEN: expected the form <bot id>:<secret>")
         if not 0 <= self.metrics_port <= 65535:
             raise ValueError("metrics_port: expected a port, 1-65535, or 0 for none")
+        for name in self.__struct_fields__:
+            # "inf" and "nan" parse as floats; no duration or rate here means either.
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{name}: expected a finite number")
+        # The flood budget's own limits, named by their variables (checked again
+        # when the budget is built, too late for one clear line at start).
+        if not self.telegram_rate_global_per_s >= 1:
+            raise ValueError("telegram_rate_global_per_s: must be at least 1")
+        if not self.telegram_rate_chat_per_s > 0:
+            raise ValueError("telegram_rate_chat_per_s: must be positive")
 
     def secrets(self) -> list[str]:
         """Every secret value, so logging can scrub them wherever they appear."""

@@ -62,3 +62,22 @@ def test_an_unknown_subcommand_is_a_usage_error() -> None:
     result = run_cli(["sandboxx"], env={})
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+BAD_VALUES = [
+    *((command, "TELEGRAM_RATE_GLOBAL_PER_S", "0") for command in COMMANDS),
+    *((command, "TELEGRAM_RATE_GLOBAL_PER_S", "nan") for command in COMMANDS),
+    *((command, "TELEGRAM_RATE_CHAT_PER_S", "-1") for command in COMMANDS),
+    ("relay", "LEASE_TTL_S", "inf"),
+]
+
+
+@pytest.mark.parametrize(("command", "variable", "value"), BAD_VALUES)
+def test_a_value_out_of_range_is_named_without_a_traceback(
+    command: str, variable: str, value: str
+) -> None:
+    result = run_cli([command], env={"TELEGRAM_BOT_TOKEN": "123:abc", variable: value})
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"{variable}: ") or f" {variable}: " in line
+    assert "Traceback" not in result.stderr

@@ -49,6 +49,12 @@ def test_log_level_and_format_are_case_insensitive() -> None:
         ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL"),
         ({"METRICS_PORT": "http"}, "METRICS_PORT"),
         ({"METRICS_PORT": "70000"}, "METRICS_PORT"),
+        ({"TELEGRAM_RATE_GLOBAL_PER_S": "0"}, "TELEGRAM_RATE_GLOBAL_PER_S"),
+        ({"TELEGRAM_RATE_GLOBAL_PER_S": "0.5"}, "TELEGRAM_RATE_GLOBAL_PER_S"),
+        ({"TELEGRAM_RATE_GLOBAL_PER_S": "nan"}, "TELEGRAM_RATE_GLOBAL_PER_S"),
+        ({"TELEGRAM_RATE_GLOBAL_PER_S": "inf"}, "TELEGRAM_RATE_GLOBAL_PER_S"),
+        ({"TELEGRAM_RATE_CHAT_PER_S": "-1"}, "TELEGRAM_RATE_CHAT_PER_S"),
+        ({"TELEGRAM_RATE_CHAT_PER_S": "0"}, "TELEGRAM_RATE_CHAT_PER_S"),
     ],
 )
 def test_a_missing_or_malformed_variable_is_named(override: dict[str, str], variable: str) -> None:
