@@ -56,11 +56,13 @@ class ServiceProcess:
             self._proc.kill()
             self._proc.wait()
 
-    def terminate(self, timeout: float = EXIT_TIMEOUT_S) -> int:
-        """SIGTERM and wait; SIGKILL if it does not stop in time. Returns the exit code."""
+    def terminate(
+        self, timeout: float = EXIT_TIMEOUT_S, sig: signal.Signals = signal.SIGTERM
+    ) -> int:
+        """Send ``sig`` (SIGTERM), wait; SIGKILL if it does not stop in time. The exit code."""
         assert self._proc is not None
         if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
+            self._proc.send_signal(sig)
             try:
                 self._proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -1,7 +1,8 @@
-"""Every process stops cleanly on SIGTERM, as supervisor and docker stop ask."""
+"""Every process stops cleanly on SIGTERM, as supervisor and docker stop ask, and on Ctrl-C."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -11,15 +12,16 @@ from tests.plugins.processes import StartService
 STOP_WITHIN_S = 5.0
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("command", ["ingress", "relay", "notifier"])
-async def test_sigterm_stops_the_process_with_status_0_within_seconds(
-    command: str, start_service: StartService
+async def test_a_stop_signal_stops_the_process_with_status_0_within_seconds(
+    command: str, sig: signal.Signals, start_service: StartService
 ) -> None:
     process = start_service(command)
     await process.wait_for_event(f"{command}_started", timeout=30)
 
     began = time.monotonic()
-    code = process.terminate(timeout=STOP_WITHIN_S + 5)
+    code = process.terminate(timeout=STOP_WITHIN_S + 5, sig=sig)
 
     assert code == 0, process.logs()
     assert time.monotonic() - began < STOP_WITHIN_S

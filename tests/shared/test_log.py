@@ -33,6 +33,19 @@ def test_every_event_is_json_with_the_service_name(capsys: pytest.CaptureFixture
     assert event["level"] == "info"
 
 
+def test_the_console_format_is_one_readable_line_with_the_service_name_and_no_secret(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log.configure("notifier", fmt="console", secrets=[TOKEN])
+    log.get_logger("t").info("result_notified", server=f"s-{TOKEN}", admins=2)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "result_notified" in line
+    assert "service=notifier" in line
+    assert "admins=2" in line
+    assert TOKEN not in line
+    assert not line.lstrip().startswith("{")
+
+
 def test_the_token_is_scrubbed_from_our_events_and_from_library_records(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

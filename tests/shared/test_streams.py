@@ -428,7 +428,9 @@ async def test_an_entry_of_a_consumer_killed_mid_handler_is_claimed_and_complete
     assert await pending_count(redis) == 0
 
 
-async def test_sigterm_lets_a_worker_finish_its_entry_and_exit_0(
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_stop_signal_lets_a_worker_finish_its_entry_and_exit_0(
+    sig: signal.Signals,
     redis: aioredis.Redis,
     redis_url: str,
     waiter: aioredis.Redis,
@@ -439,7 +441,7 @@ async def test_sigterm_lets_a_worker_finish_its_entry_and_exit_0(
     entry_id = await add(redis, 1)
     assert await popped(waiter, started_key(STREAM)) == entry_id
     signalled_at = time.monotonic()
-    worker.send_signal(signal.SIGTERM)
+    worker.send_signal(sig)
     async with asyncio.timeout(5):
         assert await worker.wait() == 0
     assert time.monotonic() - signalled_at < 3
