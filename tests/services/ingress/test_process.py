@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer
-from services.fakes.telegram import FakeTelegram, WebhookConfig
+from services.fakes.telegram import FakeTelegram, Params, WebhookConfig, get_updates
 from services.ingress.intake import dedupe_key
 from services.ingress.polling import EXIT_CONFLICT
 from tests.plugins.processes import StartService
@@ -70,6 +70,45 @@ async def test_an_ingress_killed_before_storing_an_update_forwards_it_exactly_on
         assert await client.exists(dedupe_key(update["update_id"]))
     finally:
         await client.aclose()
+
+
+async def test_an_ingress_killed_after_storing_but_before_confirming_forwards_once_after_restart(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    redis: aioredis.Redis,
+    start_service: StartService,
+    start_ingress: StartIngress,
+) -> None:
+    fake_api.add_user(KNOWN, user_id=KNOWN_USER_ID)
+    # The getUpdates that would confirm the first batch (the first with an offset) is
+    # held unanswered and unapplied: the kill lands after the store, before the confirmation.
+    confirming, released = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_first_confirmation(fake: FakeTelegram, params: Params) -> object:
+        if params.integer("offset") is not None and not confirming.is_set():
+            confirming.set()
+            await released.wait()
+            return []  # its caller is dead by then
+        return await get_updates(fake, params)
+
+    fake_telegram.add_method("getUpdates", hold_the_first_confirmation)
+    try:
+        first = start_service("ingress")
+        await fake_telegram.wait_for_poller(timeout=STARTUP_S)
+        update = fake_telegram.inject_message(KNOWN, "stored, not confirmed")
+        await asyncio.wait_for(confirming.wait(), STARTUP_S)
+        assert await redis.exists(dedupe_key(update["update_id"]))
+        first.kill()
+        assert update in fake_telegram.pending_updates
+
+        # Telegram delivers it again to the restarted ingress, which confirms it this time.
+        await start_ingress()
+        await handled(fake_telegram, update)
+    finally:
+        released.set()
+
+    (message,) = await queued(redis)
+    assert (message.text, message.update_id) == ("stored, not confirmed", update["update_id"])
 
 
 async def test_a_409_conflict_stops_a_polling_ingress_with_a_clear_log_line(
