@@ -27,6 +27,8 @@ Decisions, each explained where it is made:
   ``AUTH_CACHE_UNKNOWN_TTL_S``, all strangers at most
   ``AUTH_REJECTIONS_PER_S`` (``auth``, ``directory``);
 - the API failing fails closed, with a "temporarily unavailable" reply (``auth``);
+- auth speaks only in private chats: a stranger in a group is logged, never
+  answered there; known users get the "private chats only" note (``auth``, ``groups``);
 - unknown commands get the help text, never the PO (``commands``);
 - a quick-action button is recognised by its exact label and runs its
   command; a message merely mentioning the word goes to the PO (``buttons``);
