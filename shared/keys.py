@@ -27,6 +27,16 @@ def incoming(partition: int) -> str:
     return f"bot:incoming:{partition}"
 
 
+ANSWERS = "bot:answers"
+"""The ingress's answers (quick commands, help, rejections, page turns), stored with
+the updates that asked for them and deleted once sent; see ``services.ingress.outbox``."""
+
+
+def ingress_alive(instance: str) -> str:
+    """``bot:ingress:alive:{instance}``: exists (short TTL, renewed) while that ingress runs."""
+    return f"bot:ingress:alive:{instance}"
+
+
 RELAY_GROUP = "relay"
 NOTIFIER_GROUP = "telegram-bot"
 """The notifier's group on provisioner:results (CONTRACTS.md names it)."""

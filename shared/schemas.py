@@ -14,6 +14,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from shared.sender import Piece
+
 DATA_FIELD = "data"
 
 
@@ -142,6 +144,41 @@ class IncomingMessage(msgspec.Struct, kw_only=True):
     """Set by the ingress (a uuid4), carried to the PO's input and echoed in its
     replies: one id to follow a message through every process's logs. Empty in
     entries written before it existed; the relay then uses the entry id."""
+
+
+class AnswerMark(msgspec.Struct, frozen=True):
+    """A Redis key set to the answer's id for ``ttl_s`` as an ingress answer goes out.
+
+    ``only_if_new``: the answer goes out only if the key did not exist (or
+    holds this answer's own id: the same answer, tried again after a crash);
+    otherwise the key is set, or its TTL renewed, and the answer goes out regardless.
+    """
+
+    key: str
+    ttl_s: int
+    only_if_new: bool = False
+
+
+class StoredAnswer(msgspec.Struct, kw_only=True, frozen=True):
+    """An ingress answer in ``bot:answers``: stored with its update, deleted once sent.
+
+    ``owner`` is the ingress instance that sends it (``bot:ingress:alive:{owner}``
+    exists while it runs); another ingress takes it over, as a copy under a new
+    entry id with the same ``answer_id``, once the owner is gone. ``answer_id``
+    names the answer wherever it moves: new messages are sent with the sender's
+    key ``answer:{answer_id}``, so a copy taken over after a crash is not shown twice.
+    """
+
+    chat_id: int
+    pieces: list[Piece]
+    reply_markup: dict[str, Any] | None = None
+    edit_of: int | None = None
+    """The id of the bot's message to edit into this answer (one piece); None: a new message."""
+    mark: AnswerMark | None = None
+    owner: str
+    answer_id: str
+    created_at: str
+    """When the update that asked for it arrived (ISO-8601 UTC): too old, and it is dropped."""
 
 
 # --- backend API -----------------------------------------------------------

@@ -7,10 +7,13 @@ Flow::
                        ├─ UpdateProcessor ─ auth ─┼─ buttons   "📁 Проекты" = /projects
     webhook (aiohttp) ─┘   (one update at a time) ├─ callbacks ◀ / ▶, project details
                                                   └─ groups    "private chats only"
+                                 │        (answers: outbox.say -> the same IntakeBatch)
                                  │
-                 Intake.store(batch): Lua, dedupe + XADD bot:incoming:{p}
+     Intake.store(batch): Lua, dedupe + XADD bot:incoming:{p} + XADD bot:answers
                                  │
-         only then: offset moved (polling) / 200 answered (webhook)
+         only then: offset moved (polling) / 200 answered (webhook),
+         and the stored answers sent in the background (outbox.Courier),
+         each XDELed once sent; a dead ingress's answers taken over by another
 
 Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
 (raw JSON to handled updates), ``auth`` + ``directory`` (whitelist, cache),
@@ -19,7 +22,7 @@ Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
 three lists: fetch, draw, page), ``keyboards`` (reply keyboard, callback
 data), ``keyboard_sessions`` (when the keyboard is shown), ``backend`` (the
 API client plus one project by id), ``intake`` (Redis), ``outbox`` (the one
-send seam).
+send seam: answers stored, sent, recovered).
 
 Decisions, each explained where it is made:
 
@@ -39,8 +42,13 @@ Decisions, each explained where it is made:
   editing the same message; callback data is versioned and validated, and
   every press refetches with the presser's own ``X-Telegram-ID``; anything
   unparseable or not the presser's is "expired" (``keyboards``, ``callbacks``);
-- answers go out in the background through the shared sender, at most
-  ten waiting per chat, so a 429 or a chatty user never stalls updates (``outbox``);
+- answers are stored with their update (``bot:answers``, same script as
+  the messages) and go out in the background through the shared sender, at
+  most ten waiting per chat, so a 429 or a chatty user never stalls updates
+  and a crash loses none: each is sent at least once in storage terms, at
+  most once as the user sees it (sender key ``answer:{id}``), in order per
+  chat within a process, and taken over by another ingress within about
+  ``INGRESS_ALIVE_TTL_S`` + ``ANSWERS_SCAN_S`` of a crash (``outbox``);
 - edits are not forwarded; the user is told so (``chat``);
 - Redis failing: polling stalls and retries the batch, never confirming it;
   the webhook answers 503 (``polling``, ``intake``, ``webhook``);

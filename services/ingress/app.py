@@ -35,7 +35,7 @@ from services.ingress.backend import IngressApi
 from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
 from services.ingress.keyboard_sessions import KeyboardSessions
-from services.ingress.outbox import Outbox
+from services.ingress.outbox import Courier
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
 from services.ingress.updates import UpdateProcessor
@@ -52,23 +52,21 @@ log = get_logger(__name__)
 
 EXIT_WEBHOOK_FAILED: Final = 5
 ANSWERS_GRACE_S: Final = 5.0
-"""On the way out, how long answers still waiting get to go out."""
+"""On the way out, how long answers still waiting get to go out (the rest stay in Redis)."""
 
 
 def build_dispatcher(
     api: IngressApi,
     directory: UserDirectory,
     rejections: RateLimit,
-    outbox: Outbox,
-    keyboards: KeyboardSessions,
     texts: Texts = RU,
     metrics: Metrics | None = None,
 ) -> Dispatcher:
     # No FSM: nothing here has conversation state, and it costs time per update.
+    # No outbox and no keyboards here: each update brings its own, bound to
+    # its batch (``UpdateProcessor.feed``), so its answers are stored with it.
     dp = Dispatcher(
         api=api,
-        outbox=outbox,
-        keyboards=keyboards,
         texts=texts,
         disable_fsm=True,
         name="ingress",
@@ -91,7 +89,8 @@ class Ingress:
     dp: Dispatcher
     processor: UpdateProcessor
     intake: Intake
-    outbox: Outbox
+    outbox: Courier
+    """The sending side of the answers (``join`` waits until what is queued went out)."""
     texts: Texts
     metrics: Metrics
     heartbeat: Heartbeat | None = None
@@ -128,22 +127,30 @@ class Ingress:
                     clock=clock,
                 )
                 rejections = RateLimit(settings.auth_rejections_per_s, REJECTION_BURST, clock)
-                outbox = Outbox(sender)
-                keyboards = KeyboardSessions(outbox, texts, clock=clock)
-                dp = build_dispatcher(api, directory, rejections, outbox, keyboards, texts, metrics)
+                courier = Courier(
+                    sender,
+                    alive_ttl_s=settings.ingress_alive_ttl_s,
+                    alive_refresh_s=settings.ingress_alive_refresh_s,
+                    scan_s=settings.answers_scan_s,
+                    max_age_s=settings.answers_max_age_s,
+                )
+                keyboards = KeyboardSessions(texts, clock=clock)
+                dp = build_dispatcher(api, directory, rejections, texts, metrics)
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
                     maxlen=settings.incoming_maxlen,
                     metrics=metrics,
+                    courier=courier,
                 )
+                await courier.start()
                 try:
-                    processor = UpdateProcessor(dp, bot, metrics)
+                    processor = UpdateProcessor(dp, bot, courier, keyboards, metrics)
                     yield cls(
-                        settings, bot, dp, processor, intake, outbox, texts, metrics, heartbeat
+                        settings, bot, dp, processor, intake, courier, texts, metrics, heartbeat
                     )
                 finally:
-                    await outbox.close(ANSWERS_GRACE_S)
+                    await courier.close(ANSWERS_GRACE_S)
         finally:
             await sender.close()
             if own_bot:
@@ -156,7 +163,7 @@ class Ingress:
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop``; the exit status (0, or why Telegram would not let us)."""
-        log.info("ingress_started", mode=self.settings.ingress_mode)
+        log.info("ingress_started", mode=self.settings.ingress_mode, instance=self.outbox.instance)
         # In the background: updates need not wait for the menu, and a SIGTERM
         # during a slow setMyCommands must not wait for its answer.
         menu = asyncio.create_task(self._register_menu(), name="command-menu")

@@ -1,26 +1,36 @@
-"""Durable intake: known users' chat messages, stored in Redis for the relays.
+"""Durable intake: known users' chat messages and every answer, stored in Redis together.
 
 A message goes to its user's partition, ``bot:incoming:{p}`` with
 ``p = keys.partition_of(user_id)``: one relay owns a partition at a time,
-which keeps each user's messages in order.
+which keeps each user's messages in order. An answer (a quick command's
+list, help, a rejection, a page turn: anything the ingress says itself)
+goes to ``bot:answers``, owned by this process, which sends it and then
+deletes it (``outbox``).
 
 Handlers do not write to Redis themselves: they add messages to the
 ``IntakeBatch`` of the updates being handled (one ``getUpdates`` answer, or
-one webhook request), and the batch is stored by one script call before
-those updates are confirmed to Telegram. So an update is confirmed only
-once its message is in Redis, and a slow Redis costs one wait per batch,
-not one per message.
+one webhook request), and the batch-bound ``Outbox`` adds answers to it,
+each with the id of the update that asked for it. The batch is stored by
+one script call before those updates are confirmed to Telegram. So an
+update is confirmed only once its message and its answers are in Redis,
+and a slow Redis costs one wait per batch, not one per message. Only once
+the batch is stored are its answers handed to the sending side
+(``outbox.Courier``): answers of a batch that was never stored are never
+sent, since Telegram delivers their updates again.
 
-For each message the Lua script checks and sets ``bot:update:{update_id}``
-(TTL ``INTAKE_DEDUPE_TTL_S``, a day) and adds the entry to the partition's
-stream, atomically: an update Telegram delivers twice (a
-crash before the offset moved, a webhook retry) is forwarded once, and a
-batch can be stored again after a failure without duplicating what the
-first attempt stored.
+For each update the Lua script checks and sets ``bot:update:{update_id}``
+(TTL ``INTAKE_DEDUPE_TTL_S``, a day) and, only if it was not set, adds the
+update's message to the partition's stream and its answers to
+``bot:answers``, atomically: an update Telegram delivers twice (a crash
+before the offset moved, a webhook retry) is forwarded once and answered
+once, and a batch can be stored again after a failure without duplicating
+what the first attempt stored. Updates with neither a message nor an
+answer (a stranger's repeat, dropped silently) are not stored at all.
 
 The batch travels as one JSON argument, key names included, rather than as
 ``KEYS`` and ``ARGV`` entries: packing three arguments per message was the
-largest cost the ingress added to bare aiogram (``bench/ingress.py``).
+largest cost the ingress added to bare aiogram (``bench/ingress.py``). A
+batch without answers is sent exactly as before answers were stored.
 Scripts that touch keys they do not declare are fine on one Redis server
 (with its replicas), the layout this bot targets; a Redis Cluster would
 need the keys declared and in one hash slot.
@@ -31,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
@@ -41,7 +51,10 @@ from services.ingress.backoff import retry_delay
 from shared import keys
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
-from shared.schemas import IncomingMessage, encode, utc_now_iso
+from shared.schemas import IncomingMessage, StoredAnswer, encode, utc_now_iso
+
+if TYPE_CHECKING:
+    from services.ingress.outbox import Courier
 
 log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
@@ -51,24 +64,32 @@ DEDUPE_PREFIX: Final = "bot:update:"
 """``bot:update:{update_id}``: exists while the update counts as stored."""
 
 _STORE_SCRIPT: Final = """
--- ARGV: dedupe ttl (s), stream maxlen (0: none), and a JSON array with one
--- [dedupe key, stream, data] per message.
--- Returns per message the new entry id, or 0 for an update stored before.
-local ttl, maxlen = ARGV[1], tonumber(ARGV[2])
-local out = {}
+-- ARGV: dedupe ttl (s), stream maxlen (0: none), a JSON array with one
+-- [dedupe key, stream, data, answer data...] per update (stream and data
+-- empty for an update with answers only), and the answers' stream.
+-- Returns {per update: the message's new entry id, 1 for an update with
+-- answers only, or 0 for an update stored before; the answers' new entry
+-- ids, in order, for the updates stored now}.
+local ttl, maxlen, answers = ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local out, said = {}, {}
 for i, item in ipairs(cjson.decode(ARGV[3])) do
   local seen_key, stream, data = item[1], item[2], item[3]
   if redis.call('SET', seen_key, '1', 'NX', 'EX', ttl) then
-    if maxlen > 0 then
+    if stream == '' then
+      out[i] = 1
+    elseif maxlen > 0 then
       out[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'data', data)
     else
       out[i] = redis.call('XADD', stream, '*', 'data', data)
+    end
+    for j = 4, #item do
+      said[#said + 1] = redis.call('XADD', answers, '*', 'data', item[j])
     end
   else
     out[i] = 0
   end
 end
-return out
+return {out, said}
 """
 
 
@@ -88,13 +109,23 @@ class _Pending(NamedTuple):  # a tuple: built for every message, cheaper than a 
     """The ``IncomingMessage`` as JSON text, the stream entry's ``data`` field."""
 
 
-class IntakeBatch:
-    """Messages accepted while handling one batch of updates, not yet stored."""
+class _PendingAnswer(NamedTuple):
+    update_id: int
+    answer: StoredAnswer
+    data: str
+    """The ``StoredAnswer`` as JSON text, the ``bot:answers`` entry's ``data`` field."""
 
-    __slots__ = ("_pending", "received_at")
+
+class IntakeBatch:
+    """Messages and answers produced while handling one batch of updates, not yet stored."""
+
+    __slots__ = ("_answers", "_chats", "_pending", "received_at")
 
     def __init__(self) -> None:
         self._pending: list[_Pending] = []
+        self._answers: list[_PendingAnswer] = []
+        self._chats: dict[int, int] = {}
+        """Answers in this batch per chat (the outbox's bound counts them too)."""
         self.received_at = utc_now_iso()
         """When the batch arrived: the ``timestamp`` of its messages (one clock read per batch)."""
 
@@ -107,18 +138,38 @@ class IntakeBatch:
             _Pending(message.update_id, message.user_id, message.request_id, stream, data)
         )
 
+    def add_answer(self, update_id: int, answer: StoredAnswer) -> None:
+        """An answer to update ``update_id``: stored with it, sent once stored."""
+        data = encode(answer).decode()  # here, for the same reason as in ``add``
+        self._answers.append(_PendingAnswer(update_id, answer, data))
+        self._chats[answer.chat_id] = self._chats.get(answer.chat_id, 0) + 1
+
+    def answers_to(self, chat_id: int) -> int:
+        return self._chats.get(chat_id, 0)
+
+    @property
+    def answer_chats(self) -> Sequence[int]:
+        return list(self._chats)
+
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._answers)
 
     @property
     def pending(self) -> Sequence[_Pending]:
         return self._pending
 
+    @property
+    def answers(self) -> Sequence[_PendingAnswer]:
+        return self._answers
+
 
 class Intake:
-    """Stores ``IntakeBatch``es in ``bot:incoming:{p}``, each update at most once.
+    """Stores ``IntakeBatch``es in ``bot:incoming:{p}`` and ``bot:answers``, each update once.
 
-    ``maxlen`` caps each partition's stream (``XADD MAXLEN ~``; 0: no cap).
+    ``maxlen`` caps each partition's stream (``XADD MAXLEN ~``; 0: no cap);
+    ``bot:answers`` is never trimmed (its entries are deleted once sent).
+    Stored answers are handed to ``courier``; without one (some tests) they
+    stay in Redis for whichever ingress recovers them.
     """
 
     def __init__(
@@ -128,26 +179,63 @@ class Intake:
         dedupe_ttl_s: int = 24 * 60 * 60,
         maxlen: int = 100_000,
         metrics: Metrics | None = None,
+        courier: Courier | None = None,
     ) -> None:
         self._metrics = metrics or Metrics("ingress")
+        self._courier = courier
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
         self._maxlen = maxlen
         self._script = redis.register_script(_STORE_SCRIPT)
 
     async def store(self, batch: IntakeBatch) -> None:
-        """Store every message of ``batch`` once; ``RedisError`` when Redis fails."""
+        """Store every message and answer of ``batch`` once; ``RedisError`` when Redis fails.
+
+        Once stored, the answers of the updates stored now (not of those
+        stored before: they were answered then) go to the courier.
+        """
         if not batch:
             return
+        if batch.answers:
+            await self._store_with_answers(batch)
+            return
         try:
-            replies = await self._run(batch.pending)
+            replies = await self._run(_message_items(batch.pending))
         except NoScriptError:
             # First use, or Redis restarted: nothing ran, so load it and go again.
             await self._redis.script_load(_STORE_SCRIPT)
-            replies = await self._run(batch.pending)
-        duplicates = _log_stored(batch.pending, replies)
+            replies = await self._run(_message_items(batch.pending))
+        duplicates = _log_stored(batch.pending, replies[0])
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
+
+    async def _store_with_answers(self, batch: IntakeBatch) -> None:
+        updates = _updates_of(batch)
+        items = [update.item for update in updates]
+        try:
+            replies = await self._run(items)
+        except NoScriptError:
+            await self._redis.script_load(_STORE_SCRIPT)
+            replies = await self._run(items)
+        results, answer_ids = replies
+        stored: list[tuple[str, StoredAnswer]] = []
+        ids = iter(answer_ids)
+        for update, result in zip(updates, results, strict=True):
+            if result != 0:
+                stored.extend((_text(next(ids)), answer) for answer in update.answers)
+        messages = [u.message if u.message is not None else u.update_id for u in updates]
+        duplicates = _log_stored(messages, results)
+        for _ in range(duplicates):
+            self._metrics.update_rejected("duplicate")
+        if not stored:
+            return
+        log.info(
+            "answers_stored",
+            answers=len(stored),
+            update_ids=[u.update_id for u, r in zip(updates, results, strict=True) if r != 0],
+        )
+        if self._courier is not None:
+            self._courier.queue(stored)
 
     async def store_until_stored(self, batch: IntakeBatch, stop: asyncio.Event) -> bool:
         """Retry ``store`` with capped backoff until it succeeds (True) or ``stop`` is set (False).
@@ -182,24 +270,73 @@ class Intake:
                 log.info("intake_recovered", attempts=attempt + 1)
             return True
 
-    async def _run(self, pending: Sequence[_Pending]) -> list[Any]:
-        items = _items_encoder.encode(
-            [(dedupe_key(item.update_id), item.stream, item.data) for item in pending]
-        )
+    async def _run(self, items: Sequence[Sequence[str]]) -> list[Any]:
         replies: list[Any] = await self._redis.evalsha(
-            self._script.sha, 0, self._dedupe_ttl_s, self._maxlen, items
+            self._script.sha,
+            0,
+            self._dedupe_ttl_s,
+            self._maxlen,
+            _items_encoder.encode(items),
+            keys.ANSWERS,
         )
         return replies
 
 
-def _log_stored(pending: Sequence[_Pending], replies: Sequence[Any]) -> int:
-    """One INFO line per batch (a line per message costs throughput); the duplicates counted."""
+def _message_items(pending: Sequence[_Pending]) -> list[tuple[str, str, str]]:
+    return [(dedupe_key(item.update_id), item.stream, item.data) for item in pending]
+
+
+class _Update(NamedTuple):
+    update_id: int
+    message: _Pending | None
+    answers: list[StoredAnswer]
+    item: list[str]
+    """The script's item: dedupe key, stream, message data, answers' data."""
+
+
+def _updates_of(batch: IntakeBatch) -> list[_Update]:
+    """The batch per update, in update order (the order they were handled in)."""
+    updates: dict[int, _Update] = {}
+    for message in batch.pending:
+        key = dedupe_key(message.update_id)
+        if message.update_id in updates:
+            # One message per update; a second would be a duplicate, as it always was.
+            log.warning("update_second_message", update_id=message.update_id)
+            continue
+        updates[message.update_id] = _Update(
+            message.update_id, message, [], [key, message.stream, message.data]
+        )
+    for pending in batch.answers:
+        update = updates.get(pending.update_id)
+        if update is None:
+            item = [dedupe_key(pending.update_id), "", ""]
+            update = updates[pending.update_id] = _Update(pending.update_id, None, [], item)
+        update.answers.append(pending.answer)
+        update.item.append(pending.data)
+    return [updates[update_id] for update_id in sorted(updates)]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _log_stored(updates: Sequence[_Pending | int], replies: Sequence[Any]) -> int:
+    """One INFO line per batch (a line per message costs throughput); the duplicates counted.
+
+    ``updates``: each update's message, or its id when it had answers only.
+    """
     stored: list[int] = []
     request_ids: list[str] = []
     duplicates: list[int] = []
     debug = _debug_enabled()
-    for item, entry_id in zip(pending, replies, strict=True):
+    for item, entry_id in zip(updates, replies, strict=True):
         added = entry_id != 0
+        if isinstance(item, int):
+            if not added:
+                duplicates.append(item)
+                if debug:
+                    log.debug("update_duplicate", update_id=item)
+            continue
         (stored if added else duplicates).append(item.update_id)
         if added:
             request_ids.append(item.request_id)
@@ -212,10 +349,11 @@ def _log_stored(pending: Sequence[_Pending], replies: Sequence[Any]) -> int:
                 stream=item.stream,
                 entry_id=entry_id.decode() if isinstance(entry_id, bytes) else None,
             )
-    log.info(
-        "messages_queued",
-        update_ids=stored,
-        request_ids=request_ids,
-        duplicate_update_ids=duplicates,
-    )
+    if stored or duplicates:
+        log.info(
+            "messages_queued",
+            update_ids=stored,
+            request_ids=request_ids,
+            duplicate_update_ids=duplicates,
+        )
     return len(duplicates)

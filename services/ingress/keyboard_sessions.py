@@ -19,7 +19,11 @@ is already there, and their answers carry list buttons of their own.
 
 The Redis work is done by the outbox, just before the note is sent (``SET
 NX EX``, see ``outbox.Mark``), never in the handler: chat messages must not
-wait for, or fail with, Redis. To keep a Redis call off most chat
+wait for, or fail with, Redis. The note is an answer like any other: it is
+stored with its update and sent once the batch is stored, through the
+batch-bound outbox; so ``keyboards`` in the handler data is this object
+bound to that outbox (:meth:`KeyboardSessions.bind`, per update), sharing
+the process's cache. To keep a Redis call off most chat
 messages, each process also remembers for ``LOCAL_S`` (10 minutes, in a
 bounded in-process cache) which chats it has offered the keyboard to; so
 a chat costs at most one ``SET NX`` per process per ten minutes, and a
@@ -49,9 +53,12 @@ def session_key(chat_id: int) -> str:
 
 
 class KeyboardSessions:
+    """The process's keyboard sessions; handlers get it bound to their update's outbox."""
+
+    __slots__ = ("_local_s", "_offered", "_outbox", "_session_s", "_texts", "markup")
+
     def __init__(
         self,
-        outbox: Outbox,
         texts: Texts,
         *,
         clock: Clock = time.monotonic,
@@ -59,18 +66,35 @@ class KeyboardSessions:
         local_s: float = LOCAL_S,
         max_chats: int = LOCAL_MAX_CHATS,
     ) -> None:
-        self._outbox = outbox
+        self._outbox: Outbox | None = None
         self._texts = texts
         self._session_s = session_s
         self._local_s = local_s
         self._offered: TtlCache[int, bool] = TtlCache(max_chats, clock)
         self.markup = quick_keyboard(texts)
 
+    def bind(self, outbox: Outbox) -> KeyboardSessions:
+        """These sessions, answering through ``outbox`` (one update's)."""
+        bound = object.__new__(KeyboardSessions)
+        bound._outbox = outbox
+        bound._texts = self._texts
+        bound._session_s = self._session_s
+        bound._local_s = self._local_s
+        bound._offered = self._offered
+        bound.markup = self.markup
+        return bound
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            raise RuntimeError("KeyboardSessions used without an update's outbox (bind it)")
+        return self._outbox
+
     def show(self, chat_id: int, text: str) -> None:
         """Answer ``text`` (plain) with the keyboard, and start a new session."""
         self._offered.put(chat_id, True, self._local_s)
         mark = Mark(session_key(chat_id), self._session_s)
-        self._outbox.say(chat_id, text, reply_markup=self.markup, mark=mark)
+        self.outbox.say(chat_id, text, reply_markup=self.markup, mark=mark)
 
     def offer(self, chat_id: int) -> None:
         """A chat message arrived: send the keyboard if no session is running."""
@@ -79,4 +103,4 @@ class KeyboardSessions:
             return
         self._offered.put(chat_id, True, self._local_s)
         mark = Mark(session_key(chat_id), self._session_s, only_if_new=True)
-        self._outbox.say(chat_id, self._texts.keyboard_note, reply_markup=self.markup, mark=mark)
+        self.outbox.say(chat_id, self._texts.keyboard_note, reply_markup=self.markup, mark=mark)

@@ -5,16 +5,20 @@ whose handler failed, and it retries every error forever, 409 Conflict
 included. This loop:
 
 1. asks ``getUpdates`` with the offset of everything already stored;
-2. handles the batch (``UpdateProcessor``): answers are sent, chat
-   messages gathered;
-3. stores the gathered messages in Redis, retrying with backoff for as long
-   as Redis fails (the process stays up, the batch stays unconfirmed);
+2. handles the batch (``UpdateProcessor``): chat messages and answers
+   gathered, nothing sent;
+3. stores the gathered messages and answers in Redis, retrying with
+   backoff for as long as Redis fails (the process stays up, the batch
+   stays unconfirmed); the answers stored go out in the background from
+   here on (``outbox``);
 4. only then moves the offset, which the next ``getUpdates`` confirms.
 
 A crash anywhere before step 4 means Telegram delivers the batch again, and
-the intake's dedupe forwards each message once. SIGTERM while waiting for
-Telegram abandons that request (nothing is confirmed by it); SIGTERM while
-Redis is failing gives up the batch unconfirmed.
+the intake's dedupe forwards each message once and answers each update
+once; a crash after it leaves the answers not yet sent in Redis, for the
+next ingress to send. SIGTERM while waiting for Telegram abandons that
+request (nothing is confirmed by it); SIGTERM while Redis is failing gives
+up the batch unconfirmed, its answers unsent.
 
 409 Conflict (another poller, or a webhook is set) ends the process with
 ``EXIT_CONFLICT``: polling is one replica, and a webhook is not deleted

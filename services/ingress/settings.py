@@ -36,6 +36,14 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     intake_dedupe_ttl_s: int = 24 * 60 * 60
     incoming_maxlen: int = 100_000
     """Approximate cap of each ``bot:incoming:{p}`` stream (``XADD MAXLEN ~``); 0: no cap."""
+    ingress_alive_ttl_s: float = 15.0
+    """TTL of ``bot:ingress:alive:{instance}``: this long after a crash, others take its answers."""
+    ingress_alive_refresh_s: float = 5.0
+    """How often the alive key is set again; less than its TTL."""
+    answers_scan_s: float = 5.0
+    """How often ``bot:answers`` is scanned for answers whose owner is gone."""
+    answers_max_age_s: float = 3600.0
+    """Answers older than this when taken over are dropped (``answer_expired``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -47,6 +55,12 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
         _not_negative("auth_cache_ttl_s", self.auth_cache_ttl_s)
         _not_negative("auth_cache_unknown_ttl_s", self.auth_cache_unknown_ttl_s)
         _not_negative("incoming_maxlen", self.incoming_maxlen)
+        _positive("ingress_alive_ttl_s", self.ingress_alive_ttl_s)
+        _positive("ingress_alive_refresh_s", self.ingress_alive_refresh_s)
+        _positive("answers_scan_s", self.answers_scan_s)
+        _positive("answers_max_age_s", self.answers_max_age_s)
+        if self.ingress_alive_refresh_s >= self.ingress_alive_ttl_s:
+            raise ValueError("ingress_alive_refresh_s: must be less than INGRESS_ALIVE_TTL_S")
         listen_address(self.webhook_listen)  # raises when malformed
         if self.webhook_secret is not None and not _SECRET_TOKEN.fullmatch(
             self.webhook_secret.reveal()

@@ -8,6 +8,12 @@ which would come back forever. Unknown update
 types validate (aiogram keeps extra fields) and are dropped by the auth
 middleware: no person behind them.
 
+Each update is fed with its own ``outbox`` (and ``keyboards`` bound to
+it) in aiogram's ``feed_update`` keyword arguments, which aiogram merges
+into the handler data over the dispatcher's own: whatever a handler, or the
+auth middleware, says goes into the batch with that update's id, to be
+stored with it (``outbox``, ``intake``).
+
 An exception out of the dispatcher is a bug or an input nobody foresaw:
 it is logged with its traceback and the update counts as handled. Holding
 it would block every update behind it and come back after each restart;
@@ -26,6 +32,8 @@ from aiogram.types import Update
 from pydantic import TypeAdapter, ValidationError
 
 from services.ingress.intake import IntakeBatch
+from services.ingress.keyboard_sessions import KeyboardSessions
+from services.ingress.outbox import Courier, Outbox
 from shared.log import get_logger
 from shared.metrics import Metrics
 
@@ -35,13 +43,22 @@ _UPDATES: Final = TypeAdapter(list[Update])
 
 
 class UpdateProcessor:
-    def __init__(self, dp: Dispatcher, bot: Bot, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        dp: Dispatcher,
+        bot: Bot,
+        courier: Courier,
+        keyboards: KeyboardSessions,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._dp = dp
         self._bot = bot
+        self._courier = courier
+        self._keyboards = keyboards
         self._metrics = metrics or Metrics("ingress")
 
     async def handle(self, raws: Sequence[Any]) -> IntakeBatch:
-        """Handle ``raws`` in order; return the chat messages they produced, still to be stored."""
+        """Handle ``raws`` in order; return the messages and answers they produced, to be stored."""
         batch = IntakeBatch()
         self._count(raws)
         try:
@@ -69,7 +86,14 @@ class UpdateProcessor:
 
     async def feed(self, update: Update, batch: IntakeBatch) -> None:
         try:
-            await self._dp.feed_update(self._bot, update, intake=batch)
+            outbox = Outbox(self._courier, batch, update.update_id)
+            await self._dp.feed_update(
+                self._bot,
+                update,
+                intake=batch,
+                outbox=outbox,
+                keyboards=self._keyboards.bind(outbox),
+            )
         except Exception:
             log.exception("update_failed", update_id=update.update_id)
 

@@ -9,9 +9,10 @@ undecodable JSON, and turns every handler error into a retry. Here:
   before its body is read (constant-time comparison);
 - a body that is not a JSON update is logged and answered 200: Telegram
   retries non-2xx forever, and a bad body never gets better;
-- an update is answered 200 only once its chat message is stored in Redis;
-  if Redis fails the answer is 503 and Telegram delivers it again (the
-  intake's dedupe forwards it once, whichever replica gets it).
+- an update is answered 200 only once its chat message and its answers
+  are stored in Redis; if Redis fails the answer is 503, nothing it asked
+  for is sent, and Telegram delivers it again (the intake's dedupe forwards
+  and answers it once, whichever replica gets it).
 
 Replicas behind a load balancer need nothing shared but Redis. Each calls
 ``setWebhook`` at start (the same URL and secret, so it is idempotent) and
