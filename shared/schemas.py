@@ -113,17 +113,37 @@ class POWorkerOutput(msgspec.Struct, kw_only=True):
 # --- provisioner:results ----------------------------------------------------
 
 ProvisionStatus = Literal["success", "failed", "error", "timeout"]
+"""The statuses CONTRACTS.md lists; ``ProvisionerResult.status`` accepts any text."""
 
 
 class ProvisionerResult(msgspec.Struct, kw_only=True):
+    """A provisioning result, read liberally (CONTRACTS.md): the provisioner is another
+    team's, and one odd field must not keep a server's result from the admins.
+
+    Accepted beyond the contract: any ``status`` text (shown as written), a
+    fractional ``duration_ms``, a null ``services_redeployed``, and ``errors``
+    items of any JSON type (nulls dropped, others as their text). Still
+    malformed: no ``server_handle`` or ``status``, either not a string, or a
+    field of the wrong container type (``errors`` not a list, say).
+    """
+
     server_handle: str
-    status: ProvisionStatus
+    status: str
     request_id: str | None = None
     error: str | None = None
-    duration_ms: int | None = None
+    duration_ms: int | float | None = None
     server_ip: str | None = None
-    services_redeployed: int = 0
-    errors: list[str] | None = None
+    services_redeployed: int | None = 0
+    errors: list[Any] | None = None
+    """Texts once decoded: ``__post_init__`` drops nulls and turns the rest into ``str``."""
+
+    def __post_init__(self) -> None:
+        if self.errors is not None:
+            self.errors = [_as_text(item) for item in self.errors if item is not None]
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
 # --- the bot's own streams -------------------------------------------------

@@ -12,16 +12,19 @@ from shared.texts import Texts
 MAX_ERRORS_SHOWN = 5
 MAX_ERROR_CHARS = 300
 MAX_DETAILS_CHARS = 1500
+UNKNOWN = "—"
 
 
 def describe(result: ProvisionerResult, texts: Texts) -> str:
     if result.status == "success":
+        redeployed = result.services_redeployed
         return texts.provision_success.format(
             handle=result.server_handle,
-            ip=result.server_ip or "—",
-            redeployed=result.services_redeployed,
+            ip=result.server_ip or UNKNOWN,
+            redeployed=UNKNOWN if redeployed is None else redeployed,
             duration=_duration(result.duration_ms, texts),
         )
+    # A status the contract does not list is shown as the provisioner wrote it.
     return texts.provision_failure.format(
         handle=result.server_handle,
         status=texts.provision_status.get(result.status, result.status),
@@ -29,7 +32,7 @@ def describe(result: ProvisionerResult, texts: Texts) -> str:
     ).rstrip()
 
 
-def _duration(duration_ms: int | None, texts: Texts) -> str:
+def _duration(duration_ms: float | None, texts: Texts) -> str:
     if duration_ms is None:
         return texts.duration_unknown
     seconds = duration_ms / 1000
@@ -41,7 +44,7 @@ def _duration(duration_ms: int | None, texts: Texts) -> str:
 
 def _details(result: ProvisionerResult, texts: Texts) -> str:
     lines = [_cut(result.error, MAX_ERROR_CHARS)] if result.error else []
-    errors = result.errors or []
+    errors: list[str] = result.errors or []
     lines += [f"• {_cut(e, MAX_ERROR_CHARS)}" for e in errors[:MAX_ERRORS_SHOWN]]
     if len(errors) > MAX_ERRORS_SHOWN:
         lines.append(texts.provision_errors_more.format(count=len(errors) - MAX_ERRORS_SHOWN))

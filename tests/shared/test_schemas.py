@@ -83,13 +83,36 @@ def test_project_finds_links_nested_in_config() -> None:
         {b"data": b"{not json"},
         {b"other": b"{}"},
         {b"data": b'{"status": "success"}'},
-        {b"data": b'{"server_handle": "s", "status": "exploded"}'},
         {b"data": b'{"server_handle": 5, "status": "success"}'},
+        {b"data": b'{"server_handle": "s", "status": null}'},
+        {b"data": b'{"server_handle": "s", "status": "failed", "errors": "one error"}'},
+        {b"data": b'{"server_handle": "s", "status": "failed", "errors": {"0": "e"}}'},
+        {b"data": b'{"server_handle": "s", "status": "success", "duration_ms": "5s"}'},
     ],
 )
 def test_a_bad_provisioner_entry_is_malformed(fields: dict[bytes, bytes]) -> None:
     with pytest.raises(MalformedEntry):
         decode_entry(fields, ProvisionerResult)
+
+
+def test_a_provisioner_status_the_contract_does_not_list_is_accepted() -> None:
+    result = decode(b'{"server_handle": "s", "status": "cancelled"}', ProvisionerResult)
+    assert result.status == "cancelled"
+
+
+def test_a_fractional_provisioning_duration_is_accepted() -> None:
+    data = b'{"server_handle": "s", "status": "success", "duration_ms": 1234.5}'
+    assert decode(data, ProvisionerResult).duration_ms == 1234.5
+
+
+def test_a_null_count_of_redeployed_services_is_accepted() -> None:
+    data = b'{"server_handle": "s", "status": "success", "services_redeployed": null}'
+    assert decode(data, ProvisionerResult).services_redeployed is None
+
+
+def test_provisioning_errors_drop_nulls_and_read_other_values_as_text() -> None:
+    data = b'{"server_handle": "s", "status": "failed", "errors": ["a", null, 5, {"k": true}]}'
+    assert decode(data, ProvisionerResult).errors == ["a", "5", '{"k":true}']
 
 
 def test_a_provisioner_result_with_extra_fields_is_accepted() -> None:

@@ -49,6 +49,21 @@ def test_fifty_errors_show_the_first_few_and_count_the_rest() -> None:
     assert text.endswith(f"…и ещё {50 - MAX_ERRORS_SHOWN}")
 
 
+def test_an_unlisted_status_is_shown_as_the_provisioner_wrote_it() -> None:
+    result = ProvisionerResult(server_handle="srv-3", status="cancelled", error="by operator")
+    assert describe(result, RU) == "❌ Настройка сервера srv-3: cancelled\nby operator"
+
+
+def test_a_fractional_duration_is_rounded_where_shown() -> None:
+    result = ProvisionerResult(server_handle="s", status="success", duration_ms=84_499.6)
+    assert describe(result, RU).endswith("Длительность: 1 мин 24 с")
+
+
+def test_an_unknown_count_of_redeployed_services_reads_as_a_dash() -> None:
+    result = ProvisionerResult(server_handle="s", status="success", services_redeployed=None)
+    assert "Перезапущено сервисов: —\n" in describe(result, RU)
+
+
 def test_a_huge_error_is_cut_to_a_readable_length() -> None:
     text = describe(ProvisionerResult(server_handle="s", status="error", error="x" * 50_000), RU)
     assert len(text) < 2000

@@ -91,6 +91,44 @@ async def test_an_html_hostile_server_name_reads_exactly_as_written(
     assert text == "❌ Настройка сервера <b>x&y</b>: ошибка\na < b && c > d"
 
 
+async def test_a_result_with_odd_but_readable_fields_still_goes_out(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    # CONTRACTS.md: liberal in what we accept. None of these is in the contract.
+    await first_notifier(start_service)
+
+    data = (
+        b'{"server_handle": "srv-odd", "status": "cancelled", "duration_ms": 1234.5,'
+        b' "services_redeployed": null, "errors": ["disk full", null, 7]}'
+    )
+    await redis.xadd(keys.PROVISIONER_RESULTS, {"data": data})
+
+    await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
+    assert fake_telegram.chat(ADMIN).texts == [
+        "❌ Настройка сервера srv-odd: cancelled\n• disk full\n• 7"
+    ]
+    assert await redis.xlen(keys.dead_letter(keys.PROVISIONER_RESULTS)) == 0
+
+
+async def test_a_result_whose_errors_are_not_a_list_is_dead_lettered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service)
+
+    data = b'{"server_handle": "srv-bad", "status": "failed", "errors": "disk full"}'
+    await redis.xadd(keys.PROVISIONER_RESULTS, {"data": data})
+    await publish(redis, success("srv-after"))
+
+    # One consumer handles entries in order: srv-after told means srv-bad was handled.
+    await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
+    assert handles_told(fake_telegram, ADMIN) == {"srv-after": 1}
+    entries: Any = await redis.xrange(keys.dead_letter(keys.PROVISIONER_RESULTS))
+    ((_, fields),) = entries
+    letter = decode_entry(fields, DeadLetter)
+    assert (letter.reason, letter.fields) == ("malformed", {"data": data.decode()})
+    assert "errors" in letter.error
+
+
 async def test_a_result_with_unknown_extra_fields_still_goes_out(
     fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
 ) -> None:
