@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from services.fakes.telegram import utf16_len
 from services.notifier.messages import MAX_ERRORS_SHOWN, describe
+from shared.formatting import MAX_UTF16, plain_parts
 from shared.schemas import ProvisionerResult
 from shared.texts import RU
 
@@ -47,6 +49,29 @@ def test_fifty_errors_show_the_first_few_and_count_the_rest() -> None:
         assert f"• step {i} failed" in text
     assert f"step {MAX_ERRORS_SHOWN} failed" not in text
     assert text.endswith(f"…и ещё {50 - MAX_ERRORS_SHOWN}")
+
+
+def test_fifty_long_errors_still_end_with_the_count_of_the_rest() -> None:
+    errors = ["x" * 400 for _ in range(50)]
+    text = describe(ProvisionerResult(server_handle="s", status="failed", errors=errors), RU)
+    assert text.endswith(f"\n…и ещё {50 - MAX_ERRORS_SHOWN}")
+    assert len(text) <= MAX_UTF16
+
+
+def test_a_ten_thousand_character_server_name_still_fits_one_message() -> None:
+    result = ProvisionerResult(server_handle="h" * 10_000, status="success")
+    assert len(plain_parts(describe(result, RU))) == 1
+
+
+def test_every_text_field_at_its_longest_in_emoji_still_fits_one_message() -> None:
+    # An emoji is two UTF-16 units, the unit of Telegram's 4,096 limit.
+    huge = "🔥" * 10_000
+    result = ProvisionerResult(
+        server_handle=huge, status=huge, error=huge, server_ip=huge, errors=[huge] * 50
+    )
+    text = describe(result, RU)
+    assert utf16_len(text) <= MAX_UTF16
+    assert plain_parts(text) == [text]
 
 
 def test_an_unlisted_status_is_shown_as_the_provisioner_wrote_it() -> None:
