@@ -30,6 +30,11 @@ Where each metric is counted (the methods of ``Metrics``):
 ``telegram_bot_replies_delivered_total``  ``reply_delivered()``
     relay, once per PO reply Telegram accepted in full (every part);
     notifier, once per admin told about a result.
+``telegram_bot_notifications_undeliverable_total{reason}``  ``notification_undeliverable(reason)``
+    notifier, once per admin a result can never reach, who is then counted
+    as done with it: ``blocked`` (403, the admin blocked the bot),
+    ``rejected`` (another refusal that no retry changes, such as 400 "chat
+    not found" for an id that never started the bot).
 ``telegram_bot_telegram_429_total``  ``telegram_429()``
     ``shared.sender``, on every ``TelegramRetryAfter``, previews included.
 ``telegram_bot_telegram_retries_total{reason}``  ``telegram_retry(reason)``
@@ -78,6 +83,7 @@ PREFIX: Final = "telegram_bot_"
 Service = Literal["ingress", "relay", "notifier"]
 
 RejectReason = Literal["stranger", "no_sender", "auth_unavailable", "malformed", "duplicate"]
+UndeliverableReason = Literal["blocked", "rejected"]
 RetryReason = Literal["retry_after", "server_error", "network", "bad_response", "plain_fallback"]
 StreamKind = Literal["incoming", "po_input", "po_output", "worker_commands", "provisioner_results"]
 
@@ -167,6 +173,12 @@ class Metrics:
             ["service"],
             registry=registry,
         ).labels(service=service)
+        self._notifications_undeliverable = Counter(
+            f"{PREFIX}notifications_undeliverable",
+            "Admins a notification can never reach (counted as done), by reason.",
+            ["service", "reason"],
+            registry=registry,
+        )
         self._telegram_429 = Counter(
             f"{PREFIX}telegram_429",
             "Telegram answers 429 Too Many Requests.",
@@ -203,6 +215,8 @@ class Metrics:
             self._updates_received.labels(service=service, kind=kind)
         for reason in get_args(RejectReason):
             self._updates_rejected.labels(service=service, reason=reason)
+        for undeliverable in get_args(UndeliverableReason):
+            self._notifications_undeliverable.labels(service=service, reason=undeliverable)
         for retry in get_args(RetryReason):
             self._telegram_retries.labels(service=service, reason=retry)
         for stream_kind in get_args(StreamKind):
@@ -226,6 +240,10 @@ class Metrics:
 
     def reply_delivered(self, count: int = 1) -> None:
         self._replies_delivered.inc(count)
+
+    def notification_undeliverable(self, reason: UndeliverableReason) -> None:
+        label = _closed(reason, get_args(UndeliverableReason))
+        self._notifications_undeliverable.labels(service=self.service, reason=label).inc()
 
     def observe_delivery_latency(self, seconds: float) -> None:
         """A negative value (clocks a little apart) counts as 0."""

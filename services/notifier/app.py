@@ -2,10 +2,21 @@
 
 Each result goes to each admin at most once: the send's idempotency key is
 ``provision:{entry id}:{admin}``. A result is acknowledged only when every
-known admin has it (or blocked the bot) and the API's admins are known; so
-a crash, a Telegram outage or an API outage leaves it pending, and the
-retry sends only what is missing. An API outage never drops a result: the
+known admin is done with it and the API's admins are known; so a crash, a
+Telegram outage or an API outage leaves it pending, and the retry sends
+only what is missing. An API outage never drops a result: the
 environment's admins get it at once, the API's once it answers.
+
+An admin is done with a result once Telegram accepted it, or once Telegram
+refused it for good for that chat: 403 (the admin blocked the bot) or
+another refusal no retry changes, such as 400 "chat not found" for an
+``ADMIN_TELEGRAM_IDS`` id that never started the bot. Such an admin is
+logged once per result (``admin_unreachable``) and counted
+(``notifications_undeliverable``); keeping the result pending instead would
+retry it forever, and once ``bot:sent`` expired (24 h) the admins already
+told would be told again. Refusals of the bot itself (401, 404: a wrong
+token or API server) and failures that may pass (5xx, network, after the
+sender's retries) leave the result pending.
 """
 
 from __future__ import annotations
@@ -26,9 +37,9 @@ from shared.api import ApiClient
 from shared.connections import redis_client
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
-from shared.metrics import Metrics, entry_age_s
+from shared.metrics import Metrics, UndeliverableReason, entry_age_s
 from shared.schemas import ProvisionerResult
-from shared.sender import Outcome, Sender
+from shared.sender import Outcome, Sender, SendResult
 from shared.streams import StreamConsumer, entry_decoder, install_stop_signals
 from shared.texts import RU, Texts
 
@@ -75,14 +86,43 @@ class Notifier:
         )
 
     async def _deliver(self, entry_id: str, telegram_id: int, text: str) -> bool:
-        """Whether this admin is done with the result (delivered, or blocked the bot)."""
+        """Whether this admin is done with the result (delivered, or never deliverable)."""
         # Plain text: server names and errors are shown exactly as written.
         sent = await self._sender.send(
             telegram_id, text, key=f"provision:{entry_id}:{telegram_id}", markdown=False
         )
-        if sent.delivered and sent.resumed_at < len(sent.message_ids):
-            self._metrics.reply_delivered()  # not for one sent by an earlier attempt
-        return sent.outcome in (Outcome.DELIVERED, Outcome.BLOCKED)
+        if sent.delivered:
+            if sent.resumed_at < len(sent.message_ids):
+                self._metrics.reply_delivered()  # not for one sent by an earlier attempt
+            return True
+        reason = _undeliverable(sent)
+        if reason is None:
+            return False
+        self._metrics.notification_undeliverable(reason)
+        log.warning(
+            "admin_unreachable",
+            entry_id=entry_id,
+            telegram_id=telegram_id,
+            reason=reason,
+            error=sent.error,
+        )
+        return True
+
+
+_BOT_REFUSED = ("Unauthorized:", "NotFound:")
+"""How ``SendResult.error`` starts (the sender writes ``"<TelegramError class>: <description>"``)
+when Telegram refused the bot itself, not the chat: 401 (the token) or 404 (the API server)."""
+
+
+def _undeliverable(sent: SendResult) -> UndeliverableReason | None:
+    """Why this chat can never get the message, or None when a later retry may work."""
+    if sent.outcome is Outcome.BLOCKED:
+        return "blocked"
+    if sent.outcome is not Outcome.FAILED or sent.transient:
+        return None
+    if (sent.error or "").startswith(_BOT_REFUSED):
+        return None
+    return "rejected"
 
 
 async def serve(settings: NotifierSettings) -> int:

@@ -6,6 +6,7 @@ take seconds; the flood budget itself is tested with the sender.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -50,6 +51,20 @@ async def first_notifier(start_service: StartService, name: str = "notifier-a") 
 
 async def publish(redis: aioredis.Redis, result: ProvisionerResult) -> None:
     await redis.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
+
+
+async def pending(redis: aioredis.Redis) -> int:
+    """Results the group read and has not acknowledged."""
+    summary: Any = await redis.xpending(keys.PROVISIONER_RESULTS, keys.NOTIFIER_GROUP)
+    return int(summary["pending"])
+
+
+async def stop(process: ServiceProcess) -> None:
+    """SIGTERM and wait for the exit: the result in hand is finished and acknowledged first.
+
+    In a thread, so the fakes (on this event loop) keep answering meanwhile.
+    """
+    assert await asyncio.to_thread(process.terminate) == 0
 
 
 def success(handle: str) -> ProvisionerResult:
@@ -231,3 +246,38 @@ async def test_an_admin_who_blocked_the_bot_does_not_hold_up_the_others(
     await fake_telegram.wait_for_messages(ENV_ADMIN, 2, timeout=20)
     assert handles_told(fake_telegram, ENV_ADMIN) == {"srv-1": 1, "srv-2": 1}
     assert fake_telegram.chat(ADMIN).texts == []
+
+
+async def test_an_admin_whose_chat_telegram_cannot_find_does_not_keep_the_result_pending(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    # An ADMIN_TELEGRAM_IDS id that never started the bot: Telegram will never take it.
+    chat_not_found = Failure.error(400, "Bad Request: chat not found")
+    fake_telegram.fail_next("sendMessage", chat_not_found, times=100, chat_id=ENV_ADMIN)
+    notifier = await first_notifier(start_service)
+
+    await publish(redis, success("srv-1"))
+    await publish(redis, success("srv-2"))
+
+    await fake_telegram.wait_for_messages(ADMIN, 2, timeout=20)
+    await stop(notifier)
+    assert await pending(redis) == 0
+    assert handles_told(fake_telegram, ADMIN) == {"srv-1": 1, "srv-2": 1}
+    assert fake_telegram.chat(ENV_ADMIN).texts == []
+    unreachable = [e for e in notifier.events() if e.get("event") == "admin_unreachable"]
+    assert [(e["telegram_id"], e["reason"]) for e in unreachable] == [(ENV_ADMIN, "rejected")] * 2
+    assert "chat not found" in unreachable[0]["error"]
+
+
+async def test_a_refusal_of_the_bot_itself_keeps_the_result_for_a_retry(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    # 401 says the token is wrong, not the chat: every admin would be refused alike.
+    fake_telegram.fail_next("sendMessage", Failure.error(401, "Unauthorized"), chat_id=ENV_ADMIN)
+    await first_notifier(start_service)
+
+    await publish(redis, success("srv-1"))
+
+    await fake_telegram.wait_for_messages(ENV_ADMIN, 1, timeout=20)
+    assert handles_told(fake_telegram, ENV_ADMIN) == {"srv-1": 1}
+    assert handles_told(fake_telegram, ADMIN) == {"srv-1": 1}
