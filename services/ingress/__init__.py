@@ -12,7 +12,7 @@ Flow::
      Intake.store(batch): Lua, dedupe + XADD bot:incoming:{p} + XADD bot:answers
                                  │
          only then: offset moved (polling) / 200 answered (webhook),
-         and the stored answers sent in the background (outbox.Courier),
+         and the stored answers sent in the background (courier.Courier),
          each XDELed once sent; a dead ingress's answers taken over by another
 
 Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
@@ -21,8 +21,9 @@ Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
 ``filters``, ``formatting`` (quick-command HTML, pages), ``lists`` (the
 three lists: fetch, draw, page), ``keyboards`` (reply keyboard, callback
 data), ``keyboard_sessions`` (when the keyboard is shown), ``backend`` (the
-API client plus one project by id), ``intake`` (Redis), ``outbox`` (the one
-send seam: answers stored, sent, recovered).
+API client plus one project by id), ``intake`` (Redis), ``outbox`` (what
+handlers answer through: stored with the update), ``courier`` (the one send
+seam: stored answers sent per chat, a dead process's taken over).
 
 Decisions, each explained where it is made:
 
@@ -48,7 +49,7 @@ Decisions, each explained where it is made:
   and a crash loses none: each is sent at least once in storage terms, at
   most once as the user sees it (sender key ``answer:{id}``), in order per
   chat within a process, and taken over by another ingress within about
-  ``INGRESS_ALIVE_TTL_S`` + ``ANSWERS_SCAN_S`` of a crash (``outbox``);
+  ``INGRESS_ALIVE_TTL_S`` + ``ANSWERS_SCAN_S`` of a crash (``courier``);
 - edits are not forwarded; the user is told so (``chat``);
 - Redis failing: polling stalls and retries the batch, never confirming it;
   the webhook answers 503 (``polling``, ``intake``, ``webhook``);

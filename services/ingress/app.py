@@ -32,10 +32,10 @@ from aiogram.exceptions import AiogramError
 from services.ingress import buttons, callbacks, chat, commands, groups
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit
 from services.ingress.backend import IngressApi
+from services.ingress.courier import Courier
 from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
 from services.ingress.keyboard_sessions import KeyboardSessions
-from services.ingress.outbox import Courier
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
 from services.ingress.updates import UpdateProcessor

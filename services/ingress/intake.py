@@ -15,7 +15,7 @@ one script call before those updates are confirmed to Telegram. So an
 update is confirmed only once its message and its answers are in Redis,
 and a slow Redis costs one wait per batch, not one per message. Only once
 the batch is stored are its answers handed to the sending side
-(``outbox.Courier``): answers of a batch that was never stored are never
+(``courier.Courier``): answers of a batch that was never stored are never
 sent, since Telegram delivers their updates again.
 
 For each update the Lua script checks and sets ``bot:update:{update_id}``
@@ -54,7 +54,7 @@ from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, StoredAnswer, encode, utc_now_iso
 
 if TYPE_CHECKING:
-    from services.ingress.outbox import Courier
+    from services.ingress.courier import Courier
 
 log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)

@@ -31,9 +31,10 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import TypeAdapter, ValidationError
 
+from services.ingress.courier import Courier
 from services.ingress.intake import IntakeBatch
 from services.ingress.keyboard_sessions import KeyboardSessions
-from services.ingress.outbox import Courier, Outbox
+from services.ingress.outbox import Outbox
 from shared.log import get_logger
 from shared.metrics import Metrics
 

@@ -21,8 +21,9 @@ from redis.typing import EncodableT, FieldT
 from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Failure, FakeTelegram
+from services.ingress.courier import PER_CHAT, Courier
 from services.ingress.intake import Intake, IntakeBatch
-from services.ingress.outbox import PER_CHAT, Courier, Mark, Outbox
+from services.ingress.outbox import Mark, Outbox
 from shared import keys
 from shared.ratelimit import FloodBudget, FloodLimiter
 from shared.schemas import DATA_FIELD, StoredAnswer, decode_entry, encode, new_id
