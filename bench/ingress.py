@@ -226,11 +226,11 @@ class Bench:
     async def _warm(self, ingress: Ingress) -> None:
         """One message per user, so every user is in the auth cache; then an empty Redis.
 
-        Each user's first chat message also queues a keyboard note in the
-        ingress's outbox, sent in the background: it is waited for here, so
-        that those sends (and their Redis marks) do not fall into the
-        measured run. The ingress remembers for ten minutes that it offered
-        each chat the keyboard, so the measured messages queue nothing more.
+        Each user's first chat message also adds a keyboard note to its
+        batch; this batch is never stored, so the notes are never sent, but
+        the ingress remembers for ten minutes that it offered each chat the
+        keyboard, so the measured messages add no answers: their batches cost
+        what a batch of plain chat messages costs.
         """
         warm = numbered(self.raws[: self.args.users], first=-(10**9))
         batch = IntakeBatch()
