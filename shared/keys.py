@@ -1,7 +1,17 @@
 """Redis key and stream names, in one place.
 
 The names shared with other services come from the design document and
-CONTRACTS.md; the ``bot:`` names are the bot's own business.
+CONTRACTS.md; the ``bot:`` names are the bot's own business. Every name two
+processes of the bot meet at is here too. A few keys only one component
+ever touches are named beside the code that owns them, under the same
+``bot:`` prefix: the relays' leases, positions and wake streams
+(``services.relay.keyspace``), the flood budget (``bot:flood:*``,
+``shared.ratelimit``), the sent records and previews (``bot:sent:*``,
+``bot:preview:*``, ``shared.sender``), the ingress's update dedupe
+(``bot:update:*``, ``services.ingress.intake``) and keyboard sessions
+(``bot:keyboard:*``, ``services.ingress.keyboard_sessions``).
+``docs/ARCHITECTURE.md`` lists every key with its type, TTL, writers and
+readers.
 """
 
 from __future__ import annotations
