@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -36,21 +37,33 @@ def _people(fake_telegram: FakeTelegram, fake_api: FakeApi) -> None:
     fake_api.add_user(USER, user_id=2)
 
 
-def start_notifier(start_service: StartService, name: str = "notifier-a") -> ServiceProcess:
+def start_notifier(
+    start_service: StartService, name: str = "notifier-a", **env: str
+) -> ServiceProcess:
     # ADMIN is both an API admin and in the environment: told once, not twice.
-    env = {**FAST, "NOTIFIER_NAME": name, "ADMIN_TELEGRAM_IDS": f"{ENV_ADMIN},{ADMIN}"}
+    env = {**FAST, "NOTIFIER_NAME": name, "ADMIN_TELEGRAM_IDS": f"{ENV_ADMIN},{ADMIN}", **env}
     return start_service("notifier", name=name, **env)
 
 
-async def first_notifier(start_service: StartService, name: str = "notifier-a") -> ServiceProcess:
+async def first_notifier(
+    start_service: StartService, name: str = "notifier-a", **env: str
+) -> ServiceProcess:
     """A notifier whose group exists: results published from now on are its to deliver."""
-    process = start_notifier(start_service, name)
+    process = start_notifier(start_service, name, **env)
     await process.wait_for_event("stream_group_created", timeout=30)
     return process
 
 
 async def publish(redis: aioredis.Redis, result: ProvisionerResult) -> None:
     await redis.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
+
+
+async def publish_at_once(redis: aioredis.Redis, results: Sequence[ProvisionerResult]) -> None:
+    """Every result in one MULTI/EXEC: a notifier takes them all in one XREADGROUP."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for result in results:
+            pipe.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
+        await pipe.execute()
 
 
 async def pending(redis: aioredis.Redis) -> int:
@@ -65,6 +78,31 @@ async def stop(process: ServiceProcess) -> None:
     In a thread, so the fakes (on this event loop) keep answering meanwhile.
     """
     assert await asyncio.to_thread(process.terminate) == 0
+
+
+def told(process: ServiceProcess) -> int:
+    """How many results this process finished telling every admin (its log)."""
+    return sum(1 for event in process.events() if event.get("event") == "result_notified")
+
+
+async def wait_for_blocked_readers(redis: aioredis.Redis, count: int) -> None:
+    """Wait until ``count`` clients of this database wait in a blocking XREADGROUP.
+
+    Redis tells no one when a client starts blocking, so this asks CLIENT
+    LIST on a short interval, bounded like ``ServiceProcess.wait_for_event``.
+    """
+    db = str(redis.connection_pool.connection_kwargs.get("db", 0))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        clients: list[dict[str, Any]] = await redis.client_list()
+        readers = [
+            c for c in clients if c["db"] == db and c["cmd"] == "xreadgroup" and "b" in c["flags"]
+        ]
+        if len(readers) >= count:
+            return
+        assert loop.time() < deadline, f"{len(readers)} of {count} readers waiting: {clients}"
+        await asyncio.sleep(0.02)
 
 
 def success(handle: str) -> ProvisionerResult:
@@ -104,6 +142,73 @@ async def test_an_html_hostile_server_name_reads_exactly_as_written(
     await fake_telegram.wait_for_messages(ADMIN, 1, timeout=20)
     (text,) = fake_telegram.chat(ADMIN).texts
     assert text == "❌ Настройка сервера <b>x&y</b>: ошибка\na < b && c > d"
+
+
+@pytest.mark.parametrize(
+    ("result", "text"),
+    [
+        pytest.param(
+            ProvisionerResult(
+                server_handle="srv-ok",
+                status="success",
+                server_ip="203.0.113.9",
+                services_redeployed=3,
+                duration_ms=84_500,
+            ),
+            "✅ Сервер srv-ok настроен\nIP: 203.0.113.9\nПерезапущено сервисов: 3\n"
+            "Длительность: 1 мин 24 с",
+            id="success",
+        ),
+        pytest.param(
+            ProvisionerResult(server_handle="srv-err", status="error", error="ansible exited 2"),
+            "❌ Настройка сервера srv-err: сбой\nansible exited 2",
+            id="error",
+        ),
+        pytest.param(
+            ProvisionerResult(server_handle="srv-slow", status="timeout"),
+            "❌ Настройка сервера srv-slow: превышено время ожидания",
+            id="timeout",
+        ),
+        pytest.param(
+            ProvisionerResult(
+                server_handle="srv-many",
+                status="failed",
+                errors=[f"step {i} failed" for i in range(50)],
+            ),
+            "❌ Настройка сервера srv-many: ошибка\n"
+            + "".join(f"• step {i} failed\n" for i in range(5))
+            + "…и ещё 45",
+            id="fifty-errors",
+        ),
+    ],
+)
+async def test_each_kind_of_result_reads_to_an_admin_exactly_as_worded(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_service: StartService,
+    result: ProvisionerResult,
+    text: str,
+) -> None:
+    await first_notifier(start_service)
+
+    await publish(redis, result)
+
+    for chat in (ADMIN, ENV_ADMIN):
+        await fake_telegram.wait_for_messages(chat, 1, timeout=20)
+        assert fake_telegram.chat(chat).texts == [text]
+
+
+async def test_a_result_is_sent_as_plain_text_with_no_parse_mode(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    await first_notifier(start_service)
+
+    await publish(redis, success("srv-1"))
+
+    await fake_telegram.wait_for_call("sendMessage", count=2, timeout=20)
+    calls = fake_telegram.calls_to("sendMessage")
+    assert [(c.chat_id, c.ok) for c in calls] == [(ADMIN, True), (ENV_ADMIN, True)]
+    assert not [c.params["parse_mode"] for c in calls if "parse_mode" in c.params]
 
 
 async def test_a_result_with_odd_but_readable_fields_still_goes_out(
@@ -175,42 +280,85 @@ async def test_a_malformed_entry_is_dead_lettered_and_its_neighbours_delivered(
     assert await redis.xlen(keys.PROVISIONER_RESULTS) == 3, "never trimmed or deleted from"
 
 
-async def test_a_kill_mid_batch_then_a_restart_loses_and_repeats_nothing(
+async def kill_mid_batch(
     fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
-) -> None:
-    # Telegram asks the notifier to hold off ENV_ADMIN's chat: it is killed
-    # while waiting, with srv-0 already sent to ADMIN and not yet to ENV_ADMIN.
+) -> list[str]:
+    """Kill -9 a notifier holding a batch of results, none acknowledged; their handles.
+
+    Telegram asks the notifier to hold off ENV_ADMIN's chat: it is killed
+    while waiting, with srv-0 already sent to ADMIN and not yet to ENV_ADMIN,
+    and srv-1..srv-9 read in the same XREADGROUP and not yet begun.
+    """
     fake_telegram.fail_next("sendMessage", Failure.too_many_requests(2), chat_id=ENV_ADMIN)
     first = await first_notifier(start_service)
     handles = [f"srv-{i}" for i in range(10)]
-    for handle in handles:
-        await publish(redis, success(handle))
+    await publish_at_once(redis, [success(handle) for handle in handles])
 
-    await fake_telegram.wait_for(lambda: len(fake_telegram.throttled) == 1, timeout=20)
+    # Paused: the 429 is in Redis, and a restarted notifier waits out only its rest.
+    await first.wait_for_event("flood_paused", lambda e: e["chat_id"] == ENV_ADMIN, timeout=20)
     assert handles_told(fake_telegram, ADMIN) == {"srv-0": 1}
+    assert await pending(redis) == len(handles)
     first.kill()
-    start_notifier(start_service)  # the same replica, restarted: same consumer name
+    return handles
+
+
+async def test_a_kill_mid_batch_then_a_restart_loses_and_repeats_nothing(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    handles = await kill_mid_batch(fake_telegram, redis, start_service)
+
+    # The same replica, restarted: the same consumer name reads its own pending results.
+    second = start_notifier(start_service, "notifier-a")
 
     for chat in (ADMIN, ENV_ADMIN):
         await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
+    await stop(second)
+    for chat in (ADMIN, ENV_ADMIN):
         assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
+    assert await pending(redis) == 0
 
 
-async def test_two_notifiers_deliver_each_result_once(
+async def test_a_kill_mid_batch_then_a_notifier_of_another_name_loses_and_repeats_nothing(
     fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
 ) -> None:
-    await first_notifier(start_service, "notifier-a")
+    handles = await kill_mid_batch(fake_telegram, redis, start_service)
+
+    # Another name (the default one has the pid in it): XAUTOCLAIM takes the dead
+    # consumer's results once idle for NOTIFIER_RETRY_AFTER_S.
     second = start_notifier(start_service, "notifier-b")
-    await second.wait_for_event("stream_consumer_started", timeout=30)
-    handles = [f"srv-{i}" for i in range(20)]
-    for handle in handles:
-        await publish(redis, success(handle))
+
+    for chat in (ADMIN, ENV_ADMIN):
+        await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
+    await stop(second)
+    for chat in (ADMIN, ENV_ADMIN):
+        assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
+    assert await pending(redis) == 0
+    assert told(second) == len(handles)
+
+
+async def test_two_notifiers_deliver_each_result_once_and_both_take_a_share(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    # No retries here: each result is handled by the one notifier that read it.
+    slow_retry = {"NOTIFIER_RETRY_AFTER_S": "60"}
+    first = await first_notifier(start_service, "notifier-a", **slow_retry)
+    second = start_notifier(start_service, "notifier-b", **slow_retry)
+    await wait_for_blocked_readers(redis, 2)
+    handles = [f"srv-{i}" for i in range(40)]
+
+    # Redis hands each waiting reader a batch (at most 16): neither can take all 40.
+    await publish_at_once(redis, [success(handle) for handle in handles])
 
     for chat in (ADMIN, ENV_ADMIN):
         await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
     await fake_telegram.wait_for_call("sendMessage", count=2 * len(handles))
+    await stop(first)
+    await stop(second)
     for chat in (ADMIN, ENV_ADMIN):
         assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
+    assert told(first) >= 1
+    assert told(second) >= 1
+    assert told(first) + told(second) == len(handles)
 
 
 async def test_with_the_api_down_env_admins_hear_at_once_and_api_admins_after_it_recovers(
