@@ -14,8 +14,14 @@ def _default_name() -> str:
 
 class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
     notifier_name: str = msgspec.field(default_factory=_default_name)
-    """This notifier's consumer name: unique per live process, and the same
-    across restarts of one replica, so a restart resumes its own pending results."""
+    """This notifier's consumer name in the group; two live notifiers must never share one.
+
+    The default, ``notifier-<host>-<pid>``, differs from one run to the next
+    (unless the pid does not, as pid 1 in a container restarted in place): a
+    previous run's pending results are then taken over with ``XAUTOCLAIM``
+    once idle for ``notifier_retry_after_s`` (within 1.5 times that), by
+    this process or another replica. A ``NOTIFIER_NAME`` kept across
+    restarts (one notifier per host) resumes them at once instead."""
     api_timeout_s: float = 5.0
     admins_cache_s: float = 60.0
     notifier_retry_after_s: float = 30.0
