@@ -28,5 +28,17 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
     """How long a result that could not reach every admin waits before a retry;
     also how long a dead replica's results wait before another takes them."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.notifier_name:
+            raise ValueError("notifier_name: must not be empty")
+        if not self.api_timeout_s > 0:
+            raise ValueError("api_timeout_s: must be positive")
+        if not self.admins_cache_s >= 0:
+            raise ValueError("admins_cache_s: must not be negative")
+        # The stream reader's claim idle time is this in whole milliseconds.
+        if not self.notifier_retry_after_s >= 0.001:
+            raise ValueError("notifier_retry_after_s: must be at least 0.001")
+
 
 Settings = NotifierSettings
