@@ -30,7 +30,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
 from services.ingress import buttons, callbacks, chat, commands, groups
-from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit
+from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit, Rejections
 from services.ingress.backend import IngressApi
 from services.ingress.courier import Courier
 from services.ingress.directory import Clock, UserDirectory
@@ -58,7 +58,7 @@ ANSWERS_GRACE_S: Final = 5.0
 def build_dispatcher(
     api: IngressApi,
     directory: UserDirectory,
-    rejections: RateLimit,
+    rejections: Rejections,
     texts: Texts = RU,
     metrics: Metrics | None = None,
 ) -> Dispatcher:
@@ -126,7 +126,12 @@ class Ingress:
                     max_size=settings.auth_cache_size,
                     clock=clock,
                 )
-                rejections = RateLimit(settings.auth_rejections_per_s, REJECTION_BURST, clock)
+                rejections = Rejections(
+                    RateLimit(settings.auth_rejections_per_s, REJECTION_BURST, clock),
+                    told_ttl_s=settings.auth_cache_unknown_ttl_s,
+                    max_size=settings.auth_cache_size,
+                    clock=clock,
+                )
                 courier = Courier(
                     sender,
                     alive_ttl_s=settings.ingress_alive_ttl_s,

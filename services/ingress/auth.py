@@ -6,9 +6,11 @@ Known users' updates go on with ``user`` (the API's ``User``) in the
 handler data; for anyone else nothing else happens: no stream entry, no
 worker, no further API call.
 
-Strangers are told once per cache period (``AUTH_CACHE_UNKNOWN_TTL_S``):
-only the update whose lookup went to the API gets the rejection, the
-cached ones are dropped silently. All strangers together get at most
+Strangers are told once per cache period (``AUTH_CACHE_UNKNOWN_TTL_S``),
+in their private chat; their other updates in that period are dropped
+silently (``Rejections``). A rejection that is never stored (the webhook
+answered 503) does not count: the update comes again and is answered
+then. All strangers together get at most
 ``AUTH_REJECTIONS_PER_S`` rejections a second (burst 10), so a crowd of new
 ids cannot spend the bot's Telegram budget (about 30 messages a second,
 shared with real replies): past it they are only logged.
@@ -33,9 +35,8 @@ There the rejection is only logged (``user_rejected`` with the chat's type
 and id, at INFO once per cache period like any rejection); a button
 press still gets its answer, which only the presser sees. Known users in a
 group go on to ``groups``, which explains that the bot works in private
-chats. A stranger's group message spends their "told once" like a private
-one: a private message within ``AUTH_CACHE_UNKNOWN_TTL_S`` after it gets
-nothing, the one after that the rejection.
+chats. A stranger's group message tells them nothing, so it does not count
+as told: their first private message gets the rejection at once.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
 from services.ingress.callbacks import answer_query
-from services.ingress.directory import Clock, UserDirectory
+from services.ingress.directory import Clock, TtlCache, UserDirectory
+from services.ingress.intake import IntakeBatch
 from services.ingress.keyboards import REMOVE_KEYBOARD
 from services.ingress.outbox import Outbox
 from shared.api import ApiError
@@ -86,12 +88,41 @@ class RateLimit:
         return True
 
 
+class Rejections:
+    """Which strangers to tell now: each at most once per ``told_ttl_s``, all within ``budget``.
+
+    A stranger counts as told only once the rejection was added to a private
+    chat's answers, and stops counting if that answer is never stored (the
+    update comes again, and is answered again). A group message tells no one.
+    """
+
+    def __init__(
+        self, budget: RateLimit, *, told_ttl_s: float, max_size: int, clock: Clock = time.monotonic
+    ) -> None:
+        self._budget = budget
+        self._told_ttl_s = told_ttl_s
+        self._told: TtlCache[int, bool] = TtlCache(max_size, clock)
+
+    def told(self, telegram_id: int) -> bool:
+        return self._told.get(telegram_id)[0]
+
+    def tell(self, telegram_id: int) -> bool:
+        """Whether to tell ``telegram_id`` now (then counted as told); False past the budget."""
+        if not self._budget.take():
+            return False
+        self._told.put(telegram_id, True, self._told_ttl_s)
+        return True
+
+    def forget(self, telegram_id: int) -> None:
+        self._told.pop(telegram_id)
+
+
 class AuthMiddleware(BaseMiddleware):
     def __init__(
         self,
         directory: UserDirectory,
         texts: Texts,
-        rejections: RateLimit,
+        rejections: Rejections,
         metrics: Metrics | None = None,
     ) -> None:
         self._directory = directory
@@ -132,22 +163,26 @@ class AuthMiddleware(BaseMiddleware):
     async def _reject(
         self, telegram_id: int, *, fresh: bool, chat: Chat | None, data: dict[str, Any]
     ) -> None:
-        if not fresh:
-            log.debug("user_rejected_again", telegram_id=telegram_id)
-            return
         if chat is not None and chat.type != ChatType.PRIVATE:
             # Not posted: a stranger's id is nothing for a whole group to read.
-            log.info(
-                "user_rejected",
-                telegram_id=telegram_id,
-                chat_id=chat.id,
-                chat_type=chat.type,
-                notified=False,
-            )
+            # Logged once per lookup; nobody was told.
+            if fresh:
+                log.info(
+                    "user_rejected",
+                    telegram_id=telegram_id,
+                    chat_id=chat.id,
+                    chat_type=chat.type,
+                    notified=False,
+                )
             return
-        notify = self._rejections.take()
+        if self._rejections.told(telegram_id):
+            log.debug("user_rejected_again", telegram_id=telegram_id)
+            return
+        notify = self._rejections.tell(telegram_id)
         log.info("user_rejected", telegram_id=telegram_id, notified=notify)
         if notify:
+            batch: IntakeBatch = data["intake"]
+            batch.if_discarded(lambda: self._rejections.forget(telegram_id))
             await self._tell(data, self._rejection(telegram_id), REMOVE_KEYBOARD)
 
     async def _tell(

@@ -58,6 +58,9 @@ class TtlCache(Generic[K, V]):
         self._entries.move_to_end(key)
         return True, value
 
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
     def put(self, key: K, value: V, ttl_s: float) -> None:
         if ttl_s <= 0:
             self._entries.pop(key, None)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import msgspec
@@ -119,9 +119,10 @@ class _PendingAnswer(NamedTuple):
 class IntakeBatch:
     """Messages and answers produced while handling one batch of updates, not yet stored."""
 
-    __slots__ = ("_answers", "_chats", "_pending", "received_at")
+    __slots__ = ("_answers", "_chats", "_pending", "_undo", "received_at")
 
     def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] | None = None
         self._pending: list[_Pending] = []
         self._answers: list[_PendingAnswer] = []
         self._chats: dict[int, int] = {}
@@ -143,6 +144,23 @@ class IntakeBatch:
         data = encode(answer).decode()  # here, for the same reason as in ``add``
         self._answers.append(_PendingAnswer(update_id, answer, data))
         self._chats[answer.chat_id] = self._chats.get(answer.chat_id, 0) + 1
+
+    def if_discarded(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` if this batch is given up unstored (its updates will come again).
+
+        For what a handler remembers in memory about an answer it added (a
+        stranger told, a keyboard offered): an answer never stored was never
+        sent, so the update Telegram delivers again must be answered again.
+        """
+        if self._undo is None:
+            self._undo = []
+        self._undo.append(undo)
+
+    def discard(self) -> None:
+        """This batch will not be stored: undo what its handlers remembered."""
+        undo, self._undo = self._undo or [], None
+        for step in reversed(undo):
+            step()
 
     def answers_to(self, chat_id: int) -> int:
         return self._chats.get(chat_id, 0)
@@ -264,6 +282,7 @@ class Intake:
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
                     log.warning("intake_abandoned", updates=len(batch))
+                    batch.discard()
                     return False
                 continue
             if attempt:

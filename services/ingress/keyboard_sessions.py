@@ -104,3 +104,4 @@ class KeyboardSessions:
         self._offered.put(chat_id, True, self._local_s)
         mark = Mark(session_key(chat_id), self._session_s, only_if_new=True)
         self.outbox.say(chat_id, self._texts.keyboard_note, reply_markup=self.markup, mark=mark)
+        self.outbox.if_discarded(lambda: self._offered.pop(chat_id))

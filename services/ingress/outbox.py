@@ -14,6 +14,7 @@ Durability, order, bounds and recovery: ``courier``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from services.ingress.intake import IntakeBatch
@@ -79,6 +80,10 @@ class Outbox:
             log.warning("edit_dropped", chat_id=chat_id, reason="not_one_message", parts=len(parts))
             return False
         return self._add(chat_id, parts, reply_markup, message_id, None)
+
+    def if_discarded(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` if the update's batch is never stored (``IntakeBatch.if_discarded``)."""
+        self._batch.if_discarded(undo)
 
     def _add(
         self,

@@ -73,6 +73,7 @@ class WebhookHandler:
             await self._intake.store(batch)
         except RedisError as exc:
             log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
+            batch.discard()  # Telegram sends it again: it must be answered again
             return web.Response(status=503, text="Try again")
         return web.Response(status=200)
 

@@ -15,9 +15,11 @@ from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Failure, FakeTelegram
 from services.ingress.app import Ingress
+from shared.texts import RU
 from tests.plugins.telegram import make_bot
 from tests.services.ingress.conftest import (
     KNOWN,
+    STRANGER,
     StartIngress,
     handled,
     ingress_settings,
@@ -181,6 +183,48 @@ async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_onc
         assert [m.text for m in await queued(client)] == ["wait for me"]
     finally:
         await client.aclose()
+
+
+async def test_a_stranger_refused_while_redis_is_down_is_told_once_redis_is_back(
+    fake_telegram: FakeTelegram,
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    own_redis: RedisServer,
+) -> None:
+    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
+    own_redis.kill()
+
+    update = fake_telegram.inject_message(STRANGER, "let me in")
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    )
+    own_redis.start()
+    await handled(fake_telegram, update)
+    await fake_telegram.wait_for_messages(STRANGER, 1, timeout=10)
+
+    (rejection,) = fake_telegram.chat(STRANGER).texts
+    assert rejection.startswith(RU.access_denied)
+
+
+async def test_a_first_message_refused_while_redis_is_down_still_brings_the_keyboard(
+    fake_telegram: FakeTelegram,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    own_redis: RedisServer,
+) -> None:
+    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
+    own_redis.kill()
+
+    update = fake_telegram.inject_message(KNOWN, "hello")
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    )
+    own_redis.start()
+    await handled(fake_telegram, update)
+    await fake_telegram.wait_for_messages(KNOWN, 1, timeout=10)
+
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
 
 
 async def test_a_sigterm_while_set_webhook_hangs_stops_the_ingress_at_once(
