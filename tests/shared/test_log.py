@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from shared import log
 
@@ -16,7 +17,9 @@ TOKEN = "123456:TEST-token_abc"
 @pytest.fixture(autouse=True)
 def _reset_logging() -> Iterator[None]:
     yield
+    # The configuration writes to this test's captured stderr, closed after it.
     logging.getLogger().handlers.clear()
+    structlog.reset_defaults()
 
 
 def _events(err: str) -> list[dict[str, object]]:
