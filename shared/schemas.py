@@ -8,9 +8,9 @@ send is exactly what the contracts list.
 
 from __future__ import annotations
 
-import os
+import random
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -24,15 +24,20 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def new_id() -> str:
-    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` gives, at half its cost.
+_UUID_CLEAR: Final = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID_V4: Final = (0x8000 << 48) | (4 << 76)
 
-    The ingress makes one per chat message; ``uuid.UUID`` objects are not needed.
+
+def new_id() -> str:
+    """A random (version 4) UUID as text, in the form ``str(uuid.uuid4())`` gives.
+
+    From ``random`` rather than ``os.urandom``: request ids are labels, not
+    secrets, and the ingress makes one per chat message, where the system
+    call behind ``os.urandom`` was about 4 % of its time on our hosts
+    (``bench/ingress.py``). ``random`` is seeded from the OS at start and
+    again in a forked child, so processes do not repeat each other.
     """
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
+    h = f"{(random.getrandbits(128) & _UUID_CLEAR) | _UUID_V4:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

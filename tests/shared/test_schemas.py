@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
@@ -128,3 +129,18 @@ def test_new_ids_are_distinct_version_4_uuids_in_their_usual_text_form() -> None
         parsed = uuid.UUID(text)
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         assert str(parsed) == text
+
+
+def test_a_forked_child_makes_other_ids_than_its_parent() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then gone without running pytest's teardown
+        os.write(write, " ".join(new_id() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    parent = {new_id() for _ in range(5)}
+    assert len(child) == 5
+    assert not child & parent
