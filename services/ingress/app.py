@@ -6,15 +6,16 @@ client, Redis, dispatcher) and ``Ingress.run`` serves until SIGTERM. Tests
 and the benchmark open it in their own event loop, with their own bot and
 clock, and drive it exactly as production does.
 
-Routers, in the order they are tried, after the auth middleware (which
+Handlers, in the order they are tried, after the auth middleware (which
 runs for every update type, callback queries included): ``chat`` (private,
-neither a command nor a button press: text to the relays; files, edits),
-``commands`` (private commands: quick commands, help, unknown commands),
+neither a command nor a button press: text to the relays; files, edits;
+registered on the dispatcher itself, see ``chat.register``), then the
+routers ``commands`` (private commands: quick commands, help, unknown commands),
 ``buttons`` (private, exactly a quick-action label: the command it stands
 for), ``callbacks`` (inline buttons: page turns, project details),
 ``groups`` (not a private chat: explain). Their filters do not overlap, so
 the order only decides speed: the most frequent update (a chat text) is
-settled by the first router it meets.
+settled first, without descending a router level.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def build_dispatcher(
         name="ingress",
     )
     dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics))
+    chat.register(dp, texts)
     dp.include_routers(
-        chat.router(texts),
         commands.router(),
         buttons.router(texts),
         callbacks.router(),

@@ -5,7 +5,7 @@ message whose text is *exactly* a label (``texts.buttons``) is handled by
 the same handler as the command (``📁 Проекты`` is ``/projects``), so it
 makes the same API call, gives the same answer and never reaches the PO.
 Anything else, a label with a word added or a sentence that mentions
-projects, is a chat message (the chat router's filter leaves exact labels
+projects, is a chat message (the chat handlers' filter leaves exact labels
 out, so the routers never compete for a message).
 """
 

@@ -30,18 +30,25 @@ log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
 
 
-def router(texts: Texts) -> Router:
-    """A fresh router (a router joins one dispatcher only; tests build several)."""
-    chat = Router(name="chat")
-    # Commands and button presses are other routers'; checked once here, so
-    # the hot path (a chat text) is settled by the first router it meets.
-    chat.message.filter(PrivateChatMessage(button_actions(texts)))
-    chat.edited_message.filter(PrivateChat())
-    chat.message.register(queue_text, HasText())
-    chat.message.register(queue_caption, HasCaption())
-    chat.message.register(refuse_non_text)
-    chat.edited_message.register(refuse_edit)
-    return chat
+def register(router: Router, texts: Texts) -> None:
+    """Put the chat handlers on ``router``: the dispatcher itself, in the ingress.
+
+    Unlike the other concerns, which each bring a router of their own, these
+    go on the root: a chat text is by far the most frequent update, and
+    descending one router level (its middlewares wrapped, its filters
+    resolved) cost about 10 µs of the ingress's 60 µs per update in
+    aiogram (``bench/ingress.py``, docs/BENCHMARKS.md). The root's handlers
+    are tried before any included router, so behaviour is the same as a
+    first router of their own.
+    """
+    # Per handler, not on the router: a router's own filters, failing, would
+    # keep the update from every router below it (aiogram's REJECTED).
+    # Commands and button presses are those routers'.
+    chat_message = PrivateChatMessage(button_actions(texts))
+    router.message.register(queue_text, chat_message, HasText())
+    router.message.register(queue_caption, chat_message, HasCaption())
+    router.message.register(refuse_non_text, chat_message)
+    router.edited_message.register(refuse_edit, PrivateChat())
 
 
 async def queue_text(
