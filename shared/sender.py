@@ -86,6 +86,7 @@ from shared.metrics import Metrics, RetryReason
 from shared.ratelimit import FloodBudget, FloodLimiter, Record, Ticket, is_group
 from shared.settings import BaseSettings
 from shared.telegram import (
+    ApiError,
     BadRequest,
     DecodeError,
     Forbidden,
@@ -143,6 +144,9 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     transient: bool = False
     """Failed because Telegram was unreachable or failing (5xx, network, an
     undecodable answer) through every retry: trying later can work."""
+    error_code: int | None = None
+    """Telegram's ``error_code`` of the answer that stopped it (403, 400, 401...);
+    None when Telegram gave none (network, undecodable answer)."""
 
     @property
     def delivered(self) -> bool:
@@ -206,6 +210,7 @@ class _Stopped:
     outcome: Outcome
     error: str
     transient: bool = False
+    error_code: int | None = None
 
 
 class _Step(enum.Enum):
@@ -447,6 +452,7 @@ class Sender:
                     resumed_at=resumed_at,
                     error=step.error,
                     transient=step.transient,
+                    error_code=step.error_code,
                 )
             assert step.message_id is not None  # sendMessage always answers a Message
             ids.append(step.message_id)
@@ -490,7 +496,12 @@ class Sender:
         async with self._chat_lock(chat_id):
             step = await self._deliver(chat_id, piece, call, context)
         if isinstance(step, _Stopped):
-            return SendResult(outcome=step.outcome, error=step.error, transient=step.transient)
+            return SendResult(
+                outcome=step.outcome,
+                error=step.error,
+                transient=step.transient,
+                error_code=step.error_code,
+            )
         return SendResult(outcome=Outcome.DELIVERED, message_ids=(message_id,))
 
     # ---- previews
@@ -717,14 +728,15 @@ class Sender:
         context: dict[str, Any],
     ) -> _Stopped:
         detail = self._detail(exc)
+        code = exc.error_code if isinstance(exc, ApiError) else None
         if step is _Step.BLOCKED:
             log.warning("send_blocked", chat_id=chat_id, error=detail, **context)
-            return _Stopped(Outcome.BLOCKED, detail)
+            return _Stopped(Outcome.BLOCKED, detail, error_code=code)
         # Retries ran out (send_failed), or Telegram refused the request as such.
         transient = step is _Step.BACK_OFF
         event = "send_failed" if transient else "send_rejected"
         log.error(event, chat_id=chat_id, error=detail, attempts=attempts, **context)
-        return _Stopped(Outcome.FAILED, detail, transient=transient)
+        return _Stopped(Outcome.FAILED, detail, transient=transient, error_code=code)
 
     @staticmethod
     def _detail(exc: TelegramError) -> str:

@@ -109,9 +109,9 @@ class Notifier:
         return True
 
 
-_BOT_REFUSED = ("Unauthorized:", "NotFound:")
-"""How ``SendResult.error`` starts (the sender writes ``"<TelegramError class>: <description>"``)
-when Telegram refused the bot itself, not the chat: 401 (the token) or 404 (the API server)."""
+_BOT_REFUSED = frozenset({401, 404})
+"""Telegram's error codes when it refused the bot itself, not the chat: 401 (the token)
+or 404 (the API server). Every admin would be refused alike: keep the result."""
 
 
 def _undeliverable(sent: SendResult) -> UndeliverableReason | None:
@@ -120,7 +120,7 @@ def _undeliverable(sent: SendResult) -> UndeliverableReason | None:
         return "blocked"
     if sent.outcome is not Outcome.FAILED or sent.transient:
         return None
-    if (sent.error or "").startswith(_BOT_REFUSED):
+    if sent.error_code in _BOT_REFUSED:
         return None
     return "rejected"
 

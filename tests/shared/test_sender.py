@@ -334,7 +334,7 @@ async def test_a_blocked_user_stops_retries_for_that_chat_and_other_chats_go_on(
             sender.send_parts(41, parts, key="k-41"), sender.send(42, "still here")
         )
 
-    assert blocked.outcome is Outcome.BLOCKED
+    assert (blocked.outcome, blocked.error_code) == (Outcome.BLOCKED, 403)
     assert len(sends_to(fake_telegram, 41)) == 1
     assert [e["event"] for e in logs].count("send_blocked") == 1
     assert other.delivered
@@ -367,7 +367,7 @@ async def test_a_persistent_server_error_gives_up_after_the_bound_and_says_so(
     with structlog.testing.capture_logs() as logs:
         result = await sender.send(8, "secret words", key="entry-8")
 
-    assert result.outcome is Outcome.FAILED
+    assert (result.outcome, result.transient, result.error_code) == (Outcome.FAILED, True, 500)
     assert len(sends_to(fake_telegram, 8)) == FAST_RETRY.attempts
     [failed] = [e for e in logs if e["event"] == "send_failed"]
     assert failed["chat_id"] == 8
