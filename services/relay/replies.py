@@ -8,12 +8,9 @@ dead-lettered), by a script fenced by the lease.
 Reading costs nothing per idle user: blocking multi-stream ``XREAD`` calls,
 no polling.
 
-* A *hot* read per owned partition covers its users active lately (a
-  message forwarded or a reply read in the last ``hot_idle_s``): small, so
-  re-issuing it after every reply is cheap. One per partition, not one for
-  all: redis-py packs every stream of a read again at each re-issue (about
-  1.4 µs a stream), so a reply costs a re-issue over its partition's active
-  users, not over every active user of the relay.
+* The *hot* read covers users active lately (a message forwarded or a reply
+  read in the last ``hot_idle_s``): small, so re-issuing it after every
+  reply is cheap.
 * A *cold* read per owned partition covers everyone else (thousands of idle
   sessions) with a long block. It is re-issued when its set changes: a user
   going hot (their message was forwarded, or a reply came) or users cooling
@@ -166,9 +163,7 @@ class ReplyForwarder:
         self._batch = batch
         self._users: dict[int, _User] = {}
         self._by_partition: dict[int, set[int]] = {}
-        self._hot: dict[int, _Reader] = {}
-        """The hot reader of each owned partition."""
-        self._hot_block_ms = hot_block_ms
+        self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
         self._cold: dict[int, _Reader] = {}
         """The cold reader of each owned partition."""
         self._cold_block_ms = cold_block_ms
@@ -207,10 +202,9 @@ class ReplyForwarder:
             if user is not None and user.task is not None:
                 tasks.append(user.task)
         self._typing.forget(user_ids)
-        for readers in (self._hot, self._cold):
-            reader = readers.pop(partition, None)
-            if reader is not None and reader.task is not None:
-                await abandon(reader.task)
+        cold = self._cold.pop(partition, None)
+        if cold is not None and cold.task is not None:
+            await abandon(cold.task)
         if not tasks:
             return
         if drain:
@@ -230,26 +224,17 @@ class ReplyForwarder:
         await self._make_hot(user)
 
     def _cold_reader(self, partition: int) -> _Reader:
-        return self._reader(self._cold, "cold", partition, self._cold_block_ms)
-
-    def _hot_reader(self, partition: int) -> _Reader:
-        return self._reader(self._hot, "hot", partition, self._hot_block_ms)
-
-    def _reader(
-        self, readers: dict[int, _Reader], temperature: Temperature, partition: int, block_ms: int
-    ) -> _Reader:
-        reader = readers.get(partition)
+        reader = self._cold.get(partition)
         if reader is None:
-            name = f"{temperature}:{partition}"
-            waker = Waker(self._redis, keyspace.wake(self._identity, name))
-            reader = readers[partition] = _Reader(temperature, waker, block_ms)
+            waker = Waker(self._redis, keyspace.wake(self._identity, f"cold:{partition}"))
+            reader = self._cold[partition] = _Reader("cold", waker, self._cold_block_ms)
             reader.task = asyncio.create_task(
-                self._read_loop(self._closing, reader), name=f"replies-{temperature}-{partition}"
+                self._read_loop(self._closing, reader), name=f"replies-cold-{partition}"
             )
         return reader
 
     def _reader_of(self, user: _User) -> _Reader:
-        return self._hot_reader(user.partition) if user.hot else self._cold_reader(user.partition)
+        return self._hot if user.hot else self._cold_reader(user.partition)
 
     def _add(self, user: _User) -> _User:
         self._users[user.user_id] = user
@@ -260,9 +245,9 @@ class ReplyForwarder:
         user = self._users.pop(user_id, None)
         if user is not None:
             user.removed = True
-            for readers in (self._hot, self._cold):
-                if (reader := readers.get(user.partition)) is not None:
-                    reader.users.discard(user_id)
+            self._hot.users.discard(user_id)
+            if (cold := self._cold.get(user.partition)) is not None:
+                cold.users.discard(user_id)
         return user
 
     async def _make_hot(self, user: _User) -> None:
@@ -272,23 +257,22 @@ class ReplyForwarder:
         # thinking, rather than when the reply comes (both reads would return it
         # and the big one be re-issued on the reply's critical path).
         cold = self._cold_reader(user.partition)
-        hot = self._hot_reader(user.partition)
         user.hot = True
         cold.users.discard(user.user_id)
-        hot.users.add(user.user_id)
-        await hot.waker.wake()
+        self._hot.users.add(user.user_id)
+        await self._hot.waker.wake()
         await cold.waker.wake()
 
     # --- reading ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
-            await self._sweep_loop(stop)
+            await asyncio.gather(self._read_loop(stop, self._hot), self._sweep_loop(stop))
         finally:
-            # The readers live with their partitions; any left stop here.
+            # The cold readers live with their partitions; any left stop here.
             self._closing.set()
-            readers = [*self._hot.values(), *self._cold.values()]
-            await asyncio.gather(*(abandon(r.task) for r in readers if r.task is not None))
+            tasks = [r.task for r in self._cold.values() if r.task is not None]
+            await asyncio.gather(*(abandon(task) for task in tasks))
 
     async def _read_loop(self, stop: asyncio.Event, reader: _Reader) -> None:
         failures = 0
@@ -496,18 +480,17 @@ class ReplyForwarder:
         """Move users idle for ``hot_idle_s`` to their cold read; the cold readers that grew."""
         horizon = time.monotonic() - self._hot_idle_s
         grown: dict[int, _Reader] = {}
-        for hot in list(self._hot.values()):
-            for user_id in list(hot.users):
-                user = self._users[user_id]
-                if (
-                    user.task is None
-                    and user.last_active < horizon
-                    and not self._typing.waiting(user_id)
-                ):
-                    user.hot = False
-                    hot.users.discard(user_id)
-                    reader = grown[user.partition] = self._cold_reader(user.partition)
-                    reader.users.add(user_id)
+        for user_id in list(self._hot.users):
+            user = self._users[user_id]
+            if (
+                user.task is None
+                and user.last_active < horizon
+                and not self._typing.waiting(user_id)
+            ):
+                user.hot = False
+                self._hot.users.discard(user_id)
+                reader = grown[user.partition] = self._cold_reader(user.partition)
+                reader.users.add(user_id)
         return list(grown.values())
 
     async def prune(self) -> None:
@@ -538,8 +521,9 @@ class ReplyForwarder:
     def users(self, temperature: Temperature | None = None) -> list[int]:
         if temperature is None:
             return list(self._users)
-        readers = self._hot if temperature == "hot" else self._cold
-        return sorted(u for reader in readers.values() for u in reader.users)
+        if temperature == "hot":
+            return sorted(self._hot.users)
+        return sorted(u for reader in self._cold.values() for u in reader.users)
 
 
 _PRUNE = """
