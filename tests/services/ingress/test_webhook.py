@@ -158,6 +158,25 @@ def own_redis() -> Iterator[RedisServer]:
         yield server
 
 
+async def handled_after_redis_was_down(
+    fake_telegram: FakeTelegram,
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    own_redis: RedisServer,
+    chat: int,
+    text: str,
+) -> None:
+    """``text`` from ``chat`` refused (503) twice while Redis is down, then handled."""
+    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
+    own_redis.kill()
+    update = fake_telegram.inject_message(chat, text)
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    )
+    own_redis.start()
+    await handled(fake_telegram, update)
+
+
 async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_once_after(
     fake_telegram: FakeTelegram,
     known_user: dict[str, Any],
@@ -165,15 +184,9 @@ async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_onc
     webhook_env: dict[str, str],
     own_redis: RedisServer,
 ) -> None:
-    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
-    own_redis.kill()
-
-    update = fake_telegram.inject_message(KNOWN, "wait for me")
-    await fake_telegram.wait_for(
-        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    await handled_after_redis_was_down(
+        fake_telegram, start_ingress, webhook_env, own_redis, KNOWN, "wait for me"
     )
-    own_redis.start()
-    await handled(fake_telegram, update)
 
     statuses = [d.status for d in fake_telegram.webhook_deliveries]
     assert statuses[-1] == 200
@@ -191,15 +204,9 @@ async def test_a_stranger_refused_while_redis_is_down_is_told_once_redis_is_back
     webhook_env: dict[str, str],
     own_redis: RedisServer,
 ) -> None:
-    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
-    own_redis.kill()
-
-    update = fake_telegram.inject_message(STRANGER, "let me in")
-    await fake_telegram.wait_for(
-        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    await handled_after_redis_was_down(
+        fake_telegram, start_ingress, webhook_env, own_redis, STRANGER, "let me in"
     )
-    own_redis.start()
-    await handled(fake_telegram, update)
     await fake_telegram.wait_for_messages(STRANGER, 1, timeout=10)
 
     (rejection,) = fake_telegram.chat(STRANGER).texts
@@ -213,15 +220,9 @@ async def test_a_first_message_refused_while_redis_is_down_still_brings_the_keyb
     webhook_env: dict[str, str],
     own_redis: RedisServer,
 ) -> None:
-    await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
-    own_redis.kill()
-
-    update = fake_telegram.inject_message(KNOWN, "hello")
-    await fake_telegram.wait_for(
-        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    await handled_after_redis_was_down(
+        fake_telegram, start_ingress, webhook_env, own_redis, KNOWN, "hello"
     )
-    own_redis.start()
-    await handled(fake_telegram, update)
     await fake_telegram.wait_for_messages(KNOWN, 1, timeout=10)
 
     assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
