@@ -165,6 +165,8 @@ class FakeWorkerManager:
         workers. When it reaches ``n + 2``, round ``n + 1`` has been read and dispatched."""
         self.max_streams_per_read = 0
         """The most PO input streams one XREAD covered."""
+        self.start_write_failures = 0
+        """Writes of a start (status, response) that failed on a Redis error and were retried."""
 
         self._workers: dict[int, _Worker] = {}
         self._wake_cursor = "0-0"
@@ -339,12 +341,12 @@ class FakeWorkerManager:
     async def _start_worker(self, worker: _Worker, command: CreateWorkerCommand) -> None:
         script = self.script_for(worker.user_id)
         worker.plain_status = script.plain_string_status
-        await self._write_status(worker, "STARTING")
+        await self._until_done(lambda: self._write_status(worker, "STARTING"))
         if script.start_delay > 0:
             await asyncio.sleep(script.start_delay)  # the simulated start, not a test waiting
         if script.outcome == "STARTING":
             return
-        await self._write_status(worker, script.outcome)
+        await self._until_done(lambda: self._write_status(worker, script.outcome))
         succeeded = script.outcome == "RUNNING"
         response = WorkerResponse(
             request_id=command.request_id,
@@ -352,9 +354,29 @@ class FakeWorkerManager:
             worker_id=worker.worker_id,
             error=None if succeeded else script.error,
         )
-        await self._client().xadd(keys.WORKER_RESPONSES_PO, encode_entry(response))  # type: ignore[arg-type]
+        await self._until_done(
+            lambda: self._client().xadd(keys.WORKER_RESPONSES_PO, encode_entry(response))  # type: ignore[arg-type]
+        )
         self.responses.append(response)
         await self._notify()
+
+    async def _until_done(self, write: Callable[[], Awaitable[object]]) -> None:
+        """Retry a start's write through a Redis outage, as a real worker-manager must.
+
+        The command is acknowledged once the start is under way: a start whose
+        status write failed would leave its worker ``STARTING`` for good.
+        """
+        while True:
+            try:
+                await write()
+                return
+            except RedisError as exc:
+                if self._stopping:
+                    raise
+                log.warning("fake_worker_start_redis_error", error=type(exc).__name__)
+                self.start_write_failures += 1
+                await self._notify()
+                await asyncio.sleep(0.2)  # Redis is away: try again shortly
 
     def _worker(self, user_id: int, worker_id: str) -> _Worker:
         worker = self._workers.get(user_id)

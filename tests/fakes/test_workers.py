@@ -10,6 +10,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from services.fakes.redis_server import RedisServer
 from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from shared.schemas import (
@@ -289,6 +290,23 @@ async def test_a_stopped_worker_stops_answering_and_the_next_worker_answers(
         await send_command(redis)  # the bot spawns a new one
         await wm.wait_for(lambda: len(wm.outputs) == 1)
         assert wm.outputs[0].request_id == message.request_id
+
+
+async def test_a_start_interrupted_by_a_redis_outage_still_ends_running() -> None:
+    # Its own server: the test kills it.
+    with RedisServer() as server:
+        async with FakeWorkerManager(server.url) as wm:
+            wm.default_script.start_delay = 0.2
+            await wm.create(USER)
+            await wm.wait_for(lambda: (keys.po_worker_id(USER), "STARTING") in wm.status_log)
+
+            server.kill()  # the RUNNING write, due in 0.2 s, finds Redis away
+            await wm.wait_for(lambda: wm.start_write_failures > 0, within=30)
+            server.start()
+
+            await wm.wait_for(lambda: running(wm), within=30)
+            assert await wm.status(USER) == "RUNNING"
+            assert len(wm.responses) == 1
 
 
 async def test_stopping_is_fast_even_while_reads_are_blocked(redis_url: str) -> None:
