@@ -341,12 +341,14 @@ class FakeWorkerManager:
     async def _start_worker(self, worker: _Worker, command: CreateWorkerCommand) -> None:
         script = self.script_for(worker.user_id)
         worker.plain_status = script.plain_string_status
-        await self._until_done(lambda: self._write_status(worker, "STARTING"))
+        if not await self._until_done(lambda: self._write_status(worker, "STARTING")):
+            return
         if script.start_delay > 0:
             await asyncio.sleep(script.start_delay)  # the simulated start, not a test waiting
         if script.outcome == "STARTING":
             return
-        await self._until_done(lambda: self._write_status(worker, script.outcome))
+        if not await self._until_done(lambda: self._write_status(worker, script.outcome)):
+            return
         succeeded = script.outcome == "RUNNING"
         response = WorkerResponse(
             request_id=command.request_id,
@@ -354,25 +356,27 @@ class FakeWorkerManager:
             worker_id=worker.worker_id,
             error=None if succeeded else script.error,
         )
-        await self._until_done(
+        if not await self._until_done(
             lambda: self._client().xadd(keys.WORKER_RESPONSES_PO, encode_entry(response))  # type: ignore[arg-type]
-        )
+        ):
+            return
         self.responses.append(response)
         await self._notify()
 
-    async def _until_done(self, write: Callable[[], Awaitable[object]]) -> None:
+    async def _until_done(self, write: Callable[[], Awaitable[object]]) -> bool:
         """Retry a start's write through a Redis outage, as a real worker-manager must.
 
         The command is acknowledged once the start is under way: a start whose
         status write failed would leave its worker ``STARTING`` for good.
+        False: the fake is stopping, and the start ends with it.
         """
         while True:
             try:
                 await write()
-                return
+                return True
             except RedisError as exc:
                 if self._stopping:
-                    raise
+                    return False
                 log.warning("fake_worker_start_redis_error", error=type(exc).__name__)
                 self.start_write_failures += 1
                 await self._notify()
