@@ -74,7 +74,7 @@ class Relay:
             ttl_ms=int(settings.lease_ttl_s * 1000),
         )
         cursors = Cursors(redis, self.identity)
-        self.typing = TypingIndicator(outbound, cap_s=settings.typing_cap_s)
+        self.typing = TypingIndicator(redis, outbound, cap_s=settings.typing_cap_s)
         self.replies = ReplyForwarder(
             redis,
             blocking,
@@ -101,6 +101,7 @@ class Relay:
             instructions=settings.po_instructions,
             allowed_commands=list(settings.po_allowed_commands),
             start_timeout_s=settings.po_start_timeout_s,
+            typing_cap_ms=self.typing.cap_ms,
         )
         self.incoming = IncomingReader(
             redis,
@@ -112,10 +113,11 @@ class Relay:
             listener=self,
             metrics=self.metrics,
         )
-        # Replies first: forwarding a message activates its user's replies.
+        # Typing before replies: a reply read at once stops the "typing…" it
+        # resumed. Replies before incoming: forwarding activates a user's replies.
         self.coordinator = PartitionCoordinator(
             self.leases,
-            [self.replies, self.watch, self.incoming],
+            [self.typing, self.replies, self.watch, self.incoming],
             tick_s=settings.lease_tick_s,
             on_turn=self._on_turn,
         )
@@ -147,7 +149,7 @@ class Relay:
         await self.replies.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
-        self.typing.start(message.user_id, message.chat_id)
+        self.typing.start(message.user_id, message.chat_id, partition)
         if result.watch:
             self.watch.opened(partition, message.user_id, result.watch)
 

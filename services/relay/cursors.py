@@ -5,7 +5,8 @@ Both of the relay's read positions live in Redis and only move forward:
 ``bot:cursor:{p}`` (a hash: user -> the last output entry handled). Moving
 one, and writing an entry that cannot be handled to ``<stream>:dead`` (with
 the error and the original fields), is one script: both or neither, and only
-while this relay holds the partition.
+while this relay holds the partition. A reply cursor's move also clears the
+user's "typing…" record (``bot:typing:{p}``): the reply came.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from shared.schemas import encode_entry
 from shared.streams import DeadLetter, Fields
 
 DEAD_LETTER_MAXLEN: Final = 10_000
+_UNUSED: Final = "bot:unused"
+"""A script declares its keys up front; this one stands for a key the call does not use."""
 
 _ADVANCE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -40,6 +43,8 @@ if field == '' then
   redis.call('SET', KEYS[2], entry_id)
 else
   redis.call('HSET', KEYS[2], field, entry_id)
+  -- A reply came: a relay taking the partition over shows no "typing…" for it.
+  redis.call('HDEL', KEYS[4], field)
 end
 return 1
 """
@@ -90,20 +95,28 @@ class Cursors:
     ) -> Advanced:
         """Move the user's reply cursor to ``entry_id`` (handled, or dead-lettered)."""
         key = keyspace.reply_cursor(partition)
-        return await self._advance(partition, key, str(user_id), entry_id, dead)
+        return await self._advance(
+            partition, key, str(user_id), entry_id, dead, typing=keyspace.typing(partition)
+        )
 
     async def _advance(
-        self, partition: int, key: str, field: str, entry_id: str, dead: DeadLetter | None
+        self,
+        partition: int,
+        key: str,
+        field: str,
+        entry_id: str,
+        dead: DeadLetter | None,
+        *,
+        typing: str = _UNUSED,
     ) -> Advanced:
         dead_stream = _dead_stream(dead)
         data = encode_entry(dead)["data"] if dead is not None else b""
         moved = await self._script(
-            keys=[keyspace.lease(partition), key, dead_stream],
+            keys=[keyspace.lease(partition), key, dead_stream, typing],
             args=[self._identity, field, entry_id, data, DEAD_LETTER_MAXLEN],
         )
         return Advanced(int(moved))
 
 
 def _dead_stream(dead: DeadLetter | None) -> str:
-    # A script declares its keys up front; with nothing to dead-letter the key is unused.
-    return keys.dead_letter(dead.stream) if dead is not None else "bot:unused"
+    return keys.dead_letter(dead.stream) if dead is not None else _UNUSED

@@ -40,6 +40,15 @@ def reply_cursor(partition: int) -> str:
     return f"bot:cursor:{partition}"
 
 
+def typing(partition: int) -> str:
+    """``bot:typing:{p}``: hash user id -> ``chat_id:until_ms``, a user waiting for a reply.
+
+    Written by the forwarding script, cleared by the first reply handled or
+    a start failure told: what a relay taking the partition over resumes.
+    """
+    return f"bot:typing:{partition}"
+
+
 def start_watch(partition: int) -> str:
     """``bot:watch:{p}``: hash user id -> JSON of a PO start being watched."""
     return f"bot:watch:{partition}"

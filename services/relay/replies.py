@@ -201,7 +201,6 @@ class ReplyForwarder:
             user = self._remove(user_id)
             if user is not None and user.task is not None:
                 tasks.append(user.task)
-        self._typing.forget(user_ids)
         cold = self._cold.pop(partition, None)
         if cold is not None and cold.task is not None:
             await abandon(cold.task)
@@ -511,6 +510,7 @@ class ReplyForwarder:
                 keyspace.lease(partition),
                 keyspace.active(partition),
                 keyspace.reply_cursor(partition),
+                keyspace.typing(partition),
             ],
             args=[self._identity, keys.session(0)[:-1], *user_ids],
         )
@@ -534,6 +534,7 @@ for i = 3, #ARGV do
   if redis.call('EXISTS', ARGV[2] .. user) == 0 then
     redis.call('SREM', KEYS[2], user)
     redis.call('HDEL', KEYS[3], user)
+    redis.call('HDEL', KEYS[4], user)
     removed[#removed + 1] = user
   end
 end

@@ -14,7 +14,8 @@ For an incoming entry of partition ``p`` the script, in one step on Redis:
 4. refreshes ``session:{user_id}`` and ``bot:chat:{user_id}`` (24 h), makes
    the user's replies flow (``bot:active:{p}``, and a reply cursor starting
    after the newest output entry, so old replies are not sent again);
-5. opens a start watch when the worker is not ``RUNNING`` yet;
+5. opens a start watch when the worker is not ``RUNNING`` yet, and records
+   the user as waiting for a reply (``bot:typing:{p}``, for "typing…");
 6. writes the ``POWorkerInput`` (``request_id`` = the incoming entry id,
    stable across retries) and advances ``bot:fwd:{p}``.
 
@@ -99,6 +100,10 @@ if spawned == 1 or (status ~= 'RUNNING' and redis.call('HEXISTS', KEYS[11], user
   redis.call('HSET', KEYS[11], user, watch)
 end
 
+-- "typing…" until the first reply: recorded for a relay that takes the partition over.
+local typing_until = string.format('%d', now_ms() + tonumber(ARGV[12]))
+redis.call('HSET', KEYS[12], user, ARGV[6] .. ':' .. typing_until)
+
 local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
 redis.call('SET', KEYS[2], entry_id)
 return {'forwarded', worker, spawned, status, cursor, watch, input_id}
@@ -148,8 +153,10 @@ class SessionForwarder:
         instructions: str,
         allowed_commands: list[str],
         start_timeout_s: float,
+        typing_cap_ms: int,
     ) -> None:
         self._identity = identity
+        self._typing_cap_ms = typing_cap_ms
         self._api_url = api_url
         self._instructions = instructions
         self._allowed_commands = allowed_commands
@@ -183,6 +190,7 @@ class SessionForwarder:
                 keyspace.reply_cursor(partition),
                 keys.po_output(user_id),
                 keyspace.start_watch(partition),
+                keyspace.typing(partition),
             ],
             args=[
                 self._identity,
@@ -196,6 +204,7 @@ class SessionForwarder:
                 command.request_id,
                 self._start_timeout_ms,
                 _STATUS_PREFIX,
+                self._typing_cap_ms,
             ],
         )
         return _result(reply)

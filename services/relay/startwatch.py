@@ -57,6 +57,7 @@ _CONCLUDE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[2]) end
 if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+if ARGV[5] == '1' then redis.call('HDEL', KEYS[4], ARGV[2]) end
 return 1
 """
 
@@ -219,8 +220,16 @@ class StartWatch:
                 keyspace.lease(watch.partition),
                 keyspace.start_watch(watch.partition),
                 keys.spawn_guard(watch.user_id),
+                keyspace.typing(watch.partition),
             ],
-            args=[self._identity, watch.user_id, watch.raw, watch.record.request_id],
+            args=[
+                self._identity,
+                watch.user_id,
+                watch.raw,
+                watch.record.request_id,
+                # The user was told it failed: no "typing…" after a takeover either.
+                "1" if notice is not None else "",
+            ],
         )
         if not closed:
             self._ownership.report_lost(watch.partition)

@@ -6,8 +6,13 @@ forwarded until the first output entry of the user is read, or until
 ``cap_s`` (``TYPING_CAP_S``) has passed. The first second is skipped: a reply
 that fast needs no indicator, and for such POs it halves the requests to
 Telegram (and the relay's work per message). Best effort: a failed action
-is not retried, and a relay that takes a partition over does not resume its
-users' indicators.
+is not retried.
+
+A takeover does not end it: the forwarding script records each waiting
+user in ``bot:typing:{p}`` (user -> ``chat_id:until_ms``, Redis time), the
+first reply handled (the cursor script) or a start failure told (the start
+watch) clears the record, and a relay that starts a partition resumes its
+records at once, each until its own cap.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+import redis.asyncio as aioredis
+
+from services.relay import keyspace
+from services.relay.lua import NOW_MS, register, text
 from services.relay.outbound import Outbound
 from shared.log import get_logger
 
@@ -28,9 +36,28 @@ INTERVAL_S: Final = 4.0
 FIRST_AFTER_S: Final = 1.0
 
 
+_LOAD = """
+-- The partition's waiting users; records past their cap are deleted on the way.
+local now = now_ms()
+local out = {string.format('%d', now)}
+local records = redis.call('HGETALL', KEYS[1])
+for i = 1, #records, 2 do
+  local until_ms = tonumber(string.match(records[i + 1], ':(%d+)$'))
+  if until_ms and until_ms > now then
+    out[#out + 1] = records[i]
+    out[#out + 1] = records[i + 1]
+  else
+    redis.call('HDEL', KEYS[1], records[i])
+  end
+end
+return out
+"""
+
+
 @dataclass(slots=True)
 class _Waiting:
     chat_id: int
+    partition: int
     next_at: float
     until: float
 
@@ -38,6 +65,7 @@ class _Waiting:
 class TypingIndicator:
     def __init__(
         self,
+        redis: aioredis.Redis,
         outbound: Outbound,
         *,
         cap_s: float,
@@ -53,26 +81,51 @@ class TypingIndicator:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._changed = asyncio.Event()
+        self._load = register(redis, NOW_MS, _LOAD)
         self.actions_sent = 0
 
-    def start(self, user_id: int, chat_id: int) -> None:
-        """The user's message went to the PO: show "typing…" now and until the first reply."""
+    @property
+    def cap_ms(self) -> int:
+        """The cap the forwarding script records with each waiting user."""
+        return int(self._cap_s * 1000)
+
+    def start(self, user_id: int, chat_id: int, partition: int) -> None:
+        """The user's message went to the PO: show "typing…" soon and until the first reply."""
         now = time.monotonic()
+        self._wait(user_id, chat_id, partition, now + self._first_after_s, now + self._cap_s)
+
+    def _wait(
+        self, user_id: int, chat_id: int, partition: int, first_at: float, until: float
+    ) -> None:
         waiting = self._waiting.get(user_id)
         if waiting is None:
-            first = now + self._first_after_s
-            self._waiting[user_id] = _Waiting(chat_id, first, now + self._cap_s)
+            self._waiting[user_id] = _Waiting(chat_id, partition, first_at, until)
             self._changed.set()
         else:
-            waiting.chat_id = chat_id
-            waiting.until = now + self._cap_s
+            waiting.chat_id, waiting.partition = chat_id, partition
+            waiting.until = max(waiting.until, until)
+
+    async def start_partition(self, partition: int) -> None:
+        """Resume the indicators of the partition's users still waiting (a takeover)."""
+        reply: Any = await self._load(keys=[keyspace.typing(partition)])
+        now_ms, now = int(reply[0]), time.monotonic()
+        resumed = 0
+        for i in range(1, len(reply), 2):
+            chat, _, until_ms = text(reply[i + 1]).rpartition(":")
+            # Now: the user has been waiting since before the takeover.
+            self._wait(
+                int(reply[i]), int(chat), partition, now, now + (int(until_ms) - now_ms) / 1000
+            )
+            resumed += 1
+        if resumed:
+            log.info("typing_resumed", partition=partition, users=resumed)
+
+    async def stop_partition(self, partition: int, *, drain: bool) -> None:
+        for user_id in [u for u, w in self._waiting.items() if w.partition == partition]:
+            del self._waiting[user_id]
 
     def stop(self, user_id: int) -> None:
         self._waiting.pop(user_id, None)
-
-    def forget(self, user_ids: Iterable[int]) -> None:
-        for user_id in user_ids:
-            self._waiting.pop(user_id, None)
 
     def waiting(self, user_id: int) -> bool:
         return user_id in self._waiting

@@ -1,4 +1,4 @@
-"""A PO that does not come up, and "typing…" while a PO works.
+"""A PO that does not come up, and "typing…" while a PO works (across a takeover too).
 
 A start that fails (or takes longer than ``PO_START_TIMEOUT_S``) is told to
 the user once; their message stays in the PO's input stream, where the
@@ -8,6 +8,7 @@ next worker started for them reads it.
 from __future__ import annotations
 
 import itertools
+import time
 
 import redis.asyncio as aioredis
 
@@ -132,3 +133,85 @@ async def test_typing_stops_at_its_cap(
     await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
     await wait_until(lambda: not relay.relay.typing.waiting(USER))
     assert len(fake_telegram.chat(CHAT).actions) == 1
+
+
+async def test_typing_goes_on_when_another_relay_takes_the_user_over(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, reply_delay=8.0)
+    first = await start_relay("relay-a")
+    await write_message(redis, USER, "think hard")
+    chat = fake_telegram.chat(CHAT)
+    await fake_telegram.wait_for(lambda: chat.actions, timeout=10)
+
+    await start_relay("relay-b")
+    await first.stopped()  # relay-a leaves: relay-b takes every partition
+    handed_over = time.monotonic()
+
+    await fake_telegram.wait_for(lambda: chat.actions[-1].time > handed_over, timeout=10)
+    [reply] = await fake_telegram.wait_for_messages(CHAT, 1, timeout=15)
+    replied_at = next(c.finished for c in fake_telegram.calls_to("sendMessage") if c.ok)
+    assert reply["text"] == "echo: think hard"
+    assert replied_at - chat.actions[-1].time <= 5.0  # shown until the reply came
+
+
+async def test_a_relay_taking_over_after_the_reply_shows_no_typing(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    first = await start_relay("relay-a")
+    await write_message(redis, USER, "quick one")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+
+    await first.stopped()
+    second = await start_relay("relay-b")
+    partition = keys.partition_of(USER)
+    await wait_until(lambda: second.relay.owns(partition))
+
+    assert not second.relay.typing.waiting(USER)
+
+
+async def test_a_relay_taking_over_after_a_failed_start_was_told_shows_no_typing(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, outcome="FAILED")
+    first = await start_relay("relay-a")
+    await write_message(redis, USER, "are you there?")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
+
+    await first.stopped()
+    second = await start_relay("relay-b")
+    await wait_until(lambda: second.relay.owns(keys.partition_of(USER)))
+
+    assert fake_telegram.chat(CHAT).texts == [RU.po_failed]
+    assert not second.relay.typing.waiting(USER)
+
+
+async def test_a_relay_taking_over_after_the_typing_cap_shows_no_typing(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, outcome="STARTING")
+    first = await start_relay("relay-a", TYPING_CAP_S="1.5")
+    await write_message(redis, USER, "hi")
+    await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
+    await wait_until(lambda: not first.relay.typing.waiting(USER))
+
+    await first.stopped()
+    second = await start_relay("relay-b", TYPING_CAP_S="1.5")
+    partition = keys.partition_of(USER)
+    await wait_until(lambda: second.relay.owns(partition))
+
+    assert not second.relay.typing.waiting(USER)
+    assert await redis.hlen(f"bot:typing:{partition}") == 0  # expired records are cleaned up

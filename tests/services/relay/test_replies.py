@@ -22,6 +22,7 @@ from tests.services.relay.conftest import (
     chat_of,
     entries,
     wait_for_value,
+    wait_until,
     write_message,
 )
 
@@ -217,3 +218,27 @@ async def _watching(watch: object) -> bool:
 async def _commands(redis: aioredis.Redis) -> int:
     stats: Any = await redis.info("stats")
     return int(stats["total_commands_processed"])
+
+
+async def test_a_user_whose_session_expired_is_forgotten_with_all_their_records(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, outcome="STARTING")  # no reply: the user still waits
+    first = await start_relay("relay-a")
+    await write_message(redis, USER, "hi")
+    partition = keys.partition_of(USER)
+    await wait_for_value(lambda: redis.sismember(f"bot:active:{partition}", str(USER)), 1)
+    await first.stopped()
+    await redis.delete(keys.session(USER))  # 24 h without a message
+    second = await start_relay("relay-b")
+    await wait_until(lambda: second.relay.owns(partition))
+
+    await second.relay.replies.prune()
+
+    assert USER not in second.relay.replies.users()
+    assert not await redis.sismember(f"bot:active:{partition}", str(USER))
+    assert not await redis.hexists(f"bot:cursor:{partition}", str(USER))
+    assert not await redis.hexists(f"bot:typing:{partition}", str(USER))

@@ -232,6 +232,7 @@ async def test_a_relay_that_lost_the_partition_forwards_and_spawns_nothing(
         instructions="",
         allowed_commands=["*"],
         start_timeout_s=60,
+        typing_cap_ms=600_000,
     )
     message = IncomingMessage(
         user_id=USER, telegram_id=1, chat_id=1, message_id=1, text="hi", update_id=1
