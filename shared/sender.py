@@ -53,8 +53,9 @@ proxy in front of a Telegram that did the work) may or may not have been
 delivered, and the Bot API has no idempotency key to ask. We send again: a
 reply shown twice is a nuisance, a reply lost is a failure the user cannot
 see or repair. The same holds for a process killed between Telegram's
-answer and the record in Redis (a window of one Redis write), and for a
-part whose record never reached Redis when another process takes the key.
+answer and the record in Redis (the answer's way back plus one Redis
+write), and for a part whose record never reached Redis when another
+process takes the key.
 
 Streaming: :meth:`Sender.preview` shows a draft (``sendMessageDraft``,
 private chats) and :class:`LiveReply` streams a reply (drafts in private
