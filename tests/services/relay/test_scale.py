@@ -1,5 +1,11 @@
-"""Many users, several relays, relays joining, leaving and dying: order kept, nothing lost,
-nothing shown twice, one spawn per user, each reply forwarded by one relay.
+"""Many users, several relay processes, relays joining and one dying, all under load.
+
+What is asserted: every reply reaches its user, in order; one spawn per user,
+even when first messages race a partition handover; a relay killed with
+``kill -9`` is taken over within the target time. The one repeat allowed is
+the one docs/ARCHITECTURE.md names: a reply Telegram accepted just as its
+relay died is sent again by the next owner, and shows right after itself.
+Without a kill, every reply is shown exactly once.
 """
 
 from __future__ import annotations
@@ -18,13 +24,28 @@ from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
-from tests.services.relay.conftest import StartRelay, chat_of, write_message
+from tests.services.relay.conftest import chat_of, write_message
 
 USERS = range(1, 51)
 MESSAGES = 20
-TAKEOVER_BOUND_S = 15.0
+LEASE_TTL_S = 5.0
+LEASE_TICK_S = 1.0
+"""The relay's defaults."""
+TAKEOVER_BOUND_S = LEASE_TTL_S + LEASE_TICK_S + 4.0
+"""A killed relay's partitions are taken over at most this long (10 s) after the kill.
+
+By design within about LEASE_TTL_S + LEASE_TICK_S (its leases expire, the
+survivors' next tick takes them; measured 4.3-5.9 s), plus a margin for a
+loaded 2-core CI machine running three relay processes beside the fakes."""
 REPLY_CONCURRENCY = 32
 """The relay's default: at most this many replies in flight when it dies."""
+RATES = {"TELEGRAM_RATE_GLOBAL_PER_S": "5000", "TELEGRAM_RATE_CHAT_PER_S": "1000"}
+"""Telegram's rate limits raised for volume (the fake's flood limits are lifted too)."""
+
+
+def start_relay_process(start_service: StartService, name: str) -> ServiceProcess:
+    """``telegram-bot relay`` as a subprocess, named ``name`` (its identity adds a suffix)."""
+    return start_service("relay", name=name, RELAY_NAME=name, **RATES)
 
 
 def expected(user_id: int, rounds: Iterable[int]) -> list[str]:
@@ -55,30 +76,56 @@ def assert_one_spawn_per_user(fake_workers: FakeWorkerManager) -> None:
     assert spawns == Counter({keys.po_worker_id(u): 1 for u in USERS})
 
 
-async def test_three_relays_joining_under_load_deliver_every_reply_once_in_order(
+def starting(fake_workers: FakeWorkerManager) -> set[str]:
+    """The workers the fake has marked ``STARTING``."""
+    return {worker for worker, status in fake_workers.status_log if status == "STARTING"}
+
+
+async def test_relays_joining_while_pos_spawn_give_one_spawn_per_user_and_every_reply_once_in_order(
     fake_telegram: FakeTelegram,
     fake_workers: FakeWorkerManager,
     redis: aioredis.Redis,
-    start_relay: StartRelay,
+    start_service: StartService,
 ) -> None:
     fake_telegram.lift_flood_limits()
-    relays = [await start_relay("relay-a")]
+    # The POs stay STARTING until released below, so the handover to the
+    # second relay happens while every user's first PO is still coming up.
+    fake_workers.default_script.outcome = "STARTING"
+    identities = [await relay_identity(start_relay_process(start_service, "relay-a"))]
+    await wait_for_holders(redis, lambda h: _balanced(h, 1))
 
-    # The second and third relay join while messages flow: partitions are
-    # drained and handed over under load.
-    await write_rounds(redis, range(0, 5))
-    relays.append(await start_relay("relay-b"))
+    # The users' first messages spawn their POs; the second relay joins at
+    # once and half the partitions move to it while those POs start: it takes
+    # over the start watches, and forwards more messages to POs still STARTING
+    # that the first relay spawned.
+    await write_rounds(redis, range(0, 1))
+    second = start_relay_process(start_service, "relay-b")
+    await write_rounds(redis, range(1, 5))
+    identities.append(await relay_identity(second))
+    await wait_for_holders(redis, lambda h: _balanced(h, 2) and identities[1] in h.values())
     await write_rounds(redis, range(5, 10))
-    relays.append(await start_relay("relay-c"))
-    await write_rounds(redis, range(10, MESSAGES))
+    await fake_workers.wait_for(
+        lambda: starting(fake_workers) == {keys.po_worker_id(u) for u in USERS}, within=30
+    )
+    # From here a wrong second create would start a PO as usual (and be counted).
+    fake_workers.default_script.outcome = "RUNNING"
+    for user_id in USERS:
+        await fake_workers.set_status(user_id, "RUNNING")
+
+    # The third relay joins while the replies flow.
+    third = start_relay_process(start_service, "relay-c")
+    await write_rounds(redis, range(10, 15))
+    identities.append(await relay_identity(third))
+    await write_rounds(redis, range(15, MESSAGES))
 
     total = len(USERS) * MESSAGES
     await fake_telegram.wait_for(lambda: delivered(fake_telegram) >= total, timeout=90)
     assert_each_user_saw_everything_once_in_order(fake_telegram)
     assert_one_spawn_per_user(fake_workers)
-    owned = [r.relay.coordinator.owned for r in relays]
-    assert sorted(len(o) for o in owned) == [5, 5, 6]
-    assert frozenset().union(*owned) == frozenset(range(keys.PARTITIONS))
+    # Each relay holds 5 or 6 partitions, all 16 are held.
+    holders = await wait_for_holders(redis, lambda h: _balanced(h, 3))
+    assert set(holders.values()) == set(identities)
+    assert sorted(Counter(holders.values()).values()) == [5, 5, 6]
 
 
 async def lease_holders(redis: aioredis.Redis) -> dict[int, str]:
@@ -91,21 +138,20 @@ async def relay_identity(process: ServiceProcess) -> str:
     return str(event["relay"])
 
 
-async def test_a_relay_killed_mid_load_is_taken_over_and_nothing_is_lost_or_repeated(
+async def test_a_killed_relay_is_taken_over_in_time_nothing_lost_order_kept_only_in_flight_repeated(
     fake_telegram: FakeTelegram,
     fake_workers: FakeWorkerManager,
     redis: aioredis.Redis,
-    start_relay: StartRelay,
     start_service: StartService,
     record_property: Callable[[str, object], None],
 ) -> None:
-    # The survivors run in this loop (cheap); the relay that dies, and its
-    # replacement, are real processes killed with SIGKILL.
+    """Every reply arrives, in order; the only repeats are replies in flight at the kill."""
     fake_telegram.lift_flood_limits()
-    rates = {"TELEGRAM_RATE_GLOBAL_PER_S": "5000", "TELEGRAM_RATE_CHAT_PER_S": "1000"}
-    victim = start_service("relay", name="relay-victim", **rates)
-    survivors = [await start_relay("relay-a"), await start_relay("relay-c")]
+    victim = start_relay_process(start_service, "relay-victim")
+    survivors = [start_relay_process(start_service, name) for name in ("relay-a", "relay-c")]
     victim_id = await relay_identity(victim)
+    for survivor in survivors:
+        await relay_identity(survivor)
     await wait_for_holders(redis, lambda h: _balanced(h, 3) and victim_id in h.values())
 
     await write_rounds(redis, range(0, 10))
@@ -116,13 +162,14 @@ async def test_a_relay_killed_mid_load_is_taken_over_and_nothing_is_lost_or_repe
     await write_rounds(redis, range(10, 15))
 
     await wait_for_holders(
-        redis, lambda h: all(h.get(p) not in (None, victim_id) for p in held), TAKEOVER_BOUND_S
+        redis, lambda h: all(h.get(p) not in (None, victim_id) for p in held), 3 * TAKEOVER_BOUND_S
     )
     takeover_s = time.monotonic() - killed_at
     print(f"takeover of {len(held)} partitions after kill -9: {takeover_s:.2f} s")
     record_property("takeover_s", round(takeover_s, 2))
+    assert takeover_s <= TAKEOVER_BOUND_S, f"taken over after {takeover_s:.2f} s"
 
-    replacement = start_service("relay", name="relay-victim-again", **rates)
+    replacement = start_relay_process(start_service, "relay-victim-again")
     replacement_id = await relay_identity(replacement)
     await write_rounds(redis, range(15, MESSAGES))
     await wait_for_holders(redis, lambda h: replacement_id in h.values())
@@ -142,7 +189,7 @@ async def test_a_relay_killed_mid_load_is_taken_over_and_nothing_is_lost_or_repe
     assert all(keys.partition_of(u) in held for u in repeats)
     assert sum(repeats.values()) <= REPLY_CONCURRENCY
     assert_one_spawn_per_user(fake_workers)
-    assert not any(s.task.done() for s in survivors)
+    assert all(s.returncode is None for s in [*survivors, replacement])
 
 
 def texts(fake: FakeTelegram, user_id: int) -> list[str]:
@@ -169,9 +216,13 @@ async def wait_for_holders(
     timeout: float = 30.0,
 ) -> dict[int, str]:
     """Poll the lease keys (no event to wait on) until ``accept(holders)``."""
-    async with asyncio.timeout(timeout):
-        while True:
-            holders = await lease_holders(redis)
-            if accept(holders):
-                return holders
-            await asyncio.sleep(0.05)
+    holders: dict[int, str] = {}
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                holders = await lease_holders(redis)
+                if accept(holders):
+                    return holders
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"lease holders still {holders} after {timeout} s") from None
