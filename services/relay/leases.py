@@ -8,7 +8,8 @@ One Lua script per tick does everything atomically, on Redis' clock:
    targets ``P // n`` partitions, plus one for the first ``P % n`` relays,
    so shares always sum to ``P`` and a newcomer is owed work;
 3. renew: ``PEXPIRE`` every lease that names this relay;
-4. acquire: ``SET`` free leases up to the target.
+4. acquire: ``SET`` free leases up to the target (not while stopping: a
+   relay draining its partitions only renews, see ``tick(acquire=False)``).
 
 Giving partitions up is not done here: the caller first drains what it is
 doing for a partition, then calls :meth:`Leases.release`, a
@@ -60,7 +61,7 @@ for p = 0, partitions - 1 do
 end
 local acquired = {}
 local want = target - #renewed
-if want > 0 and #free > 0 then
+if ARGV[5] == '1' and want > 0 and #free > 0 then
   -- Start each relay at a different place, so two newcomers do not both
   -- want the same first free partition on their next ticks.
   local start = (rank * target) % #free
@@ -128,11 +129,18 @@ class Leases:
         margin: a reply that came back late proves less than it seems.
         """
 
-    async def tick(self) -> LeaseView:
+    async def tick(self, *, acquire: bool = True) -> LeaseView:
+        """Heartbeat, renew what this relay holds, and (``acquire``) take its share."""
         sent_at = time.monotonic()
         reply = await self._tick(
             keys=[keyspace.RELAYS],
-            args=[self.identity, self.partitions, self.ttl_ms, keyspace.LEASE_PREFIX],
+            args=[
+                self.identity,
+                self.partitions,
+                self.ttl_ms,
+                keyspace.LEASE_PREFIX,
+                "1" if acquire else "0",
+            ],
         )
         self.valid_until = sent_at + self.ttl_ms / 1000 - self._safety_s
         target, live, renewed, acquired = reply

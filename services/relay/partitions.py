@@ -19,7 +19,10 @@ failing (Redis unreachable) past the leases' guaranteed validity, every
 partition is dropped: it may be someone else's by now.
 
 On stop, every partition is drained and released and the relay leaves the
-live set, so the others take over within a tick instead of a TTL.
+live set, so the others take over within a tick instead of a TTL. The
+leases are still renewed (never acquired) while the drain lasts: a reply
+being sent when the stop came may take longer than a TTL to finish, and
+the partition must not change hands under it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from services.relay.blocking import abandon
 from services.relay.leases import Leases, LeaseView
 from shared.log import get_logger
 
@@ -236,12 +240,30 @@ class PartitionCoordinator:
             self._draining.discard(partition)
 
     async def _shutdown(self) -> None:
-        if self._releases:
-            await asyncio.gather(*self._releases, return_exceptions=True)
-        self._draining |= self._owned
-        await asyncio.gather(*(self._release(p, "stopping") for p in sorted(self._owned)))
+        renewing = asyncio.create_task(self._renew_while_draining(), name="relay-lease-renewal")
+        try:
+            if self._releases:
+                await asyncio.gather(*self._releases, return_exceptions=True)
+            self._draining |= self._owned
+            await asyncio.gather(*(self._release(p, "stopping") for p in sorted(self._owned)))
+        finally:
+            await abandon(renewing)
         with contextlib.suppress(RedisError):
             await self._leases.leave()
+
+    async def _renew_while_draining(self) -> None:
+        """Ticks that renew and never acquire, until cancelled; leases they miss are lost."""
+        while True:
+            await asyncio.sleep(self._tick_s)
+            sent_at = time.monotonic()
+            try:
+                view = await self._leases.tick(acquire=False)
+            except RedisError as exc:
+                self.redis_failed()
+                self._tick_failed(exc)
+                continue
+            self._lost |= self._owned - view.renewed
+            self._last_tick_sent = sent_at
 
 
 async def _wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:

@@ -70,7 +70,14 @@ from shared.streams import Fields
 log = get_logger(__name__)
 _debug = debug_enabled(__name__)
 
-DRAIN_TIMEOUT_S: Final = 3.0
+DRAIN_TIMEOUT_S: Final = 8.0
+"""How long a partition handed over waits for its replies in flight: long enough
+for a send's own retries (5xx backoff: about 7.5 s at most), so a send is
+rarely cut off mid-request (which would show it twice), and within the 15 s
+that supervisord and compose give a stopping relay."""
+QUEUE_LIMIT: Final = 100
+"""A user's entries read ahead of their delivery, at most (plus one read's
+``batch``): a chat Telegram holds up does not fill the relay's memory."""
 MAX_FAILURES: Final = 5
 """Attempts at an entry that raised something unexpected before it is dead-lettered."""
 
@@ -105,6 +112,8 @@ class _User:
     """Created when there is something to handle: idle users stay small."""
     task: asyncio.Task[None] | None = None
     removed: bool = False
+    held_back: bool = False
+    """Left out of reads while ``queue`` is full; back in once it drained."""
 
 
 @dataclass(eq=False)
@@ -277,7 +286,8 @@ class ReplyForwarder:
         failures = 0
         while not stop.is_set():
             reader.waker.arm()
-            issued = {keys.po_output(u): self._users[u] for u in reader.users}
+            users = (self._users[u] for u in reader.users)
+            issued = {keys.po_output(u.user_id): u for u in users if not u.held_back}
             streams = {reader.waker.stream: reader.waker.position}
             streams |= {stream: user.position for stream, user in issued.items()}
             try:
@@ -320,6 +330,8 @@ class ReplyForwarder:
             user.queue = deque()
         user.queue.extend(_Item(entry_id, fields) for entry_id, fields in fresh)
         user.position = fresh[-1][0]
+        if len(user.queue) >= QUEUE_LIMIT:
+            user.held_back = True
         user.last_active = time.monotonic()
         self._typing.stop(user.user_id)
         await self._make_hot(user)
@@ -342,6 +354,9 @@ class ReplyForwarder:
                 item = user.queue[0]
                 try:
                     async with self._slots:
+                        # Again: the wait for a slot may have outlasted the lease.
+                        if not self._ownership.owns(user.partition):
+                            continue
                         if failures >= MAX_FAILURES:
                             done = await self._dead_letter(user, item, "failed", error)
                         else:
@@ -375,6 +390,9 @@ class ReplyForwarder:
                 attempts = failures = 0
                 if user.queue and user.queue[0] is item:
                     user.queue.popleft()
+                if user.held_back and len(user.queue) <= QUEUE_LIMIT // 2:
+                    user.held_back = False
+                    await self._reader_of(user).waker.wake()
             if user.queue is not None and not user.queue:
                 user.queue = None
         finally:
@@ -499,6 +517,11 @@ class ReplyForwarder:
             for chunk in _chunks(sorted(user_ids & cold), 500):
                 gone = await self._prune_chunk(partition, chunk)
                 for user_id in gone:
+                    user = self._users.get(user_id)
+                    if user is not None and user.hot:
+                        # Active again since the chunk was picked (a message forwarded
+                        # just after the script ran re-created their records): keep.
+                        continue
                     self._remove(user_id)
                     user_ids.discard(user_id)
                 if gone:

@@ -104,7 +104,7 @@ async def test_typing_is_shown_every_few_seconds_until_the_reply(
     start_relay: StartRelay,
 ) -> None:
     fake_workers.script(USER, reply_delay=6.0)
-    await start_relay()
+    relay = await start_relay()
 
     await write_message(redis, USER, "think hard")
 
@@ -116,6 +116,7 @@ async def test_typing_is_shown_every_few_seconds_until_the_reply(
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) <= 5.0
     assert replied_at - times[-1] <= 5.0  # shown until the reply came
+    assert not relay.relay.typing.waiting(USER)  # and no longer: no action is due any more
     assert reply["text"] == "echo: think hard"
 
 

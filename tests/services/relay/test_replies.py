@@ -6,6 +6,7 @@ One relay in the test's loop; the fake worker-manager's echo PO answers.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import msgspec
@@ -242,3 +243,60 @@ async def test_a_user_whose_session_expired_is_forgotten_with_all_their_records(
     assert not await redis.sismember(f"bot:active:{partition}", str(USER))
     assert not await redis.hexists(f"bot:cursor:{partition}", str(USER))
     assert not await redis.hexists(f"bot:typing:{partition}", str(USER))
+
+
+async def test_a_chat_telegram_holds_up_keeps_few_replies_in_memory_and_gets_all_in_order(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    relay = await start_relay()
+    neighbour = USER + 1
+    # The user's first reply hangs in Telegram for a while; their PO writes 400 more.
+    fake_telegram.fail_next("sendMessage", Failure.slow(3.0), chat_id=CHAT)
+    await write_message(redis, USER, "go")
+    # Polled: the fake tells no change when a call takes a scripted failure.
+    await wait_until(lambda: fake_telegram.failures_left == 0)
+    async with redis.pipeline(transaction=False) as pipe:
+        for n in range(400):
+            reply = {"request_id": f"r{n}", "user_id": USER, "text": f"part {n}", "is_final": True}
+            pipe.xadd(keys.po_output(USER), {DATA_FIELD: msgspec.json.encode(reply)})
+        await pipe.execute()
+
+    # A neighbour's exchange re-issues the relay's read after those 400 were written.
+    await write_message(redis, neighbour, "hi")
+    await fake_telegram.wait_for_messages(chat_of(neighbour), 1, timeout=10)
+
+    assert relay.relay.replies.backlog <= 150  # QUEUE_LIMIT plus one read's batch
+    await fake_telegram.wait_for_messages(CHAT, 401, timeout=60)
+    assert fake_telegram.chat(CHAT).texts == ["echo: go", *(f"part {n}" for n in range(400))]
+
+
+async def test_a_reply_in_flight_when_its_relay_stops_is_finished_and_shown_once(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    first = await start_relay("relay-a")
+    # Telegram takes 7 s to answer: a drain that cut the send off would leave it
+    # unrecorded, and the next owner would send it again.
+    fake_telegram.fail_next("sendMessage", Failure.slow(7.0), chat_id=CHAT)
+    await write_message(redis, USER, "one")
+    # Polled: the fake tells no change when a call takes a scripted failure.
+    await wait_until(lambda: fake_telegram.failures_left == 0)
+
+    stopping_at = time.monotonic()  # the fake's clock
+    await start_relay("relay-b")
+    await first.stopped(timeout=20)  # SIGTERM's path: drain, release, leave
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=20)
+    # Telegram carries out a call even if its client went away: wait for the slow one.
+    await fake_telegram.wait_for(
+        lambda: any(c.started < stopping_at for c in fake_telegram.calls_to("sendMessage")),
+        timeout=20,
+    )
+    assert fake_telegram.chat(CHAT).texts == ["echo: one", "echo: two"]
