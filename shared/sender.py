@@ -546,6 +546,29 @@ class Sender:
         call = self._edit_call(chat_id, message_id, None)
         return await self._try_now(chat_id, items[-1], call, "editMessageText") is not None
 
+    async def chat_action(
+        self, chat_id: int, action: str = "typing", *, timeout: float | None = None
+    ) -> bool:
+        """Show a chat action ("typing…") now, unless a 429 paused the chat; whether it was.
+
+        Outside the message budget: an action is not a message, and taking a
+        slot would hold back the reply that follows it by up to a chat
+        interval. But a pause is honoured, and a 429 on the action pauses the
+        chat (or every chat) for every process, like one on a message. Never
+        retried. Redis errors propagate.
+        """
+        if await self.limiter.pause_left(chat_id) > 0:
+            return False
+        try:
+            return await self.client.send_chat_action(chat_id, action, timeout=timeout)
+        except RetryAfter as exc:
+            if self.metrics is not None:
+                self.metrics.telegram_429()
+            await self._pause(chat_id, exc)
+        except TelegramError as exc:
+            log.debug("chat_action_failed", chat_id=chat_id, error=self._detail(exc))
+        return False
+
     def live(
         self, chat_id: int, draft_id: int, *, key: str | None = None, markdown: bool = True
     ) -> LiveReply:

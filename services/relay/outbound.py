@@ -5,9 +5,8 @@ The relay needs four things from Telegram: a reply sent at most once per key
 best-effort "typing…" and a way to close. :class:`Outbound` is that seam;
 :class:`TelegramOutbound` implements it with ``shared.sender.Sender`` (the
 flood budget shared by every process, Markdown-ish text rendered to safe
-HTML and split, idempotency keys that survive crashes) and its
-``shared.telegram.TelegramClient`` for the chat action, which the sender
-does not cover. No aiogram: the relay never imports it.
+HTML and split, idempotency keys that survive crashes, 429 pauses honoured
+by the chat action too). No aiogram: the relay never imports it.
 """
 
 from __future__ import annotations
@@ -17,12 +16,13 @@ import hashlib
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
 from shared.sender import Outcome, Sender, SendResult
-from shared.telegram import TelegramClient, TelegramError
+from shared.telegram import TelegramClient
 
 log = get_logger(__name__)
 
@@ -82,8 +82,8 @@ class TelegramOutbound:
 
     async def typing(self, chat_id: int) -> bool:
         try:
-            return await self._client.send_chat_action(chat_id, "typing", timeout=TYPING_TIMEOUT_S)
-        except TelegramError as exc:
+            return await self._sender.chat_action(chat_id, "typing", timeout=TYPING_TIMEOUT_S)
+        except RedisError as exc:
             log.debug("typing_failed", chat_id=chat_id, error=type(exc).__name__)
             return False
 

@@ -621,3 +621,39 @@ async def _eventually(attempt: Callable[[], Awaitable[bool]], within: float = 5.
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+# ---------------------------------------------------------------------------
+# Chat actions ("typing…")
+
+
+async def test_a_chat_action_is_shown_without_taking_a_message_slot(
+    sender: Sender, fake_telegram: FakeTelegram
+) -> None:
+    assert await sender.chat_action(77)
+
+    assert [a.action for a in fake_telegram.chat(77).actions] == ["typing"]
+    # The reply that follows is not held back by a chat interval: its slot is free now.
+    ticket = await sender.limiter.try_acquire(77)
+    assert ticket is not None
+    await sender.limiter.release(ticket)
+
+
+async def test_a_chat_action_is_skipped_while_a_429_pauses_the_chat(
+    sender: Sender, fake_telegram: FakeTelegram
+) -> None:
+    await sender.limiter.report_retry_after(78, 30)
+
+    assert not await sender.chat_action(78)
+    assert fake_telegram.calls_to("sendChatAction") == []
+
+
+async def test_a_429_on_a_chat_action_pauses_the_chat_for_messages_in_every_process(
+    sender: Sender, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.fail_next("sendChatAction", Failure.too_many_requests(5), chat_id=79)
+
+    assert not await sender.chat_action(79)
+
+    assert await sender.limiter.pause_left(79) > 4  # read from Redis: every process sees it
+    assert fake_telegram.chat(79).actions == []
