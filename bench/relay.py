@@ -23,6 +23,15 @@ For 1 relay, then 2:
 * throughput: ``--users`` × 20 messages written at once; messages per second
   from the first write to the last reply received.
 
+Then the same latency run through the whole bot, as the issue defines it
+("from update to sendMessage"): a real ``telegram-bot ingress`` process
+polls the fake Telegram (users whitelisted by a fake API in this process),
+and each message is timed from just before it is posted to the fake
+Telegram as a user's message (``POST /_fake/chats/{chat}/messages``: the
+update exists when that returns) until the reply's ``sendMessage``, minus
+the PO's time. The ingress's long poll, aiogram, the auth check and its
+``XADD`` are in it. The goal is judged on these rows.
+
 Then idle: ``--idle-sessions`` open sessions (active users with a reply
 cursor), one relay; after it loaded them and settled, its CPU (from
 ``/proc/<pid>/stat``) over ``--idle-seconds`` and its RSS (``VmRSS``), then
@@ -55,6 +64,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from bench import machine
+from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import DEFAULT_TOKEN
 from shared import keys
@@ -169,6 +179,13 @@ class FakeTelegramProcess:
                             return
                 await asyncio.sleep(0.1)
 
+    async def post_message(self, chat_id: int, text: str) -> None:
+        """A user's message, as Telegram would queue it for the bot's getUpdates."""
+        assert self._http is not None
+        url = f"{self.url}/_fake/chats/{chat_id}/messages"
+        async with self._http.post(url, json={"text": text}) as response:
+            response.raise_for_status()
+
     async def collect(self, timeline: Timeline) -> None:
         """When each sendMessage since the last collect reached the fake (its ``started``)."""
         assert self._http is not None
@@ -242,6 +259,16 @@ def start_relay(env: dict[str, str], name: str, log_dir: Path) -> RelayProcess:
     return RelayProcess(process, log)
 
 
+def start_ingress(env: dict[str, str], log_dir: Path) -> RelayProcess:
+    """``telegram-bot ingress`` (polling); a RelayProcess for its pid and log."""
+    log = log_dir / "bench-ingress.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [CLI, "ingress"], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    return RelayProcess(process, log)
+
+
 async def wait_for_leases(redis: aioredis.Redis, relays: int, timeout: float = 90) -> None:
     """Until every partition is held, shared evenly by ``relays`` relays (no handover left)."""
     async with asyncio.timeout(timeout):
@@ -296,13 +323,12 @@ class Counter:
         return f"b{self.n}"
 
 
+Send = Callable[[int, str], Awaitable[None]]
+"""How a user's message enters the bot: ``send(user, text)`` notes its time and sends it."""
+
+
 async def open_loop(
-    redis: aioredis.Redis,
-    users: list[int],
-    rate: float,
-    seconds: float,
-    timeline: Timeline,
-    names: Counter,
+    send: Send, users: list[int], rate: float, seconds: float, names: Counter
 ) -> list[str]:
     """``rate`` messages per second on a fixed schedule, round-robin over ``users``."""
     texts = []
@@ -313,7 +339,7 @@ async def open_loop(
             await asyncio.sleep(delay)
         text = names.next()
         texts.append(text)
-        await write(redis, users[n % len(users)], text, timeline)
+        await send(users[n % len(users)], text)
     return texts
 
 
@@ -344,6 +370,8 @@ async def burst(
 
 
 class LoadResult(msgspec.Struct):
+    path: str
+    """"relay": timed from the XADD to ``bot:incoming``; "bot": from the update."""
     relays: int
     users: int
     rate: float
@@ -353,7 +381,8 @@ class LoadResult(msgspec.Struct):
     max_ms: float
     relay_cpu: float
     """Mean CPU of the relays during the latency run, in cores."""
-    throughput: float
+    ingress_cpu: float | None
+    throughput: float | None
     burst: int
     rss_mb: float
     """The first relay's RSS after the run."""
@@ -379,34 +408,50 @@ class Rig:
 
 
 async def load_scenario(
-    rig: Rig, relays: int, users: int, rate: float, seconds: float
+    rig: Rig, relays: int, users: int, rate: float, seconds: float, *, whole_bot: bool = False
 ) -> LoadResult:
     await rig.redis.flushdb()
     user_ids = list(range(1, users + 1))
     await open_sessions(rig.redis, user_ids)
     po = start_po(rig.url, user_ids)
     processes = [start_relay(rig.env, f"bench-relay-{n}", rig.log_dir) for n in range(relays)]
+    api = FakeApi()
+    ingress: RelayProcess | None = None
     try:
+        if whole_bot:
+            await api.start()
+            for user in user_ids:
+                api.add_user(CHAT_BASE + user, user_id=user)
+            ingress = start_ingress({**rig.env, "API_URL": api.url}, rig.log_dir)
+            send = _via_telegram(rig)
+        else:
+            send = _via_stream(rig)
         await wait_for_leases(rig.redis, relays)
+        # Warm: every user's first message (the ingress also offers its keyboard then).
         warm = [rig.names.next() for _ in user_ids]
         for user, text in zip(user_ids, warm, strict=True):
-            await write(rig.redis, user, text, rig.timeline)
+            await send(user, text)
         await rig.fake.wait_received(rig.timeline, warm, 60)
 
-        cpu_before = sum(p.cpu_seconds() for p in processes)
+        watched = [*processes, *([ingress] if ingress else [])]
+        cpu_before = [p.cpu_seconds() for p in watched]
         began = time.monotonic()
-        texts = await open_loop(rig.redis, user_ids, rate, seconds, rig.timeline, rig.names)
+        texts = await open_loop(send, user_ids, rate, seconds, rig.names)
         await rig.fake.wait_received(rig.timeline, texts, 60)
-        relay_cpu = (sum(p.cpu_seconds() for p in processes) - cpu_before) / (
-            time.monotonic() - began
-        )
+        elapsed = time.monotonic() - began
+        spent = [p.cpu_seconds() - before for p, before in zip(watched, cpu_before, strict=True)]
+        cpu = [seconds / elapsed for seconds in spent]
         await rig.timeline.load_po_times(rig.redis)
         added = sorted(rig.timeline.added_ms(text) for text in texts)
 
-        burst_texts, started = await burst(rig.redis, user_ids, 20, rig.timeline, rig.names)
-        await rig.fake.wait_received(rig.timeline, burst_texts, 120)
-        last = max(rig.timeline.received[text] for text in burst_texts)
+        throughput, burst_size = None, 0
+        if not whole_bot:
+            burst_texts, started = await burst(rig.redis, user_ids, 20, rig.timeline, rig.names)
+            await rig.fake.wait_received(rig.timeline, burst_texts, 120)
+            last = max(rig.timeline.received[text] for text in burst_texts)
+            throughput, burst_size = len(burst_texts) / (last - started), len(burst_texts)
         return LoadResult(
+            path="bot" if whole_bot else "relay",
             relays=relays,
             users=users,
             rate=rate,
@@ -414,16 +459,38 @@ async def load_scenario(
             p50_ms=_percentile(added, 50),
             p99_ms=_percentile(added, 99),
             max_ms=added[-1],
-            relay_cpu=relay_cpu,
-            throughput=len(burst_texts) / (last - started),
-            burst=len(burst_texts),
+            relay_cpu=sum(cpu[:relays]),
+            ingress_cpu=cpu[relays] if ingress else None,
+            throughput=throughput,
+            burst=burst_size,
             rss_mb=processes[0].rss_mb(),
         )
     finally:
-        for process in processes:
+        for process in [*processes, *([ingress] if ingress else [])]:
             process.stop()
+        if whole_bot:
+            await api.stop()
         po.terminate()
         po.wait()
+
+
+def _via_stream(rig: Rig) -> Send:
+    """As the ingress would: the ``IncomingMessage`` added to the partition's stream."""
+
+    async def send(user: int, text: str) -> None:
+        await write(rig.redis, user, text, rig.timeline)
+
+    return send
+
+
+def _via_telegram(rig: Rig) -> Send:
+    """As a person would: a message in their chat, which the ingress then polls."""
+
+    async def send(user: int, text: str) -> None:
+        rig.timeline.written[text] = time.monotonic()
+        await rig.fake.post_message(CHAT_BASE + user, text)
+
+    return send
 
 
 async def idle_scenario(rig: Rig, sessions: int, idle_seconds: float) -> IdleResult:
@@ -516,7 +583,10 @@ async def run(args: argparse.Namespace) -> int:
                 log_dir=Path(tmp),
             )
             loads = [
-                await load_scenario(rig, relays, args.users, args.rate, args.seconds)
+                await load_scenario(
+                    rig, relays, args.users, args.rate, args.seconds, whole_bot=whole_bot
+                )
+                for whole_bot in (False, True)
                 for relays in (1, 2)
             ]
             idle = await idle_scenario(rig, args.idle_sessions, args.idle_seconds)
@@ -526,22 +596,27 @@ async def run(args: argparse.Namespace) -> int:
             await fake.stop()
     print(report(loads, idle))
     print(calibration)
-    met = all(r.p99_ms <= GOAL_P99_MS for r in loads) and idle.cpu <= GOAL_IDLE_CPU
+    # Judged from the update, as the issue asks; the relay-only rows show its share.
+    met = all(r.p99_ms <= GOAL_P99_MS for r in loads if r.path == "bot")
+    met = met and idle.cpu <= GOAL_IDLE_CPU
     met = met and idle.rss_mb <= GOAL_RSS_MB
     return 0 if met else 1
 
 
 def report(loads: list[LoadResult], idle: IdleResult) -> str:
     lines = [
-        "| relays | users | rate (msg/s) | messages | added p50 | added p99 | added max "
-        "| relay CPU | throughput (burst) | RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| timed from | relays | users | rate (msg/s) | messages | added p50 | added p99 "
+        "| added max | relay CPU | ingress CPU | throughput (burst) | RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in loads:
+        origin = "update (whole bot)" if r.path == "bot" else "`bot:incoming` XADD"
+        ingress = "-" if r.ingress_cpu is None else f"{r.ingress_cpu * 100:.0f} %"
+        burst = "-" if r.throughput is None else f"{r.throughput:.0f} msg/s ({r.burst})"
         lines.append(
-            f"| {r.relays} | {r.users} | {r.rate:g} | {r.sent} | {r.p50_ms:.1f} ms "
-            f"| {r.p99_ms:.1f} ms | {r.max_ms:.1f} ms | {r.relay_cpu * 100:.0f} % "
-            f"| {r.throughput:.0f} msg/s ({r.burst}) | {r.rss_mb:.0f} MB |"
+            f"| {origin} | {r.relays} | {r.users} | {r.rate:g} | {r.sent} "
+            f"| {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.max_ms:.1f} ms "
+            f"| {r.relay_cpu * 100:.0f} % | {ingress} | {burst} | {r.rss_mb:.0f} MB |"
         )
     latency = sorted(idle.latency_ms)
     lines += [
