@@ -190,14 +190,18 @@ class ReplyForwarder:
     async def start_partition(self, partition: int) -> None:
         """Load the partition's active users, their positions and chats; all start cold."""
         members: Any = await self._redis.smembers(keyspace.active(partition))
-        positions: Any = await self._redis.hgetall(keyspace.reply_cursor(partition))
         user_ids = sorted(int(member) for member in members)
-        chats = await self._redis.mget([keys.user_chat(u) for u in user_ids]) if user_ids else []
+        positions: Any = []
+        chats: Any = []
+        if user_ids:
+            # Only the active users' cursors: the hash also keeps those of users pruned.
+            positions = await self._redis.hmget(keyspace.reply_cursor(partition), user_ids)
+            chats = await self._redis.mget([keys.user_chat(u) for u in user_ids])
         self._cold_reader(partition)
         users = self._by_partition.setdefault(partition, set())
-        for user_id, chat in zip(user_ids, chats, strict=True):
+        for user_id, raw, chat in zip(user_ids, positions, chats, strict=True):
             # No position (never expected: the script writes both): from the start, losing nothing.
-            position = positions.get(str(user_id).encode(), b"0-0").decode()
+            position = raw.decode() if raw is not None else "0-0"
             chat_id = int(chat) if chat is not None else None
             self._add(_User(user_id, partition, chat_id, position))
             users.add(user_id)
@@ -511,7 +515,13 @@ class ReplyForwarder:
         return list(grown.values())
 
     async def prune(self) -> None:
-        """Forget cold users whose session expired (24 h without a message)."""
+        """Forget cold users whose session expired (24 h without a message).
+
+        Their reply cursor is kept (a hash field per user who ever wrote): a
+        reply their PO writes after this is not read until they write again,
+        and then it is sent, before the answer to the new message, instead of
+        being skipped as history.
+        """
         for partition, user_ids in list(self._by_partition.items()):
             cold = self._cold[partition].users if partition in self._cold else set()
             for chunk in _chunks(sorted(user_ids & cold), 500):
@@ -532,7 +542,6 @@ class ReplyForwarder:
             keys=[
                 keyspace.lease(partition),
                 keyspace.active(partition),
-                keyspace.reply_cursor(partition),
                 keyspace.typing(partition),
             ],
             args=[self._identity, keys.session(0)[:-1], *user_ids],
@@ -555,9 +564,9 @@ local removed = {}
 for i = 3, #ARGV do
   local user = ARGV[i]
   if redis.call('EXISTS', ARGV[2] .. user) == 0 then
+    -- The reply cursor stays: a reply the PO writes later is sent when the user is back.
     redis.call('SREM', KEYS[2], user)
     redis.call('HDEL', KEYS[3], user)
-    redis.call('HDEL', KEYS[4], user)
     removed[#removed + 1] = user
   end
 end

@@ -221,7 +221,7 @@ async def _commands(redis: aioredis.Redis) -> int:
     return int(stats["total_commands_processed"])
 
 
-async def test_a_user_whose_session_expired_is_forgotten_with_all_their_records(
+async def test_a_user_whose_session_expired_is_forgotten_but_for_their_reply_cursor(
     fake_telegram: FakeTelegram,
     fake_workers: FakeWorkerManager,
     redis: aioredis.Redis,
@@ -241,8 +241,33 @@ async def test_a_user_whose_session_expired_is_forgotten_with_all_their_records(
 
     assert USER not in second.relay.replies.users()
     assert not await redis.sismember(f"bot:active:{partition}", str(USER))
-    assert not await redis.hexists(f"bot:cursor:{partition}", str(USER))
     assert not await redis.hexists(f"bot:typing:{partition}", str(USER))
+    assert await redis.hexists(f"bot:cursor:{partition}", str(USER))  # for a late reply
+
+
+async def test_a_reply_written_after_the_session_expired_is_sent_when_the_user_is_back(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    relay = await start_relay("relay-a")
+    await write_message(redis, USER, "one")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    partition = keys.partition_of(USER)
+    await relay.stopped()
+    await redis.delete(keys.session(USER))  # 24 h without a message
+    relay = await start_relay("relay-b")  # loads the user cold, so the prune may take them
+    await wait_until(lambda: relay.relay.owns(partition))
+    await relay.relay.replies.prune()
+    assert USER not in relay.relay.replies.users()
+    late = {"request_id": "late", "user_id": USER, "text": "done at last", "is_final": True}
+    await redis.xadd(keys.po_output(USER), {DATA_FIELD: msgspec.json.encode(late)})
+
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(CHAT, 3, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == ["echo: one", "done at last", "echo: two"]
 
 
 async def test_a_chat_telegram_holds_up_keeps_few_replies_in_memory_and_gets_all_in_order(
