@@ -8,8 +8,10 @@ One Lua script per tick does everything atomically, on Redis' clock:
    targets ``P // n`` partitions, plus one for the first ``P % n`` relays,
    so shares always sum to ``P`` and a newcomer is owed work;
 3. renew: ``PEXPIRE`` every lease that names this relay;
-4. acquire: ``SET`` free leases up to the target (not while stopping: a
-   relay draining its partitions only renews, see ``tick(acquire=False)``).
+4. acquire: ``SET`` free leases up to the target.
+
+A stopping relay, draining its partitions, only renews: ``tick(acquire=False)``
+neither heartbeats nor acquires (it has left the live set already).
 
 Giving partitions up is not done here: the caller first drains what it is
 doing for a partition, then calls :meth:`Leases.release`, a
@@ -36,8 +38,10 @@ local me = ARGV[1]
 local partitions = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local prefix = ARGV[4]
+local acquiring = ARGV[5] == '1'
 local now = now_ms()
-redis.call('ZADD', KEYS[1], now + ttl, me)
+-- A stopping relay (renewing only) has left the live set and stays out of it.
+if acquiring then redis.call('ZADD', KEYS[1], now + ttl, me) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local live = redis.call('ZRANGE', KEYS[1], 0, -1)
 table.sort(live)
@@ -46,8 +50,11 @@ for i, name in ipairs(live) do
   if name == me then rank = i - 1 end
 end
 local n = #live
-local target = math.floor(partitions / n)
-if rank < partitions % n then target = target + 1 end
+local target = 0
+if n > 0 then
+  target = math.floor(partitions / n)
+  if rank < partitions % n then target = target + 1 end
+end
 local renewed, free = {}, {}
 for p = 0, partitions - 1 do
   local key = prefix .. p
@@ -61,7 +68,7 @@ for p = 0, partitions - 1 do
 end
 local acquired = {}
 local want = target - #renewed
-if ARGV[5] == '1' and want > 0 and #free > 0 then
+if acquiring and want > 0 and #free > 0 then
   -- Start each relay at a different place, so two newcomers do not both
   -- want the same first free partition on their next ticks.
   local start = (rank * target) % #free
@@ -130,7 +137,7 @@ class Leases:
         """
 
     async def tick(self, *, acquire: bool = True) -> LeaseView:
-        """Heartbeat, renew what this relay holds, and (``acquire``) take its share."""
+        """Renew what this relay holds; with ``acquire``, also heartbeat and take its share."""
         sent_at = time.monotonic()
         reply = await self._tick(
             keys=[keyspace.RELAYS],

@@ -18,11 +18,12 @@ reports it with :meth:`PartitionCoordinator.report_lost`. If ticks keep
 failing (Redis unreachable) past the leases' guaranteed validity, every
 partition is dropped: it may be someone else's by now.
 
-On stop, every partition is drained and released and the relay leaves the
-live set, so the others take over within a tick instead of a TTL. The
-leases are still renewed (never acquired) while the drain lasts: a reply
-being sent when the stop came may take longer than a TTL to finish, and
-the partition must not change hands under it.
+On stop, the relay leaves the live set, then drains and releases every
+partition (all at once), so the others take each over within a tick of its
+release instead of a TTL. The leases are still renewed (never acquired)
+while the drain lasts: a reply being sent when the stop came may take
+longer than a TTL to finish, and the partition must not change hands under
+it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from services.relay.blocking import abandon
+from services.relay.blocking import abandon, pause
 from services.relay.leases import Leases, LeaseView
 from shared.log import get_logger
 
@@ -158,6 +159,10 @@ class PartitionCoordinator:
             self.ticks_failed = 0
         await self._apply(view)
         self._last_tick_sent = sent_at
+        self._wake_confirmers()
+
+    def _wake_confirmers(self) -> None:
+        """A tick renewed the leases: whoever waits in :meth:`confirmed` asks again."""
         ticked, self._ticked = self._ticked, asyncio.Event()
         ticked.set()
 
@@ -240,30 +245,36 @@ class PartitionCoordinator:
             self._draining.discard(partition)
 
     async def _shutdown(self) -> None:
-        renewing = asyncio.create_task(self._renew_while_draining(), name="relay-lease-renewal")
-        try:
-            if self._releases:
-                await asyncio.gather(*self._releases, return_exceptions=True)
-            self._draining |= self._owned
-            await asyncio.gather(*(self._release(p, "stopping") for p in sorted(self._owned)))
-        finally:
-            await abandon(renewing)
+        # Out of the live set first: the others' targets drop this relay at
+        # their next tick, so each partition is taken as soon as it is released.
         with contextlib.suppress(RedisError):
             await self._leases.leave()
+        drained = asyncio.Event()
+        renewing = asyncio.create_task(self._renew_until(drained), name="relay-lease-renewal")
+        try:
+            stopping = [self._release(p, "stopping") for p in sorted(self._owned - self._draining)]
+            self._draining |= self._owned
+            # With the rebalance releases already under way, all at once: a stop
+            # takes the longest drain (about 11 s), within the 15 s grace period.
+            await asyncio.gather(*self._releases, *stopping, return_exceptions=True)
+        finally:
+            drained.set()  # ends the loop even if the cancel below were lost
+            await abandon(renewing)
 
-    async def _renew_while_draining(self) -> None:
-        """Ticks that renew and never acquire, until cancelled; leases they miss are lost."""
-        while True:
-            await asyncio.sleep(self._tick_s)
+    async def _renew_until(self, drained: asyncio.Event) -> None:
+        """Renew (never acquire) every tick while draining; leases a renewal misses are lost."""
+        while not drained.is_set():
             sent_at = time.monotonic()
             try:
                 view = await self._leases.tick(acquire=False)
             except RedisError as exc:
                 self.redis_failed()
                 self._tick_failed(exc)
-                continue
-            self._lost |= self._owned - view.renewed
-            self._last_tick_sent = sent_at
+            else:
+                self._lost |= self._owned - view.renewed
+                self._last_tick_sent = sent_at
+                self._wake_confirmers()
+            await pause(drained, self._tick_s)
 
 
 async def _wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:

@@ -4,13 +4,15 @@ relay whose lease was taken stops acting for that partition at once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import redis.asyncio as aioredis
 
-from services.fakes.telegram import FakeTelegram
+from services.fakes.telegram import Failure, FakeTelegram
+from services.fakes.workers import FakeWorkerManager
 from shared import keys
-from tests.services.relay.conftest import StartRelay, wait_until
+from tests.services.relay.conftest import StartRelay, chat_of, wait_until, write_message
 
 
 def shares(*owned: frozenset[int]) -> list[int]:
@@ -51,3 +53,30 @@ async def test_a_relay_stops_acting_for_a_partition_whose_lease_another_took(
     await wait_until(lambda: 3 not in coordinator.owned, timeout=5)
     assert not running.relay.owns(3)
     assert await redis.get("bot:lease:3") == b"relay-other#1"
+
+
+async def test_a_stopping_relay_hands_over_each_partition_while_another_still_drains(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    user = 11
+    first = await start_relay("relay-a")
+    second = await start_relay("relay-b")
+    await wait_until(lambda: shares(first.relay.coordinator.owned) == [8], timeout=15)
+    busy = keys.partition_of(user)
+    if busy not in first.relay.coordinator.owned:
+        first, second = second, first
+    # A reply of the stopping relay's user takes Telegram 6 s: its partition drains that long.
+    fake_telegram.fail_next("sendMessage", Failure.slow(6.0), chat_id=chat_of(user))
+    await write_message(redis, user, "slow")
+    await wait_until(lambda: fake_telegram.failures_left == 0)  # polled: no event for it
+
+    stopping = asyncio.create_task(first.stopped(timeout=20))
+    others = frozenset(range(keys.PARTITIONS)) - {busy}
+    await wait_until(lambda: second.relay.coordinator.owned >= others, timeout=5)
+
+    assert not fake_telegram.calls_to("sendMessage")  # the slow send is still under way
+    await stopping
+    await wait_until(lambda: busy in second.relay.coordinator.owned, timeout=5)
