@@ -146,10 +146,12 @@ class Relay:
     # --- ForwardListener ---------------------------------------------------------------
 
     async def forwarded(self, partition: int, message: IncomingMessage, result: Forwarded) -> None:
+        # Typing first: a fast PO's reply, read while activate() awaits Redis,
+        # must find it on, to stop it; started after, it would run to its cap.
+        self.typing.start(message.user_id, message.chat_id, partition)
         await self.replies.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
-        self.typing.start(message.user_id, message.chat_id, partition)
         if result.watch:
             self.watch.opened(partition, message.user_id, result.watch)
 
