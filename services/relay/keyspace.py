@@ -43,8 +43,11 @@ def reply_cursor(partition: int) -> str:
 def typing(partition: int) -> str:
     """``bot:typing:{p}``: hash user id -> ``chat_id:until_ms``, a user waiting for a reply.
 
-    Written by the forwarding script, cleared by the first reply handled or
-    a start failure told: what a relay taking the partition over resumes.
+    Written by the forwarding script, cleared by the first reply handled, a
+    start failure told, or the prune of an expired session: what a relay
+    taking the partition over resumes. Best effort: a reply to an earlier
+    message clears the record of a later one too (as it stops the local
+    indicator), so that later message's wait is not resumed after a takeover.
     """
     return f"bot:typing:{partition}"
 

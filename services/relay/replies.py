@@ -71,10 +71,11 @@ log = get_logger(__name__)
 _debug = debug_enabled(__name__)
 
 DRAIN_TIMEOUT_S: Final = 8.0
-"""How long a partition handed over waits for its replies in flight: long enough
-for a send's own retries (5xx backoff: about 7.5 s at most), so a send is
-rarely cut off mid-request (which would show it twice), and within the 15 s
-that supervisord and compose give a stopping relay."""
+"""How long a partition handed over waits for its replies in flight: the
+backoff of a send's own retries (about 7.5 s at most) fits, so a send is
+rarely cut off mid-request (which could show it twice); a request hanging
+towards the client's 60 s timeout is still cut off. With the incoming
+side's 3 s, a stop stays within the 15 s that supervisord and compose give."""
 QUEUE_LIMIT: Final = 100
 """A user's entries read ahead of their delivery, at most (plus one read's
 ``batch``): a chat Telegram holds up does not fill the relay's memory."""

@@ -296,11 +296,11 @@ async def test_a_start_interrupted_by_a_redis_outage_still_ends_running() -> Non
     # Its own server: the test kills it.
     with RedisServer() as server:
         async with FakeWorkerManager(server.url) as wm:
-            wm.default_script.start_delay = 0.2
+            wm.default_script.start_delay = 1.0  # time to kill Redis before the RUNNING write
             await wm.create(USER)
             await wm.wait_for(lambda: (keys.po_worker_id(USER), "STARTING") in wm.status_log)
 
-            server.kill()  # the RUNNING write, due in 0.2 s, finds Redis away
+            server.kill()  # the RUNNING write, due in 1 s, finds Redis away
             await wm.wait_for(lambda: wm.start_write_failures > 0, within=30)
             server.start()
 

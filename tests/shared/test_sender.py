@@ -648,6 +648,17 @@ async def test_a_chat_action_is_skipped_while_a_429_pauses_the_chat(
     assert fake_telegram.calls_to("sendChatAction") == []
 
 
+async def test_a_chat_action_is_skipped_while_every_chat_is_paused(
+    sender: Sender, fake_telegram: FakeTelegram
+) -> None:
+    seconds, micros = await sender.limiter.redis.time()  # a pause key holds its end, Redis ms
+    ends = seconds * 1000 + micros // 1000 + 30_000
+    await sender.limiter.redis.set(sender.limiter.global_pause_key(), ends, px=30_000)
+
+    assert not await sender.chat_action(80)
+    assert fake_telegram.calls_to("sendChatAction") == []
+
+
 async def test_a_429_on_a_chat_action_pauses_the_chat_for_messages_in_every_process(
     sender: Sender, fake_telegram: FakeTelegram
 ) -> None:

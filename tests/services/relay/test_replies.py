@@ -306,9 +306,9 @@ async def test_a_reply_in_flight_when_its_relay_stops_is_finished_and_shown_once
     start_relay: StartRelay,
 ) -> None:
     first = await start_relay("relay-a")
-    # Telegram takes 7 s to answer: a drain that cut the send off would leave it
+    # Telegram takes 6 s to answer: a drain that cut the send off would leave it
     # unrecorded, and the next owner would send it again.
-    fake_telegram.fail_next("sendMessage", Failure.slow(7.0), chat_id=CHAT)
+    fake_telegram.fail_next("sendMessage", Failure.slow(6.0), chat_id=CHAT)
     await write_message(redis, USER, "one")
     # Polled: the fake tells no change when a call takes a scripted failure.
     await wait_until(lambda: fake_telegram.failures_left == 0)

@@ -1,7 +1,9 @@
 """Many users, several relay processes, relays joining and one dying, all under load.
 
 What is asserted: every reply reaches its user, in order; one spawn per user,
-even when first messages race a partition handover; a relay killed with
+even when partitions change hands while the POs spawned for the users'
+first messages are still starting (later messages, start watches and the
+spawn guard then cross relay processes); a relay killed with
 ``kill -9`` is taken over within the target time. The one repeat allowed is
 the one docs/ARCHITECTURE.md names: a reply Telegram accepted just as its
 relay died is sent again by the next owner, and shows right after itself.
