@@ -215,11 +215,13 @@ class FakeTelegramProcess:
             self._process.wait(timeout=10)
 
 
-# --- relays as processes ---------------------------------------------------------------
+# --- the bot's processes (relays, the ingress) ------------------------------------------
 
 
 @dataclass
-class RelayProcess:
+class ChildProcess:
+    """A ``telegram-bot`` process the bench started: its pid (CPU, RSS) and log."""
+
     process: subprocess.Popen[bytes]
     log: Path
 
@@ -247,7 +249,7 @@ class RelayProcess:
             self.process.wait()
 
 
-def start_relay(env: dict[str, str], name: str, log_dir: Path) -> RelayProcess:
+def start_relay(env: dict[str, str], name: str, log_dir: Path) -> ChildProcess:
     log = log_dir / f"{name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -256,17 +258,17 @@ def start_relay(env: dict[str, str], name: str, log_dir: Path) -> RelayProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return RelayProcess(process, log)
+    return ChildProcess(process, log)
 
 
-def start_ingress(env: dict[str, str], log_dir: Path) -> RelayProcess:
-    """``telegram-bot ingress`` (polling); a RelayProcess for its pid and log."""
+def start_ingress(env: dict[str, str], log_dir: Path) -> ChildProcess:
+    """``telegram-bot ingress`` (polling), its output in ``log_dir``."""
     log = log_dir / "bench-ingress.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
             [CLI, "ingress"], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
         )
-    return RelayProcess(process, log)
+    return ChildProcess(process, log)
 
 
 async def wait_for_leases(redis: aioredis.Redis, relays: int, timeout: float = 90) -> None:
@@ -416,7 +418,7 @@ async def load_scenario(
     po = start_po(rig.url, user_ids)
     processes = [start_relay(rig.env, f"bench-relay-{n}", rig.log_dir) for n in range(relays)]
     api = FakeApi()
-    ingress: RelayProcess | None = None
+    ingress: ChildProcess | None = None
     try:
         if whole_bot:
             await api.start()
@@ -524,7 +526,7 @@ async def idle_scenario(rig: Rig, sessions: int, idle_seconds: float) -> IdleRes
         po.wait()
 
 
-async def _wait_loaded(relay: RelayProcess, sessions: int, timeout: float = 120) -> None:
+async def _wait_loaded(relay: ChildProcess, sessions: int, timeout: float = 120) -> None:
     """Until the relay's log says it loaded ``sessions`` users over its partitions."""
 
     def loaded() -> int:

@@ -70,7 +70,6 @@ class TelegramOutbound:
         budget: FloodBudget,
         metrics: Metrics | None = None,
     ) -> None:
-        self._client = client
         self._sender = Sender(client, redis, budget, metrics=metrics)
 
     async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
@@ -88,7 +87,7 @@ class TelegramOutbound:
             return False
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._sender.close()
 
 
 def delivery_of(result: SendResult) -> Delivery:

@@ -10,9 +10,10 @@ is not retried.
 
 A takeover does not end it: the forwarding script records each waiting
 user in ``bot:typing:{p}`` (user -> ``chat_id:until_ms``, Redis time), the
-first reply handled (the cursor script) or a start failure told (the start
-watch) clears the record, and a relay that starts a partition resumes its
-records at once, each until its own cap.
+first reply handled (the cursor script), a start failure told (the start
+watch) or the prune of an expired session clears the record, and a relay
+that starts a partition resumes its records at once, each until its own
+cap.
 """
 
 from __future__ import annotations
@@ -109,15 +110,13 @@ class TypingIndicator:
         """Resume the indicators of the partition's users still waiting (a takeover)."""
         reply: Any = await self._load(keys=[keyspace.typing(partition)])
         now_ms, now = int(reply[0]), time.monotonic()
-        resumed = 0
         for i in range(1, len(reply), 2):
             chat, _, until_ms = text(reply[i + 1]).rpartition(":")
             # Now: the user has been waiting since before the takeover.
             self._wait(
                 int(reply[i]), int(chat), partition, now, now + (int(until_ms) - now_ms) / 1000
             )
-            resumed += 1
-        if resumed:
+        if resumed := len(reply) // 2:
             log.info("typing_resumed", partition=partition, users=resumed)
 
     async def stop_partition(self, partition: int, *, drain: bool) -> None:

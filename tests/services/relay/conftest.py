@@ -116,6 +116,17 @@ async def start_relay(relay_env: dict[str, str]) -> AsyncIterator[StartRelay]:
             task.cancel()
 
 
+async def take_over(
+    first: RunningRelay, start_relay: StartRelay, user_id: int, name: str = "relay-b", **env: str
+) -> RunningRelay:
+    """Stop ``first`` as SIGTERM would, start ``name``: returned once it owns the user."""
+    await first.stopped()
+    second = await start_relay(name, **env)
+    partition = keys.partition_of(user_id)
+    await wait_until(lambda: second.relay.owns(partition))
+    return second
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll ``predicate`` (state with no event to wait on, such as lease ownership)."""
     async with asyncio.timeout(timeout):

@@ -19,6 +19,7 @@ from shared.texts import RU
 from tests.services.relay.conftest import (
     StartRelay,
     chat_of,
+    take_over,
     wait_for_value,
     wait_until,
     write_message,
@@ -169,10 +170,7 @@ async def test_a_relay_taking_over_after_the_reply_shows_no_typing(
     await write_message(redis, USER, "quick one")
     await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
 
-    await first.stopped()
-    second = await start_relay("relay-b")
-    partition = keys.partition_of(USER)
-    await wait_until(lambda: second.relay.owns(partition))
+    second = await take_over(first, start_relay, USER)
 
     assert not second.relay.typing.waiting(USER)
 
@@ -189,9 +187,7 @@ async def test_a_relay_taking_over_after_a_failed_start_was_told_shows_no_typing
     await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
     await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
 
-    await first.stopped()
-    second = await start_relay("relay-b")
-    await wait_until(lambda: second.relay.owns(keys.partition_of(USER)))
+    second = await take_over(first, start_relay, USER)
 
     assert fake_telegram.chat(CHAT).texts == [RU.po_failed]
     assert not second.relay.typing.waiting(USER)
@@ -209,10 +205,8 @@ async def test_a_relay_taking_over_after_the_typing_cap_shows_no_typing(
     await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
     await wait_until(lambda: not first.relay.typing.waiting(USER))
 
-    await first.stopped()
-    second = await start_relay("relay-b", TYPING_CAP_S="1.5")
-    partition = keys.partition_of(USER)
-    await wait_until(lambda: second.relay.owns(partition))
+    second = await take_over(first, start_relay, USER, TYPING_CAP_S="1.5")
 
     assert not second.relay.typing.waiting(USER)
-    assert await redis.hlen(f"bot:typing:{partition}") == 0  # expired records are cleaned up
+    # Expired records are cleaned up.
+    assert await redis.hlen(f"bot:typing:{keys.partition_of(USER)}") == 0

@@ -22,6 +22,7 @@ from tests.services.relay.conftest import (
     StartRelay,
     chat_of,
     entries,
+    take_over,
     wait_for_value,
     wait_until,
     write_message,
@@ -232,10 +233,9 @@ async def test_a_user_whose_session_expired_is_forgotten_but_for_their_reply_cur
     await write_message(redis, USER, "hi")
     partition = keys.partition_of(USER)
     await wait_for_value(lambda: redis.sismember(f"bot:active:{partition}", str(USER)), 1)
-    await first.stopped()
+    # Taken over, the user starts cold: the prune may take them.
+    second = await take_over(first, start_relay, USER)
     await redis.delete(keys.session(USER))  # 24 h without a message
-    second = await start_relay("relay-b")
-    await wait_until(lambda: second.relay.owns(partition))
 
     await second.relay.replies.prune()
 
@@ -254,11 +254,8 @@ async def test_a_reply_written_after_the_session_expired_is_sent_when_the_user_i
     relay = await start_relay("relay-a")
     await write_message(redis, USER, "one")
     await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
-    partition = keys.partition_of(USER)
-    await relay.stopped()
+    relay = await take_over(relay, start_relay, USER)  # cold there: the prune may take them
     await redis.delete(keys.session(USER))  # 24 h without a message
-    relay = await start_relay("relay-b")  # loads the user cold, so the prune may take them
-    await wait_until(lambda: relay.relay.owns(partition))
     await relay.relay.replies.prune()
     assert USER not in relay.relay.replies.users()
     late = {"request_id": "late", "user_id": USER, "text": "done at last", "is_final": True}
