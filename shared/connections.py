@@ -8,6 +8,7 @@ never loads aiogram (about 130 MB) into the relay or the notifier.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -44,3 +45,15 @@ def telegram_bot(settings: BaseSettings) -> Bot:
 
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(settings.telegram_bot_token.reveal(), session=session)
+
+
+def text(value: object) -> str:
+    """A Redis reply item as text: our clients do not decode replies, so they are bytes."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+def texts(values: Iterable[object] | None) -> list[str]:
+    """Each item of a Redis array reply as text (none for a nil reply)."""
+    return [text(value) for value in values or ()]
