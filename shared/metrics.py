@@ -12,53 +12,7 @@ Labels are low-cardinality by construction: each takes a value from a
 closed list below (anything else is counted as ``other``), never a user
 id, a chat id, a stream key with an id in it, an error text or a token.
 
-Where each metric is counted (the methods of ``Metrics``):
-
-``telegram_bot_updates_received_total{kind}``  ``update_received(kind)``
-    ingress, once per update taken from Telegram (polling batch or webhook
-    call), before authentication; ``kind`` is the update's type
-    (``Update.event_type``: ``message``, ``callback_query``...).
-``telegram_bot_updates_rejected_total{reason}``  ``update_rejected(reason)``
-    ingress, for each update not handled as a user's: ``stranger`` (the API
-    does not know the sender; counted even when no rejection message is
-    sent), ``no_sender``, ``auth_unavailable`` (the API did not answer),
-    ``malformed`` (aiogram could not parse it), ``duplicate`` (its
-    ``update_id`` was seen before).
-``telegram_bot_messages_forwarded_total``  ``message_forwarded()``
-    relay, once per chat message written to a PO's input stream (not for
-    a duplicate it had forwarded already).
-``telegram_bot_replies_delivered_total``  ``reply_delivered()``
-    relay, once per PO reply Telegram accepted in full (every part);
-    notifier, once per admin told about a result.
-``telegram_bot_notifications_undeliverable_total{reason}``  ``notification_undeliverable(reason)``
-    notifier, once per admin a result can never reach, who is then counted
-    as done with it: ``blocked`` (403, the admin blocked the bot),
-    ``rejected`` (another refusal that no retry changes, such as 400 "chat
-    not found" for an id that never started the bot).
-``telegram_bot_telegram_429_total``  ``telegram_429()``
-    ``shared.sender``, on every ``TelegramRetryAfter``, previews included.
-``telegram_bot_telegram_retries_total{reason}``  ``telegram_retry(reason)``
-    ``shared.sender``, each time a piece is sent again: ``retry_after``
-    (after a 429 pause), ``server_error`` (5xx), ``network``,
-    ``bad_response`` (a reply aiogram could not decode), ``plain_fallback``
-    (sent again without formatting after "can't parse entities").
-``telegram_bot_dead_letters_total{stream_kind}``  ``dead_letter(stream_kind)``
-    wherever an entry is moved to ``<stream>:dead``: ``shared.streams``
-    (``StreamConsumer._dead_letter``; the notifier's
-    ``provisioner_results``) and the relay's cursors (``incoming``,
-    ``po_output``).
-``telegram_bot_stream_pending{stream_kind}``  ``set_stream_pending(stream_kind, n)``
-    a gauge, set from what the process already knows on each loop turn:
-    notifier, the group's pending count on ``provisioner:results``
-    (``XPENDING`` summary); relay, entries read from ``bot:incoming:{p}``
-    and not yet forwarded, summed over its partitions (``incoming``), and
-    replies read and not yet delivered (``po_output``). Each process
-    reports its own share: sum over ``instance`` for the total.
-``telegram_bot_delivery_latency_seconds``  ``observe_delivery_latency(s)``
-    a histogram (1 ms to 30 s): from a stream entry's creation (its id,
-    ``entry_age_s(entry_id)``) to the end of its delivery: relay, a PO
-    reply entry to Telegram accepting its last part; notifier, a
-    provisioner result to the last admin told.
+Where each metric is counted is said by the method that counts it.
 
 ``process_*`` (CPU, memory, open files) come with every registry.
 """
@@ -225,46 +179,106 @@ class Metrics:
     # --- ingress -----------------------------------------------------------------------
 
     def update_received(self, kind: str, count: int = 1) -> None:
-        """``kind``: the update's type (``Update.event_type``); unknown ones count as other."""
+        """``telegram_bot_updates_received_total{kind}``: ingress, per update taken from Telegram.
+
+        Once per update of a polling batch or a webhook call, before
+        authentication. ``kind``: the update's type (``Update.event_type``:
+        ``message``, ``callback_query``...); unknown ones count as other.
+        """
         label = kind if kind in UPDATE_KINDS else OTHER
         self._updates_received.labels(service=self.service, kind=label).inc(count)
 
     def update_rejected(self, reason: RejectReason) -> None:
+        """``telegram_bot_updates_rejected_total{reason}``: ingress, per update not a user's.
+
+        ``stranger`` (the API does not know the sender; counted even when no
+        rejection message is sent), ``no_sender``, ``auth_unavailable`` (the
+        API did not answer), ``malformed`` (aiogram could not parse it),
+        ``duplicate`` (its ``update_id`` was seen before).
+        """
         label = _closed(reason, get_args(RejectReason))
         self._updates_rejected.labels(service=self.service, reason=label).inc()
 
     # --- relay and notifier ------------------------------------------------------------
 
     def message_forwarded(self, count: int = 1) -> None:
+        """``telegram_bot_messages_forwarded_total``: relay, per message written to a PO's input.
+
+        Not for a duplicate it had forwarded already.
+        """
         self._messages_forwarded.inc(count)
 
     def reply_delivered(self, count: int = 1) -> None:
+        """``telegram_bot_replies_delivered_total``: relay, per PO reply accepted in full.
+
+        Every part accepted by Telegram; the notifier counts once per admin
+        told about a result.
+        """
         self._replies_delivered.inc(count)
 
     def notification_undeliverable(self, reason: UndeliverableReason) -> None:
+        """``telegram_bot_notifications_undeliverable_total{reason}``: notifier.
+
+        Once per admin a result can never reach, who is then counted as done
+        with it: ``blocked`` (403, the admin blocked the bot), ``rejected``
+        (another refusal that no retry changes, such as 400 "chat not found"
+        for an id that never started the bot).
+        """
         label = _closed(reason, get_args(UndeliverableReason))
         self._notifications_undeliverable.labels(service=self.service, reason=label).inc()
 
     def observe_delivery_latency(self, seconds: float) -> None:
-        """A negative value (clocks a little apart) counts as 0."""
+        """``telegram_bot_delivery_latency_seconds``: a histogram, 1 ms to 30 s.
+
+        From a stream entry's creation (its id, ``entry_age_s(entry_id)``) to
+        the end of its delivery: relay, a PO reply entry to Telegram accepting
+        its last part; notifier, a provisioner result to the last admin told.
+        A negative value (clocks a little apart) counts as 0.
+        """
         self._delivery_latency.observe(max(0.0, seconds))
 
     # --- the sender --------------------------------------------------------------------
 
     def telegram_429(self) -> None:
+        """``telegram_bot_telegram_429_total``: ``shared.sender``, per ``TelegramRetryAfter``.
+
+        Previews included.
+        """
         self._telegram_429.inc()
 
     def telegram_retry(self, reason: RetryReason) -> None:
+        """``telegram_bot_telegram_retries_total{reason}``: ``shared.sender``, per piece sent again.
+
+        ``retry_after`` (after a 429 pause), ``server_error`` (5xx),
+        ``network``, ``bad_response`` (a reply aiogram could not decode),
+        ``plain_fallback`` (sent again without formatting after "can't parse
+        entities").
+        """
         label = _closed(reason, get_args(RetryReason))
         self._telegram_retries.labels(service=self.service, reason=label).inc()
 
     # --- streams -----------------------------------------------------------------------
 
     def dead_letter(self, stream_kind: StreamKind, count: int = 1) -> None:
+        """``telegram_bot_dead_letters_total{stream_kind}``: per entry moved to ``<stream>:dead``.
+
+        By ``shared.streams`` (``StreamConsumer._dead_letter``; the notifier's
+        ``provisioner_results``) and the relay's cursors (``incoming``,
+        ``po_output``).
+        """
         label = _closed(stream_kind, get_args(StreamKind))
         self._dead_letters.labels(service=self.service, stream_kind=label).inc(count)
 
     def set_stream_pending(self, stream_kind: StreamKind, count: int) -> None:
+        """``telegram_bot_stream_pending{stream_kind}``: a gauge, set on each loop turn.
+
+        From what the process already knows: notifier, the group's pending
+        count on ``provisioner:results`` (``XPENDING`` summary); relay,
+        entries read from ``bot:incoming:{p}`` and not yet forwarded, summed
+        over its partitions (``incoming``), and replies read and not yet
+        delivered (``po_output``). Each process reports its own share: sum
+        over ``instance`` for the total.
+        """
         label = _closed(stream_kind, get_args(StreamKind))
         self._stream_pending.labels(service=self.service, stream_kind=label).set(count)
 

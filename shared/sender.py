@@ -81,7 +81,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared.formatting import Part, plain_parts, render_parts
+from shared.formatting.splitting import Part, plain_parts, render_parts
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, RetryReason
 from shared.ratelimit import FloodBudget, FloodLimiter, Record, Ticket, is_group

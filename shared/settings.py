@@ -81,8 +81,7 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
         # when the budget is built, too late for one clear line at start).
         if not self.telegram_rate_global_per_s >= 1:
             raise ValueError("telegram_rate_global_per_s: must be at least 1")
-        if not self.telegram_rate_chat_per_s > 0:
-            raise ValueError("telegram_rate_chat_per_s: must be positive")
+        require_positive(self, "telegram_rate_chat_per_s")
 
     def secrets(self) -> list[str]:
         """Every secret value, so logging can scrub them wherever they appear."""
@@ -92,6 +91,24 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
             if isinstance(value, Secret) and value.reveal():
                 found.append(value.reveal())
         return found
+
+
+def require_positive(settings: object, *names: str) -> None:
+    """Refuse the first named field that is not above zero: ``name: must be positive``.
+
+    For a service's ``__post_init__``: the ``ValueError`` becomes a
+    ``SettingsError`` naming the variable, one line at start.
+    """
+    for name in names:
+        if not getattr(settings, name) > 0:  # "not >" refuses NaN too
+            raise ValueError(f"{name}: must be positive")
+
+
+def require_not_negative(settings: object, *names: str) -> None:
+    """Refuse the first named field below zero: ``name: must not be negative``."""
+    for name in names:
+        if not getattr(settings, name) >= 0:
+            raise ValueError(f"{name}: must not be negative")
 
 
 class SettingsError(Exception):

@@ -11,36 +11,12 @@ anywhere in its import chain::
     await client.close()
 
 Every method is a POST of a JSON object to ``{api_url}/bot{token}/{method}``
-(:meth:`TelegramClient.call`); parameters that are ``None`` are left out.
-Answers are returned as decoded JSON (``dict``, ``bool``...), not as
-models: a ``Message`` is a ``dict`` with at least ``message_id``, ``chat``
-and ``date``.
-
-``reply_markup`` is a plain JSON object, exactly as the Bot API defines it,
-for example ``{"inline_keyboard": [[{"text": "OK", "callback_data": "ok"}]]}``,
-``{"keyboard": [[{"text": "/help"}]], "resize_keyboard": True}``,
-``{"remove_keyboard": True}`` or ``{"force_reply": True}``. aiogram's
-markup objects convert with ``markup.model_dump(exclude_none=True)``.
-
-Errors (all :class:`TelegramError`; ``str(exc)`` is the description):
-
-* :class:`ApiError`: Telegram answered ``"ok": false``; ``error_code``,
-  ``description`` and ``parameters`` as sent. Subclasses by code:
-  :class:`RetryAfter` (429, ``retry_after`` seconds from
-  ``parameters.retry_after``), :class:`BadRequest` (400),
-  :class:`Unauthorized` (401), :class:`Forbidden` (403), :class:`NotFound`
-  (404), :class:`Conflict` (409), :class:`ServerError` (5xx); other codes
-  are a plain :class:`ApiError`.
-* :class:`DecodeError`: an answer that is not the Bot API's JSON (nginx's
-  HTML page on a 502, say); ``status`` is the HTTP status. The body is not
-  kept.
-* :class:`NetworkError`: no answer: connection refused or dropped, a
-  timeout.
-
-The token is part of every request URL, and aiohttp's own errors can quote
-that URL: no exception, repr or message of this module contains the token
-(it is replaced by ``***``), and the original aiohttp exception is not
-chained.
+(:meth:`TelegramClient.call`); answers are decoded JSON, not models (a
+``Message`` is a ``dict`` with at least ``message_id``, ``chat`` and
+``date``); failures are :class:`TelegramError` subclasses. The token is part
+of every request URL, and aiohttp's own errors can quote that URL: no
+exception, repr or message of this module contains the token (it is
+replaced by ``***``), and the original aiohttp exception is not chained.
 """
 
 from __future__ import annotations
@@ -63,7 +39,21 @@ _encoder = msgspec.json.Encoder()
 
 
 class TelegramError(Exception):
-    """Any failure of a Bot API request; ``str(exc)`` is the description, never the token."""
+    """Any failure of a Bot API request; ``str(exc)`` is the description, never the token.
+
+    * :class:`ApiError`: Telegram answered ``"ok": false``; ``error_code``,
+      ``description`` and ``parameters`` as sent. Subclasses by code:
+      :class:`RetryAfter` (429, ``retry_after`` seconds from
+      ``parameters.retry_after``), :class:`BadRequest` (400),
+      :class:`Unauthorized` (401), :class:`Forbidden` (403), :class:`NotFound`
+      (404), :class:`Conflict` (409), :class:`ServerError` (5xx); other codes
+      are a plain :class:`ApiError`.
+    * :class:`DecodeError`: an answer that is not the Bot API's JSON (nginx's
+      HTML page on a 502, say); ``status`` is the HTTP status. The body is not
+      kept.
+    * :class:`NetworkError`: no answer: connection refused or dropped, a
+      timeout.
+    """
 
     def __init__(self, method: str, description: str) -> None:
         super().__init__(description)
@@ -223,7 +213,7 @@ class TelegramClient:
     ) -> Any:
         """POST ``params`` (``None`` values left out) as JSON to ``method``; its ``result``.
 
-        Raises a :class:`TelegramError` (see the module docstring), never
+        Raises a :class:`TelegramError` (the kinds: its docstring), never
         an aiohttp exception.
         """
         body = _encoder.encode({k: v for k, v in (params or {}).items() if v is not None})
@@ -351,6 +341,13 @@ class TelegramClient:
 
 
 def _markup(reply_markup: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``reply_markup`` is a plain JSON object, exactly as the Bot API defines it.
+
+    For example ``{"inline_keyboard": [[{"text": "OK", "callback_data": "ok"}]]}``,
+    ``{"keyboard": [[{"text": "/help"}]], "resize_keyboard": True}``,
+    ``{"remove_keyboard": True}`` or ``{"force_reply": True}``. aiogram's
+    markup objects convert with ``markup.model_dump(exclude_none=True)``.
+    """
     return None if reply_markup is None else dict(reply_markup)
 
 

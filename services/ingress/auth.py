@@ -4,39 +4,15 @@ A sender is known only when the API's answer holds a user with their exact
 Telegram id (``ApiClient.find_user`` checks; ``UserDirectory`` caches).
 Known users' updates go on with ``user`` (the API's ``User``) in the
 handler data; for anyone else nothing else happens: no stream entry, no
-worker, no further API call.
+worker, no further API call. When the API cannot answer, the update fails
+closed: the person is told the service is unavailable, nothing is forwarded,
+and the error is not cached.
 
-Strangers are told once per cache period (``AUTH_CACHE_UNKNOWN_TTL_S``),
-in their private chat; their other updates in that period are dropped
-silently (``Rejections``). A rejection that is never stored (the webhook
-answered 503) does not count: the update comes again and is answered
-then. All strangers together get at most
-``AUTH_REJECTIONS_PER_S`` rejections a second (burst 10), so a crowd of new
-ids cannot spend the bot's Telegram budget (about 30 messages a second,
-shared with real replies): past it they are only logged.
-
-The rejection also removes the quick-action keyboard (``remove_keyboard``):
-someone removed from the platform keeps no buttons that only get rejected,
-and a stranger never gets one. A button pressed under an old list by a
-stranger (a removed user) is a ``callback_query`` update like any other: it
-is rejected the same way, and its query is answered with the rejection too
-(that answer is no chat message and costs no flood budget).
-
-When the API cannot answer (down, slow, 5xx, garbage) the update fails
-closed: the person is told the service is unavailable and nothing is
-forwarded. Errors are not cached, so the next message asks again.
-
-Nothing from here is ever posted in a group, supergroup or channel. Auth
-runs before any router, so otherwise every stranger writing in a group the
-bot is in (or merely joining it, a service message) would have the
-rejection, with their Telegram id, posted for the whole group to read,
-and an API outage would answer every group message with "unavailable".
-There the rejection is only logged (``user_rejected`` with the chat's type
-and id, at INFO once per cache period like any rejection); a button
-press still gets its answer, which only the presser sees. Known users in a
-group go on to ``groups``, which explains that the bot works in private
-chats. A stranger's group message tells them nothing, so it does not count
-as told: their first private message gets the rejection at once.
+Strangers are told once per cache period, in their private chat, and all
+of them together at most ``AUTH_REJECTIONS_PER_S`` times a second, so a
+crowd of new ids cannot spend the bot's Telegram budget. Nothing from here
+is ever posted in a group. The details (buttons, group chats, what counts
+as told): ``docs/ARCHITECTURE.md``, "Ingress handlers".
 """
 
 from __future__ import annotations

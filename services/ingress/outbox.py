@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from services.ingress.intake import IntakeBatch
-from shared.formatting import html_parts
+from shared.formatting.splitting import html_parts
 from shared.log import get_logger
 from shared.schemas import AnswerMark, StoredAnswer, new_id
 from shared.sender import Piece, ReplyMarkup, pieces

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from shared.settings import BaseSettings, Secret
+from shared.settings import BaseSettings, Secret, require_not_negative, require_positive
 
 IngressMode = Literal["polling", "webhook"]
 
@@ -47,18 +47,21 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive("api_timeout_s", self.api_timeout_s)
-        _positive("polling_timeout_s", self.polling_timeout_s)
-        _positive("auth_cache_size", self.auth_cache_size)
-        _positive("auth_rejections_per_s", self.auth_rejections_per_s)
-        _positive("intake_dedupe_ttl_s", self.intake_dedupe_ttl_s)
-        _not_negative("auth_cache_ttl_s", self.auth_cache_ttl_s)
-        _not_negative("auth_cache_unknown_ttl_s", self.auth_cache_unknown_ttl_s)
-        _not_negative("incoming_maxlen", self.incoming_maxlen)
-        _positive("ingress_alive_ttl_s", self.ingress_alive_ttl_s)
-        _positive("ingress_alive_refresh_s", self.ingress_alive_refresh_s)
-        _positive("answers_scan_s", self.answers_scan_s)
-        _positive("answers_max_age_s", self.answers_max_age_s)
+        require_positive(
+            self,
+            "api_timeout_s",
+            "polling_timeout_s",
+            "auth_cache_size",
+            "auth_rejections_per_s",
+            "intake_dedupe_ttl_s",
+            "ingress_alive_ttl_s",
+            "ingress_alive_refresh_s",
+            "answers_scan_s",
+            "answers_max_age_s",
+        )
+        require_not_negative(
+            self, "auth_cache_ttl_s", "auth_cache_unknown_ttl_s", "incoming_maxlen"
+        )
         if self.ingress_alive_refresh_s >= self.ingress_alive_ttl_s:
             raise ValueError("ingress_alive_refresh_s: must be less than INGRESS_ALIVE_TTL_S")
         listen_address(self.webhook_listen)  # raises when malformed
@@ -97,16 +100,6 @@ def _require_https_or_http(url: str) -> None:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("http", "https") or not rest:
         raise ValueError("webhook_url: expected an https URL")
-
-
-def _positive(name: str, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{name}: must be greater than 0")
-
-
-def _not_negative(name: str, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{name}: must not be negative")
 
 
 Settings = IngressSettings

@@ -5,7 +5,7 @@ import socket
 
 import msgspec
 
-from shared.settings import BaseSettings
+from shared.settings import BaseSettings, require_not_negative, require_positive
 
 
 def _default_name() -> str:
@@ -32,10 +32,8 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
         super().__post_init__()
         if not self.notifier_name:
             raise ValueError("notifier_name: must not be empty")
-        if not self.api_timeout_s > 0:
-            raise ValueError("api_timeout_s: must be positive")
-        if not self.admins_cache_s >= 0:
-            raise ValueError("admins_cache_s: must not be negative")
+        require_positive(self, "api_timeout_s")
+        require_not_negative(self, "admins_cache_s")
         # The stream reader's claim idle time is this in whole milliseconds.
         if not self.notifier_retry_after_s >= 0.001:
             raise ValueError("notifier_retry_after_s: must be at least 0.001")

@@ -7,7 +7,7 @@ import socket
 
 import msgspec
 
-from shared.settings import BaseSettings
+from shared.settings import BaseSettings, require_positive
 
 
 def _default_name() -> str:
@@ -31,9 +31,7 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("po_start_timeout_s", "typing_cap_s", "lease_ttl_s", "lease_tick_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: must be positive")
+        require_positive(self, "po_start_timeout_s", "typing_cap_s", "lease_ttl_s", "lease_tick_s")
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
             raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")
         if self.reply_concurrency < 1:

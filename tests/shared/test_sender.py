@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import Call, Failure, FakeTelegram, FloodLimits, Params
-from shared.formatting import Part, render_parts
+from shared.formatting.splitting import Part, render_parts
 from shared.ratelimit import FloodBudget, FloodLimiter
 from shared.sender import Outcome, RetryPolicy, Sender, SentLog
 from shared.telegram import TelegramClient

@@ -17,7 +17,7 @@ from services.ingress.formatting import (
     size,
     task_block,
 )
-from shared.formatting import html_parts
+from shared.formatting.splitting import html_parts
 from shared.schemas import Project, Server, Task
 from shared.texts import RU
 

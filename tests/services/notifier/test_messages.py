@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.fakes.telegram import utf16_len
 from services.notifier.messages import MAX_ERRORS_SHOWN, describe
-from shared.formatting import MAX_UTF16, plain_parts
+from shared.formatting.splitting import MAX_UTF16, plain_parts
 from shared.schemas import ProvisionerResult
 from shared.texts import RU
 
