@@ -10,7 +10,10 @@
 -- Returns 'chat' or 'global'.
 -- include: clock.lua
 
-local retry = tonumber(ARGV[2])
+-- A retry_after of 0 still pauses for 1 ms: PX 0 is an error ("invalid
+-- expire time"), and a 1 ms pause is as good as none for the next send
+-- while still marking that Telegram said stop.
+local retry = math.max(tonumber(ARGV[2]), 1)
 local ends = now + retry
 local window = tonumber(ARGV[4])
 

@@ -153,6 +153,21 @@ async def test_a_429_pauses_the_chat_for_retry_after_and_no_other_chat(
     assert 0.5 - SLACK_S < since(started) < 0.5 + 0.1
 
 
+async def test_a_429_with_retry_after_0_is_taken_and_sends_go_on(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000, global_pause_chats=2)
+
+    # Two chats: the second 429 pauses every chat, for 0 s as well.
+    scopes = [(await flood.report_retry_after(chat, 0)).scope for chat in (3, 4)]
+    started = time.monotonic()
+    await send(flood, 3)
+    await send(flood, 5)
+
+    assert scopes == ["chat", "global"]
+    assert since(started) < 0.5
+
+
 async def test_a_shorter_retry_after_never_shortens_a_pause(redis: aioredis.Redis) -> None:
     flood = limiter(redis, global_per_s=1000, global_pause_chats=10)
 
