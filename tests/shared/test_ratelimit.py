@@ -32,86 +32,106 @@ async def previewed(flood: FloodLimiter, chat_id: int) -> bool:
     return True
 
 
+async def send(flood: FloodLimiter, chat_id: int) -> None:
+    """One request to ``chat_id``, answered at once."""
+    await flood.release(await flood.acquire(chat_id))
+
+
+def since(started: float) -> float:
+    return time.monotonic() - started
+
+
 async def test_a_chat_gets_its_burst_then_one_message_per_interval(
     redis: aioredis.Redis,
 ) -> None:
-    flood = limiter(redis, global_per_s=1000, chat_per_s=1.0, chat_burst=2)
+    flood = limiter(redis, global_per_s=1000, chat_per_s=5.0, chat_burst=2)  # 200 ms apart
+    started = time.monotonic()
 
-    first, second, third = [await flood.reserve(7) for _ in range(3)]
+    sent = []
+    for _ in range(3):
+        await send(flood, 7)
+        sent.append(since(started))
 
-    assert first.granted
-    assert first.delay_s == 0
-    assert second.granted
-    assert second.delay_s < SLACK_S
-    assert not third.granted
+    assert sent[1] < SLACK_S
     # Two sends at ~t0 use the burst; the third may go one interval after the first.
-    assert 1.0 - SLACK_S < third.delay_s <= 1.0
+    assert 0.2 - SLACK_S < sent[2] < 0.2 + 0.1
 
 
 async def test_global_slots_are_spaced_by_the_global_interval_across_chats(
     redis: aioredis.Redis,
 ) -> None:
     flood = limiter(redis, global_per_s=20, safety=1.0)
+    started = time.monotonic()
 
-    grants = [await flood.reserve(chat) for chat in range(1, 6)]
+    sent = []
+    for chat in range(1, 6):
+        await send(flood, chat)
+        sent.append(since(started))
 
-    assert all(g.granted for g in grants)
-    delays = [g.delay_s for g in grants]
-    assert delays[0] == 0
-    for before, after in itertools.pairwise(delays):
-        # Each slot is one interval (50 ms) after the one before, less the time that passed.
-        assert 0.05 - SLACK_S < after - before <= 0.05 + 1e-6
+    assert sent[0] < SLACK_S
+    for before, after in itertools.pairwise(sent):
+        # Each slot is one interval (50 ms) after the one before.
+        assert 0.05 - SLACK_S < after - before < 0.05 + SLACK_S
 
 
 async def test_the_safety_margin_slows_the_global_rate_below_the_configured_one(
     redis: aioredis.Redis,
 ) -> None:
     flood = limiter(redis, global_per_s=10, safety=0.5)
+    started = time.monotonic()
 
-    await flood.reserve(1)
-    second = await flood.reserve(2)
+    await send(flood, 1)
+    await send(flood, 2)
 
-    assert 0.2 - SLACK_S < second.delay_s <= 0.2
+    assert 0.2 - SLACK_S < since(started) < 0.2 + 0.1
 
 
 async def test_a_chat_held_back_by_its_own_limit_takes_no_global_slot(
     redis: aioredis.Redis,
 ) -> None:
-    flood = limiter(redis, global_per_s=10, safety=1.0, chat_per_s=0.5, chat_burst=1)
-    await flood.reserve(1)
+    # Global slots 100 ms apart; chat 1 may send every 500 ms.
+    flood = limiter(redis, global_per_s=10, safety=1.0, chat_per_s=2.0, chat_burst=1)
+    started = time.monotonic()
+    await send(flood, 1)
 
-    refused = await flood.reserve(1)
-    other = await flood.reserve(2)
+    held = asyncio.create_task(send(flood, 1))
+    done, _ = await asyncio.wait([held], timeout=0.05)
+    assert not done, "chat 1 waits for its own limit"
+    await send(flood, 2)
 
-    assert not refused.granted
-    assert refused.delay_s > 1.5
-    assert other.granted
-    assert other.delay_s <= 0.1  # the very next slot, not one after chat 1's wait
+    assert since(started) < 0.1 + SLACK_S  # the very next slot, not one after chat 1's wait
+    await held
+    assert since(started) > 0.5 - SLACK_S
 
 
 async def test_a_group_gets_at_most_its_limit_per_window(redis: aioredis.Redis) -> None:
     flood = limiter(
-        redis, global_per_s=1000, chat_per_s=1000, group_limit=3, group_window_s=1.0, safety=1.0
+        redis, global_per_s=1000, chat_per_s=1000, group_limit=3, group_window_s=0.3, safety=1.0
     )
+    started = time.monotonic()
+    for _ in range(3):
+        await send(flood, -100)
 
-    grants = [await flood.reserve(-100) for _ in range(4)]
-    private = await flood.reserve(100)
+    fourth = asyncio.create_task(send(flood, -100))
+    await send(flood, 100)
 
-    assert [g.granted for g in grants] == [True, True, True, False]
-    assert 1.0 - SLACK_S < grants[3].delay_s <= 1.0
-    assert private.granted  # the window is the group's alone
+    assert since(started) < 0.1  # the window is the group's alone
+    assert not fourth.done()
     assert await redis.zcard(flood.group_key(-100)) == 3
+    await fourth
+    assert 0.3 - SLACK_S < since(started) < 0.3 + 0.1
 
 
 async def test_a_group_window_is_stretched_by_the_safety_margin(redis: aioredis.Redis) -> None:
     flood = limiter(
-        redis, global_per_s=1000, chat_per_s=1000, group_limit=1, group_window_s=1.0, safety=0.8
+        redis, global_per_s=1000, chat_per_s=1000, group_limit=1, group_window_s=0.4, safety=0.8
     )
+    started = time.monotonic()
 
-    await flood.reserve(-5)
-    refused = await flood.reserve(-5)
+    await send(flood, -5)
+    await send(flood, -5)
 
-    assert 1.25 - SLACK_S < refused.delay_s <= 1.25
+    assert 0.5 - SLACK_S < since(started) < 0.5 + 0.1
 
 
 async def test_a_429_pauses_the_chat_for_retry_after_and_no_other_chat(
@@ -119,18 +139,33 @@ async def test_a_429_pauses_the_chat_for_retry_after_and_no_other_chat(
 ) -> None:
     flood = limiter(redis, global_per_s=1000)
 
-    pause = await flood.report_retry_after(3, 2)
-    paused = await flood.reserve(3)
-    other = await flood.reserve(4)
+    pause = await flood.report_retry_after(3, 0.5)
+    started = time.monotonic()
 
     assert pause.scope == "chat"
-    assert not paused.granted
-    assert 2.0 - SLACK_S < paused.delay_s <= 2.0
-    assert other.granted
-    assert other.delay_s < SLACK_S
-    assert 1900 < await redis.pttl(flood.chat_pause_key(3)) <= 2000
-    assert 2.0 - SLACK_S < await flood.pause_left(3) <= 2.0
+    assert 450 < await redis.pttl(flood.chat_pause_key(3)) <= 500
+    assert 0.5 - SLACK_S < await flood.pause_left(3) <= 0.5
     assert await flood.pause_left(4) == 0
+    other = time.monotonic()
+    await send(flood, 4)
+    assert since(other) < SLACK_S
+    await send(flood, 3)
+    assert 0.5 - SLACK_S < since(started) < 0.5 + 0.1
+
+
+async def test_a_429_with_retry_after_0_is_taken_and_sends_go_on(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000, global_pause_chats=2)
+
+    # Two chats: the second 429 pauses every chat, for 0 s as well.
+    scopes = [(await flood.report_retry_after(chat, 0)).scope for chat in (3, 4)]
+    started = time.monotonic()
+    await send(flood, 3)
+    await send(flood, 5)
+
+    assert scopes == ["chat", "global"]
+    assert since(started) < 0.5
 
 
 async def test_a_shorter_retry_after_never_shortens_a_pause(redis: aioredis.Redis) -> None:
@@ -147,15 +182,15 @@ async def test_429s_in_two_chats_within_the_window_pause_every_chat(
 ) -> None:
     flood = limiter(redis, global_per_s=1000, global_pause_chats=2, global_pause_window_s=2.0)
 
-    first = await flood.report_retry_after(1, 1)
-    second = await flood.report_retry_after(2, 3)
-    bystander = await flood.reserve(99)
+    first = await flood.report_retry_after(1, 0.2)
+    second = await flood.report_retry_after(2, 0.5)
+    started = time.monotonic()
 
     assert (first.scope, second.scope) == ("chat", "global")
-    # The global pause moves every chat's next slot past its end.
-    assert bystander.granted
-    assert 3.0 - SLACK_S < bystander.delay_s <= 3.0
-    assert 3.0 - SLACK_S < await flood.pause_left(99) <= 3.0
+    assert 0.5 - SLACK_S < await flood.pause_left(99) <= 0.5
+    # The global pause holds every chat until its end.
+    await send(flood, 99)
+    assert 0.5 - SLACK_S < since(started) < 0.5 + 0.1
 
 
 async def test_429s_in_one_chat_only_never_pause_every_chat(redis: aioredis.Redis) -> None:
@@ -171,7 +206,7 @@ async def test_acquire_waits_out_a_pause_reported_while_its_slot_was_coming(
     redis: aioredis.Redis,
 ) -> None:
     flood = limiter(redis, global_per_s=4, safety=1.0)
-    await flood.reserve(1)  # the next slot is 250 ms away
+    await send(flood, 1)  # the next slot is 250 ms away
     await flood.report_retry_after(2, 1)
 
     started = time.monotonic()
@@ -245,10 +280,12 @@ async def test_acquire_unless_takes_nothing_when_the_key_exists(redis: aioredis.
     await redis.hset("test:sent:a", "0", "1")
 
     assert await flood.acquire_unless(8, "test:sent:a") is None
-    # Nothing was taken: the chat's one token is still there.
+    started = time.monotonic()
     ticket = await flood.acquire_unless(8, "test:sent:b")
+
     assert ticket is not None
-    assert not (await flood.reserve(8)).granted
+    # Nothing was taken: the chat's one token was still there (else a wait of 1 s).
+    assert since(started) < 0.5
     await flood.release(ticket)
 
 
@@ -266,21 +303,23 @@ async def test_a_release_writes_its_record_in_the_same_step(redis: aioredis.Redi
 
 async def test_a_preview_goes_only_when_the_budget_is_idle_now(redis: aioredis.Redis) -> None:
     flood = limiter(redis, global_per_s=10, chat_per_s=1.0, chat_burst=2)
+    started = time.monotonic()
 
     assert await previewed(flood, 1)
-    # The global queue now has a slot 100 ms away: a final message would wait, a preview skips.
+    # The global queue now has a slot 100 ms away: a final message waits, a preview skips.
     assert not await previewed(flood, 2)
-    granted = await flood.reserve(2)
-    assert granted.granted
-    assert granted.delay_s > 0
+    await send(flood, 2)
+    assert since(started) > 0.1 - SLACK_S
 
 
 async def test_a_preview_never_takes_a_chats_last_token(redis: aioredis.Redis) -> None:
     flood = limiter(redis, global_per_s=1000, chat_per_s=1.0, chat_burst=2)
-    assert (await flood.reserve(1)).granted  # one token of two used by a final message
+    await send(flood, 1)  # one token of two used by a final message
 
     assert not await previewed(flood, 1)
-    assert (await flood.reserve(1)).granted  # the final message still goes now
+    started = time.monotonic()
+    await send(flood, 1)
+    assert since(started) < 0.5  # the final message still goes now, not a second later
 
 
 async def test_a_preview_leaves_a_group_room_for_final_messages(redis: aioredis.Redis) -> None:
@@ -296,7 +335,9 @@ async def test_a_preview_leaves_a_group_room_for_final_messages(redis: aioredis.
     previews = [await previewed(flood, -9) for _ in range(4)]
 
     assert previews == [True, True, False, False]
-    assert (await flood.reserve(-9)).granted
+    started = time.monotonic()
+    await send(flood, -9)
+    assert since(started) < 0.5  # a final message still goes now
 
 
 async def test_a_paused_chat_gets_no_preview(redis: aioredis.Redis) -> None:
@@ -310,7 +351,7 @@ async def test_every_key_expires_so_an_idle_bot_leaves_nothing_behind(
     redis: aioredis.Redis,
 ) -> None:
     flood = limiter(redis, global_per_s=1000)
-    await flood.reserve(-1)
+    await send(flood, -1)
     await flood.report_retry_after(5, 1)
 
     keys = await redis.keys("bot:flood:*")
