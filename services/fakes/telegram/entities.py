@@ -39,6 +39,15 @@ def sorted_entities(entities: list[JSONDict]) -> list[JSONDict]:
     return sorted(entities, key=lambda e: (e["offset"], -e["length"]))
 
 
+@dataclass(kw_only=True)
+class Opening:
+    """Where an entity began, kept by a parser until it finds the entity's end."""
+
+    byte_offset: int  # in the raw text, where errors about the entity point
+    utf16_start: int  # in the parsed text: the entity's offset
+    out_start: int  # parts of the parsed text before it: its text is ``since(out_start)``
+
+
 class TextBuilder:
     """The parsed text being built, tracking its UTF-16 length as it grows."""
 

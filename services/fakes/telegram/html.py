@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .entities import (
     SPACES,
     FormattedText,
+    Opening,
     TextBuilder,
     byte_offset,
     char_at,
@@ -68,11 +69,8 @@ _HTML_SIMPLE = {
 
 
 @dataclass
-class _OpenTag:
+class _OpenTag(Opening):
     name: str
-    byte_offset: int
-    utf16_start: int
-    out_start: int
     argument: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
 
@@ -134,7 +132,9 @@ class _HtmlParser:
         name = text[begin + 1 : i].lower()
         if name not in _HTML_TAGS:
             raise self.error(f'Unsupported start tag "{name}" at byte offset {self.byte(begin)}')
-        tag = _OpenTag(name, self.byte(begin), self.out.utf16, len(self.out))
+        tag = _OpenTag(
+            name, byte_offset=self.byte(begin), utf16_start=self.out.utf16, out_start=len(self.out)
+        )
         i = self.attributes(tag, i)
         self.check_start_tag(tag)
         self.stack.append(tag)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .entities import (
     SPACES,
     FormattedText,
+    Opening,
     TextBuilder,
     byte_offset,
     char_at,
@@ -26,11 +27,8 @@ _TDLIB_TYPE_NAMES = {
 
 
 @dataclass
-class _MdOpen:
+class _MdOpen(Opening):
     kind: str
-    byte_offset: int
-    utf16_start: int
-    out_start: int
     language: str = ""
 
 
@@ -44,6 +42,15 @@ class _MarkdownV2Parser:
         self.entities: list[JSONDict] = []
         self.quote: _MdOpen | None = None
         self.quote_end = 0
+
+    def opening(self, kind: str, at_byte: int, language: str = "") -> _MdOpen:
+        return _MdOpen(
+            kind,
+            language,
+            byte_offset=at_byte,
+            utf16_start=self.out.utf16,
+            out_start=len(self.out),
+        )
 
     def reserved_error(self, char: str) -> ApiError:
         return cant_parse(
@@ -87,11 +94,11 @@ class _MarkdownV2Parser:
         """Handle '>' (and '**>') blockquote markers at the start of a line."""
         text = self.text
         if text.startswith("**>", i) and self.quote is None:
-            self.quote = _MdOpen("expandable_blockquote", 0, self.out.utf16, len(self.out))
+            self.quote = self.opening("expandable_blockquote", 0)
             return i + 3
         if text[i] == ">":
             if self.quote is None:
-                self.quote = _MdOpen("blockquote", 0, self.out.utf16, len(self.out))
+                self.quote = self.opening("blockquote", 0)
             return i + 1
         self.close_quote(self.quote_end)
         return i
@@ -144,9 +151,7 @@ class _MarkdownV2Parser:
             kind, i = "code", i + 1
         else:
             raise self.reserved_error(char)
-        self.stack.append(
-            _MdOpen(kind, byte_offset(text, begin), self.out.utf16, len(self.out), language)
-        )
+        self.stack.append(self.opening(kind, byte_offset(text, begin), language))
         return i
 
     def close(self, i: int) -> int:
