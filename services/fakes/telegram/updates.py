@@ -191,6 +191,7 @@ class FakeUpdates(FakeState):
                 self.notify()
 
     def set_webhook(self, config: WebhookConfig | None) -> None:
+        """Set (or with None remove) the webhook: updates leave by push, not by long poll."""
         self.webhook = config
         self.notify()
 
