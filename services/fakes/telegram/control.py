@@ -1,0 +1,181 @@
+"""The control API under ``/_fake``: drive the fake and read it over HTTP.
+
+JSON in, ``{"ok": true, "result": ...}`` out; the sandbox's web page and
+out-of-process tests use it where Python tests call the fake directly.
+
+GET  /_fake                              state summary
+GET  /_fake/calls?method=&since=SEQ      recorded calls
+GET  /_fake/chats                        known chats
+GET  /_fake/chats/{id}                   one chat: messages, drafts, actions
+POST /_fake/chats/{id}/messages          {"text", "user_id"?} user writes
+POST /_fake/chats/{id}/edits             {"message_id", "text"} user edits
+POST /_fake/chats/{id}/callbacks         {"data", "message_id"?} user presses a button
+POST /_fake/chats/{id}/block             {"blocked": true|false}
+POST /_fake/updates                      a raw update (update_id assigned)
+POST /_fake/failures                     {"method", "kind", "times"?, "chat_id"?, ...}
+DELETE /_fake/failures                   forget scripted failures
+POST /_fake/flood                        FloodLimits fields, or {"off": true}
+GET  /_fake/wait?after=VERSION&timeout=S wait for any change (for a web page)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+
+from .errors import ApiError
+from .failures import Failure
+from .flood import FloodLimits
+from .wire import JSONDict, decode, json_response
+
+if TYPE_CHECKING:
+    from .fake import FakeTelegram
+
+CONTROL_PREFIX = "/_fake"
+
+
+class ControlApi:
+    """The control API's handlers, acting on one fake."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.route(method, CONTROL_PREFIX + path, handler)
+            for method, path, handler in [
+                ("GET", "", self.state),
+                ("GET", "/calls", self.calls),
+                ("GET", "/chats", self.chats),
+                ("GET", "/chats/{chat_id}", self.chat),
+                ("POST", "/chats/{chat_id}/messages", self.message),
+                ("POST", "/chats/{chat_id}/edits", self.edit),
+                ("POST", "/chats/{chat_id}/callbacks", self.callback),
+                ("POST", "/chats/{chat_id}/block", self.block),
+                ("POST", "/updates", self.update),
+                ("POST", "/failures", self.add_failure),
+                ("DELETE", "/failures", self.clear_failures),
+                ("POST", "/flood", self.flood),
+                ("GET", "/wait", self.wait),
+            ]
+        ]
+
+    async def state(self, request: web.Request) -> web.StreamResponse:
+        return _ok(
+            {
+                "token": self.fake.token,
+                "bot": self.fake.bot_user,
+                "version": self.fake.version,
+                "webhook": self.fake.webhook,
+                "pending_updates": len(self.fake.pending_updates),
+                "calls": len(self.fake.calls),
+                "throttled": len(self.fake.throttled),
+                "flood_limits": self.fake.flood.limits,
+            }
+        )
+
+    async def calls(self, request: web.Request) -> web.StreamResponse:
+        method = request.query.get("method")
+        since = int(request.query.get("since", "0"))
+        calls = self.fake.calls_to(method) if method else self.fake.calls
+        return _ok([c for c in calls if c.seq > since])
+
+    async def chats(self, request: web.Request) -> web.StreamResponse:
+        return _ok([{**c.info, "blocked": c.blocked} for c in self.fake.chats.values()])
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return _ok(self.fake.chat(_chat_id_of(request)).to_json())
+
+    async def message(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        update = self.fake.inject_message(
+            _chat_id_of(request), str(data["text"]), user_id=data.get("user_id")
+        )
+        return _ok(update)
+
+    async def edit(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        update = self.fake.inject_edited_message(
+            _chat_id_of(request), int(data["message_id"]), str(data["text"])
+        )
+        return _ok(update)
+
+    async def callback(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        update = self.fake.inject_callback_query(
+            _chat_id_of(request), str(data["data"]), message_id=data.get("message_id")
+        )
+        return _ok(update)
+
+    async def block(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        self.fake.block(_chat_id_of(request), bool(data.get("blocked", True)))
+        return _ok(True)
+
+    async def update(self, request: web.Request) -> web.StreamResponse:
+        return _ok(self.fake.inject_update(await _json_body(request)))
+
+    async def add_failure(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        method = str(data.pop("method"))
+        times = int(data.pop("times", 1))
+        chat_id = data.pop("chat_id", None)
+        self.fake.fail_next(method, Failure.from_json(data), times=times, chat_id=chat_id)
+        return _ok(True)
+
+    async def clear_failures(self, request: web.Request) -> web.StreamResponse:
+        self.fake.clear_failures()
+        return _ok(True)
+
+    async def flood(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        limits = FloodLimits.off() if data.pop("off", False) else msgspec.convert(data, FloodLimits)
+        self.fake.set_flood_limits(limits)
+        return _ok(limits)
+
+    async def wait(self, request: web.Request) -> web.StreamResponse:
+        after = int(request.query.get("after", str(self.fake.version)))
+        timeout = min(float(request.query.get("timeout", "25")), 60.0)
+        with contextlib.suppress(TimeoutError):
+            await self.fake.wait_for(
+                lambda: self.fake.version > after or self.fake.stopping, timeout
+            )
+        return _ok({"version": self.fake.version})
+
+
+@web.middleware
+async def control_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Bad control API input answers 400 with the reason instead of a 500."""
+    if not request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except (KeyError, ValueError, TypeError, msgspec.ValidationError, ApiError) as exc:
+        return json_response(400, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _ok(result: Any) -> web.Response:
+    return json_response(200, {"ok": True, "result": result})
+
+
+async def _json_body(request: web.Request) -> JSONDict:
+    try:
+        data = decode(await request.read())
+    except msgspec.DecodeError:
+        raise web.HTTPBadRequest(text="body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return data
+
+
+def _chat_id_of(request: web.Request) -> int:
+    try:
+        return int(request.match_info["chat_id"])
+    except ValueError:
+        raise web.HTTPBadRequest(text="chat id must be an integer") from None
