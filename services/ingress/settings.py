@@ -44,6 +44,11 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     """How often ``bot:answers`` is scanned for answers whose owner is gone."""
     answers_max_age_s: float = 3600.0
     """Answers older than this when taken over are dropped (``answer_expired``)."""
+    webhook_order_wait_s: float = 10.0
+    """Webhook mode: how long an update waits for an earlier one of the same user,
+    still in flight on any replica, to be stored first; past it, it is stored anyway
+    (logged). Also how long an update counts as in flight (twice this) if its replica
+    dies. Above ``API_TIMEOUT_S``, so a slow auth is waited out."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,6 +64,7 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
         _positive("ingress_alive_refresh_s", self.ingress_alive_refresh_s)
         _positive("answers_scan_s", self.answers_scan_s)
         _positive("answers_max_age_s", self.answers_max_age_s)
+        _positive("webhook_order_wait_s", self.webhook_order_wait_s)
         if self.ingress_alive_refresh_s >= self.ingress_alive_ttl_s:
             raise ValueError("ingress_alive_refresh_s: must be less than INGRESS_ALIVE_TTL_S")
         listen_address(self.webhook_listen)  # raises when malformed
