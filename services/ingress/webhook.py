@@ -80,7 +80,8 @@ class WebhookHandler:
         try:
             batch = await self._processor.handle([raw])
             try:
-                await turn.wait()
+                if batch:  # nothing to store (a stranger's repeat): nothing to keep in order
+                    await turn.wait()
                 await self._intake.store(batch)
             except RedisError as exc:
                 log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
