@@ -16,6 +16,8 @@ Switches, read on every request so a test can flip them at any time:
 
 - ``down``: every request is answered by resetting the connection;
 - ``slow``: seconds to wait before answering;
+- ``delay_next(path, seconds)``: the next request to exactly ``path`` waits
+  that long before it is answered (one request: a slow auth for one update);
 - ``fail_with``: an HTTP status (500, 502, 503...) answered to everything;
 - ``users_query_ignored``: ``GET /api/users?telegram_id=`` returns every user,
   as one deployed version does;
@@ -100,6 +102,7 @@ class FakeApi:
     requests: list[RecordedRequest] = field(default_factory=list)
 
     _canned: dict[str, CannedResponse] = field(default_factory=dict, repr=False)
+    _delays: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _user_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     _runner: web.AppRunner | None = field(default=None, repr=False)
     _changed: asyncio.Condition | None = field(default=None, repr=False)
@@ -284,6 +287,10 @@ class FakeApi:
             raw = msgspec.json.encode(body)
         self._canned[path.rstrip("/")] = CannedResponse(status, raw, content_type, headers or {})
 
+    def delay_next(self, path: str, seconds: float) -> None:
+        """Answer the next request to exactly ``path`` ``seconds`` late (once; calls queue up)."""
+        self._delays.setdefault(path, []).append(seconds)
+
     def clear_responses(self) -> None:
         self._canned.clear()
 
@@ -330,6 +337,9 @@ class FakeApi:
         await self._record(request)
         if self.down:
             return _reset(request)
+        delays = self._delays.get(request.path)
+        if delays:
+            await self._pause(delays.pop(0))
         if self.slow > 0:
             await self._pause(self.slow)
         if self.fail_with is not None:

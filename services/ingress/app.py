@@ -38,6 +38,7 @@ from services.ingress.courier import Courier
 from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
 from services.ingress.keyboard_sessions import KeyboardSessions
+from services.ingress.ordering import UserOrder
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
 from services.ingress.updates import UpdateProcessor
@@ -206,7 +207,11 @@ class Ingress:
         settings = self.settings
         secret = settings.webhook_secret
         assert secret is not None  # IngressSettings requires it in webhook mode
-        handler = WebhookHandler(self.processor, self.intake, secret, self.bot.session.json_loads)
+        # A client of its own: waits for a user's earlier updates block a connection each.
+        order_redis = redis_client(settings)
+        order = UserOrder(order_redis, wait_s=settings.webhook_order_wait_s)
+        loads = self.bot.session.json_loads
+        handler = WebhookHandler(self.processor, self.intake, secret, loads, order)
         host, port = listen_address(settings.webhook_listen)
 
         async def set_webhook() -> None:
@@ -229,6 +234,8 @@ class Ingress:
         except (AiogramError, OSError) as exc:
             log.error("webhook_failed", error=type(exc).__name__)
             return EXIT_WEBHOOK_FAILED
+        finally:
+            await order_redis.aclose()
         return 0
 
 

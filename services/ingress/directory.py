@@ -10,7 +10,10 @@ flood of strangers cannot grow it without limit.
 
 Concurrent lookups of one id share one API call (webhook replicas handle
 requests concurrently): a burst from one person is one lookup, and only
-one of those callers is told it made the fresh lookup.
+one of those callers is told it made the fresh lookup. The call runs in a
+task of the directory's own, so a caller that is cancelled (its request
+cut) never cancels it for the others; it is cancelled only once nobody
+waits for it any more.
 """
 
 from __future__ import annotations
@@ -78,6 +81,17 @@ class Lookup(NamedTuple):  # a tuple: built for every update, and cheaper than a
     """True for the one caller whose question went to the API (not the cache)."""
 
 
+class _Shared:
+    """One API call in flight for one id, and how many callers wait for it."""
+
+    __slots__ = ("fresh_taken", "task", "waiters")
+
+    def __init__(self, task: asyncio.Task[User | None]) -> None:
+        self.task = task
+        self.waiters = 0
+        self.fresh_taken = False
+
+
 class UserDirectory:
     """``lookup(telegram_id)``: the cached answer, or the API's. ``ApiError`` is not cached."""
 
@@ -94,34 +108,38 @@ class UserDirectory:
         self._known_ttl_s = known_ttl_s
         self._unknown_ttl_s = unknown_ttl_s
         self._cache: TtlCache[int, User | None] = TtlCache(max_size, clock)
-        self._inflight: dict[int, asyncio.Future[User | None]] = {}
+        self._inflight: dict[int, _Shared] = {}
 
     async def lookup(self, telegram_id: int) -> Lookup:
         hit, user = self._cache.get(telegram_id)
         if hit:
             return Lookup(user, fresh=False)
-        pending = self._inflight.get(telegram_id)
-        if pending is not None:
-            # shield: one waiter giving up must not cancel the others' lookup.
-            return Lookup(await asyncio.shield(pending), fresh=False)
-        return Lookup(await self._ask_api(telegram_id), fresh=True)
-
-    async def _ask_api(self, telegram_id: int) -> User | None:
-        future: asyncio.Future[User | None] = asyncio.get_running_loop().create_future()
-        self._inflight[telegram_id] = future
+        shared = self._inflight.get(telegram_id)
+        if shared is None:
+            task = asyncio.create_task(self._ask_api(telegram_id), name=f"lookup-{telegram_id}")
+            shared = self._inflight[telegram_id] = _Shared(task)
+            task.add_done_callback(lambda _task: self._forget(telegram_id, shared))
+        shared.waiters += 1
         try:
-            user = await self._api.find_user(telegram_id)
+            # shield: one waiter giving up must not cancel the others' lookup.
+            user = await asyncio.shield(shared.task)
         except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            # Marked as retrieved: waiters re-raise it, and with none asyncio would warn.
-            future.exception()
+            if shared.waiters == 1 and not shared.task.done():
+                shared.task.cancel()  # the last one waiting: nobody needs the answer
             raise
         finally:
+            shared.waiters -= 1
+        # The first caller to get the answer counts as the one that asked.
+        fresh, shared.fresh_taken = not shared.fresh_taken, True
+        return Lookup(user, fresh=fresh)
+
+    def _forget(self, telegram_id: int, shared: _Shared) -> None:
+        if self._inflight.get(telegram_id) is shared:
             del self._inflight[telegram_id]
+
+    async def _ask_api(self, telegram_id: int) -> User | None:
+        user = await self._api.find_user(telegram_id)
+        # Cached here, not by a caller: the answer counts even if they all gave up.
         ttl = self._known_ttl_s if user is not None else self._unknown_ttl_s
         self._cache.put(telegram_id, user, ttl)
-        future.set_result(user)
         return user

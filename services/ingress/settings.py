@@ -44,6 +44,11 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     """How often ``bot:answers`` is scanned for answers whose owner is gone."""
     answers_max_age_s: float = 3600.0
     """Answers older than this when taken over are dropped (``answer_expired``)."""
+    webhook_order_wait_s: float = 10.0
+    """Webhook mode: how long an update waits for an earlier one of the same user,
+    still in flight on any replica, to be stored first; past it, it is stored anyway
+    (logged). Also how long an update counts as in flight (twice this) if its replica
+    dies. Above ``API_TIMEOUT_S``, so a slow auth is waited out."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -58,6 +63,7 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
             "ingress_alive_refresh_s",
             "answers_scan_s",
             "answers_max_age_s",
+            "webhook_order_wait_s",
         )
         require_not_negative(
             self, "auth_cache_ttl_s", "auth_cache_unknown_ttl_s", "incoming_maxlen"

@@ -12,7 +12,10 @@ undecodable JSON, and turns every handler error into a retry. Here:
 - an update is answered 200 only once its chat message and its answers
   are stored in Redis; if Redis fails the answer is 503, nothing it asked
   for is sent, and Telegram delivers it again (the intake's dedupe forwards
-  and answers it once, whichever replica gets it).
+  and answers it once, whichever replica gets it);
+- one user's updates are stored in ``update_id`` order even when Telegram
+  posts them at once to different replicas (``ordering``): each is marked
+  in flight on arrival, and waits for the earlier ones before it is stored.
 
 Replicas behind a load balancer need nothing shared but Redis. Each calls
 ``setWebhook`` at start (the same URL and secret, so it is idempotent) and
@@ -31,6 +34,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.ingress.intake import Intake
+from services.ingress.ordering import UserOrder
 from services.ingress.updates import UpdateProcessor
 from shared.log import get_logger
 from shared.settings import Secret
@@ -50,7 +54,9 @@ class WebhookHandler:
         intake: Intake,
         secret: Secret,
         loads: Callable[[str], Any],
+        order: UserOrder,
     ) -> None:
+        self._order = order
         self._processor = processor
         self._intake = intake
         self._secret = secret.reveal().encode()
@@ -68,14 +74,22 @@ class WebhookHandler:
         raw = self._decode(await request.read())
         if raw is None:
             return web.Response(status=200)
-        batch = await self._processor.handle([raw])
+        # Before the auth lookup, which can be slow: later updates of the same
+        # user must know this one is coming.
+        turn = await self._order.arrive(raw)
         try:
-            await self._intake.store(batch)
-        except RedisError as exc:
-            log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
-            batch.discard()  # Telegram sends it again: it must be answered again
-            return web.Response(status=503, text="Try again")
-        return web.Response(status=200)
+            batch = await self._processor.handle([raw])
+            try:
+                if batch:  # nothing to store (a stranger's repeat): nothing to keep in order
+                    await turn.wait()
+                await self._intake.store(batch)
+            except RedisError as exc:
+                log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
+                batch.discard()  # Telegram sends it again: it must be answered again
+                return web.Response(status=503, text="Try again")
+            return web.Response(status=200)
+        finally:
+            await turn.leave()
 
     def _authorized(self, request: web.Request) -> bool:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")

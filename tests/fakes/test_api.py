@@ -169,6 +169,22 @@ async def test_slow_delays_the_answer_past_a_client_timeout(
             await get(http, world, "/api/users/")
 
 
+async def test_delay_next_holds_up_only_the_next_request_to_that_path(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    world.delay_next("/api/users/", 30)
+    held = asyncio.create_task(get(http, world, "/api/users/"))
+    await world.wait_for_request("/api/users/")
+
+    # The next one to the same path, and one to another path, are answered at once.
+    async with asyncio.timeout(5):
+        assert (await get(http, world, "/api/users/"))[0] == 200
+        assert (await get(http, world, "/api/servers/"))[0] == 200
+    assert not held.done()
+    held.cancel()
+    await asyncio.gather(held, return_exceptions=True)
+
+
 async def test_a_slow_answer_in_flight_does_not_hold_up_stopping() -> None:
     api = FakeApi(slow=30)
     await api.start()

@@ -15,6 +15,7 @@ from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Failure, FakeTelegram
 from services.ingress.app import Ingress
+from services.ingress.ordering import UserOrder
 from shared.texts import RU
 from tests.plugins.telegram import make_bot
 from tests.services.ingress.conftest import (
@@ -57,6 +58,10 @@ def update_from(telegram_id: int, text: str, update_id: int = 1) -> dict[str, An
     sender = {"id": telegram_id, "is_bot": False, "first_name": "A"}
     message = {"message_id": 1, "date": 0, "chat": private, "from": sender, "text": text}
     return {"update_id": update_id, "message": message}
+
+
+def encode(update: dict[str, Any]) -> bytes:
+    return msgspec.json.encode(update)
 
 
 async def post(
@@ -302,3 +307,52 @@ async def test_one_update_posted_to_two_replicas_is_forwarded_exactly_once(
     (message,) = await queued(redis)
     assert (message.text, message.update_id) == ("to both", 99)
     assert duplicates(first.ingress) + duplicates(second.ingress) == 1
+
+
+async def test_one_users_updates_posted_at_once_to_two_replicas_are_stored_in_order(
+    fake_api: FakeApi,
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    http: aiohttp.ClientSession,
+) -> None:
+    # Telegram posts over up to 40 connections; each replica has its own auth cache.
+    first_env, second_env = env_on_a_free_port(), env_on_a_free_port()
+    await start_ingress(**first_env)
+    await start_ingress(**second_env)
+    await fake_telegram.wait_for_call("setWebhook", count=2)
+    asked = len(fake_api.requests_to("/api/users/"))
+    fake_api.delay_next("/api/users/", 1.0)  # the first one's auth is slow
+
+    earlier = asyncio.create_task(
+        post(http, first_env["WEBHOOK_URL"], encode(update_from(KNOWN, "first", 301)))
+    )
+    await fake_api.wait_for_request("/api/users/", count=asked + 1)  # first is in flight
+    later = post(http, second_env["WEBHOOK_URL"], encode(update_from(KNOWN, "second", 302)))
+    statuses = [await later, await earlier]
+
+    assert statuses == [200, 200]
+    assert [(m.text, m.update_id) for m in await queued(redis)] == [
+        ("first", 301),
+        ("second", 302),
+    ]
+
+
+async def test_an_update_left_in_flight_by_a_dead_replica_holds_the_next_only_a_while(
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    webhook_env: dict[str, str],
+    http: aiohttp.ClientSession,
+) -> None:
+    await start_ingress(WEBHOOK_ORDER_WAIT_S="0.3", **webhook_env)
+    # A replica marked update 400 in flight, then was killed: it never unmarks it.
+    dead = UserOrder(redis, wait_s=0.3)
+    await dead.arrive(update_from(KNOWN, "lost with its replica", 400))
+
+    async with asyncio.timeout(5):
+        body = encode(update_from(KNOWN, "after the crash", 401))
+        assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200
+
+    assert [m.text for m in await queued(redis)] == ["after the crash"]
