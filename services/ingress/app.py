@@ -47,7 +47,7 @@ from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.sender import Sender
-from shared.streams import install_stop_signals
+from shared.stopping import install_stop_signals
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)
