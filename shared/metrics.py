@@ -36,9 +36,9 @@ Where each metric is counted (the methods of ``Metrics``):
     ``rejected`` (another refusal that no retry changes, such as 400 "chat
     not found" for an id that never started the bot).
 ``telegram_bot_telegram_429_total``  ``telegram_429()``
-    ``shared.sender``, on every ``TelegramRetryAfter``, previews included.
+    ``shared.sending``, on every ``TelegramRetryAfter``, previews included.
 ``telegram_bot_telegram_retries_total{reason}``  ``telegram_retry(reason)``
-    ``shared.sender``, each time a piece is sent again: ``retry_after``
+    ``shared.sending``, each time a piece is sent again: ``retry_after``
     (after a 429 pause), ``server_error`` (5xx), ``network``,
     ``bad_response`` (a reply aiogram could not decode), ``plain_fallback``
     (sent again without formatting after "can't parse entities").

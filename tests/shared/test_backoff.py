@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.backoff import CAP_S, FIRST_S, backoff_delay
+from shared.backoff import CAP_S, backoff_delay
+from shared.sending.retry import RECORD_RETRY, RetryPolicy
 
 SAMPLES = 2_000
 
@@ -14,7 +15,7 @@ SAMPLES = 2_000
 def ceiling(attempt: int, first_s: float, cap_s: float) -> float:
     if attempt > 64:  # 0.001 * 2**63 is far past any cap; a float would overflow soon after
         return cap_s
-    return min(cap_s, first_s * 2 ** (attempt - 1))
+    return min(cap_s, first_s * 2.0 ** (attempt - 1))
 
 
 @given(
@@ -37,7 +38,8 @@ def test_the_defaults_start_at_a_tenth_of_a_second_and_stop_at_five(
     attempt: int, low: float, high: float
 ) -> None:
     delays = [backoff_delay(attempt) for _ in range(SAMPLES)]
-    assert low <= min(delays) and max(delays) <= high
+    assert low <= min(delays)
+    assert max(delays) <= high
 
 
 def test_delays_are_spread_over_the_upper_half_so_processes_that_failed_together_part() -> None:
@@ -56,3 +58,11 @@ def test_attempt_zero_or_below_counts_as_the_first() -> None:
 def test_a_huge_attempt_number_waits_the_cap_instead_of_overflowing() -> None:
     assert CAP_S / 2 <= backoff_delay(10**9) <= CAP_S
 
+
+def test_the_senders_retry_policies_wait_by_it_with_their_own_numbers() -> None:
+    policy = RetryPolicy()  # 0.5 s doubling, capped at 10 s
+    assert 0.25 <= policy.backoff(1) <= 0.5
+    assert 5.0 <= policy.backoff(6) <= 10.0
+    assert 5.0 <= policy.backoff(60) <= 10.0
+    assert 0.05 <= RECORD_RETRY.backoff(1) <= 0.1
+    assert 0.5 <= RECORD_RETRY.backoff(9) <= 1.0
