@@ -41,7 +41,7 @@ from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Call, FakeTelegram
 from shared import log
 from shared.connections import redis_client
-from shared.sender import Sender
+from shared.sending.sender import Sender
 from shared.settings import BaseSettings, load
 
 GO_KEY = "bench:go"

@@ -7,7 +7,7 @@ ever touches are named beside the code that owns them, under the same
 ``bot:`` prefix: the relays' leases, positions and wake streams
 (``services.relay.keyspace``), the flood budget (``bot:flood:*``,
 ``shared.ratelimit``), the sent records and previews (``bot:sent:*``,
-``bot:preview:*``, ``shared.sender``), the ingress's update dedupe
+``bot:preview:*``, ``shared.sending``), the ingress's update dedupe
 (``bot:update:*``, ``services.ingress.intake``) and keyboard sessions
 (``bot:keyboard:*``, ``services.ingress.keyboard_sessions``).
 ``docs/ARCHITECTURE.md`` lists every key with its type, TTL, writers and

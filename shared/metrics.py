@@ -240,14 +240,14 @@ class Metrics:
     # --- the sender --------------------------------------------------------------------
 
     def telegram_429(self) -> None:
-        """``telegram_bot_telegram_429_total``: ``shared.sender``, per ``TelegramRetryAfter``.
+        """``telegram_bot_telegram_429_total``: ``shared.sending``, per ``TelegramRetryAfter``.
 
         Previews included.
         """
         self._telegram_429.inc()
 
     def telegram_retry(self, reason: RetryReason) -> None:
-        """``telegram_bot_telegram_retries_total{reason}``: ``shared.sender``, per piece sent again.
+        """``telegram_bot_telegram_retries_total{reason}``: ``shared.sending``, per piece resent.
 
         ``retry_after`` (after a 429 pause), ``server_error`` (5xx),
         ``network``, ``bad_response`` (a reply aiogram could not decode),

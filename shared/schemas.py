@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
-from shared.sender import Piece
+from shared.sending.pieces import Piece
 
 DATA_FIELD = "data"
 

@@ -1,12 +1,32 @@
-"""Waits that a stop request (SIGTERM) cuts short: one helper for every loop that needs it."""
+"""Stopping on request: SIGTERM/SIGINT set an event, and waits that the event cuts short."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine
+import signal
+from collections.abc import Awaitable, Coroutine, Iterable
 from typing import TypeVar
 
+from shared.log import get_logger
+
 R = TypeVar("R")
+
+log = get_logger(__name__)
+
+
+def install_stop_signals(
+    stop: asyncio.Event,
+    signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """Set ``stop`` on SIGTERM/SIGINT, so loops finish what they hold and return."""
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, _request_stop, stop, sig)
+
+
+def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("stop_requested", signal=sig.name)
+    stop.set()
 
 
 class Stopped(Exception):

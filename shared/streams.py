@@ -1,38 +1,21 @@
 """Reading a Redis stream through a consumer group: at-least-once, never stuck.
 
-``StreamConsumer.run`` reads one stream as one consumer of a group:
-
-1. it creates the group when missing (``MKSTREAM``; ``start_id`` decides
-   where a new group starts);
-2. it re-reads and handles its own pending entries (a previous run of the
-   same consumer name died or stopped mid-batch);
-3. then, in a loop, it claims entries idle for ``claim_idle_ms`` with
-   ``XAUTOCLAIM`` (a dead consumer's, or its own that failed) and reads new
-   ones with a blocking ``XREADGROUP >``.
-
-An entry is acknowledged only after its handler returned. A handler that
-raises leaves the entry pending: it comes back through ``XAUTOCLAIM`` once
-idle, so retries are spaced by ``claim_idle_ms``, never a hot loop. An entry
-that cannot be decoded (``MalformedEntry``, from ``decode`` or the handler),
-that failed ``max_deliveries`` times, or that was trimmed while pending is
-moved to ``<stream>:dead`` and acknowledged in one ``MULTI``/``EXEC``.
-Nothing is ever trimmed or deleted from the stream itself: other services may
-read it with groups of their own.
-
-Handlers must be idempotent: an entry whose handler finished but whose
-``XACK`` was lost (Redis down at that moment) is handled again.
-``claim_idle_ms`` must be well above the slowest handler run, or another
-consumer claims an entry that is still being handled.
+:class:`StreamConsumer` handles each entry and acknowledges it only after
+its handler returned, so a crash never loses one; an entry that fails is
+retried once idle (``claim_idle_ms`` apart, never a hot loop), and one that
+cannot be decoded, fails ``max_deliveries`` times or was trimmed while
+pending goes to ``<stream>:dead``, so it never blocks the next. Handlers
+must be idempotent (a lost ``XACK`` means the entry is handled again), and
+``claim_idle_ms`` must be well above the slowest handler run. The steps of
+a run are in ``docs/ARCHITECTURE.md`` (Stream consumers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -41,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import keys
+from shared.backoff import backoff_delay
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, decode_entry, encode_entry, utc_now_iso
 from shared.stopping import Stopped, until_stopped
@@ -51,7 +35,6 @@ __all__ = [
     "StreamConsumer",
     "StreamStats",
     "entry_decoder",
-    "install_stop_signals",
 ]
 
 T = TypeVar("T")
@@ -62,7 +45,6 @@ log = get_logger(__name__)
 
 # redis-py 8's default when a client is built without ``socket_timeout``.
 _REDIS_PY_SOCKET_TIMEOUT_S = 5.0
-_INITIAL_BACKOFF_S = 0.1
 
 
 @dataclass
@@ -105,43 +87,12 @@ def entry_decoder(type_: type[T]) -> Callable[[Fields], T]:
     return decode
 
 
-def install_stop_signals(
-    stop: asyncio.Event,
-    signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
-) -> None:
-    """Set ``stop`` on SIGTERM/SIGINT, so consumers finish their entry and return."""
-    loop = asyncio.get_running_loop()
-    for sig in signals:
-        loop.add_signal_handler(sig, _request_stop, stop, sig)
-
-
-def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
-    log.info("stop_requested", signal=sig.name)
-    stop.set()
-
-
 @dataclass(frozen=True)
 class _Entry:
     id: str
     fields: Fields
     """Empty when the entry was trimmed while pending (XADD never writes none)."""
     deliveries: int
-
-
-class _Backoff:
-    """Capped exponential backoff with jitter, so restarted consumers do not stampede."""
-
-    def __init__(self, cap_s: float) -> None:
-        self._cap_s = cap_s
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        self.failures += 1
-        ceiling = min(self._cap_s, _INITIAL_BACKOFF_S * 2 ** (self.failures - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class StreamConsumer(Generic[T]):
@@ -196,7 +147,9 @@ class StreamConsumer(Generic[T]):
         self._claim_every_s = max(claim_idle_ms / 2, 10) / 1000
         self._max_deliveries = max_deliveries
         self._batch = batch
-        self._backoff = _Backoff(max_backoff_ms / 1000)
+        self._max_backoff_s = max_backoff_ms / 1000
+        self._failures = 0
+        """Redis errors in a row: the backoff grows with them."""
         self._dead_stream = keys.dead_letter(stream)
         self._dead_letter_maxlen = dead_letter_maxlen
         # Health and metrics hooks: a turn of the loop (even an idle one), and
@@ -225,7 +178,9 @@ class StreamConsumer(Generic[T]):
 
     async def _after_redis_error(self, exc: RedisError, stop: asyncio.Event) -> None:
         self.stats.redis_errors += 1
-        delay = self._backoff.next_delay()
+        self._failures += 1
+        # Restarted consumers do not stampede: the delay has a random half.
+        delay = backoff_delay(self._failures, cap_s=self._max_backoff_s)
         if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
             # Redis restarted empty or someone destroyed the group: the next
             # session recreates it at ``start_id``.
@@ -259,9 +214,9 @@ class StreamConsumer(Generic[T]):
             await self._handle_batch(stop, entries, fresh=True)
 
     def _recovered(self) -> None:
-        if self._backoff.failures:
-            self._log.info("stream_redis_recovered", failures=self._backoff.failures)
-            self._backoff.reset()
+        if self._failures:
+            self._log.info("stream_redis_recovered", failures=self._failures)
+            self._failures = 0
 
     async def _ensure_group(self) -> None:
         try:

@@ -2,7 +2,7 @@
 
 The relay and the notifier only *send*; importing aiogram for that costs a
 process some 130 MB (pydantic models of the whole Bot API). This client
-does what :mod:`shared.sender` needs and nothing more, with no aiogram
+does what :mod:`shared.sending` needs and nothing more, with no aiogram
 anywhere in its import chain::
 
     client = TelegramClient(token, api_url="https://api.telegram.org")

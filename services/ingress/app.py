@@ -47,8 +47,8 @@ from shared.connections import redis_client, telegram_bot
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
 from shared.metrics import Metrics
-from shared.sender import Sender
-from shared.streams import install_stop_signals
+from shared.sending.sender import Sender
+from shared.stopping import install_stop_signals
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)
@@ -114,7 +114,7 @@ class Ingress:
         own_bot = bot is None
         bot = bot if bot is not None else telegram_bot(settings)
         redis = redis_client(settings)
-        # Answers go out through our own client (shared.sender), not aiogram's Bot,
+        # Answers go out through our own client (shared.sending), not aiogram's Bot,
         # which only receives updates (and answers callback queries).
         metrics = metrics or Metrics("ingress")
         sender = Sender.from_settings(settings, redis, metrics=metrics)

@@ -34,7 +34,7 @@ from services.ingress.outbox import Outbox
 from shared.api import ApiError
 from shared.log import get_logger
 from shared.metrics import Metrics
-from shared.sender import ReplyMarkup
+from shared.sending.pieces import ReplyMarkup
 from shared.texts import Texts
 
 log = get_logger(__name__)

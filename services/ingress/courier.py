@@ -89,7 +89,8 @@ from services.ingress.outbox import Mark
 from shared import keys
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, StoredAnswer, decode_entry, encode
-from shared.sender import Outcome, Sender, SendResult
+from shared.sending.results import Outcome, SendResult
+from shared.sending.sender import Sender
 
 log = get_logger(__name__)
 

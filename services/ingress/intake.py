@@ -47,8 +47,8 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
-from services.ingress.backoff import retry_delay
 from shared import keys
+from shared.backoff import backoff_delay as retry_delay
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, StoredAnswer, encode, utc_now_iso

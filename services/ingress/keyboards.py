@@ -21,7 +21,7 @@ token: no match). A valid one is still only a wish: the handler fetches
 the list or project again with the *presser's* ``X-Telegram-ID``, so a
 forged id can show nothing its presser could not see anyway.
 
-Markup goes to the sender as JSON (``shared.sender.ReplyMarkup``), built
+Markup goes to the sender as JSON (``shared.sending.pieces.ReplyMarkup``), built
 with aiogram's types for their validation, then dumped.
 """
 
@@ -43,7 +43,7 @@ from pydantic import Field, ValidationError
 
 from shared.log import get_logger
 from shared.schemas import Project
-from shared.sender import ReplyMarkup
+from shared.sending.pieces import ReplyMarkup
 from shared.texts import Texts
 
 log = get_logger(__name__)

@@ -24,7 +24,7 @@ from services.ingress import formatting
 from services.ingress.keyboards import ListKind, list_markup, project_rows
 from shared.api import ApiClient, ApiError, ApiForbidden
 from shared.schemas import Project, Server, Task
-from shared.sender import ReplyMarkup
+from shared.sending.pieces import ReplyMarkup
 from shared.texts import Texts
 
 T = TypeVar("T")

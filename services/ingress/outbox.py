@@ -21,7 +21,7 @@ from services.ingress.intake import IntakeBatch
 from shared.formatting.splitting import html_parts
 from shared.log import get_logger
 from shared.schemas import AnswerMark, StoredAnswer, new_id
-from shared.sender import Piece, ReplyMarkup, pieces
+from shared.sending.pieces import Piece, ReplyMarkup, pieces
 
 if TYPE_CHECKING:
     from services.ingress.courier import Courier

@@ -43,9 +43,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods.base import TelegramMethod
 
-from services.ingress.backoff import retry_delay
 from services.ingress.intake import Intake
 from services.ingress.updates import UpdateProcessor, update_id_of
+from shared.backoff import backoff_delay
 from shared.log import get_logger
 from shared.stopping import Stopped, until_stopped
 
@@ -148,7 +148,7 @@ async def _pause_after(exc: BaseException, attempt: int, stop: asyncio.Event) ->
     if isinstance(exc, TelegramRetryAfter):
         delay = float(exc.retry_after)
     else:
-        delay = retry_delay(attempt, first_s=0.5, cap_s=30.0)
+        delay = backoff_delay(attempt, first_s=0.5, cap_s=30.0)
     # The type only: aiogram's messages for network errors can carry the URL, token included.
     log.warning("polling_failed", error=type(exc).__name__, attempt=attempt, retry_in_s=delay)
     with contextlib.suppress(TimeoutError):

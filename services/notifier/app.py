@@ -39,8 +39,10 @@ from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
 from shared.metrics import Metrics, UndeliverableReason, entry_age_s
 from shared.schemas import ProvisionerResult
-from shared.sender import Outcome, Sender, SendResult
-from shared.streams import StreamConsumer, entry_decoder, install_stop_signals
+from shared.sending.results import Outcome, SendResult
+from shared.sending.sender import Sender
+from shared.stopping import install_stop_signals
+from shared.streams import StreamConsumer, entry_decoder
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)

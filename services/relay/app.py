@@ -42,7 +42,7 @@ from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
 from shared.schemas import IncomingMessage
-from shared.streams import install_stop_signals
+from shared.stopping import install_stop_signals
 from shared.telegram import TelegramClient
 from shared.texts import RU, Texts
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -23,7 +22,6 @@ log = get_logger(__name__)
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 WAKE_TTL_MS: Final = 60 * 60 * 1000
-_BACKOFF_CAP_S: Final = 5.0
 
 
 class Waker:
@@ -111,12 +109,6 @@ async def abandon(task: asyncio.Future[Any], wait_s: float = 1.0) -> None:
 def _collect(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def backoff_delay(attempt: int) -> float:
-    """Capped exponential backoff with jitter: relays that failed together retry apart."""
-    ceiling = min(_BACKOFF_CAP_S, 0.1 * 2 ** max(0, attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> None:

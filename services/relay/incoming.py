@@ -32,7 +32,6 @@ from services.relay.blocking import (
     Entries,
     Waker,
     abandon,
-    backoff_delay,
     pause,
     read_streams,
     transient,
@@ -42,6 +41,7 @@ from services.relay.lua import text
 from services.relay.partitions import Ownership
 from services.relay.sessions import Duplicate, Forwarded, Lost, SessionForwarder
 from shared import keys
+from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, MalformedEntry, decode_entry

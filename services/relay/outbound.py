@@ -21,7 +21,8 @@ from redis.exceptions import RedisError
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
-from shared.sender import Outcome, Sender, SendResult
+from shared.sending.results import Outcome, SendResult
+from shared.sending.sender import Sender
 from shared.telegram import TelegramClient
 
 log = get_logger(__name__)

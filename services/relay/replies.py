@@ -51,7 +51,6 @@ from services.relay.blocking import (
     Entries,
     Waker,
     abandon,
-    backoff_delay,
     id_after,
     pause,
     read_streams,
@@ -62,6 +61,7 @@ from services.relay.outbound import Delivery, Outbound, draft_id_for
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
+from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, entry_age_s
 from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry

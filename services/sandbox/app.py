@@ -40,7 +40,7 @@ from services.sandbox.world import PEOPLE, Person, populate
 from shared import keys, log
 from shared.schemas import ProvisionerResult
 from shared.settings import SettingsError
-from shared.streams import install_stop_signals
+from shared.stopping import install_stop_signals
 
 logger = log.get_logger(__name__)
 

@@ -48,7 +48,7 @@ class Ticket(msgspec.Struct, frozen=True):
 
 class Record(msgspec.Struct, frozen=True):
     """A hash field to write with a release, in the same step: ``HSET key field value``,
-    then the hash's TTL set to ``ttl_ms`` (``shared.sender``'s record of a sent part)."""
+    then the hash's TTL set to ``ttl_ms`` (``shared.sending``'s record of a sent part)."""
 
     key: str
     field: str
@@ -131,7 +131,7 @@ class FloodLimiter:
 
         The check and the grant are one step, so the answer is as good as a
         read of ``key`` made just before an :meth:`acquire`, one round trip
-        cheaper (``shared.sender`` checks that nothing was sent under a key yet).
+        cheaper (``shared.sending`` checks that nothing was sent under a key yet).
         """
         return await self._acquire_ticket(chat_id, key)
 

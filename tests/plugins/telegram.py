@@ -3,7 +3,7 @@
 ``fake_telegram`` is a started :class:`FakeTelegram` (Telegram's default
 flood limits on, real monotonic clock); ``bot`` is a real aiogram ``Bot``
 pointed at it, ``telegram_client`` our own ``shared.telegram.TelegramClient``
-(what ``shared.sender`` sends with). Flood tests take ``telegram_clock`` to
+(what ``shared.sending`` sends with). Flood tests take ``telegram_clock`` to
 move time by hand.
 """
 

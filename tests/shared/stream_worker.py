@@ -20,7 +20,8 @@ import msgspec
 import redis.asyncio as aioredis
 
 from shared import log
-from shared.streams import StreamConsumer, entry_decoder, install_stop_signals
+from shared.stopping import install_stop_signals
+from shared.streams import StreamConsumer, entry_decoder
 
 
 class Job(msgspec.Struct):

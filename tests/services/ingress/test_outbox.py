@@ -27,7 +27,8 @@ from services.ingress.outbox import Mark, Outbox
 from shared import keys
 from shared.ratelimit import FloodBudget, FloodLimiter
 from shared.schemas import DATA_FIELD, StoredAnswer, decode_entry, encode, new_id
-from shared.sender import Piece, Sender
+from shared.sending.pieces import Piece
+from shared.sending.sender import Sender
 from shared.texts import RU
 from tests.plugins.telegram import make_client
 from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued

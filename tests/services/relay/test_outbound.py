@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.relay.outbound import Delivery, delivery_of, draft_id_for
-from shared.sender import Outcome, SendResult
+from shared.sending.results import Outcome, SendResult
 
 
 @pytest.mark.parametrize(

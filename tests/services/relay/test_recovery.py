@@ -9,7 +9,7 @@ What "carry on" can mean depends on the Redis:
 * with an append-only file (``appendfsync always``) a restart loses nothing
   Redis acknowledged: messages written before the crash are still answered,
   in order, after it. A reply Telegram accepted at the moment Redis went
-  away counts as delivered: ``shared.sender`` keeps the part it could not
+  away counts as delivered: ``shared.sending`` keeps the part it could not
   record in the process and does not send it again. It may still show twice
   when its partition moves to the other relay meanwhile (that relay has no
   such memory), or when its cursor move was acknowledged by a Redis that

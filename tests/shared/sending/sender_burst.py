@@ -1,7 +1,7 @@
 """A ``Sender`` in a process of its own, for tests that run several or kill one.
 
-    python -m tests.shared.sender_burst burst NAME --chats 1,2,-5 --messages N
-    python -m tests.shared.sender_burst once NAME --chat C --text T --key K [--hold]
+    python -m tests.shared.sending.sender_burst burst NAME --chats 1,2,-5 --messages N
+    python -m tests.shared.sending.sender_burst once NAME --chat C --text T --key K [--hold]
 
 Settings come from the environment like a service's (``TELEGRAM_BOT_TOKEN``,
 ``TELEGRAM_API_URL``, ``REDIS_URL``, ``TELEGRAM_RATE_*``). ``burst`` sends
@@ -28,7 +28,9 @@ import redis.asyncio as aioredis
 from shared import log
 from shared.connections import redis_client
 from shared.ratelimit import FloodBudget
-from shared.sender import RetryPolicy, Sender, SendResult
+from shared.sending.results import SendResult
+from shared.sending.retry import RetryPolicy
+from shared.sending.sender import Sender
 from shared.settings import BaseSettings, load
 from shared.telegram import TelegramClient
 

@@ -1,7 +1,7 @@
-"""``shared.sender.Sender`` against the fake Telegram and a real Redis: no mocks.
+"""``shared.sending.sender.Sender`` against the fake Telegram and a real Redis: no mocks.
 
 Several tests run the sender in processes of their own
-(``tests/shared/sender_burst.py``, forked from the test process) sharing one
+(``tests/shared/sending/sender_burst.py``, forked from the test process) sharing one
 Redis budget, as the ingress, relay and notifier do. Rates are raised (in
 the settings and in the fake's flood limits alike) so that bursts take
 seconds, not minutes: what is under test is that the shared budget keeps
@@ -34,10 +34,13 @@ from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import Call, Failure, FakeTelegram, FloodLimits, Params
 from shared.formatting.splitting import Part, render_parts
 from shared.ratelimit import FloodBudget, FloodLimiter
-from shared.sender import Outcome, RetryPolicy, Sender, SentLog
+from shared.sending.results import Outcome
+from shared.sending.retry import RetryPolicy
+from shared.sending.sender import Sender
+from shared.sending.sent_log import SentLog
 from shared.telegram import TelegramClient
-from tests.shared import sender_burst
-from tests.shared.sender_burst import READY_KEY, burst_text, results_key
+from tests.shared.sending import sender_burst
+from tests.shared.sending.sender_burst import READY_KEY, burst_text, results_key
 
 FAST_RETRY = RetryPolicy(attempts=4, base_s=0.02, cap_s=0.2)
 FAST_RECORD = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
