@@ -38,10 +38,10 @@ from services.relay.blocking import (
     transient,
 )
 from services.relay.cursors import Advanced, Cursors, dead_letter
-from services.relay.lua import text
 from services.relay.partitions import Ownership
 from services.relay.sessions import Duplicate, Forwarded, Lost, SessionForwarder
 from shared import keys
+from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, MalformedEntry, decode_entry

@@ -57,14 +57,15 @@ from services.relay.blocking import (
     read_streams,
 )
 from services.relay.cursors import Advanced, Cursors, dead_letter
-from services.relay.lua import register, text
 from services.relay.outbound import Delivery, Outbound, draft_id_for
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
+from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, entry_age_s
 from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
+from shared.scripts import register
 from shared.streams import Fields
 
 log = get_logger(__name__)
@@ -178,7 +179,7 @@ class ReplyForwarder:
         """The cold reader of each owned partition."""
         self._cold_block_ms = cold_block_ms
         self._closing = asyncio.Event()
-        self._prune = register(redis, _PRUNE)
+        self._prune = register(redis, __file__, "prune.lua")
         self.stats = ReplyStats()
 
     @property
@@ -557,22 +558,6 @@ class ReplyForwarder:
         if temperature == "hot":
             return sorted(self._hot.users)
         return sorted(u for reader in self._cold.values() for u in reader.users)
-
-
-_PRUNE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {} end
-local removed = {}
-for i = 3, #ARGV do
-  local user = ARGV[i]
-  if redis.call('EXISTS', ARGV[2] .. user) == 0 then
-    -- The reply cursor stays: a reply the PO writes later is sent when the user is back.
-    redis.call('SREM', KEYS[2], user)
-    redis.call('HDEL', KEYS[3], user)
-    removed[#removed + 1] = user
-  end
-end
-return removed
-"""
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

@@ -33,33 +33,20 @@ from redis.exceptions import RedisError
 
 from services.relay import keyspace
 from services.relay.blocking import pause
-from services.relay.lua import NOW_MS, READ_STATUS, register, text, texts
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
+from shared.connections import text, texts
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, WorkerResponse, decode_entry
+from shared.scripts import register
 from shared.texts import Texts
 
 log = get_logger(__name__)
 
 _STOPPED: Final = frozenset({"FAILED", "STOPPED"})
 RESPONSES_SCAN: Final = 1000
-
-_STATUSES = """
-local out = {string.format('%d', now_ms())}
-for _, key in ipairs(KEYS) do out[#out + 1] = read_status(key) end
-return out
-"""
-
-_CONCLUDE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[2]) end
-if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
-if ARGV[5] == '1' then redis.call('HDEL', KEYS[4], ARGV[2]) end
-return 1
-"""
 
 
 class WatchRecord(msgspec.Struct, kw_only=True):
@@ -109,8 +96,8 @@ class StartWatch:
         self._typing = typing
         self._interval_s = interval_s
         self._watched: dict[int, _Watched] = {}
-        self._statuses = register(redis, NOW_MS, READ_STATUS, _STATUSES)
-        self._conclude = register(redis, _CONCLUDE)
+        self._statuses = register(redis, __file__, "watch_statuses.lua")
+        self._conclude = register(redis, __file__, "watch_conclude.lua")
 
     # --- partitions and new watches -----------------------------------------------------------
 

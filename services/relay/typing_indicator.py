@@ -27,32 +27,15 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 
 from services.relay import keyspace
-from services.relay.lua import NOW_MS, register, text
 from services.relay.outbound import Outbound
+from shared.connections import text
 from shared.log import get_logger
+from shared.scripts import register
 
 log = get_logger(__name__)
 
 INTERVAL_S: Final = 4.0
 FIRST_AFTER_S: Final = 1.0
-
-
-_LOAD = """
--- The partition's waiting users; records past their cap are deleted on the way.
-local now = now_ms()
-local out = {string.format('%d', now)}
-local records = redis.call('HGETALL', KEYS[1])
-for i = 1, #records, 2 do
-  local until_ms = tonumber(string.match(records[i + 1], ':(%d+)$'))
-  if until_ms and until_ms > now then
-    out[#out + 1] = records[i]
-    out[#out + 1] = records[i + 1]
-  else
-    redis.call('HDEL', KEYS[1], records[i])
-  end
-end
-return out
-"""
 
 
 @dataclass(slots=True)
@@ -82,7 +65,7 @@ class TypingIndicator:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._changed = asyncio.Event()
-        self._load = register(redis, NOW_MS, _LOAD)
+        self._load = register(redis, __file__, "typing_load.lua")
         self.actions_sent = 0
 
     @property
