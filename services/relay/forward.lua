@@ -11,6 +11,7 @@
 -- KEYS[10] worker:po:{user}:output
 -- KEYS[11] bot:watch:{p}
 -- KEYS[12] bot:typing:{p}
+-- KEYS[13] bot:incoming:{p}
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -85,4 +86,8 @@ redis.call('HSET', KEYS[12], user, ARGV[6] .. ':' .. typing_until)
 
 local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
 redis.call('SET', KEYS[2], entry_id)
+-- Nobody else trims the partition's stream: drop what is forwarded, never more
+-- (MINID keeps this entry and every later one). Approximate: only whole nodes
+-- of the stream go, so most calls remove nothing and cost next to nothing.
+redis.call('XTRIM', KEYS[13], 'MINID', '~', entry_id)
 return {'forwarded', worker, spawned, status, cursor, watch, input_id}

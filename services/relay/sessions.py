@@ -129,6 +129,7 @@ class SessionForwarder:
                 keys.po_output(user_id),
                 keyspace.start_watch(partition),
                 keyspace.typing(partition),
+                keys.incoming(partition),
             ],
             args=[
                 self._identity,
