@@ -36,7 +36,14 @@ class Advanced(enum.Enum):
 
 
 def dead_letter(
-    stream: str, entry_id: str, fields: Fields, *, consumer: str, reason: str, error: str
+    stream: str,
+    entry_id: str,
+    fields: Fields,
+    *,
+    consumer: str,
+    reason: str,
+    error: str,
+    deliveries: int = 1,
 ) -> DeadLetter:
     """The dead-letter record, in the shape ``shared.streams`` uses for every stream."""
     return DeadLetter(
@@ -46,7 +53,7 @@ def dead_letter(
         consumer=consumer,
         reason=reason,
         error=error,
-        deliveries=1,
+        deliveries=deliveries,
         fields={
             name.decode(errors="backslashreplace"): value.decode(errors="backslashreplace")
             for name, value in fields.items()

@@ -1,26 +1,12 @@
 """Partition leases: which relay owns which partition, renewed every tick.
 
-One Lua script per tick does everything atomically, on Redis' clock:
-
-1. heartbeat: ``ZADD bot:relays <now + ttl> <identity>``, and drop relays
-   whose heartbeat expired (they died or stalled);
-2. the fair share: live relays sorted by identity; relay ``r`` of ``n``
-   targets ``P // n`` partitions, plus one for the first ``P % n`` relays,
-   so shares always sum to ``P`` and a newcomer is owed work;
-3. renew: ``PEXPIRE`` every lease that names this relay;
-4. acquire: ``SET`` free leases up to the target.
-
-A stopping relay, draining its partitions, only renews: ``tick(acquire=False)``
-neither heartbeats nor acquires (it has left the live set already).
-
-Giving partitions up is not done here: the caller first drains what it is
-doing for a partition, then calls :meth:`Leases.release`, a
-compare-and-delete. A relay that dies stops renewing: its heartbeat and
-leases expire together after ``ttl_ms`` and the others' next tick, seeing
-one relay fewer, takes the freed partitions.
-
-The identity is ``{RELAY_NAME}#{random}``: a restarted process with the same
-name must not mistake its dead predecessor's leases for its own.
+One script per tick (``lease_tick.lua``), atomic and on Redis' clock:
+heartbeat in ``bot:relays``, the fair share of the live relays, renew this
+relay's leases, take free ones up to the share. Giving a partition up is
+the caller's: it drains first, then :meth:`Leases.release`
+(compare-and-delete). The identity is ``{RELAY_NAME}#{random}``, so a
+restarted process never mistakes its dead predecessor's leases for its own.
+See the relay's "Partitions and leases" section of ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations

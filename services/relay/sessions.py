@@ -1,28 +1,13 @@
 """PO sessions and forwarding (spec 4.3, 4.4): one atomic script per chat message.
 
-For an incoming entry of partition ``p`` the script, in one step on Redis:
-
-1. checks ``bot:lease:{p}`` still names this relay (fencing: a relay that
-   lost the partition forwards nothing), and that the entry comes after
-   ``bot:fwd:{p}`` (a re-read entry is not forwarded twice);
-2. reads ``session:{user_id}`` and the worker's status (hash field, or a
-   plain string from an old worker-manager);
-3. reuses a ``RUNNING``/``STARTING``/``BUILDING``/``PAUSED`` worker; else,
-   unless a create for this user is still in flight (``bot:spawn:{user}``,
-   set with the command and cleared when the start is settled), writes the
-   ``CreateWorkerCommand`` on ``worker:commands``;
-4. refreshes ``session:{user_id}`` and ``bot:chat:{user_id}`` (24 h), makes
-   the user's replies flow (``bot:active:{p}``, and a reply cursor starting
-   after the newest output entry, so old replies are not sent again);
-5. opens a start watch when the worker is not ``RUNNING`` yet, and records
-   the user as waiting for a reply (``bot:typing:{p}``, for "typing…");
-6. writes the ``POWorkerInput`` (``request_id`` = the incoming entry id,
-   stable across retries) and advances ``bot:fwd:{p}``.
-
-So a crash anywhere leaves either nothing done (the entry is read again by
-the partition's next owner) or everything done; and since one relay owns a
-partition at a time and the script is fenced, one needed spawn gives one
-create command, even across a lease handover.
+``forward.lua`` does, in one fenced step on Redis: the lease check and the
+dedupe against ``bot:fwd:{p}``; the session and the worker's status; a
+spawn unless a worker is reusable or a create is in flight; the session's,
+chat's, reply cursor's, start watch's and "typing…" records; the PO input;
+the move of ``bot:fwd:{p}`` and the trim of ``bot:incoming:{p}`` up to it.
+A crash leaves all of it done or none, and one needed spawn gives one
+create command, even across a lease handover. The steps in detail: the
+relay's "Incoming" section of ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations

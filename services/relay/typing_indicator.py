@@ -1,19 +1,12 @@
 """The "typing…" indicator while a user waits for their PO: one loop, no task per user.
 
-Telegram shows a chat action for about 5 s, so it is renewed every
-``interval_s`` (4 s) from ``first_after_s`` (1 s) after the message was
-forwarded until the first output entry of the user is read, or until
-``cap_s`` (``TYPING_CAP_S``) has passed. The first second is skipped: a reply
-that fast needs no indicator, and for such POs it halves the requests to
-Telegram (and the relay's work per message). Best effort: a failed action
-is not retried.
-
-A takeover does not end it: the forwarding script records each waiting
-user in ``bot:typing:{p}`` (user -> ``chat_id:until_ms``, Redis time), the
-first reply handled (the cursor script), a start failure told (the start
-watch) or the prune of an expired session clears the record, and a relay
-that starts a partition resumes its records at once, each until its own
-cap.
+Shown from ``first_after_s`` (1 s: a faster reply needs none) after the
+message was forwarded, renewed every ``interval_s`` (4 s; Telegram shows it
+about 5 s) until the user's first output entry is read or ``cap_s`` passed.
+Best effort. A takeover resumes it from ``bot:typing:{p}``, which the
+forwarding script writes and the first reply, a start failure told or a
+prune clears. See the relay's "Typing and PO start" section of
+``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
