@@ -96,12 +96,9 @@ class ReplyForwarder:
         batch: int = 50,
         metrics: Metrics | None = None,
     ) -> None:
-        self._metrics = metrics or Metrics("relay")
         self._redis = redis
         self._blocking = blocking
         self._identity = identity
-        self._outbound = outbound
-        self._cursors = cursors
         self._ownership = ownership
         self._typing = typing
         self._hot_idle_s = hot_idle_s
@@ -123,7 +120,7 @@ class ReplyForwarder:
             cursors=cursors,
             ownership=ownership,
             texts=texts,
-            metrics=self._metrics,
+            metrics=metrics or Metrics("relay"),
             stats=self.stats,
             concurrency=concurrency,
             max_attempts=max_attempts,
