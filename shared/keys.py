@@ -47,7 +47,6 @@ def ingress_alive(instance: str) -> str:
     return f"bot:ingress:alive:{instance}"
 
 
-RELAY_GROUP = "relay"
 NOTIFIER_GROUP = "telegram-bot"
 """The notifier's group on provisioner:results (CONTRACTS.md names it)."""
 

@@ -17,6 +17,8 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     po_failed: str
     po_start_slow: str
     """The PO is not up within the relay's ``PO_START_TIMEOUT_S``; the message waits for it."""
+    reply_failed: str
+    """A PO reply Telegram kept failing on was given up (``REPLY_MAX_ATTEMPTS``/``_AGE_S``)."""
     provision_success: str
     provision_failure: str
     provision_status: dict[str, str]
@@ -87,6 +89,7 @@ RU = Texts(
         "Ваш ассистент запускается дольше обычного. Сообщение сохранено: "
         "он ответит, как только запустится."
     ),
+    reply_failed="Не удалось доставить ответ. Попробуйте повторить запрос.",
     provision_success=(
         "✅ Сервер {handle} настроен\n"
         "IP: {ip}\n"

@@ -1,18 +1,12 @@
 """The relay process: partitions leased, messages forwarded, replies delivered, until SIGTERM.
 
-Wiring (see ``docs/ARCHITECTURE.md`` for the picture):
-
-* :mod:`~services.relay.partitions` ticks the leases (:mod:`~services.relay.leases`)
-  and starts or stops each component's work per partition;
-* :mod:`~services.relay.incoming` reads the owned ``bot:incoming:{p}`` streams
-  and forwards each message with :mod:`~services.relay.sessions` (session,
-  spawn, PO input, all in one fenced script);
-* :mod:`~services.relay.replies` reads the active users' output streams and
-  sends through :mod:`~services.relay.outbound`;
-* :mod:`~services.relay.typing_indicator` and :mod:`~services.relay.startwatch`
-  keep the user informed while the PO works or fails to start.
-
-Any number of relays run side by side; any can die at any moment.
+:mod:`~services.relay.partitions` ticks the leases and starts or stops each
+component per partition; :mod:`~services.relay.incoming` forwards the
+messages with :mod:`~services.relay.sessions`; :mod:`~services.relay.replies`
+reads the PO replies and :mod:`~services.relay.reply_delivery` sends them
+through :mod:`~services.relay.outbound`; :mod:`~services.relay.typing_indicator`
+and :mod:`~services.relay.startwatch` keep the user informed meanwhile. Any
+number of relays run side by side; any can die at any moment.
 """
 
 from __future__ import annotations
@@ -83,7 +77,10 @@ class Relay:
             cursors=cursors,
             ownership=self,
             typing=self.typing,
+            texts=texts,
             concurrency=settings.reply_concurrency,
+            max_attempts=settings.reply_max_attempts,
+            max_age_s=settings.reply_max_age_s,
             metrics=self.metrics,
         )
         self.watch = StartWatch(

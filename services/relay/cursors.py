@@ -17,37 +17,14 @@ from typing import Final
 import redis.asyncio as aioredis
 
 from services.relay import keyspace
-from services.relay.lua import ID_AFTER, register
 from shared import keys
 from shared.schemas import encode_entry
+from shared.scripts import register
 from shared.streams import DeadLetter, Fields
 
 DEAD_LETTER_MAXLEN: Final = 10_000
 _UNUSED: Final = "bot:unused"
 """A script declares its keys up front; this one stands for a key the call does not use."""
-
-_ADVANCE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local field, entry_id = ARGV[2], ARGV[3]
-local current
-if field == '' then
-  current = redis.call('GET', KEYS[2])
-else
-  current = redis.call('HGET', KEYS[2], field)
-end
-if current and not id_after(entry_id, current) then return 2 end
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'data', ARGV[4])
-end
-if field == '' then
-  redis.call('SET', KEYS[2], entry_id)
-else
-  redis.call('HSET', KEYS[2], field, entry_id)
-  -- A reply came: a relay taking the partition over shows no "typing…" for it.
-  redis.call('HDEL', KEYS[4], field)
-end
-return 1
-"""
 
 
 class Advanced(enum.Enum):
@@ -59,7 +36,14 @@ class Advanced(enum.Enum):
 
 
 def dead_letter(
-    stream: str, entry_id: str, fields: Fields, *, consumer: str, reason: str, error: str
+    stream: str,
+    entry_id: str,
+    fields: Fields,
+    *,
+    consumer: str,
+    reason: str,
+    error: str,
+    deliveries: int = 1,
 ) -> DeadLetter:
     """The dead-letter record, in the shape ``shared.streams`` uses for every stream."""
     return DeadLetter(
@@ -69,7 +53,7 @@ def dead_letter(
         consumer=consumer,
         reason=reason,
         error=error,
-        deliveries=1,
+        deliveries=deliveries,
         fields={
             name.decode(errors="backslashreplace"): value.decode(errors="backslashreplace")
             for name, value in fields.items()
@@ -82,7 +66,7 @@ class Cursors:
 
     def __init__(self, redis: aioredis.Redis, identity: str) -> None:
         self._identity = identity
-        self._script = register(redis, ID_AFTER, _ADVANCE)
+        self._script = register(redis, __file__, "advance.lua")
 
     async def forwarded(
         self, partition: int, entry_id: str, dead: DeadLetter | None = None

@@ -1,19 +1,13 @@
 """Chat messages from the ingress: the owned partitions' streams, each strictly in order.
 
-One blocking ``XREAD`` covers ``bot:incoming:{p}`` of every owned partition
-(plus this reader's wake stream), each read after the partition's in-memory
-position. A new owner starts at ``bot:fwd:{p}``, the last entry forwarded,
-which the forwarding script moves in the same step that writes the PO input:
-so the new owner carries on exactly where the old one stopped, crash or not.
-
-No consumer group: with one owner per partition and the position moved by
-the (fenced) forwarding script, a group would add nothing but a pending
-list to sweep for entries a stale owner read and could not forward.
-
-Each partition's entries are handled one at a time, in stream order, so
-each user's messages reach their PO in order. An entry that fails is tried
-again (Redis unreachable: until it works; anything else: up to
-``max_attempts``, then dead-lettered) before the next one is looked at.
+One blocking ``XREAD`` covers every owned ``bot:incoming:{p}`` (plus this
+reader's wake stream). A new owner starts after ``bot:fwd:{p}``, which the
+forwarding script moves in the same step as it writes the PO input, so it
+carries on exactly where the last owner stopped, crash or not; no consumer
+group (see the relay's "Incoming" section of ``docs/ARCHITECTURE.md``).
+Each partition's entries are handled one at a time, in order; one that
+fails is tried again (Redis away: until it works; anything else: up to
+``max_attempts``, then dead-lettered) before the next.
 """
 
 from __future__ import annotations
@@ -37,11 +31,11 @@ from services.relay.blocking import (
     transient,
 )
 from services.relay.cursors import Advanced, Cursors, dead_letter
-from services.relay.lua import text
 from services.relay.partitions import Ownership
 from services.relay.sessions import Duplicate, Forwarded, Lost, SessionForwarder
 from shared import keys
 from shared.backoff import backoff_delay
+from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, MalformedEntry, decode_entry

@@ -24,8 +24,9 @@ def lease(partition: int) -> str:
 def forwarded(partition: int) -> str:
     """``bot:fwd:{p}``: id of the last ``bot:incoming:{p}`` entry forwarded to a PO.
 
-    Advanced in the same script that writes the PO input, so it is both the
-    read position of the partition's next owner and the dedupe of re-reads.
+    Advanced in the same script that writes the PO input, so it is the read
+    position of the partition's next owner, the dedupe of re-reads, and the
+    bound of the stream's trim (nothing after it is ever trimmed).
     """
     return f"bot:fwd:{partition}"
 

@@ -1,93 +1,25 @@
 """Partition leases: which relay owns which partition, renewed every tick.
 
-One Lua script per tick does everything atomically, on Redis' clock:
-
-1. heartbeat: ``ZADD bot:relays <now + ttl> <identity>``, and drop relays
-   whose heartbeat expired (they died or stalled);
-2. the fair share: live relays sorted by identity; relay ``r`` of ``n``
-   targets ``P // n`` partitions, plus one for the first ``P % n`` relays,
-   so shares always sum to ``P`` and a newcomer is owed work;
-3. renew: ``PEXPIRE`` every lease that names this relay;
-4. acquire: ``SET`` free leases up to the target.
-
-A stopping relay, draining its partitions, only renews: ``tick(acquire=False)``
-neither heartbeats nor acquires (it has left the live set already).
-
-Giving partitions up is not done here: the caller first drains what it is
-doing for a partition, then calls :meth:`Leases.release`, a
-compare-and-delete. A relay that dies stops renewing: its heartbeat and
-leases expire together after ``ttl_ms`` and the others' next tick, seeing
-one relay fewer, takes the freed partitions.
-
-The identity is ``{RELAY_NAME}#{random}``: a restarted process with the same
-name must not mistake its dead predecessor's leases for its own.
+One script per tick (``lease_tick.lua``), atomic and on Redis' clock:
+heartbeat in ``bot:relays``, the fair share of the live relays, renew this
+relay's leases, take free ones up to the share. Giving a partition up is
+the caller's: it drains first, then :meth:`Leases.release`
+(compare-and-delete). The identity is ``{RELAY_NAME}#{random}``, so a
+restarted process never mistakes its dead predecessor's leases for its own.
+See the relay's "Partitions and leases" section of ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from services.relay import keyspace
-from services.relay.lua import NOW_MS, ints, register
-
-_TICK = """
-local me = ARGV[1]
-local partitions = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local prefix = ARGV[4]
-local acquiring = ARGV[5] == '1'
-local now = now_ms()
--- A stopping relay (renewing only) has left the live set and stays out of it.
-if acquiring then redis.call('ZADD', KEYS[1], now + ttl, me) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local live = redis.call('ZRANGE', KEYS[1], 0, -1)
-table.sort(live)
-local rank = 0
-for i, name in ipairs(live) do
-  if name == me then rank = i - 1 end
-end
-local n = #live
-local target = 0
-if n > 0 then
-  target = math.floor(partitions / n)
-  if rank < partitions % n then target = target + 1 end
-end
-local renewed, free = {}, {}
-for p = 0, partitions - 1 do
-  local key = prefix .. p
-  local holder = redis.call('GET', key)
-  if holder == me then
-    redis.call('PEXPIRE', key, ttl)
-    renewed[#renewed + 1] = p
-  elseif not holder then
-    free[#free + 1] = p
-  end
-end
-local acquired = {}
-local want = target - #renewed
-if acquiring and want > 0 and #free > 0 then
-  -- Start each relay at a different place, so two newcomers do not both
-  -- want the same first free partition on their next ticks.
-  local start = (rank * target) % #free
-  for i = 0, #free - 1 do
-    if #acquired >= want then break end
-    local p = free[((start + i) % #free) + 1]
-    redis.call('SET', prefix .. p, me, 'PX', ttl)
-    acquired[#acquired + 1] = p
-  end
-end
-return {target, n, renewed, acquired}
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+from shared.connections import texts
+from shared.scripts import register
 
 
 @dataclass(frozen=True)
@@ -127,8 +59,8 @@ class Leases:
         self.ttl_ms = ttl_ms
         self._safety_s = safety_ms / 1000
         self._redis = redis
-        self._tick = register(redis, NOW_MS, _TICK)
-        self._release = register(redis, _RELEASE)
+        self._tick = register(redis, __file__, "lease_tick.lua")
+        self._release = register(redis, __file__, "lease_release.lua")
         self.valid_until = 0.0
         """``time.monotonic()`` until which the leases renewed last are surely still ours.
 
@@ -151,9 +83,7 @@ class Leases:
         )
         self.valid_until = sent_at + self.ttl_ms / 1000 - self._safety_s
         target, live, renewed, acquired = reply
-        return LeaseView(
-            int(target), int(live), frozenset(ints(renewed)), frozenset(ints(acquired))
-        )
+        return LeaseView(int(target), int(live), _partitions(renewed), _partitions(acquired))
 
     def valid(self) -> bool:
         return time.monotonic() < self.valid_until
@@ -166,3 +96,7 @@ class Leases:
     async def leave(self) -> None:
         """Stop counting as live at once (a clean stop), so the others rebalance now."""
         await self._redis.zrem(keyspace.RELAYS, self.identity)
+
+
+def _partitions(values: Iterable[object]) -> frozenset[int]:
+    return frozenset(int(value) for value in texts(values))

@@ -1,18 +1,16 @@
 """Everything the relay says to Telegram goes through here: one seam, one implementation.
 
-The relay needs four things from Telegram: a reply sent at most once per key
-(a stream entry), a best-effort preview of a reply being written, a
-best-effort "typing…" and a way to close. :class:`Outbound` is that seam;
-:class:`TelegramOutbound` implements it with ``shared.sender.Sender`` (the
-flood budget shared by every process, Markdown-ish text rendered to safe
-HTML and split, idempotency keys that survive crashes, 429 pauses honoured
-by the chat action too). No aiogram: the relay never imports it.
+:class:`Outbound` is what the relay needs (a reply sent at most once per key,
+a best-effort preview and "typing…"); :class:`TelegramOutbound` implements it
+with ``shared.sending.sender.Sender``, which every process shares (flood budget,
+rendering, idempotency keys). No aiogram: the relay never imports it.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
@@ -39,8 +37,18 @@ class Delivery(enum.Enum):
     """Telegram was unreachable or failing: keep the position and try again later."""
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What became of one send: the delivery, and why it failed (never the text)."""
+
+    delivery: Delivery
+    error: str = ""
+    error_code: int | None = None
+    """Telegram's ``error_code`` (500, 403...); None when it gave none (network, undecodable)."""
+
+
 class Outbound(Protocol):
-    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
+    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Sent:
         """Send ``text`` (split as needed), at most once per ``key`` across processes."""
         ...
 
@@ -62,7 +70,7 @@ def draft_id_for(request_id: str) -> int:
 
 
 class TelegramOutbound:
-    """:class:`Outbound` on ``shared.sender.Sender`` (budget, rendering, idempotency)."""
+    """:class:`Outbound` on ``shared.sending.sender.Sender`` (budget, rendering, idempotency)."""
 
     def __init__(
         self,
@@ -73,9 +81,9 @@ class TelegramOutbound:
     ) -> None:
         self._sender = Sender(client, redis, budget, metrics=metrics)
 
-    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Delivery:
+    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Sent:
         result = await self._sender.send(chat_id, text, key=key, markdown=markdown)
-        return delivery_of(result)
+        return Sent(delivery_of(result), result.error or "", result.error_code)
 
     async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
         return await self._sender.preview(chat_id, draft_id, text)

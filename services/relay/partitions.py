@@ -1,29 +1,13 @@
 """Turning lease ticks into work: start a partition's work when acquired, stop it when not.
 
-The relay's components (replies, start watch, incoming) keep per-partition
-state. Each tick of :class:`PartitionCoordinator`:
-
-* partitions newly held: each component loads the partition's state from
-  Redis (a failure undoes it; the next tick tries again, the lease being
-  still held);
-* partitions no longer held (expired: this relay stalled, or Redis lost
-  them): dropped at once, nothing drained, since another relay may already
-  work on them. A partition held again after a gap is restarted from Redis;
-* partitions above the fair share: drained in the background (components
-  finish the entry in hand, start nothing new), then the lease is released
-  so the relay that needs it takes it at its next tick.
-
-A component that finds its lease gone (a fenced script answered "lost")
-reports it with :meth:`PartitionCoordinator.report_lost`. If ticks keep
-failing (Redis unreachable) past the leases' guaranteed validity, every
-partition is dropped: it may be someone else's by now.
-
-On stop, the relay leaves the live set, then drains and releases every
-partition (all at once), so the others take each over within a tick of its
-release instead of a TTL. The leases are still renewed (never acquired)
-while the drain lasts: a reply being sent when the stop came may take
-longer than a TTL to finish, and the partition must not change hands under
-it.
+Each tick of :class:`PartitionCoordinator` starts the components' work for
+partitions newly held (loaded from Redis; undone on failure, retried next
+tick), drops partitions no longer held at once (another relay may already
+work on them), and drains then releases those above the fair share. A
+component that finds its lease gone reports it (:meth:`report_lost`). On
+stop, the relay leaves the live set, then drains and releases everything,
+renewing (never acquiring) meanwhile. Why, and the timings: the relay's
+"Partitions and leases" section of ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations

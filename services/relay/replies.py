@@ -1,36 +1,13 @@
 """PO replies to users' chats: every output entry of every active user, in order, once.
 
-The owner of partition ``p`` serves the users in ``bot:active:{p}``. Each
-user's position is ``bot:cursor:{p}[user]``, the last output entry handled;
-it moves only after the entry was handled (sent, previewed or
-dead-lettered), by a script fenced by the lease.
-
-Reading costs nothing per idle user: blocking multi-stream ``XREAD`` calls,
-no polling.
-
-* The *hot* read covers users active lately (a message forwarded or a reply
-  read in the last ``hot_idle_s``): small, so re-issuing it after every
-  reply is cheap.
-* A *cold* read per owned partition covers everyone else (thousands of idle
-  sessions) with a long block. It is re-issued when its set changes: a user
-  going hot (their message was forwarded, or a reply came) or users cooling
-  down in bulk. One per partition keeps each re-issue small: packing a
-  10,000-stream ``XREAD`` costs redis-py about 20 ms, a 600-stream one 1 ms.
-
-Each reader has a wake stream in its read, so a change to its set takes
-effect at once.
-
-Handling: entries of one user one at a time, in order (a task per user with
-work to do, none for idle ones); users in parallel, at most ``concurrency``
-at once. A final reply is sent with the idempotency key
-``reply:{user}:{entry_id}``, so an entry read again after a crash (handled
-but the cursor not yet moved) is not shown twice. A snapshot
-(``is_final: false``) is shown as a draft if the flood budget allows and no
-later entry of the same reply is already waiting. An entry that cannot be
-decoded, or whose user has no known chat, goes to
-``worker:po:{user}:output:dead`` and the cursor moves past it. Telegram
-unreachable: the entry is retried with backoff, the cursor stays, other
-users carry on.
+The owner of partition ``p`` serves the users in ``bot:active:{p}``, each
+from their cursor ``bot:cursor:{p}[user]``. Reading costs nothing per idle
+user: a small *hot* blocking ``XREAD`` for users active lately, re-issued
+after each reply, and one *cold* ``XREAD`` per owned partition, with a long
+block, for everyone else; each reader has a wake stream in its read, so a
+change to its set takes effect at once. Delivery, one user's entries in
+order, is :mod:`services.relay.reply_delivery`'s. The design, with its
+numbers, is in the relay's "Replies" section of ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
@@ -43,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
-import structlog
 from redis.exceptions import RedisError
 
 from services.relay import keyspace
@@ -55,20 +31,26 @@ from services.relay.blocking import (
     pause,
     read_streams,
 )
-from services.relay.cursors import Advanced, Cursors, dead_letter
-from services.relay.lua import register, text
-from services.relay.outbound import Delivery, Outbound, draft_id_for
+from services.relay.cursors import Cursors
+from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
+from services.relay.reply_delivery import (
+    QUEUE_LIMIT,
+    QueuedReply,
+    ReplyDelivery,
+    ReplyStats,
+    ReplyUser,
+)
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.backoff import backoff_delay
-from shared.log import debug_enabled, get_logger
-from shared.metrics import Metrics, entry_age_s
-from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
-from shared.streams import Fields
+from shared.connections import text
+from shared.log import get_logger
+from shared.metrics import Metrics
+from shared.scripts import register
+from shared.texts import RU, Texts
 
 log = get_logger(__name__)
-_debug = debug_enabled(__name__)
 
 DRAIN_TIMEOUT_S: Final = 8.0
 """How long a partition handed over waits for its replies in flight: the
@@ -76,45 +58,7 @@ backoff of a send's own retries (about 7.5 s at most) fits, so a send is
 rarely cut off mid-request (which could show it twice); a request hanging
 towards the client's 60 s timeout is still cut off. With the incoming
 side's 3 s, a stop stays within the 15 s that supervisord and compose give."""
-QUEUE_LIMIT: Final = 100
-"""A user's entries read ahead of their delivery, at most (plus one read's
-``batch``): a chat Telegram holds up does not fill the relay's memory."""
-MAX_FAILURES: Final = 5
-"""Attempts at an entry that raised something unexpected before it is dead-lettered."""
-
 Temperature = Literal["hot", "cold"]
-
-
-@dataclass(eq=False, slots=True)
-class _Item:
-    entry_id: str
-    fields: Fields
-    decoded: POWorkerOutput | MalformedEntry | None = None
-
-    def reply(self) -> POWorkerOutput | MalformedEntry:
-        if self.decoded is None:
-            try:
-                self.decoded = decode_entry(self.fields, POWorkerOutput)
-            except MalformedEntry as exc:
-                self.decoded = exc
-        return self.decoded
-
-
-@dataclass(eq=False, slots=True)
-class _User:
-    user_id: int
-    partition: int
-    chat_id: int | None
-    position: str
-    """The last output entry read into memory (handled, or waiting in ``queue``)."""
-    hot: bool = False
-    last_active: float = 0.0
-    queue: deque[_Item] | None = None
-    """Created when there is something to handle: idle users stay small."""
-    task: asyncio.Task[None] | None = None
-    removed: bool = False
-    held_back: bool = False
-    """Left out of reads while ``queue`` is full; back in once it drained."""
 
 
 @dataclass(eq=False)
@@ -125,15 +69,6 @@ class _Reader:
     users: set[int] = field(default_factory=set)
     """The users this reader covers."""
     task: asyncio.Task[None] | None = None
-
-
-@dataclass
-class ReplyStats:
-    delivered: int = 0
-    previews: int = 0
-    dead_lettered: int = 0
-    retries: int = 0
-    reads: dict[str, int] = field(default_factory=lambda: {"hot": 0, "cold": 0})
 
 
 class ReplyForwarder:
@@ -149,7 +84,10 @@ class ReplyForwarder:
         cursors: Cursors,
         ownership: Ownership,
         typing: TypingIndicator,
+        texts: Texts = RU,
         concurrency: int = 32,
+        max_attempts: int = 8,
+        max_age_s: float = 600.0,
         hot_block_ms: int = 10_000,
         cold_block_ms: int = 20_000,
         hot_idle_s: float = 30.0,
@@ -158,28 +96,37 @@ class ReplyForwarder:
         batch: int = 50,
         metrics: Metrics | None = None,
     ) -> None:
-        self._metrics = metrics or Metrics("relay")
         self._redis = redis
         self._blocking = blocking
         self._identity = identity
-        self._outbound = outbound
-        self._cursors = cursors
         self._ownership = ownership
         self._typing = typing
-        self._slots = asyncio.Semaphore(concurrency)
         self._hot_idle_s = hot_idle_s
         self._sweep_every_s = sweep_every_s
         self._prune_every_s = prune_every_s
         self._batch = batch
-        self._users: dict[int, _User] = {}
+        self._users: dict[int, ReplyUser] = {}
         self._by_partition: dict[int, set[int]] = {}
         self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
         self._cold: dict[int, _Reader] = {}
         """The cold reader of each owned partition."""
         self._cold_block_ms = cold_block_ms
         self._closing = asyncio.Event()
-        self._prune = register(redis, _PRUNE)
+        self._prune = register(redis, __file__, "prune.lua")
         self.stats = ReplyStats()
+        self._delivery = ReplyDelivery(
+            identity=identity,
+            outbound=outbound,
+            cursors=cursors,
+            ownership=ownership,
+            texts=texts,
+            metrics=metrics or Metrics("relay"),
+            stats=self.stats,
+            concurrency=concurrency,
+            max_attempts=max_attempts,
+            max_age_s=max_age_s,
+            resume_reading=self._resume_reading,
+        )
 
     @property
     def backlog(self) -> int:
@@ -204,7 +151,7 @@ class ReplyForwarder:
             # No position (never expected: the script writes both): from the start, losing nothing.
             position = raw.decode() if raw is not None else "0-0"
             chat_id = int(chat) if chat is not None else None
-            self._add(_User(user_id, partition, chat_id, position))
+            self._add(ReplyUser(user_id, partition, chat_id, position))
             users.add(user_id)
         log.info("replies_partition_loaded", partition=partition, users=len(user_ids))
 
@@ -230,7 +177,7 @@ class ReplyForwarder:
         user = self._users.get(user_id)
         if user is None or user.partition != partition:
             self._remove(user_id)
-            user = self._add(_User(user_id, partition, chat_id, position))
+            user = self._add(ReplyUser(user_id, partition, chat_id, position))
             self._by_partition.setdefault(partition, set()).add(user_id)
         user.chat_id = chat_id
         user.last_active = time.monotonic()
@@ -246,15 +193,15 @@ class ReplyForwarder:
             )
         return reader
 
-    def _reader_of(self, user: _User) -> _Reader:
+    def _reader_of(self, user: ReplyUser) -> _Reader:
         return self._hot if user.hot else self._cold_reader(user.partition)
 
-    def _add(self, user: _User) -> _User:
+    def _add(self, user: ReplyUser) -> ReplyUser:
         self._users[user.user_id] = user
         self._reader_of(user).users.add(user.user_id)
         return user
 
-    def _remove(self, user_id: int) -> _User | None:
+    def _remove(self, user_id: int) -> ReplyUser | None:
         user = self._users.pop(user_id, None)
         if user is not None:
             user.removed = True
@@ -263,7 +210,7 @@ class ReplyForwarder:
                 cold.users.discard(user_id)
         return user
 
-    async def _make_hot(self, user: _User) -> None:
+    async def _make_hot(self, user: ReplyUser) -> None:
         if user.hot:
             return
         # The cold read is re-issued without the user now, while the PO is still
@@ -323,7 +270,7 @@ class ReplyForwarder:
                 log.exception("replies_reader_failed", reader=reader.temperature)
                 await pause(stop, backoff_delay(failures))
 
-    async def _dispatch(self, user: _User, entries: Entries) -> None:
+    async def _dispatch(self, user: ReplyUser, entries: Entries) -> None:
         if user.removed or self._users.get(user.user_id) is not user:
             return
         # Both readers may have read the same entries (a user just made hot).
@@ -333,7 +280,7 @@ class ReplyForwarder:
             return
         if user.queue is None:
             user.queue = deque()
-        user.queue.extend(_Item(entry_id, fields) for entry_id, fields in fresh)
+        user.queue.extend(QueuedReply(entry_id, fields) for entry_id, fields in fresh)
         user.position = fresh[-1][0]
         if len(user.queue) >= QUEUE_LIMIT:
             user.held_back = True
@@ -341,145 +288,13 @@ class ReplyForwarder:
         self._typing.stop(user.user_id)
         await self._make_hot(user)
         if user.task is None:
-            user.task = asyncio.create_task(self._work(user), name=f"replies-{user.user_id}")
+            user.task = asyncio.create_task(
+                self._delivery.work(user), name=f"replies-{user.user_id}"
+            )
 
-    # --- handling, in order per user ----------------------------------------------------------
-
-    async def _work(self, user: _User) -> None:
-        attempts = failures = 0
-        error = ""
-        try:
-            while user.queue and not user.removed:
-                # Unsure of the lease (a Redis error, a tick late): wait for the
-                # next tick rather than send what another relay may be sending.
-                if not self._ownership.owns(user.partition):
-                    if not await self._ownership.confirmed(user.partition):
-                        return
-                    continue
-                item = user.queue[0]
-                try:
-                    async with self._slots:
-                        # Again: the wait for a slot may have outlasted the lease.
-                        if not self._ownership.owns(user.partition):
-                            continue
-                        if failures >= MAX_FAILURES:
-                            done = await self._dead_letter(user, item, "failed", error)
-                        else:
-                            done = await self._handle(user, item)
-                except RedisError as exc:
-                    self._ownership.redis_failed()
-                    log.warning(
-                        "reply_redis_error",
-                        user_id=user.user_id,
-                        partition=user.partition,
-                        entry_id=item.entry_id,
-                        error=type(exc).__name__,
-                    )
-                    done = False
-                except Exception as exc:
-                    # A bug, or an entry that breaks something: a few tries, then dead.
-                    error = f"{type(exc).__name__}: {exc}"
-                    log.exception(
-                        "reply_failed",
-                        user_id=user.user_id,
-                        partition=user.partition,
-                        entry_id=item.entry_id,
-                    )
-                    failures += 1
-                    done = False
-                if not done:
-                    attempts += 1
-                    self.stats.retries += 1
-                    await asyncio.sleep(backoff_delay(attempts))
-                    continue
-                attempts = failures = 0
-                if user.queue and user.queue[0] is item:
-                    user.queue.popleft()
-                if user.held_back and len(user.queue) <= QUEUE_LIMIT // 2:
-                    user.held_back = False
-                    await self._reader_of(user).waker.wake()
-            if user.queue is not None and not user.queue:
-                user.queue = None
-        finally:
-            user.task = None
-
-    async def _handle(self, user: _User, item: _Item) -> bool:
-        """Handle one entry; False: not now (Telegram away, lease lost), try it again."""
-        reply = item.reply()
-        if isinstance(reply, MalformedEntry):
-            return await self._dead_letter(user, item, "malformed", str(reply))
-        if user.chat_id is None:
-            return await self._dead_letter(user, item, "no_chat", "the user's chat id is unknown")
-        # Every log line of this reply, the sender's included, names its request.
-        with structlog.contextvars.bound_contextvars(request_id=reply.request_id or None):
-            if not reply.is_final:
-                return await self._preview(user, item, reply)
-            return await self._send(user, item, reply, user.chat_id)
-
-    async def _preview(self, user: _User, item: _Item, reply: POWorkerOutput) -> bool:
-        if self._superseded(user, item, reply):
-            return True  # a later entry of this reply is waiting: showing this one is pointless
-        draft_id = draft_id_for(reply.request_id or item.entry_id)
-        # Both checked by the caller.
-        assert user.chat_id is not None
-        assert reply.reply_text is not None
-        if await self._outbound.preview(user.chat_id, draft_id, reply.reply_text):
-            self.stats.previews += 1
-        return await self._advance(user, item)
-
-    def _superseded(self, user: _User, item: _Item, reply: POWorkerOutput) -> bool:
-        assert user.queue is not None
-        for later in list(user.queue)[1:]:
-            other = later.reply()
-            if not isinstance(other, MalformedEntry) and other.request_id == reply.request_id:
-                return True
-        return False
-
-    async def _send(self, user: _User, item: _Item, reply: POWorkerOutput, chat_id: int) -> bool:
-        fields = {"user_id": user.user_id, "partition": user.partition, "entry_id": item.entry_id}
-        key = f"reply:{user.user_id}:{item.entry_id}"
-        delivery = await self._outbound.send(chat_id, reply.reply_text or "", key=key)
-        if delivery is Delivery.RETRY:
-            log.warning("reply_retrying", **fields)
-            return False
-        if delivery is Delivery.GAVE_UP:
-            log.warning("reply_undeliverable", **fields)
-        else:
-            self.stats.delivered += 1
-            self._metrics.reply_delivered()
-            self._metrics.observe_delivery_latency(entry_age_s(item.entry_id))
-            log.info("reply_delivered", **fields)
-            if _debug():
-                log.debug("reply_delivered_text", text=reply.reply_text, **fields)
-        return await self._advance(user, item)
-
-    async def _dead_letter(self, user: _User, item: _Item, reason: str, error: str) -> bool:
-        stream = keys.po_output(user.user_id)
-        letter = dead_letter(
-            stream, item.entry_id, item.fields, consumer=self._identity, reason=reason, error=error
-        )
-        moved = await self._cursors.replied(user.partition, user.user_id, item.entry_id, letter)
-        if moved is Advanced.LOST:
-            self._ownership.report_lost(user.partition)
-            return False
-        self.stats.dead_lettered += 1
-        self._metrics.dead_letter("po_output")
-        log.warning(
-            "reply_dead_lettered",
-            user_id=user.user_id,
-            partition=user.partition,
-            entry_id=item.entry_id,
-            reason=reason,
-            dead_stream=keys.dead_letter(stream),
-        )
-        return True
-
-    async def _advance(self, user: _User, item: _Item) -> bool:
-        moved = await self._cursors.replied(user.partition, user.user_id, item.entry_id)
-        if moved is Advanced.LOST:
-            self._ownership.report_lost(user.partition)
-            return False
-        return True
+    async def _resume_reading(self, user: ReplyUser) -> None:
+        """The user's queue drained after being held back: their reader reads them again."""
+        await self._reader_of(user).waker.wake()
 
     # --- hot/cold bookkeeping ---------------------------------------------------------------
 
@@ -557,22 +372,6 @@ class ReplyForwarder:
         if temperature == "hot":
             return sorted(self._hot.users)
         return sorted(u for reader in self._cold.values() for u in reader.users)
-
-
-_PRUNE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {} end
-local removed = {}
-for i = 3, #ARGV do
-  local user = ARGV[i]
-  if redis.call('EXISTS', ARGV[2] .. user) == 0 then
-    -- The reply cursor stays: a reply the PO writes later is sent when the user is back.
-    redis.call('SREM', KEYS[2], user)
-    redis.call('HDEL', KEYS[3], user)
-    removed[#removed + 1] = user
-  end
-end
-return removed
-"""
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

@@ -1,28 +1,13 @@
 """PO sessions and forwarding (spec 4.3, 4.4): one atomic script per chat message.
 
-For an incoming entry of partition ``p`` the script, in one step on Redis:
-
-1. checks ``bot:lease:{p}`` still names this relay (fencing: a relay that
-   lost the partition forwards nothing), and that the entry comes after
-   ``bot:fwd:{p}`` (a re-read entry is not forwarded twice);
-2. reads ``session:{user_id}`` and the worker's status (hash field, or a
-   plain string from an old worker-manager);
-3. reuses a ``RUNNING``/``STARTING``/``BUILDING``/``PAUSED`` worker; else,
-   unless a create for this user is still in flight (``bot:spawn:{user}``,
-   set with the command and cleared when the start is settled), writes the
-   ``CreateWorkerCommand`` on ``worker:commands``;
-4. refreshes ``session:{user_id}`` and ``bot:chat:{user_id}`` (24 h), makes
-   the user's replies flow (``bot:active:{p}``, and a reply cursor starting
-   after the newest output entry, so old replies are not sent again);
-5. opens a start watch when the worker is not ``RUNNING`` yet, and records
-   the user as waiting for a reply (``bot:typing:{p}``, for "typing…");
-6. writes the ``POWorkerInput`` (``request_id`` = the incoming entry id,
-   stable across retries) and advances ``bot:fwd:{p}``.
-
-So a crash anywhere leaves either nothing done (the entry is read again by
-the partition's next owner) or everything done; and since one relay owns a
-partition at a time and the script is fenced, one needed spawn gives one
-create command, even across a lease handover.
+``forward.lua`` does, in one fenced step on Redis: the lease check and the
+dedupe against ``bot:fwd:{p}``; the session and the worker's status; a
+spawn unless a worker is reusable or a create is in flight; the session's,
+chat's, reply cursor's, start watch's and "typing…" records; the PO input;
+the move of ``bot:fwd:{p}`` and the trim of ``bot:incoming:{p}`` up to it.
+A crash leaves all of it done or none, and one needed spawn gives one
+create command, even across a lease handover. The steps in detail: the
+relay's "Incoming" section of ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
@@ -33,8 +18,8 @@ from typing import Final
 import redis.asyncio as aioredis
 
 from services.relay import keyspace
-from services.relay.lua import ID_AFTER, NOW_MS, READ_STATUS, register, text
 from shared import keys
+from shared.connections import text
 from shared.schemas import (
     CreateWorkerCommand,
     IncomingMessage,
@@ -43,71 +28,9 @@ from shared.schemas import (
     encode,
     new_id,
 )
-
-REUSABLE: Final = frozenset({"RUNNING", "STARTING", "BUILDING", "PAUSED"})
-"""A worker coming up or paused is reused: never spawn a second one beside it."""
+from shared.scripts import register
 
 _STATUS_PREFIX: Final = keys.worker_status("")
-
-_FORWARD = """
-local me, entry_id, user = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('GET', KEYS[1]) ~= me then return {'lost'} end
-local last = redis.call('GET', KEYS[2])
-if last and not id_after(entry_id, last) then
-  -- What the first run set up, for a relay that did not hear its answer.
-  local cursor = redis.call('HGET', KEYS[9], user) or ''
-  local watch = redis.call('HGET', KEYS[11], user) or ''
-  return {'duplicate', last, cursor, watch}
-end
-
-local worker = redis.call('GET', KEYS[3])
-local status = ''
-if worker then status = read_status(ARGV[11] .. worker) end
-local reusable = {RUNNING = true, STARTING = true, BUILDING = true, PAUSED = true}
-local spawned, command_id = 0, ''
-if not (worker and reusable[status]) then
-  if redis.call('EXISTS', KEYS[4]) == 0 then
-    command_id = redis.call('XADD', KEYS[5], '*', 'data', ARGV[8])
-    redis.call('SET', KEYS[4], ARGV[9], 'PX', ARGV[10])
-    spawned = 1
-    worker = ARGV[4]
-  end
-  -- Else a create is in flight: the message waits in the input stream for it.
-  worker = worker or ARGV[4]
-end
-redis.call('SET', KEYS[3], worker, 'EX', ARGV[5])
-redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[5])
-
-redis.call('SADD', KEYS[8], user)
-local cursor = redis.call('HGET', KEYS[9], user)
-if not cursor then
-  local newest = redis.call('XREVRANGE', KEYS[10], '+', '-', 'COUNT', 1)
-  cursor = newest[1] and newest[1][1] or '0-0'
-  redis.call('HSET', KEYS[9], user, cursor)
-end
-
-local watch = ''
-if spawned == 1 or (status ~= 'RUNNING' and redis.call('HEXISTS', KEYS[11], user) == 0) then
-  -- Numbers as strings: cjson keeps only 14 significant digits.
-  watch = cjson.encode({
-    request_id = spawned == 1 and ARGV[9] or '',
-    command_id = command_id,
-    deadline_ms = string.format('%d', now_ms() + tonumber(ARGV[10])),
-    baseline = status,
-    worker_id = worker,
-    chat_id = ARGV[6],
-  })
-  redis.call('HSET', KEYS[11], user, watch)
-end
-
--- "typing…" until the first reply: recorded for a relay that takes the partition over.
-local typing_until = string.format('%d', now_ms() + tonumber(ARGV[12]))
-redis.call('HSET', KEYS[12], user, ARGV[6] .. ':' .. typing_until)
-
-local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
-redis.call('SET', KEYS[2], entry_id)
-return {'forwarded', worker, spawned, status, cursor, watch, input_id}
-"""
 
 
 @dataclass(frozen=True)
@@ -161,7 +84,7 @@ class SessionForwarder:
         self._instructions = instructions
         self._allowed_commands = allowed_commands
         self._start_timeout_ms = int(start_timeout_s * 1000)
-        self._script = register(redis, NOW_MS, ID_AFTER, READ_STATUS, _FORWARD)
+        self._script = register(redis, __file__, "forward.lua")
 
     async def forward(
         self, partition: int, entry_id: str, message: IncomingMessage
@@ -191,6 +114,7 @@ class SessionForwarder:
                 keys.po_output(user_id),
                 keyspace.start_watch(partition),
                 keyspace.typing(partition),
+                keys.incoming(partition),
             ],
             args=[
                 self._identity,

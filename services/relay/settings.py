@@ -28,14 +28,28 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     lease_tick_s: float = 1.0
     reply_concurrency: int = 32
     """Users whose replies are being sent at the same time, per relay."""
+    reply_max_attempts: int = 8
+    """A reply Telegram keeps failing on (5xx, an undecodable answer, unreachable) is given
+    up after this many sends (each with the sender's own retries) ..."""
+    reply_max_age_s: float = 600.0
+    """... and this long since its first failed send: then the user is told and it is
+    dead-lettered, and their later replies follow."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_positive(self, "po_start_timeout_s", "typing_cap_s", "lease_ttl_s", "lease_tick_s")
+        require_positive(
+            self,
+            "po_start_timeout_s",
+            "typing_cap_s",
+            "lease_ttl_s",
+            "lease_tick_s",
+            "reply_max_age_s",
+        )
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
             raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")
-        if self.reply_concurrency < 1:
-            raise ValueError("reply_concurrency: must be at least 1")
+        for name in ("reply_concurrency", "reply_max_attempts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
 
 
 Settings = RelaySettings

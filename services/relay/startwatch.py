@@ -1,24 +1,13 @@
 """Watching a PO come up: the user is told once when it fails or takes too long.
 
-The forwarding script opens a watch (``bot:watch:{p}``, user -> JSON) when it
-spawns a worker, or when it forwards to one that is not ``RUNNING``. The
-partition's owner checks its few watched users every ``interval_s``, in one
-script that reads their statuses (hash or plain string) and Redis' clock:
-
-* ``RUNNING``: the watch closes, nothing said;
-* ``FAILED``/``STOPPED``: the start failed, if the worker was seen in
-  another state since the watch opened, or if the worker-manager's answer
-  on ``worker:responses:po`` (matched by the create's ``request_id``) says
-  so. A status that was already ``FAILED`` when the worker was spawned is
-  the previous worker's, and proves nothing about the new one;
-* still not ``RUNNING`` at the deadline (``PO_START_TIMEOUT_S`` after the
-  message): it is late.
-
-Either way the user gets one message (``po_failed`` or ``po_start_slow``,
-sent with an idempotency key, so a takeover does not repeat it), then the
-watch closes and the spawn guard is lifted: the user's next message spawns
-a worker again if the status says so. The message itself stays in
-``worker:po:{user_id}:input``, where the next worker reads it from the start.
+The forwarding script opens a watch (``bot:watch:{p}``) when it spawns, or
+forwards to a worker not ``RUNNING``. The owner checks its watched users
+every ``interval_s`` in one script (statuses and Redis' clock): ``RUNNING``
+closes the watch; a failed start or the ``PO_START_TIMEOUT_S`` deadline
+sends one keyed notice, then closes the watch and lifts the spawn guard.
+The message itself stays in the PO's input stream. The rules (which
+``FAILED`` counts): the relay's "Typing and PO start" section of
+``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
@@ -33,33 +22,20 @@ from redis.exceptions import RedisError
 
 from services.relay import keyspace
 from services.relay.blocking import pause
-from services.relay.lua import NOW_MS, READ_STATUS, register, text, texts
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
+from shared.connections import text, texts
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, WorkerResponse, decode_entry
+from shared.scripts import register
 from shared.texts import Texts
 
 log = get_logger(__name__)
 
 _STOPPED: Final = frozenset({"FAILED", "STOPPED"})
 RESPONSES_SCAN: Final = 1000
-
-_STATUSES = """
-local out = {string.format('%d', now_ms())}
-for _, key in ipairs(KEYS) do out[#out + 1] = read_status(key) end
-return out
-"""
-
-_CONCLUDE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[2]) end
-if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
-if ARGV[5] == '1' then redis.call('HDEL', KEYS[4], ARGV[2]) end
-return 1
-"""
 
 
 class WatchRecord(msgspec.Struct, kw_only=True):
@@ -109,8 +85,8 @@ class StartWatch:
         self._typing = typing
         self._interval_s = interval_s
         self._watched: dict[int, _Watched] = {}
-        self._statuses = register(redis, NOW_MS, READ_STATUS, _STATUSES)
-        self._conclude = register(redis, _CONCLUDE)
+        self._statuses = register(redis, __file__, "watch_statuses.lua")
+        self._conclude = register(redis, __file__, "watch_conclude.lua")
 
     # --- partitions and new watches -----------------------------------------------------------
 
@@ -211,8 +187,8 @@ class StartWatch:
         if notice is not None:
             key = f"po-start:{watch.user_id}:{watch.record.request_id or watch.record.deadline_ms}"
             chat_id = int(watch.record.chat_id)
-            delivery = await self._outbound.send(chat_id, notice, key=key, markdown=False)
-            if delivery is Delivery.RETRY:
+            sent = await self._outbound.send(chat_id, notice, key=key, markdown=False)
+            if sent.delivery is Delivery.RETRY:
                 return  # Telegram is away: the next check tries again
             self._typing.stop(watch.user_id)  # "typing…" after "it failed" would contradict it
         closed = await self._conclude(

@@ -1,19 +1,12 @@
 """The "typing…" indicator while a user waits for their PO: one loop, no task per user.
 
-Telegram shows a chat action for about 5 s, so it is renewed every
-``interval_s`` (4 s) from ``first_after_s`` (1 s) after the message was
-forwarded until the first output entry of the user is read, or until
-``cap_s`` (``TYPING_CAP_S``) has passed. The first second is skipped: a reply
-that fast needs no indicator, and for such POs it halves the requests to
-Telegram (and the relay's work per message). Best effort: a failed action
-is not retried.
-
-A takeover does not end it: the forwarding script records each waiting
-user in ``bot:typing:{p}`` (user -> ``chat_id:until_ms``, Redis time), the
-first reply handled (the cursor script), a start failure told (the start
-watch) or the prune of an expired session clears the record, and a relay
-that starts a partition resumes its records at once, each until its own
-cap.
+Shown from ``first_after_s`` (1 s: a faster reply needs none) after the
+message was forwarded, renewed every ``interval_s`` (4 s; Telegram shows it
+about 5 s) until the user's first output entry is read or ``cap_s`` passed.
+Best effort. A takeover resumes it from ``bot:typing:{p}``, which the
+forwarding script writes and the first reply, a start failure told or a
+prune clears. See the relay's "Typing and PO start" section of
+``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
@@ -27,32 +20,15 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 
 from services.relay import keyspace
-from services.relay.lua import NOW_MS, register, text
 from services.relay.outbound import Outbound
+from shared.connections import text
 from shared.log import get_logger
+from shared.scripts import register
 
 log = get_logger(__name__)
 
 INTERVAL_S: Final = 4.0
 FIRST_AFTER_S: Final = 1.0
-
-
-_LOAD = """
--- The partition's waiting users; records past their cap are deleted on the way.
-local now = now_ms()
-local out = {string.format('%d', now)}
-local records = redis.call('HGETALL', KEYS[1])
-for i = 1, #records, 2 do
-  local until_ms = tonumber(string.match(records[i + 1], ':(%d+)$'))
-  if until_ms and until_ms > now then
-    out[#out + 1] = records[i]
-    out[#out + 1] = records[i + 1]
-  else
-    redis.call('HDEL', KEYS[1], records[i])
-  end
-end
-return out
-"""
 
 
 @dataclass(slots=True)
@@ -82,7 +58,7 @@ class TypingIndicator:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._changed = asyncio.Event()
-        self._load = register(redis, NOW_MS, _LOAD)
+        self._load = register(redis, __file__, "typing_load.lua")
         self.actions_sent = 0
 
     @property

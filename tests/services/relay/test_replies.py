@@ -17,7 +17,9 @@ from services.fakes.telegram import Failure, FakeTelegram
 from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from shared.schemas import DATA_FIELD
+from shared.sending.retry import RetryPolicy
 from shared.streams import DeadLetter
+from shared.texts import RU
 from tests.services.relay.conftest import (
     StartRelay,
     chat_of,
@@ -144,6 +146,34 @@ async def test_a_reply_telegram_fails_on_for_a_while_is_delivered_once_it_is_bac
 
     await fake_telegram.wait_for_messages(CHAT, 2, timeout=30)
     assert fake_telegram.chat(CHAT).texts == ["echo: one", "echo: two"]
+
+
+async def test_a_reply_telegram_keeps_failing_on_is_dead_lettered_the_user_told_and_the_next_sent(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    # Two sends of the first reply, each through all of the sender's tries, fail with 500.
+    failures = 2 * RetryPolicy().attempts
+    fake_telegram.fail_next("sendMessage", Failure.server_error(500), times=failures, chat_id=CHAT)
+    relay = await start_relay(REPLY_MAX_ATTEMPTS="2", REPLY_MAX_AGE_S="0.1")
+
+    await write_message(redis, USER, "one")
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=40)
+    assert fake_telegram.chat(CHAT).texts == [RU.reply_failed, "echo: two"]
+    output = keys.po_output(USER)
+    dead = [
+        msgspec.json.decode(f[b"data"], type=DeadLetter)
+        for _, f in await entries(redis, keys.dead_letter(output))
+    ]
+    assert [(d.reason, d.deliveries, d.stream) for d in dead] == [("undeliverable", 2, output)]
+    assert "error_code 500" in dead[0].error
+    assert "echo: one" in dead[0].fields[DATA_FIELD]
+    counted = 'telegram_bot_dead_letters_total{service="relay",stream_kind="po_output"} 1.0'
+    assert counted in relay.relay.metrics.exposition().decode()
 
 
 async def test_a_reply_is_not_sent_again_when_its_entry_is_read_again(
