@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from services.notifier.admins import Admins
 from services.notifier.claims import ClaimKeeper
+from services.notifier.consumers import ConsumerPruner
 from services.notifier.messages import describe
 from services.notifier.settings import NotifierSettings
 from shared import keys
@@ -141,6 +142,13 @@ async def serve(settings: NotifierSettings) -> int:
             claim_idle_ms=_claim_idle_ms(settings),
         )
         consumer = _consumer(settings, redis, claims.holding(notifier.handle), heartbeat, metrics)
+        pruner = ConsumerPruner(
+            redis,
+            stream=keys.PROVISIONER_RESULTS,
+            group=keys.NOTIFIER_GROUP,
+            keep=settings.notifier_name,
+            idle_s=settings.notifier_stale_consumer_s,
+        )
         log.info("notifier_started", consumer=settings.notifier_name)
         # The claims are kept until the consumer returns: on a stop, it finishes
         # the result in hand first, however long that takes.
@@ -150,6 +158,7 @@ async def serve(settings: NotifierSettings) -> int:
                 group.create_task(_run_then_set(consumer.run(stop), consumed))
                 group.create_task(claims.run(consumed))
                 group.create_task(report_pending(redis, metrics, stop))
+                group.create_task(pruner.run(stop))
         finally:
             await sender.close()
             await redis.aclose()
