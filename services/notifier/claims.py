@@ -75,14 +75,17 @@ class ClaimKeeper:
 
     async def refresh(self) -> list[str]:
         """Claim again every entry this consumer holds; their ids."""
+        # Only failures noted before the scan can be missing from it for good:
+        # one noted meanwhile may be of an entry read after the scan passed it.
+        failed_before = set(self._failed)
         held: list[str] = []
         pending: set[str] = set()
         async for entry_id, deliveries in self._own_pending():
             pending.add(entry_id)
             if self._is_held(entry_id, deliveries):
                 held.append(entry_id)
-        for gone in self._failed.keys() - pending:  # acknowledged, or taken by another
-            del self._failed[gone]
+        for gone in failed_before - pending:  # acknowledged, or taken by another
+            self._failed.pop(gone, None)
         if held:
             ids: list[StreamIdT] = [*held]
             await self._redis.xclaim(self._stream, self._group, self._consumer, 0, ids, justid=True)
