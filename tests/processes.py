@@ -51,15 +51,28 @@ class ServiceProcess:
         return None if self._proc is None else self._proc.poll()
 
     def kill(self) -> None:
-        """SIGKILL: the process dies wherever it is, as in a crash."""
+        """SIGKILL: the process dies wherever it is, as in a crash.
+
+        The wait is only the kernel's reaping, never the process's own work,
+        so it cannot block an event loop for long.
+        """
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
 
-    def terminate(
+    async def stop(
         self, timeout: float = EXIT_TIMEOUT_S, sig: signal.Signals = signal.SIGTERM
     ) -> int:
-        """Send ``sig`` (SIGTERM), wait; SIGKILL if it does not stop in time. The exit code."""
+        """Send ``sig`` (SIGTERM), wait; SIGKILL if it does not stop in time. The exit code.
+
+        The wait runs in a thread, so this test's event loop keeps going: a
+        process stopping may need the fakes that run on it (a notifier
+        finishes the result in hand, sending to the fake Telegram), and a
+        blocked loop would make every such stop wait out ``timeout``.
+        """
+        return await asyncio.to_thread(self._stop, timeout, sig)
+
+    def _stop(self, timeout: float, sig: signal.Signals) -> int:
         assert self._proc is not None
         if self._proc.poll() is None:
             self._proc.send_signal(sig)

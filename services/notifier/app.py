@@ -1,28 +1,19 @@
 """The notifier entry point: provisioner:results -> every admin, until SIGTERM.
 
-Each result goes to each admin at most once: the send's idempotency key is
-``provision:{entry id}:{admin}``. A result is acknowledged only when every
-known admin is done with it and the API's admins are known; so a crash, a
-Telegram outage or an API outage leaves it pending, and the retry sends
-only what is missing. An API outage never drops a result: the
-environment's admins get it at once, the API's once it answers.
-
-An admin is done with a result once Telegram accepted it, or once Telegram
-refused it for good for that chat: 403 (the admin blocked the bot) or
-another refusal no retry changes, such as 400 "chat not found" for an
-``ADMIN_TELEGRAM_IDS`` id that never started the bot. Such an admin is
-logged once per result (``admin_unreachable``) and counted
-(``notifications_undeliverable``); keeping the result pending instead would
-retry it forever, and once ``bot:sent`` expired (24 h) the admins already
-told would be told again. Refusals of the bot itself (401, 404: a wrong
-token or API server) and failures that may pass (5xx, network, after the
-sender's retries) leave the result pending.
+Each result goes to each admin at most once (the send's key is
+``provision:{entry id}:{admin}``) and is acknowledged only once every admin
+is done with it and the API's admins are known, so a crash or an outage
+leaves it pending and the retry sends only what is missing. An admin is done
+once Telegram took the message, or refused it for good for that chat (403,
+or a 400 such as "chat not found"): logged and counted, never retried
+forever. Why each rule: docs/ARCHITECTURE.md (Notifier).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,6 +21,8 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.notifier.admins import Admins
+from services.notifier.claims import ClaimKeeper
+from services.notifier.consumers import ConsumerPruner
 from services.notifier.messages import describe
 from services.notifier.settings import NotifierSettings
 from shared import keys
@@ -143,33 +136,73 @@ async def serve(settings: NotifierSettings) -> int:
     ):
         admins = Admins(api, settings.admin_telegram_ids, ttl_s=settings.admins_cache_s)
         notifier = Notifier(sender, admins, metrics=metrics)
-        consumer = StreamConsumer(
+        claims = ClaimKeeper(
             redis,
             stream=keys.PROVISIONER_RESULTS,
             group=keys.NOTIFIER_GROUP,
             consumer=settings.notifier_name,
-            decode=entry_decoder(ProvisionerResult),
-            handler=notifier.handle,
-            # A new group starts at the stream's end: a first deployment must not
-            # replay the whole history of results to every admin.
-            start_id="$",
-            claim_idle_ms=int(settings.notifier_retry_after_s * 1000),
-            # Only malformed entries are dead-lettered: a result waiting for the
-            # API or Telegram to come back is retried for as long as it takes.
-            max_deliveries=1_000_000,
-            on_turn=heartbeat.beat,
-            on_dead_letter=lambda _reason: metrics.dead_letter("provisioner_results"),
+            claim_idle_ms=_claim_idle_ms(settings),
+        )
+        consumer = _consumer(settings, redis, claims.holding(notifier.handle), heartbeat, metrics)
+        pruner = ConsumerPruner(
+            redis,
+            stream=keys.PROVISIONER_RESULTS,
+            group=keys.NOTIFIER_GROUP,
+            keep=settings.notifier_name,
+            idle_s=settings.notifier_stale_consumer_s,
         )
         log.info("notifier_started", consumer=settings.notifier_name)
+        # The claims are kept until the consumer returns: on a stop, it finishes
+        # the result in hand first, however long that takes.
+        consumed = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(consumer.run(stop))
+                group.create_task(_run_then_set(consumer.run(stop), consumed))
+                group.create_task(claims.run(consumed))
                 group.create_task(report_pending(redis, metrics, stop))
+                group.create_task(pruner.run(stop))
         finally:
             await sender.close()
             await redis.aclose()
     log.info("notifier_stopped")
     return 0
+
+
+def _claim_idle_ms(settings: NotifierSettings) -> int:
+    return int(settings.notifier_retry_after_s * 1000)
+
+
+def _consumer(
+    settings: NotifierSettings,
+    redis: aioredis.Redis,
+    handler: Callable[[str, ProvisionerResult], Awaitable[None]],
+    heartbeat: Heartbeat,
+    metrics: Metrics,
+) -> StreamConsumer[ProvisionerResult]:
+    return StreamConsumer(
+        redis,
+        stream=keys.PROVISIONER_RESULTS,
+        group=keys.NOTIFIER_GROUP,
+        consumer=settings.notifier_name,
+        decode=entry_decoder(ProvisionerResult),
+        handler=handler,
+        # A new group starts at the stream's end: a first deployment must not
+        # replay the whole history of results to every admin.
+        start_id="$",
+        claim_idle_ms=_claim_idle_ms(settings),
+        # Only malformed entries are dead-lettered: a result waiting for the
+        # API or Telegram to come back is retried for as long as it takes.
+        max_deliveries=1_000_000,
+        on_turn=heartbeat.beat,
+        on_dead_letter=lambda _reason: metrics.dead_letter("provisioner_results"),
+    )
+
+
+async def _run_then_set(work: Awaitable[None], done: asyncio.Event) -> None:
+    try:
+        await work
+    finally:
+        done.set()
 
 
 PENDING_EVERY_S = 10.0

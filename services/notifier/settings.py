@@ -27,6 +27,9 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
     notifier_retry_after_s: float = 30.0
     """How long a result that could not reach every admin waits before a retry;
     also how long a dead replica's results wait before another takes them."""
+    notifier_stale_consumer_s: float = 86_400.0
+    """A consumer of the group idle this long (a day) and holding nothing is a run
+    gone for good: it is removed from the group (at start, then hourly)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -37,6 +40,8 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
         # The stream reader's claim idle time is this in whole milliseconds.
         if not self.notifier_retry_after_s >= 0.001:
             raise ValueError("notifier_retry_after_s: must be at least 0.001")
+        if not self.notifier_stale_consumer_s > 0:
+            raise ValueError("notifier_stale_consumer_s: must be positive")
 
 
 Settings = NotifierSettings

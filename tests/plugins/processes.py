@@ -2,13 +2,15 @@
 
 ``service_env`` is the environment wired to this test's fake Telegram, fake
 API and Redis; ``start_service("relay")`` starts ``telegram-bot relay`` with
-it (extra variables as keywords) and stops it at teardown, failing the test
-if any process wrote a secret to its log.
+it (extra variables as keywords) and stops it at teardown (all at once, and
+without blocking the fakes on the test's loop), failing the test if any
+process wrote a secret to its log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ def service_env(fake_telegram: FakeTelegram, fake_api: FakeApi, redis_url: str) 
 
 
 @pytest.fixture
-def start_service(service_env: dict[str, str], tmp_path: Path) -> Iterator[StartService]:
+async def start_service(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[StartService]:
     started: list[ServiceProcess] = []
 
     def start(command: str, *, name: str = "", **extra_env: str) -> ServiceProcess:
@@ -47,8 +49,7 @@ def start_service(service_env: dict[str, str], tmp_path: Path) -> Iterator[Start
         return process
 
     yield start
-    for process in started:
-        process.terminate()
+    await asyncio.gather(*(process.stop() for process in started))
     secrets = (service_env["TELEGRAM_BOT_TOKEN"], INTERNAL_KEY)
     for process in started:
         logs = process.logs()

@@ -21,7 +21,7 @@ async def test_a_stop_signal_stops_the_process_with_status_0_within_seconds(
     await process.wait_for_event(f"{command}_started", timeout=30)
 
     began = time.monotonic()
-    code = process.terminate(timeout=STOP_WITHIN_S + 5, sig=sig)
+    code = await process.stop(timeout=STOP_WITHIN_S + 5, sig=sig)
 
     assert code == 0, process.logs()
     assert time.monotonic() - began < STOP_WITHIN_S

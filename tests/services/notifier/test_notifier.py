@@ -73,11 +73,8 @@ async def pending(redis: aioredis.Redis) -> int:
 
 
 async def stop(process: ServiceProcess) -> None:
-    """SIGTERM and wait for the exit: the result in hand is finished and acknowledged first.
-
-    In a thread, so the fakes (on this event loop) keep answering meanwhile.
-    """
-    assert await asyncio.to_thread(process.terminate) == 0
+    """SIGTERM and wait for the exit: the result in hand is finished and acknowledged first."""
+    assert await process.stop() == 0
 
 
 def told(process: ServiceProcess) -> int:
