@@ -91,8 +91,8 @@ class Ingress:
     dp: Dispatcher
     processor: UpdateProcessor
     intake: Intake
-    outbox: Courier
-    """The sending side of the answers (``join`` waits until what is queued went out)."""
+    courier: Courier
+    """Sends the answers ``intake`` stored (``join`` waits until what is queued went out)."""
     texts: Texts
     metrics: Metrics
     heartbeat: Heartbeat | None = None
@@ -148,7 +148,6 @@ class Ingress:
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
                     maxlen=settings.incoming_maxlen,
                     metrics=metrics,
-                    courier=courier,
                 )
                 await courier.start()
                 try:
@@ -170,7 +169,7 @@ class Ingress:
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop``; the exit status (0, or why Telegram would not let us)."""
-        log.info("ingress_started", mode=self.settings.ingress_mode, instance=self.outbox.instance)
+        log.info("ingress_started", mode=self.settings.ingress_mode, instance=self.courier.instance)
         # In the background: updates need not wait for the menu, and a SIGTERM
         # during a slow setMyCommands must not wait for its answer.
         menu = asyncio.create_task(self._register_menu(), name="command-menu")
@@ -189,6 +188,7 @@ class Ingress:
             self.bot,
             self.processor,
             self.intake,
+            self.courier,
             timeout_s=self.settings.polling_timeout_s,
             allowed_updates=self.allowed_updates,
             on_turn=self.heartbeat.beat if self.heartbeat is not None else None,
@@ -206,7 +206,9 @@ class Ingress:
         settings = self.settings
         secret = settings.webhook_secret
         assert secret is not None  # IngressSettings requires it in webhook mode
-        handler = WebhookHandler(self.processor, self.intake, secret, self.bot.session.json_loads)
+        handler = WebhookHandler(
+            self.processor, self.intake, self.courier, secret, self.bot.session.json_loads
+        )
         host, port = listen_address(settings.webhook_listen)
 
         async def set_webhook() -> None:

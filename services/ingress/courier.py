@@ -84,11 +84,10 @@ from typing import Any, Final, NamedTuple, TypeVar
 import msgspec
 from redis.exceptions import NoScriptError, RedisError
 
-from services.ingress.intake import IntakeBatch
-from services.ingress.outbox import Mark
+from services.ingress.batch import IntakeBatch, StoredAnswerEntry
 from shared import keys
 from shared.log import get_logger
-from shared.schemas import MalformedEntry, StoredAnswer, decode_entry, encode
+from shared.schemas import AnswerMark, MalformedEntry, StoredAnswer, decode_entry, encode
 from shared.sender import Outcome, Sender, SendResult
 
 log = get_logger(__name__)
@@ -213,7 +212,7 @@ class Courier:
         waiting = (0 if queue is None else len(queue)) + in_batch
         return "chat_backlog" if waiting >= self._per_chat else None
 
-    def queue(self, stored: Iterable[tuple[str, StoredAnswer]]) -> None:
+    def queue(self, stored: Iterable[StoredAnswerEntry]) -> None:
         """Send these stored answers (entry id, answer), each chat's in the order given.
 
         After :meth:`close` they are left in Redis, for whoever takes them over.
@@ -306,7 +305,7 @@ class Courier:
             chat_id, answer.edit_of, answer.pieces[0], reply_markup=answer.reply_markup
         )
 
-    async def _set_mark(self, mark: Mark, answer_id: str) -> bool:
+    async def _set_mark(self, mark: AnswerMark, answer_id: str) -> bool:
         """Set ``mark`` to the answer's id; whether the answer should go out."""
         if not mark.only_if_new:
             await self._redis.set(mark.key, answer_id, ex=mark.ttl_s)
@@ -388,7 +387,7 @@ class Courier:
         return queued
 
     async def _recover_page(self, entries: Sequence[tuple[Any, Any]]) -> int:
-        candidates: list[tuple[str, StoredAnswer]] = []
+        candidates: list[StoredAnswerEntry] = []
         malformed: list[str] = []
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
@@ -399,10 +398,10 @@ class Courier:
                 malformed.append(entry_id)
                 continue
             if answer.owner != self.instance:
-                candidates.append((entry_id, answer))
+                candidates.append(StoredAnswerEntry(entry_id, answer))
             elif entry_id not in self._known:
                 if entry_id in self._unclaimed:
-                    candidates.append((entry_id, answer))
+                    candidates.append(StoredAnswerEntry(entry_id, answer))
                 else:
                     self._unclaimed_now.add(entry_id)
         if malformed:
@@ -439,17 +438,17 @@ class Courier:
                 plan.append((entry_id, mine, [entry_id, alive_key, encode(mine).decode()]))
         items = [item for _, _, item in plan if item]
         results = iter(await self._take_over(items) if items else [])
-        ready: list[tuple[str, StoredAnswer]] = []
+        ready: list[StoredAnswerEntry] = []
         taken = adopted = 0
         for entry_id, answer, item in plan:
             if not item:
-                ready.append((entry_id, answer))
+                ready.append(StoredAnswerEntry(entry_id, answer))
                 self._unclaimed.discard(entry_id)
                 adopted += 1
                 continue
             result = next(results)
             if item[2] and result != 0:
-                ready.append((_text(result), answer))
+                ready.append(StoredAnswerEntry(_text(result), answer))
                 taken += 1
         if ready:
             log.info("answers_recovered", taken=taken, own=adopted)

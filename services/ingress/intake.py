@@ -40,21 +40,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from collections.abc import Sequence
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
 from services.ingress.backoff import retry_delay
+from services.ingress.batch import IntakeBatch, PendingMessage, StoredAnswerEntry
 from shared import keys
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
-from shared.schemas import IncomingMessage, StoredAnswer, encode, utc_now_iso
-
-if TYPE_CHECKING:
-    from services.ingress.courier import Courier
+from shared.schemas import StoredAnswer
 
 log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
@@ -100,94 +98,13 @@ def dedupe_key(update_id: int) -> str:
     return f"{DEDUPE_PREFIX}{update_id}"
 
 
-class _Pending(NamedTuple):  # a tuple: built for every message, cheaper than a dataclass
-    update_id: int
-    user_id: int
-    request_id: str
-    stream: str
-    data: str
-    """The ``IncomingMessage`` as JSON text, the stream entry's ``data`` field."""
-
-
-class _PendingAnswer(NamedTuple):
-    update_id: int
-    answer: StoredAnswer
-    data: str
-    """The ``StoredAnswer`` as JSON text, the ``bot:answers`` entry's ``data`` field."""
-
-
-class IntakeBatch:
-    """Messages and answers produced while handling one batch of updates, not yet stored."""
-
-    __slots__ = ("_answers", "_chats", "_pending", "_undo", "received_at")
-
-    def __init__(self) -> None:
-        self._undo: list[Callable[[], None]] | None = None
-        self._pending: list[_Pending] = []
-        self._answers: list[_PendingAnswer] = []
-        self._chats: dict[int, int] = {}
-        """Answers in this batch per chat (the outbox's bound counts them too)."""
-        self.received_at = utc_now_iso()
-        """When the batch arrived: the ``timestamp`` of its messages (one clock read per batch)."""
-
-    def add(self, message: IncomingMessage) -> None:
-        # Encoded here, inside the handler, so a message that cannot be
-        # encoded fails its own update and not the whole batch.
-        stream = keys.incoming(keys.partition_of(message.user_id))
-        data = encode(message).decode()
-        self._pending.append(
-            _Pending(message.update_id, message.user_id, message.request_id, stream, data)
-        )
-
-    def add_answer(self, update_id: int, answer: StoredAnswer) -> None:
-        """An answer to update ``update_id``: stored with it, sent once stored."""
-        data = encode(answer).decode()  # here, for the same reason as in ``add``
-        self._answers.append(_PendingAnswer(update_id, answer, data))
-        self._chats[answer.chat_id] = self._chats.get(answer.chat_id, 0) + 1
-
-    def if_discarded(self, undo: Callable[[], None]) -> None:
-        """Run ``undo`` if this batch is given up unstored (its updates will come again).
-
-        For what a handler remembers in memory about an answer it added (a
-        stranger told, a keyboard offered): an answer never stored was never
-        sent, so the update Telegram delivers again must be answered again.
-        """
-        if self._undo is None:
-            self._undo = []
-        self._undo.append(undo)
-
-    def discard(self) -> None:
-        """This batch will not be stored: undo what its handlers remembered."""
-        undo, self._undo = self._undo or [], None
-        for step in reversed(undo):
-            step()
-
-    def answers_to(self, chat_id: int) -> int:
-        return self._chats.get(chat_id, 0)
-
-    @property
-    def answer_chats(self) -> Sequence[int]:
-        return list(self._chats)
-
-    def __len__(self) -> int:
-        return len(self._pending) + len(self._answers)
-
-    @property
-    def pending(self) -> Sequence[_Pending]:
-        return self._pending
-
-    @property
-    def answers(self) -> Sequence[_PendingAnswer]:
-        return self._answers
-
-
 class Intake:
     """Stores ``IntakeBatch``es in ``bot:incoming:{p}`` and ``bot:answers``, each update once.
 
     ``maxlen`` caps each partition's stream (``XADD MAXLEN ~``; 0: no cap);
     ``bot:answers`` is never trimmed (its entries are deleted once sent).
-    Stored answers are handed to ``courier``; without one (some tests) they
-    stay in Redis for whichever ingress recovers them.
+    :meth:`store` returns the answers it stored; the caller hands them to
+    the courier.
     """
 
     def __init__(
@@ -197,26 +114,23 @@ class Intake:
         dedupe_ttl_s: int = 24 * 60 * 60,
         maxlen: int = 100_000,
         metrics: Metrics | None = None,
-        courier: Courier | None = None,
     ) -> None:
         self._metrics = metrics or Metrics("ingress")
-        self._courier = courier
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
         self._maxlen = maxlen
         self._script = redis.register_script(_STORE_SCRIPT)
 
-    async def store(self, batch: IntakeBatch) -> None:
+    async def store(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         """Store every message and answer of ``batch`` once; ``RedisError`` when Redis fails.
 
-        Once stored, the answers of the updates stored now (not of those
-        stored before: they were answered then) go to the courier.
+        Returns the answers stored now, to be sent: those of updates stored
+        before are left out (they were answered then).
         """
         if not batch:
-            return
+            return []
         if batch.answers:
-            await self._store_with_answers(batch)
-            return
+            return await self._store_with_answers(batch)
         try:
             replies = await self._run(_message_items(batch.pending))
         except NoScriptError:
@@ -226,8 +140,9 @@ class Intake:
         duplicates = _log_stored(batch.pending, replies[0])
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
+        return []
 
-    async def _store_with_answers(self, batch: IntakeBatch) -> None:
+    async def _store_with_answers(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         updates = _updates_of(batch)
         items = [update.item for update in updates]
         try:
@@ -236,29 +151,32 @@ class Intake:
             await self._redis.script_load(_STORE_SCRIPT)
             replies = await self._run(items)
         results, answer_ids = replies
-        stored: list[tuple[str, StoredAnswer]] = []
+        stored: list[StoredAnswerEntry] = []
         ids = iter(answer_ids)
         for update, result in zip(updates, results, strict=True):
             if result != 0:
-                stored.extend((_text(next(ids)), answer) for answer in update.answers)
+                stored.extend(
+                    StoredAnswerEntry(_text(next(ids)), answer) for answer in update.answers
+                )
         messages = [u.message if u.message is not None else u.update_id for u in updates]
         duplicates = _log_stored(messages, results)
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
-        if not stored:
-            return
-        log.info(
-            "answers_stored",
-            answers=len(stored),
-            update_ids=[u.update_id for u, r in zip(updates, results, strict=True) if r != 0],
-        )
-        if self._courier is not None:
-            self._courier.queue(stored)
+        if stored:
+            log.info(
+                "answers_stored",
+                answers=len(stored),
+                update_ids=[u.update_id for u, r in zip(updates, results, strict=True) if r != 0],
+            )
+        return stored
 
-    async def store_until_stored(self, batch: IntakeBatch, stop: asyncio.Event) -> bool:
-        """Retry ``store`` with capped backoff until it succeeds (True) or ``stop`` is set (False).
+    async def store_until_stored(
+        self, batch: IntakeBatch, stop: asyncio.Event
+    ) -> list[StoredAnswerEntry] | None:
+        """Retry ``store`` with capped backoff until it succeeds or ``stop`` is set (None).
 
-        False leaves the batch's updates unconfirmed: Telegram delivers them again.
+        Returns what ``store`` returned. None leaves the batch's updates
+        unconfirmed: Telegram delivers them again.
 
         The polling loop uses this: until the batch is stored its updates
         must not be confirmed, and stalling is the only way to hold them
@@ -267,7 +185,7 @@ class Intake:
         attempt = 0
         while True:
             try:
-                await self.store(batch)
+                stored = await self.store(batch)
             except RedisError as exc:
                 attempt += 1
                 delay = retry_delay(attempt)
@@ -283,11 +201,11 @@ class Intake:
                 if stop.is_set():
                     log.warning("intake_abandoned", updates=len(batch))
                     batch.discard()
-                    return False
+                    return None
                 continue
             if attempt:
                 log.info("intake_recovered", attempts=attempt + 1)
-            return True
+            return stored
 
     async def _run(self, items: Sequence[Sequence[str]]) -> list[Any]:
         replies: list[Any] = await self._redis.evalsha(
@@ -301,13 +219,13 @@ class Intake:
         return replies
 
 
-def _message_items(pending: Sequence[_Pending]) -> list[tuple[str, str, str]]:
+def _message_items(pending: Sequence[PendingMessage]) -> list[tuple[str, str, str]]:
     return [(dedupe_key(item.update_id), item.stream, item.data) for item in pending]
 
 
 class _Update(NamedTuple):
     update_id: int
-    message: _Pending | None
+    message: PendingMessage | None
     answers: list[StoredAnswer]
     item: list[str]
     """The script's item: dedupe key, stream, message data, answers' data."""
@@ -339,7 +257,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _log_stored(updates: Sequence[_Pending | int], replies: Sequence[Any]) -> int:
+def _log_stored(updates: Sequence[PendingMessage | int], replies: Sequence[Any]) -> int:
     """One INFO line per batch (a line per message costs throughput); the duplicates counted.
 
     ``updates``: each update's message, or its id when it had answers only.

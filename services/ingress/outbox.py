@@ -15,21 +15,31 @@ Durability, order, bounds and recovery: ``courier``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from services.ingress.intake import IntakeBatch
+from services.ingress.batch import IntakeBatch
 from shared.formatting import html_parts
 from shared.log import get_logger
 from shared.schemas import AnswerMark, StoredAnswer, new_id
 from shared.sender import Piece, ReplyMarkup, pieces
 
-if TYPE_CHECKING:
-    from services.ingress.courier import Courier
-
 log = get_logger(__name__)
 
 Mark = AnswerMark
 """Stored with the answer (``shared.schemas``): ``Mark(key, ttl_s, only_if_new=False)``."""
+
+
+class AnswerRoom(Protocol):
+    """What the outbox asks of the sending side (``courier.Courier``) before adding an answer."""
+
+    @property
+    def instance(self) -> str:
+        """The owner stored with each answer: this process."""
+        ...
+
+    def refusal(self, chat_id: int, batch: IntakeBatch) -> str | None:
+        """Why one more answer to ``chat_id`` must be dropped (None: it may be stored)."""
+        ...
 
 
 class Outbox:
@@ -41,10 +51,10 @@ class Outbox:
     once the batch is stored.
     """
 
-    __slots__ = ("_batch", "_courier", "_update_id")
+    __slots__ = ("_batch", "_room", "_update_id")
 
-    def __init__(self, courier: Courier, batch: IntakeBatch, update_id: int) -> None:
-        self._courier = courier
+    def __init__(self, room: AnswerRoom, batch: IntakeBatch, update_id: int) -> None:
+        self._room = room
         self._batch = batch
         self._update_id = update_id
 
@@ -93,7 +103,7 @@ class Outbox:
         edit_of: int | None,
         mark: Mark | None,
     ) -> bool:
-        refusal = self._courier.refusal(chat_id, self._batch)
+        refusal = self._room.refusal(chat_id, self._batch)
         if refusal is not None:
             log.warning("answer_dropped", chat_id=chat_id, reason=refusal)
             return False
@@ -103,7 +113,7 @@ class Outbox:
             reply_markup=None if reply_markup is None else dict(reply_markup),
             edit_of=edit_of,
             mark=mark,
-            owner=self._courier.instance,
+            owner=self._room.instance,
             answer_id=new_id(),
             created_at=self._batch.received_at,
         )

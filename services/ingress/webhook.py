@@ -30,6 +30,7 @@ from typing import Any, Final
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from services.ingress.courier import Courier
 from services.ingress.intake import Intake
 from services.ingress.updates import UpdateProcessor
 from shared.log import get_logger
@@ -48,11 +49,13 @@ class WebhookHandler:
         self,
         processor: UpdateProcessor,
         intake: Intake,
+        courier: Courier,
         secret: Secret,
         loads: Callable[[str], Any],
     ) -> None:
         self._processor = processor
         self._intake = intake
+        self._courier = courier
         self._secret = secret.reveal().encode()
         self._loads = loads
 
@@ -70,11 +73,12 @@ class WebhookHandler:
             return web.Response(status=200)
         batch = await self._processor.handle([raw])
         try:
-            await self._intake.store(batch)
+            stored = await self._intake.store(batch)
         except RedisError as exc:
             log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
             batch.discard()  # Telegram sends it again: it must be answered again
             return web.Response(status=503, text="Try again")
+        self._courier.queue(stored)  # sent in the background from here on
         return web.Response(status=200)
 
     def _authorized(self, request: web.Request) -> bool:

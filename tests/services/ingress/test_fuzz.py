@@ -45,6 +45,7 @@ from services.fakes.api import FakeApi
 from services.fakes.redis_server import free_port
 from services.fakes.telegram import FakeTelegram
 from services.ingress.app import Ingress
+from services.ingress.batch import IntakeBatch
 from tests.plugins.telegram import make_bot
 from tests.services.ingress.conftest import ADMIN, KNOWN, ingress_settings
 from tests.services.ingress.conftest import queued as queued_messages
@@ -75,9 +76,13 @@ class Rig:
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)
 
+    async def store(self, batch: IntakeBatch) -> None:
+        """Store ``batch`` as the poller does: its answers then go to the courier."""
+        self.ingress.courier.queue(await self.ingress.intake.store(batch))
+
     async def answers_sent(self) -> None:
         """Every answer the example queued has gone out (or failed, and been logged)."""
-        await asyncio.wait_for(self.ingress.outbox.join(), 10)
+        await asyncio.wait_for(self.ingress.courier.join(), 10)
 
     async def post(self, raw: Any) -> int:
         """``raw`` as Telegram would POST it (JSON, non-ASCII escaped); the answer's status."""
@@ -320,7 +325,7 @@ def check_one_update(rig: Rig, raw: Any) -> None:
     before = len(rig.fake_api.requests)
     with structlog.testing.capture_logs() as logs:
         batch = rig.run(rig.ingress.processor.handle([raw]))
-        rig.run(rig.ingress.intake.store(batch))
+        rig.run(rig.store(batch))
         rig.run(rig.answers_sent())
 
     assert failures(logs) == [], f"handling {raw!r} failed"
