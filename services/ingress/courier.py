@@ -82,10 +82,11 @@ from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from services.ingress.batch import IntakeBatch, StoredAnswerEntry
-from shared import keys
+from shared import keys, scripts
+from shared.connections import text
 from shared.log import get_logger
 from shared.schemas import AnswerMark, MalformedEntry, StoredAnswer, decode_entry, encode
 from shared.sender import Outcome, Sender, SendResult
@@ -110,28 +111,6 @@ SCAN_COUNT: Final = 100
 SCAN_PAGES: Final = 10
 """Pages one scan reads at most; the next scan goes on where it stopped."""
 
-_TAKE_SCRIPT: Final = """
--- ARGV[1]: the answers' stream; ARGV[2]: a JSON array of
--- [entry id, the owner's alive key or "" (no check), the copy's data or "" (delete only)].
--- Per item, only while the owner's alive key is missing and the entry still
--- exists: the entry is deleted and its copy added. Returns per item the
--- copy's entry id, 1 when only deleted, 0 when left alone.
-local stream = ARGV[1]
-local out = {}
-for i, item in ipairs(cjson.decode(ARGV[2])) do
-  local old, alive, data = item[1], item[2], item[3]
-  out[i] = 0
-  if (alive == '' or redis.call('EXISTS', alive) == 0)
-      and redis.call('XDEL', stream, old) == 1 then
-    if data == '' then
-      out[i] = 1
-    else
-      out[i] = redis.call('XADD', stream, '*', 'data', data)
-    end
-  end
-end
-return out
-"""
 
 _items_encoder = msgspec.json.Encoder()
 
@@ -196,7 +175,7 @@ class Courier:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = asyncio.Event()
-        self._take = self._redis.register_script(_TAKE_SCRIPT)
+        self._take = scripts.register(self._redis, __file__, "take_over.lua")
 
     # ---- the batch side
 
@@ -312,7 +291,7 @@ class Courier:
             return True
         before = await self._redis.set(mark.key, answer_id, ex=mark.ttl_s, nx=True, get=True)
         # Set now, or by this very answer before a crash: it still has to go out.
-        return before is None or (isinstance(before, bytes | str) and _text(before) == answer_id)
+        return before is None or (isinstance(before, bytes | str) and text(before) == answer_id)
 
     async def _with_redis(
         self, chat_id: int, operation: Callable[[], Awaitable[R]]
@@ -383,14 +362,14 @@ class Courier:
                 self._cursor = "-"
                 self._unclaimed, self._unclaimed_now = self._unclaimed_now, set()
                 break
-            self._cursor = "(" + _text(entries[-1][0])
+            self._cursor = "(" + text(entries[-1][0])
         return queued
 
     async def _recover_page(self, entries: Sequence[tuple[Any, Any]]) -> int:
         candidates: list[StoredAnswerEntry] = []
         malformed: list[str] = []
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
+            entry_id = text(raw_id)
             try:
                 answer = decode_entry(fields, StoredAnswer)
             except MalformedEntry as exc:
@@ -448,7 +427,7 @@ class Courier:
                 continue
             result = next(results)
             if item[2] and result != 0:
-                ready.append(StoredAnswerEntry(_text(result), answer))
+                ready.append(StoredAnswerEntry(text(result), answer))
                 taken += 1
         if ready:
             log.info("answers_recovered", taken=taken, own=adopted)
@@ -470,12 +449,7 @@ class Courier:
         return {owner for owner, value in zip(ordered, alive, strict=True) if value is None}
 
     async def _take_over(self, items: list[list[str]]) -> list[Any]:
-        args = (keys.ANSWERS, _items_encoder.encode(items))
-        try:
-            results: list[Any] = await self._redis.evalsha(self._take.sha, 0, *args)
-        except NoScriptError:
-            await self._redis.script_load(_TAKE_SCRIPT)
-            results = await self._redis.evalsha(self._take.sha, 0, *args)
+        results: list[Any] = await self._take(args=[keys.ANSWERS, _items_encoder.encode(items)])
         return results
 
     # ---- the way out
@@ -528,7 +502,3 @@ def _age_s(created_at: str) -> float:
     except ValueError:
         return float("inf")
     return (datetime.now(UTC) - created).total_seconds()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -45,11 +45,13 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
+from redis.typing import EncodableT
 
 from services.ingress.backoff import retry_delay
 from services.ingress.batch import IntakeBatch, PendingMessage, StoredAnswerEntry
-from shared import keys
+from shared import keys, scripts
+from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import StoredAnswer
@@ -60,35 +62,6 @@ _debug_enabled = debug_enabled(__name__)
 
 DEDUPE_PREFIX: Final = "bot:update:"
 """``bot:update:{update_id}``: exists while the update counts as stored."""
-
-_STORE_SCRIPT: Final = """
--- ARGV: dedupe ttl (s), stream maxlen (0: none), a JSON array with one
--- [dedupe key, stream, data, answer data...] per update (stream and data
--- empty for an update with answers only), and the answers' stream.
--- Returns {per update: the message's new entry id, 1 for an update with
--- answers only, or 0 for an update stored before; the answers' new entry
--- ids, in order, for the updates stored now}.
-local ttl, maxlen, answers = ARGV[1], tonumber(ARGV[2]), ARGV[4]
-local out, said = {}, {}
-for i, item in ipairs(cjson.decode(ARGV[3])) do
-  local seen_key, stream, data = item[1], item[2], item[3]
-  if redis.call('SET', seen_key, '1', 'NX', 'EX', ttl) then
-    if stream == '' then
-      out[i] = 1
-    elseif maxlen > 0 then
-      out[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'data', data)
-    else
-      out[i] = redis.call('XADD', stream, '*', 'data', data)
-    end
-    for j = 4, #item do
-      said[#said + 1] = redis.call('XADD', answers, '*', 'data', item[j])
-    end
-  else
-    out[i] = 0
-  end
-end
-return {out, said}
-"""
 
 
 _items_encoder = msgspec.json.Encoder()
@@ -119,7 +92,7 @@ class Intake:
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
         self._maxlen = maxlen
-        self._script = redis.register_script(_STORE_SCRIPT)
+        self._script = scripts.register(redis, __file__, "store_batch.lua")
 
     async def store(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         """Store every message and answer of ``batch`` once; ``RedisError`` when Redis fails.
@@ -131,12 +104,7 @@ class Intake:
             return []
         if batch.answers:
             return await self._store_with_answers(batch)
-        try:
-            replies = await self._run(_message_items(batch.pending))
-        except NoScriptError:
-            # First use, or Redis restarted: nothing ran, so load it and go again.
-            await self._redis.script_load(_STORE_SCRIPT)
-            replies = await self._run(_message_items(batch.pending))
+        replies = await self._run(_message_items(batch.pending))
         duplicates = _log_stored(batch.pending, replies[0])
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
@@ -145,18 +113,14 @@ class Intake:
     async def _store_with_answers(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         updates = _updates_of(batch)
         items = [update.item for update in updates]
-        try:
-            replies = await self._run(items)
-        except NoScriptError:
-            await self._redis.script_load(_STORE_SCRIPT)
-            replies = await self._run(items)
+        replies = await self._run(items)
         results, answer_ids = replies
         stored: list[StoredAnswerEntry] = []
         ids = iter(answer_ids)
         for update, result in zip(updates, results, strict=True):
             if result != 0:
                 stored.extend(
-                    StoredAnswerEntry(_text(next(ids)), answer) for answer in update.answers
+                    StoredAnswerEntry(text(next(ids)), answer) for answer in update.answers
                 )
         messages = [u.message if u.message is not None else u.update_id for u in updates]
         duplicates = _log_stored(messages, results)
@@ -208,14 +172,13 @@ class Intake:
             return stored
 
     async def _run(self, items: Sequence[Sequence[str]]) -> list[Any]:
-        replies: list[Any] = await self._redis.evalsha(
-            self._script.sha,
-            0,
+        args: list[EncodableT] = [
             self._dedupe_ttl_s,
             self._maxlen,
             _items_encoder.encode(items),
             keys.ANSWERS,
-        )
+        ]
+        replies: list[Any] = await self._script(args=args)
         return replies
 
 
@@ -251,10 +214,6 @@ def _updates_of(batch: IntakeBatch) -> list[_Update]:
         update.answers.append(pending.answer)
         update.item.append(pending.data)
     return [updates[update_id] for update_id in sorted(updates)]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _log_stored(updates: Sequence[PendingMessage | int], replies: Sequence[Any]) -> int:
