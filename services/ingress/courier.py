@@ -176,6 +176,7 @@ class Courier:
         self._idle.set()
         self._stopping = asyncio.Event()
         self._take = scripts.register(self._redis, __file__, "take_over.lua")
+        self._set_new_mark = scripts.register(self._redis, __file__, "set_mark.lua")
 
     # ---- the batch side
 
@@ -289,9 +290,9 @@ class Courier:
         if not mark.only_if_new:
             await self._redis.set(mark.key, answer_id, ex=mark.ttl_s)
             return True
-        before = await self._redis.set(mark.key, answer_id, ex=mark.ttl_s, nx=True, get=True)
         # Set now, or by this very answer before a crash: it still has to go out.
-        return before is None or (isinstance(before, bytes | str) and text(before) == answer_id)
+        go: int = await self._set_new_mark(keys=[mark.key], args=[answer_id, mark.ttl_s])
+        return go == 1
 
     async def _with_redis(
         self, chat_id: int, operation: Callable[[], Awaitable[R]]

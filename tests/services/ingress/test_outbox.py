@@ -192,6 +192,27 @@ async def test_an_answer_marked_only_if_new_goes_out_once_while_its_key_lives(
     assert 3500 < await redis.ttl("test:mark") <= 3600
 
 
+async def test_a_marked_answer_goes_out_without_set_nx_get_which_needs_redis_7(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, open_answers: OpenAnswers
+) -> None:
+    answers = await open_answers()
+    mark = Mark("test:mark", 3600, only_if_new=True)
+    answers.outbox().say(KNOWN, "first", mark=mark)
+    answers.outbox().say(KNOWN, "second", mark=mark)
+    async with redis.monitor() as monitor, asyncio.timeout(10):
+        await answers.store()
+        await answers.courier.join()
+        await redis.echo("sent")
+        commands: list[list[str]] = []
+        while (command := (await monitor.next_command())["command"]) != "ECHO sent":
+            commands.append(command.upper().split())
+
+    marks = [words for words in commands if words[:2] == ["SET", "TEST:MARK"]]
+    assert marks, "the mark was set"
+    assert all("GET" not in words for words in marks), marks
+    assert fake_telegram.chat(KNOWN).texts == ["first"]
+
+
 async def test_an_edit_changes_the_message_in_its_place_in_the_chats_order(
     fake_telegram: FakeTelegram, open_answers: OpenAnswers
 ) -> None:
