@@ -151,7 +151,6 @@ class Bench:
             "API_URL": self.api.url,
             "REDIS_URL": self.redis.url,
             "POLLING_TIMEOUT_S": "1",
-            "INCOMING_MAXLEN": "0",
         }
         return load(IngressSettings, env)
 

@@ -54,6 +54,10 @@ Where each metric is counted (the methods of ``Metrics``):
     and not yet forwarded, summed over its partitions (``incoming``), and
     replies read and not yet delivered (``po_output``). Each process
     reports its own share: sum over ``instance`` for the total.
+``telegram_bot_incoming_backlog_full``  ``set_incoming_backlog_full(n)``
+    a gauge: ingress, the ``bot:incoming:{p}`` partitions it last found at
+    ``INCOMING_BACKLOG_MAX`` (no relay forwards them): while above 0, updates
+    are not confirmed and wait at Telegram (for at most 24 h). Alert on it.
 ``telegram_bot_delivery_latency_seconds``  ``observe_delivery_latency(s)``
     a histogram (1 ms to 30 s): from a stream entry's creation (its id,
     ``entry_age_s(entry_id)``) to the end of its delivery: relay, a PO
@@ -203,6 +207,12 @@ class Metrics:
             ["service", "stream_kind"],
             registry=registry,
         )
+        self._incoming_backlog_full = Gauge(
+            f"{PREFIX}incoming_backlog_full",
+            "Incoming partitions found at their backlog cap: their updates are not confirmed.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
         self._delivery_latency = Histogram(
             f"{PREFIX}delivery_latency_seconds",
             "From a stream entry's creation to Telegram accepting its delivery.",
@@ -232,6 +242,9 @@ class Metrics:
     def update_rejected(self, reason: RejectReason) -> None:
         label = _closed(reason, get_args(RejectReason))
         self._updates_rejected.labels(service=self.service, reason=label).inc()
+
+    def set_incoming_backlog_full(self, partitions: int) -> None:
+        self._incoming_backlog_full.set(partitions)
 
     # --- relay and notifier ------------------------------------------------------------
 

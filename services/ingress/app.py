@@ -146,7 +146,7 @@ class Ingress:
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
-                    maxlen=settings.incoming_maxlen,
+                    backlog_max=settings.incoming_backlog_max,
                     metrics=metrics,
                 )
                 await courier.start()

@@ -71,11 +71,25 @@ def dedupe_key(update_id: int) -> str:
     return f"{DEDUPE_PREFIX}{update_id}"
 
 
+class IncomingBacklogFull(RedisError):
+    """A new message would take its partition's stream past its cap: nothing was stored.
+
+    A ``RedisError``, as Redis's own refusal when full (OOM) is, so the
+    callers hold the updates unconfirmed the same way: polling retries the
+    batch, the webhook answers 503, and Telegram keeps them.
+    """
+
+    def __init__(self, streams: Sequence[str]) -> None:
+        super().__init__(f"incoming backlog full: {', '.join(streams)}")
+        self.streams = tuple(streams)
+
+
 class Intake:
     """Stores ``IntakeBatch``es in ``bot:incoming:{p}`` and ``bot:answers``, each update once.
 
-    ``maxlen`` caps each partition's stream (``XADD MAXLEN ~``; 0: no cap);
-    ``bot:answers`` is never trimmed (its entries are deleted once sent).
+    Streams are never trimmed here (the relay trims what it forwarded).
+    When a message would take its partition's stream past ``backlog_max``
+    entries, :meth:`store` raises ``IncomingBacklogFull`` (nothing stored).
     :meth:`store` returns the answers it stored; the caller hands them to
     the courier.
     """
@@ -85,17 +99,21 @@ class Intake:
         redis: aioredis.Redis,
         *,
         dedupe_ttl_s: int = 24 * 60 * 60,
-        maxlen: int = 100_000,
+        backlog_max: int = 100_000,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics or Metrics("ingress")
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
-        self._maxlen = maxlen
+        self._backlog_max = backlog_max
+        self._full: set[str] = set()
+        """Streams found at the cap and not stored to since: one log line per episode."""
         self._script = scripts.register(redis, __file__, "store_batch.lua")
 
     async def store(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         """Store every message and answer of ``batch`` once; ``RedisError`` when Redis fails.
+
+        ``IncomingBacklogFull`` (a ``RedisError``) when a partition's backlog is at its cap.
 
         Returns the answers stored now, to be sent: those of updates stored
         before are left out (they were answered then).
@@ -104,8 +122,8 @@ class Intake:
             return []
         if batch.answers:
             return await self._store_with_answers(batch)
-        replies = await self._run(_message_items(batch.pending))
-        duplicates = _log_stored(batch.pending, replies[0])
+        results, _ = await self._run(_message_items(batch.pending))
+        duplicates = _log_stored(batch.pending, results)
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
         return []
@@ -113,8 +131,7 @@ class Intake:
     async def _store_with_answers(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         updates = _updates_of(batch)
         items = [update.item for update in updates]
-        replies = await self._run(items)
-        results, answer_ids = replies
+        results, answer_ids = await self._run(items)
         stored: list[StoredAnswerEntry] = []
         ids = iter(answer_ids)
         for update, result in zip(updates, results, strict=True):
@@ -153,13 +170,14 @@ class Intake:
             except RedisError as exc:
                 attempt += 1
                 delay = retry_delay(attempt)
-                log.warning(
-                    "intake_retrying",
-                    error=type(exc).__name__,
-                    attempt=attempt,
-                    updates=len(batch),
-                    retry_in_s=round(delay, 2),
-                )
+                if not isinstance(exc, IncomingBacklogFull):  # logged once per episode
+                    log.warning(
+                        "intake_retrying",
+                        error=type(exc).__name__,
+                        attempt=attempt,
+                        updates=len(batch),
+                        retry_in_s=round(delay, 2),
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
@@ -171,15 +189,41 @@ class Intake:
                 log.info("intake_recovered", attempts=attempt + 1)
             return stored
 
-    async def _run(self, items: Sequence[Sequence[str]]) -> list[Any]:
+    async def _run(self, items: Sequence[Sequence[str]]) -> tuple[list[Any], list[Any]]:
+        """The script's reply for ``items``: per update a result, and the answers' entry ids."""
         args: list[EncodableT] = [
             self._dedupe_ttl_s,
-            self._maxlen,
+            self._backlog_max,
             _items_encoder.encode(items),
             keys.ANSWERS,
         ]
-        replies: list[Any] = await self._script(args=args)
-        return replies
+        results, answer_ids, full = await self._script(args=args)
+        if full:
+            raise self._backlog_full([text(stream) for stream in full])
+        if self._full:
+            self._backlog_drained({item[1] for item in items})
+        return results, answer_ids
+
+    def _backlog_full(self, streams: list[str]) -> IncomingBacklogFull:
+        new = [stream for stream in streams if stream not in self._full]
+        self._full.update(streams)
+        self._metrics.set_incoming_backlog_full(len(self._full))
+        if new:
+            log.error(
+                "incoming_backlog_full",
+                streams=new,
+                cap=self._backlog_max,
+                hint="no relay is forwarding: updates stay unconfirmed at Telegram until it does",
+            )
+        return IncomingBacklogFull(streams)
+
+    def _backlog_drained(self, streams: set[str]) -> None:
+        """``streams`` were just stored to: below their cap again."""
+        drained = self._full & streams
+        if drained:
+            self._full -= drained
+            self._metrics.set_incoming_backlog_full(len(self._full))
+            log.info("incoming_backlog_drained", streams=sorted(drained))
 
 
 def _message_items(pending: Sequence[PendingMessage]) -> list[tuple[str, str, str]]:

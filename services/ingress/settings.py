@@ -34,8 +34,6 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     auth_rejections_per_s: float = 1.0
     """Rejection messages per second for all strangers together (burst of 10)."""
     intake_dedupe_ttl_s: int = 24 * 60 * 60
-    incoming_maxlen: int = 100_000
-    """Approximate cap of each ``bot:incoming:{p}`` stream (``XADD MAXLEN ~``); 0: no cap."""
     ingress_alive_ttl_s: float = 15.0
     """TTL of ``bot:ingress:alive:{instance}``: this long after a crash, others take its answers."""
     ingress_alive_refresh_s: float = 5.0
@@ -44,6 +42,8 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     """How often ``bot:answers`` is scanned for answers whose owner is gone."""
     answers_max_age_s: float = 3600.0
     """Answers older than this when taken over are dropped (``answer_expired``)."""
+    incoming_backlog_max: int = 100_000
+    """Entries a ``bot:incoming:{p}`` stream may hold; at it, updates are not confirmed."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,11 +54,11 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
         _positive("intake_dedupe_ttl_s", self.intake_dedupe_ttl_s)
         _not_negative("auth_cache_ttl_s", self.auth_cache_ttl_s)
         _not_negative("auth_cache_unknown_ttl_s", self.auth_cache_unknown_ttl_s)
-        _not_negative("incoming_maxlen", self.incoming_maxlen)
         _positive("ingress_alive_ttl_s", self.ingress_alive_ttl_s)
         _positive("ingress_alive_refresh_s", self.ingress_alive_refresh_s)
         _positive("answers_scan_s", self.answers_scan_s)
         _positive("answers_max_age_s", self.answers_max_age_s)
+        _positive("incoming_backlog_max", self.incoming_backlog_max)
         if self.ingress_alive_refresh_s >= self.ingress_alive_ttl_s:
             raise ValueError("ingress_alive_refresh_s: must be less than INGRESS_ALIVE_TTL_S")
         listen_address(self.webhook_listen)  # raises when malformed
