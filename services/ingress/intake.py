@@ -1,39 +1,16 @@
 """Durable intake: known users' chat messages and every answer, stored in Redis together.
 
-A message goes to its user's partition, ``bot:incoming:{p}`` with
-``p = keys.partition_of(user_id)``: one relay owns a partition at a time,
-which keeps each user's messages in order. An answer (a quick command's
-list, help, a rejection, a page turn: anything the ingress says itself)
-goes to ``bot:answers``, owned by this process, which sends it and then
-deletes it (``outbox``).
-
-Handlers do not write to Redis themselves: they add messages to the
-``IntakeBatch`` of the updates being handled (one ``getUpdates`` answer, or
-one webhook request), and the batch-bound ``Outbox`` adds answers to it,
-each with the id of the update that asked for it. The batch is stored by
-one script call before those updates are confirmed to Telegram. So an
-update is confirmed only once its message and its answers are in Redis,
-and a slow Redis costs one wait per batch, not one per message. Only once
-the batch is stored are its answers handed to the sending side
-(``courier.Courier``): answers of a batch that was never stored are never
-sent, since Telegram delivers their updates again.
-
-For each update the Lua script checks and sets ``bot:update:{update_id}``
-(TTL ``INTAKE_DEDUPE_TTL_S``, a day) and, only if it was not set, adds the
-update's message to the partition's stream and its answers to
-``bot:answers``, atomically: an update Telegram delivers twice (a crash
-before the offset moved, a webhook retry) is forwarded once and answered
-once, and a batch can be stored again after a failure without duplicating
-what the first attempt stored. Updates with neither a message nor an
-answer (a stranger's repeat, dropped silently) are not stored at all.
-
-The batch travels as one JSON argument, key names included, rather than as
-``KEYS`` and ``ARGV`` entries: packing three arguments per message was the
-largest cost the ingress added to bare aiogram (``bench/ingress.py``). A
-batch without answers is sent exactly as before answers were stored.
-Scripts that touch keys they do not declare are fine on one Redis server
-(with its replicas), the layout this bot targets; a Redis Cluster would
-need the keys declared and in one hash slot.
+A message goes to its user's partition, ``bot:incoming:{p}`` (one relay
+owns a partition at a time, which keeps each user's messages in order); an
+answer goes to ``bot:answers``. :meth:`Intake.store` stores a whole
+``IntakeBatch`` by one script call (``store_batch.lua``) before its updates
+are confirmed to Telegram, each update at most once (``bot:update:{id}``),
+and returns the answers it stored, for the caller to hand to the courier:
+an answer never stored is never sent, since Telegram delivers its update
+again. The streams are never trimmed here; a partition whose backlog is at
+its cap refuses new messages (``IncomingBacklogFull``), so Telegram keeps
+them instead of the bot losing them. Design and costs: docs/ARCHITECTURE.md,
+"Ingress: the answer path".
 """
 
 from __future__ import annotations

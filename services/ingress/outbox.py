@@ -1,6 +1,10 @@
 """The ingress's one way to say something in a chat: stored with its update, then sent.
 
-Two halves:
+A handler's ``outbox`` adds the answer to its update's ``IntakeBatch`` and
+returns at once; the answer is stored with the update and only then sent,
+by the courier. The outbox knows the sending side only through
+:class:`AnswerRoom`: whether a chat has room for one more answer, and whose
+the answer is.
 
 An answer may carry a :class:`Mark`: a Redis key set (with a TTL) just
 before it goes out, or, with ``only_if_new``, a key that must not exist yet
@@ -9,7 +13,7 @@ That is how "at most once per keyboard session" holds across restarts and
 webhook replicas (``keyboard_sessions``), without a Redis call in the
 handler.
 
-Durability, order, bounds and recovery: ``courier``.
+The whole path: docs/ARCHITECTURE.md, "Ingress: the answer path".
 """
 
 from __future__ import annotations

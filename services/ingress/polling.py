@@ -9,8 +9,8 @@ included. This loop:
    gathered, nothing sent;
 3. stores the gathered messages and answers in Redis, retrying with
    backoff for as long as Redis fails (the process stays up, the batch
-   stays unconfirmed); the answers stored go out in the background from
-   here on (``outbox``);
+   stays unconfirmed); the answers stored are handed to the courier and
+   go out in the background from here on;
 4. only then moves the offset, which the next ``getUpdates`` confirms.
 
 A crash anywhere before step 4 means Telegram delivers the batch again, and
