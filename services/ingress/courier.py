@@ -154,14 +154,14 @@ class Courier:
 
     def _start_chat(self, chat_id: int, queue: collections.deque[StoredAnswerEntry]) -> None:
         self._idle.clear()
-        task = asyncio.create_task(self._drain(chat_id, queue), name=f"outbox-{chat_id}")
+        task = asyncio.create_task(self._drain(chat_id, queue), name=f"courier-{chat_id}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("outbox_failed", error=type(exc).__name__, exc_info=exc)
+            log.error("courier_failed", error=type(exc).__name__, exc_info=exc)
         if not self._tasks:
             self._idle.set()
 

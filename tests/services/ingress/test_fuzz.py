@@ -12,7 +12,7 @@ Properties, for every example:
 - no handler failed and no answer's send failed: ``UpdateProcessor.feed``
   catches every exception (a bug must not stall the ingress), so "nothing
   escaped" proves nothing; what counts is that none of ``update_failed``,
-  ``outbox_failed`` and ``answer_malformed`` was logged;
+  ``courier_failed`` and ``answer_malformed`` was logged;
 - nothing from a stranger is queued or asked of the API beyond the user
   lookup;
 - the webhook answers 2xx (a bad update never gets better, so it must not
@@ -55,7 +55,7 @@ T = TypeVar("T")
 KNOWN_IDS = (KNOWN, ADMIN)
 STRANGERS = (666, 777)
 USERS_PATHS = ("/api/users", "/api/users/")
-FAILURES = frozenset({"update_failed", "outbox_failed", "answer_malformed"})
+FAILURES = frozenset({"update_failed", "courier_failed", "answer_malformed"})
 """What the ingress logs when a handler or the sending of an answer raised, or an
 answer it stored could not be read back."""
 UNPACED = {"TELEGRAM_RATE_CHAT_PER_S": "100000", "TELEGRAM_RATE_GLOBAL_PER_S": "100000"}
