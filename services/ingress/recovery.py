@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
@@ -37,6 +37,14 @@ HasRoom = Callable[[int, Mapping[int, int]], bool]
 """Whether a chat has room for one more answer, given those already planned per chat."""
 
 _items_encoder = msgspec.json.Encoder()
+
+
+class _Step(NamedTuple):
+    entry_id: str
+    answer: StoredAnswer
+    """The answer as it will be sent (with this process as owner)."""
+    item: list[str]
+    """The take script's item ([entry id, alive key, copy's data]); [] for our own."""
 
 
 class AnswerRecovery:
@@ -91,6 +99,17 @@ class AnswerRecovery:
         return queued
 
     async def _recover_page(self, entries: Sequence[tuple[Any, Any]]) -> int:
+        candidates = await self._candidates(entries)
+        if not candidates:
+            return 0
+        dead = await self._dead_owners({a.owner for _, a in candidates} - {self.instance})
+        ready = await self._carry_out(self._plan(candidates, dead))
+        if ready:
+            self._queue(ready)
+        return len(ready)
+
+    async def _candidates(self, entries: Sequence[tuple[Any, Any]]) -> list[StoredAnswerEntry]:
+        """The page's answers of other owners, and our own lost ones; malformed ones deleted."""
         candidates: list[StoredAnswerEntry] = []
         malformed: list[str] = []
         for raw_id, fields in entries:
@@ -110,11 +129,11 @@ class AnswerRecovery:
                     self._unclaimed_now.add(entry_id)
         if malformed:
             await self._redis.xdel(keys.ANSWERS, *malformed)
-        if not candidates:
-            return 0
-        dead = await self._dead_owners({a.owner for _, a in candidates} - {self.instance})
-        # (entry id, the answer as it will be sent, the take script's item or [] for our own)
-        plan: list[tuple[str, StoredAnswer, list[str]]] = []
+        return candidates
+
+    def _plan(self, candidates: list[StoredAnswerEntry], dead: set[str]) -> list[_Step]:
+        """What to do with each candidate: expired ones dropped, the rest taken if they fit."""
+        plan: list[_Step] = []
         room: dict[int, int] = {}
         for entry_id, answer in candidates:
             own = answer.owner == self.instance
@@ -130,17 +149,21 @@ class AnswerRecovery:
                     owner=answer.owner,
                     age_s=round(age_s),
                 )
-                plan.append((entry_id, answer, [entry_id, alive_key, ""]))
+                plan.append(_Step(entry_id, answer, [entry_id, alive_key, ""]))
                 continue
             if not self._has_room(answer.chat_id, room):
                 continue  # left for a later scan
             room[answer.chat_id] = room.get(answer.chat_id, 0) + 1
             if own:
-                plan.append((entry_id, answer, []))
+                plan.append(_Step(entry_id, answer, []))
             else:
                 mine = msgspec.structs.replace(answer, owner=self.instance)
-                plan.append((entry_id, mine, [entry_id, alive_key, encode(mine).decode()]))
-        items = [item for _, _, item in plan if item]
+                plan.append(_Step(entry_id, mine, [entry_id, alive_key, encode(mine).decode()]))
+        return plan
+
+    async def _carry_out(self, plan: list[_Step]) -> list[StoredAnswerEntry]:
+        """Run the take script for ``plan``; the answers now ours to send, in order."""
+        items = [step.item for step in plan if step.item]
         results = iter(await self._take_over(items) if items else [])
         ready: list[StoredAnswerEntry] = []
         taken = adopted = 0
@@ -156,8 +179,7 @@ class AnswerRecovery:
                 taken += 1
         if ready:
             log.info("answers_recovered", taken=taken, own=adopted)
-            self._queue(ready)
-        return len(ready)
+        return ready
 
     async def _dead_owners(self, owners: set[str]) -> set[str]:
         if not owners:
