@@ -140,15 +140,16 @@ class Courier:
         """
         if self._stopping.is_set():
             return
-        for entry_id, answer in stored:
-            if entry_id in self._known:
+        for entry in stored:
+            if entry.entry_id in self._known:
                 continue  # recovered while its store's reply was on the way
-            self._known.add(entry_id)
-            queue = self._queues.get(answer.chat_id)
+            self._known.add(entry.entry_id)
+            chat_id = entry.answer.chat_id
+            queue = self._queues.get(chat_id)
             if queue is None:
-                queue = self._queues[answer.chat_id] = collections.deque()
-                self._start_chat(answer.chat_id, queue)
-            queue.append(StoredAnswerEntry(entry_id, answer))
+                queue = self._queues[chat_id] = collections.deque()
+                self._start_chat(chat_id, queue)
+            queue.append(entry)
 
     # ---- sending
 
