@@ -60,7 +60,7 @@ from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import FakeTelegram
 from services.ingress.app import Ingress
-from services.ingress.intake import IntakeBatch
+from services.ingress.batch import IntakeBatch
 from services.ingress.settings import IngressSettings
 from shared import keys, log
 from shared.settings import load
@@ -151,7 +151,6 @@ class Bench:
             "API_URL": self.api.url,
             "REDIS_URL": self.redis.url,
             "POLLING_TIMEOUT_S": "1",
-            "INCOMING_MAXLEN": "0",
         }
         return load(IngressSettings, env)
 
@@ -204,7 +203,7 @@ class Bench:
             await self.watch.start()
             for start in range(0, len(raws), BATCH):
                 batch = await ingress.processor.handle(raws[start : start + BATCH])
-                await ingress.intake.store(batch)
+                ingress.courier.queue(await ingress.intake.store(batch))
             sample = await self.watch.stop()
         await bot.session.close()
         await self._check_stored()
@@ -236,7 +235,7 @@ class Bench:
         batch = IntakeBatch()
         for raw in warm:
             await ingress.processor.handle_one(raw, batch)
-        await asyncio.wait_for(ingress.outbox.join(), self.args.timeout)
+        await asyncio.wait_for(ingress.courier.join(), self.args.timeout)
         await self._flush()
 
     async def _flush(self) -> None:

@@ -157,6 +157,12 @@ class Metrics:
             ["service", "stream_kind"],
             registry=registry,
         )
+        self._incoming_backlog_full = Gauge(
+            f"{PREFIX}incoming_backlog_full",
+            "Incoming partitions found at their backlog cap: their updates are not confirmed.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
         self._delivery_latency = Histogram(
             f"{PREFIX}delivery_latency_seconds",
             "From a stream entry's creation to Telegram accepting its delivery.",
@@ -198,6 +204,15 @@ class Metrics:
         """
         label = _closed(reason, get_args(RejectReason))
         self._updates_rejected.labels(service=self.service, reason=label).inc()
+
+    def set_incoming_backlog_full(self, partitions: int) -> None:
+        """``telegram_bot_incoming_backlog_full``: ingress, a gauge.
+
+        The ``bot:incoming:{p}`` partitions it last found at ``INCOMING_BACKLOG_MAX``
+        (no relay forwards them): while above 0, updates are not confirmed and wait
+        at Telegram (for at most 24 h). Alert on it.
+        """
+        self._incoming_backlog_full.set(partitions)
 
     # --- relay and notifier ------------------------------------------------------------
 

@@ -10,9 +10,9 @@ Flow::
                                  │        (answers: outbox.say -> the same IntakeBatch)
                                  │
      Intake.store(batch): Lua, dedupe + XADD bot:incoming:{p} + XADD bot:answers
-                                 │
+                                 │ returns the answers it stored
          only then: offset moved (polling) / 200 answered (webhook),
-         and the stored answers sent in the background (courier.Courier),
+         and the stored answers handed to courier.Courier, sent in the background,
          each XDELed once sent; a dead ingress's answers taken over by another
 
 Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
@@ -21,9 +21,11 @@ Modules: ``app`` (wiring, ``serve``), ``polling``, ``webhook``, ``updates``
 ``filters``, ``formatting`` (quick-command HTML, pages), ``lists`` (the
 three lists: fetch, draw, page), ``keyboards`` (reply keyboard, callback
 data), ``keyboard_sessions`` (when the keyboard is shown), ``backend`` (the
-API client plus one project by id), ``intake`` (Redis), ``outbox`` (what
-handlers answer through: stored with the update), ``courier`` (the one send
-seam: stored answers sent per chat, a dead process's taken over).
+API client plus one project by id), ``batch`` (what handling produced, to
+be stored), ``intake`` (Redis), ``outbox`` (what handlers answer through:
+stored with the update), ``courier`` (the one send seam: stored answers
+sent per chat), ``recovery`` (a dead process's answers taken over). The
+answer path, step by step: docs/ARCHITECTURE.md.
 
 Decisions, each explained where it is made:
 

@@ -92,8 +92,8 @@ class Ingress:
     dp: Dispatcher
     processor: UpdateProcessor
     intake: Intake
-    outbox: Courier
-    """The sending side of the answers (``join`` waits until what is queued went out)."""
+    courier: Courier
+    """Sends the answers ``intake`` stored (``join`` waits until what is queued went out)."""
     texts: Texts
     metrics: Metrics
     heartbeat: Heartbeat | None = None
@@ -147,9 +147,8 @@ class Ingress:
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
-                    maxlen=settings.incoming_maxlen,
+                    backlog_max=settings.incoming_backlog_max,
                     metrics=metrics,
-                    courier=courier,
                 )
                 await courier.start()
                 try:
@@ -171,7 +170,7 @@ class Ingress:
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop``; the exit status (0, or why Telegram would not let us)."""
-        log.info("ingress_started", mode=self.settings.ingress_mode, instance=self.outbox.instance)
+        log.info("ingress_started", mode=self.settings.ingress_mode, instance=self.courier.instance)
         # In the background: updates need not wait for the menu, and a SIGTERM
         # during a slow setMyCommands must not wait for its answer.
         menu = asyncio.create_task(self._register_menu(), name="command-menu")
@@ -190,6 +189,7 @@ class Ingress:
             self.bot,
             self.processor,
             self.intake,
+            self.courier,
             timeout_s=self.settings.polling_timeout_s,
             allowed_updates=self.allowed_updates,
             on_turn=self.heartbeat.beat if self.heartbeat is not None else None,
@@ -211,7 +211,7 @@ class Ingress:
         order_redis = redis_client(settings)
         order = UserOrder(order_redis, wait_s=settings.webhook_order_wait_s)
         loads = self.bot.session.json_loads
-        handler = WebhookHandler(self.processor, self.intake, secret, loads, order)
+        handler = WebhookHandler(self.processor, self.intake, self.courier, secret, loads, order)
         host, port = listen_address(settings.webhook_listen)
 
         async def set_webhook() -> None:

@@ -26,9 +26,9 @@ from aiogram.enums import ChatType
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
+from services.ingress.batch import IntakeBatch
 from services.ingress.callbacks import answer_query
 from services.ingress.directory import Clock, TtlCache, UserDirectory
-from services.ingress.intake import IntakeBatch
 from services.ingress.keyboards import REMOVE_KEYBOARD
 from services.ingress.outbox import Outbox
 from shared.api import ApiError

@@ -17,8 +17,8 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import Message, Update
 
+from services.ingress.batch import IntakeBatch
 from services.ingress.filters import HasCaption, HasText, PrivateChat, PrivateChatMessage
-from services.ingress.intake import IntakeBatch
 from services.ingress.keyboard_sessions import KeyboardSessions
 from services.ingress.keyboards import button_actions
 from services.ingress.outbox import Outbox

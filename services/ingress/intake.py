@@ -1,60 +1,37 @@
 """Durable intake: known users' chat messages and every answer, stored in Redis together.
 
-A message goes to its user's partition, ``bot:incoming:{p}`` with
-``p = keys.partition_of(user_id)``: one relay owns a partition at a time,
-which keeps each user's messages in order. An answer (a quick command's
-list, help, a rejection, a page turn: anything the ingress says itself)
-goes to ``bot:answers``, owned by this process, which sends it and then
-deletes it (``outbox``).
-
-Handlers do not write to Redis themselves: they add messages to the
-``IntakeBatch`` of the updates being handled (one ``getUpdates`` answer, or
-one webhook request), and the batch-bound ``Outbox`` adds answers to it,
-each with the id of the update that asked for it. The batch is stored by
-one script call before those updates are confirmed to Telegram. So an
-update is confirmed only once its message and its answers are in Redis,
-and a slow Redis costs one wait per batch, not one per message. Only once
-the batch is stored are its answers handed to the sending side
-(``courier.Courier``): answers of a batch that was never stored are never
-sent, since Telegram delivers their updates again.
-
-For each update the Lua script checks and sets ``bot:update:{update_id}``
-(TTL ``INTAKE_DEDUPE_TTL_S``, a day) and, only if it was not set, adds the
-update's message to the partition's stream and its answers to
-``bot:answers``, atomically: an update Telegram delivers twice (a crash
-before the offset moved, a webhook retry) is forwarded once and answered
-once, and a batch can be stored again after a failure without duplicating
-what the first attempt stored. Updates with neither a message nor an
-answer (a stranger's repeat, dropped silently) are not stored at all.
-
-The batch travels as one JSON argument, key names included, rather than as
-``KEYS`` and ``ARGV`` entries: packing three arguments per message was the
-largest cost the ingress added to bare aiogram (``bench/ingress.py``). A
-batch without answers is sent exactly as before answers were stored.
-Scripts that touch keys they do not declare are fine on one Redis server
-(with its replicas), the layout this bot targets; a Redis Cluster would
-need the keys declared and in one hash slot.
+A message goes to its user's partition, ``bot:incoming:{p}`` (one relay
+owns a partition at a time, which keeps each user's messages in order); an
+answer goes to ``bot:answers``. :meth:`Intake.store` stores a whole
+``IntakeBatch`` by one script call (``store_batch.lua``) before its updates
+are confirmed to Telegram, each update at most once (``bot:update:{id}``),
+and returns the answers it stored, for the caller to hand to the courier:
+an answer never stored is never sent, since Telegram delivers its update
+again. The streams are never trimmed here; a partition whose backlog is at
+its cap refuses new messages (``IncomingBacklogFull``), so Telegram keeps
+them instead of the bot losing them. Design and costs: docs/ARCHITECTURE.md,
+"Ingress: the answer path".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from collections.abc import Sequence
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
+from redis.typing import EncodableT
 
-from shared import keys
-from shared.backoff import backoff_delay as retry_delay
+from services.ingress.batch import IntakeBatch, PendingMessage, StoredAnswerEntry
+from shared import keys, scripts
+from shared.backoff import backoff_delay
+from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
-from shared.schemas import IncomingMessage, StoredAnswer, encode, utc_now_iso
-
-if TYPE_CHECKING:
-    from services.ingress.courier import Courier
+from shared.schemas import StoredAnswer
 
 log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
@@ -62,35 +39,6 @@ _debug_enabled = debug_enabled(__name__)
 
 DEDUPE_PREFIX: Final = "bot:update:"
 """``bot:update:{update_id}``: exists while the update counts as stored."""
-
-_STORE_SCRIPT: Final = """
--- ARGV: dedupe ttl (s), stream maxlen (0: none), a JSON array with one
--- [dedupe key, stream, data, answer data...] per update (stream and data
--- empty for an update with answers only), and the answers' stream.
--- Returns {per update: the message's new entry id, 1 for an update with
--- answers only, or 0 for an update stored before; the answers' new entry
--- ids, in order, for the updates stored now}.
-local ttl, maxlen, answers = ARGV[1], tonumber(ARGV[2]), ARGV[4]
-local out, said = {}, {}
-for i, item in ipairs(cjson.decode(ARGV[3])) do
-  local seen_key, stream, data = item[1], item[2], item[3]
-  if redis.call('SET', seen_key, '1', 'NX', 'EX', ttl) then
-    if stream == '' then
-      out[i] = 1
-    elseif maxlen > 0 then
-      out[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'data', data)
-    else
-      out[i] = redis.call('XADD', stream, '*', 'data', data)
-    end
-    for j = 4, #item do
-      said[#said + 1] = redis.call('XADD', answers, '*', 'data', item[j])
-    end
-  else
-    out[i] = 0
-  end
-end
-return {out, said}
-"""
 
 
 _items_encoder = msgspec.json.Encoder()
@@ -100,94 +48,27 @@ def dedupe_key(update_id: int) -> str:
     return f"{DEDUPE_PREFIX}{update_id}"
 
 
-class _Pending(NamedTuple):  # a tuple: built for every message, cheaper than a dataclass
-    update_id: int
-    user_id: int
-    request_id: str
-    stream: str
-    data: str
-    """The ``IncomingMessage`` as JSON text, the stream entry's ``data`` field."""
+class IncomingBacklogFull(RedisError):
+    """A new message would take its partition's stream past its cap: nothing was stored.
 
+    A ``RedisError``, as Redis's own refusal when full (OOM) is, so the
+    callers hold the updates unconfirmed the same way: polling retries the
+    batch, the webhook answers 503, and Telegram keeps them.
+    """
 
-class _PendingAnswer(NamedTuple):
-    update_id: int
-    answer: StoredAnswer
-    data: str
-    """The ``StoredAnswer`` as JSON text, the ``bot:answers`` entry's ``data`` field."""
-
-
-class IntakeBatch:
-    """Messages and answers produced while handling one batch of updates, not yet stored."""
-
-    __slots__ = ("_answers", "_chats", "_pending", "_undo", "received_at")
-
-    def __init__(self) -> None:
-        self._undo: list[Callable[[], None]] | None = None
-        self._pending: list[_Pending] = []
-        self._answers: list[_PendingAnswer] = []
-        self._chats: dict[int, int] = {}
-        """Answers in this batch per chat (the outbox's bound counts them too)."""
-        self.received_at = utc_now_iso()
-        """When the batch arrived: the ``timestamp`` of its messages (one clock read per batch)."""
-
-    def add(self, message: IncomingMessage) -> None:
-        # Encoded here, inside the handler, so a message that cannot be
-        # encoded fails its own update and not the whole batch.
-        stream = keys.incoming(keys.partition_of(message.user_id))
-        data = encode(message).decode()
-        self._pending.append(
-            _Pending(message.update_id, message.user_id, message.request_id, stream, data)
-        )
-
-    def add_answer(self, update_id: int, answer: StoredAnswer) -> None:
-        """An answer to update ``update_id``: stored with it, sent once stored."""
-        data = encode(answer).decode()  # here, for the same reason as in ``add``
-        self._answers.append(_PendingAnswer(update_id, answer, data))
-        self._chats[answer.chat_id] = self._chats.get(answer.chat_id, 0) + 1
-
-    def if_discarded(self, undo: Callable[[], None]) -> None:
-        """Run ``undo`` if this batch is given up unstored (its updates will come again).
-
-        For what a handler remembers in memory about an answer it added (a
-        stranger told, a keyboard offered): an answer never stored was never
-        sent, so the update Telegram delivers again must be answered again.
-        """
-        if self._undo is None:
-            self._undo = []
-        self._undo.append(undo)
-
-    def discard(self) -> None:
-        """This batch will not be stored: undo what its handlers remembered."""
-        undo, self._undo = self._undo or [], None
-        for step in reversed(undo):
-            step()
-
-    def answers_to(self, chat_id: int) -> int:
-        return self._chats.get(chat_id, 0)
-
-    @property
-    def answer_chats(self) -> Sequence[int]:
-        return list(self._chats)
-
-    def __len__(self) -> int:
-        return len(self._pending) + len(self._answers)
-
-    @property
-    def pending(self) -> Sequence[_Pending]:
-        return self._pending
-
-    @property
-    def answers(self) -> Sequence[_PendingAnswer]:
-        return self._answers
+    def __init__(self, streams: Sequence[str]) -> None:
+        super().__init__(f"incoming backlog full: {', '.join(streams)}")
+        self.streams = tuple(streams)
 
 
 class Intake:
     """Stores ``IntakeBatch``es in ``bot:incoming:{p}`` and ``bot:answers``, each update once.
 
-    ``maxlen`` caps each partition's stream (``XADD MAXLEN ~``; 0: no cap);
-    ``bot:answers`` is never trimmed (its entries are deleted once sent).
-    Stored answers are handed to ``courier``; without one (some tests) they
-    stay in Redis for whichever ingress recovers them.
+    Streams are never trimmed here (the relay trims what it forwarded).
+    When a message would take its partition's stream past ``backlog_max``
+    entries, :meth:`store` raises ``IncomingBacklogFull`` (nothing stored).
+    :meth:`store` returns the answers it stored; the caller hands them to
+    the courier.
     """
 
     def __init__(
@@ -195,70 +76,65 @@ class Intake:
         redis: aioredis.Redis,
         *,
         dedupe_ttl_s: int = 24 * 60 * 60,
-        maxlen: int = 100_000,
+        backlog_max: int = 100_000,
         metrics: Metrics | None = None,
-        courier: Courier | None = None,
     ) -> None:
         self._metrics = metrics or Metrics("ingress")
-        self._courier = courier
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
-        self._maxlen = maxlen
-        self._script = redis.register_script(_STORE_SCRIPT)
+        self._backlog_max = backlog_max
+        self._full: set[str] = set()
+        """Streams found at the cap and not stored to since: one log line per episode."""
+        self._script = scripts.register(redis, __file__, "store_batch.lua")
 
-    async def store(self, batch: IntakeBatch) -> None:
+    async def store(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         """Store every message and answer of ``batch`` once; ``RedisError`` when Redis fails.
 
-        Once stored, the answers of the updates stored now (not of those
-        stored before: they were answered then) go to the courier.
+        ``IncomingBacklogFull`` (a ``RedisError``) when a partition's backlog is at its cap.
+
+        Returns the answers stored now, to be sent: those of updates stored
+        before are left out (they were answered then).
         """
         if not batch:
-            return
+            return []
         if batch.answers:
-            await self._store_with_answers(batch)
-            return
-        try:
-            replies = await self._run(_message_items(batch.pending))
-        except NoScriptError:
-            # First use, or Redis restarted: nothing ran, so load it and go again.
-            await self._redis.script_load(_STORE_SCRIPT)
-            replies = await self._run(_message_items(batch.pending))
-        duplicates = _log_stored(batch.pending, replies[0])
+            return await self._store_with_answers(batch)
+        results, _ = await self._run(_message_items(batch.pending))
+        duplicates = _log_stored(batch.pending, results)
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
+        return []
 
-    async def _store_with_answers(self, batch: IntakeBatch) -> None:
+    async def _store_with_answers(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         updates = _updates_of(batch)
         items = [update.item for update in updates]
-        try:
-            replies = await self._run(items)
-        except NoScriptError:
-            await self._redis.script_load(_STORE_SCRIPT)
-            replies = await self._run(items)
-        results, answer_ids = replies
-        stored: list[tuple[str, StoredAnswer]] = []
+        results, answer_ids = await self._run(items)
+        stored: list[StoredAnswerEntry] = []
         ids = iter(answer_ids)
         for update, result in zip(updates, results, strict=True):
             if result != 0:
-                stored.extend((_text(next(ids)), answer) for answer in update.answers)
+                stored.extend(
+                    StoredAnswerEntry(text(next(ids)), answer) for answer in update.answers
+                )
         messages = [u.message if u.message is not None else u.update_id for u in updates]
         duplicates = _log_stored(messages, results)
         for _ in range(duplicates):
             self._metrics.update_rejected("duplicate")
-        if not stored:
-            return
-        log.info(
-            "answers_stored",
-            answers=len(stored),
-            update_ids=[u.update_id for u, r in zip(updates, results, strict=True) if r != 0],
-        )
-        if self._courier is not None:
-            self._courier.queue(stored)
+        if stored:
+            log.info(
+                "answers_stored",
+                answers=len(stored),
+                update_ids=[u.update_id for u, r in zip(updates, results, strict=True) if r != 0],
+            )
+        return stored
 
-    async def store_until_stored(self, batch: IntakeBatch, stop: asyncio.Event) -> bool:
-        """Retry ``store`` with capped backoff until it succeeds (True) or ``stop`` is set (False).
+    async def store_until_stored(
+        self, batch: IntakeBatch, stop: asyncio.Event
+    ) -> list[StoredAnswerEntry] | None:
+        """Retry ``store`` with capped backoff until it succeeds or ``stop`` is set (None).
 
-        False leaves the batch's updates unconfirmed: Telegram delivers them again.
+        Returns what ``store`` returned. None leaves the batch's updates
+        unconfirmed: Telegram delivers them again.
 
         The polling loop uses this: until the batch is stored its updates
         must not be confirmed, and stalling is the only way to hold them
@@ -267,47 +143,73 @@ class Intake:
         attempt = 0
         while True:
             try:
-                await self.store(batch)
+                stored = await self.store(batch)
             except RedisError as exc:
                 attempt += 1
-                delay = retry_delay(attempt)
-                log.warning(
-                    "intake_retrying",
-                    error=type(exc).__name__,
-                    attempt=attempt,
-                    updates=len(batch),
-                    retry_in_s=round(delay, 2),
-                )
+                delay = backoff_delay(attempt)
+                if not isinstance(exc, IncomingBacklogFull):  # logged once per episode
+                    log.warning(
+                        "intake_retrying",
+                        error=type(exc).__name__,
+                        attempt=attempt,
+                        updates=len(batch),
+                        retry_in_s=round(delay, 2),
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
                     log.warning("intake_abandoned", updates=len(batch))
                     batch.discard()
-                    return False
+                    return None
                 continue
             if attempt:
                 log.info("intake_recovered", attempts=attempt + 1)
-            return True
+            return stored
 
-    async def _run(self, items: Sequence[Sequence[str]]) -> list[Any]:
-        replies: list[Any] = await self._redis.evalsha(
-            self._script.sha,
-            0,
+    async def _run(self, items: Sequence[Sequence[str]]) -> tuple[list[Any], list[Any]]:
+        """The script's reply for ``items``: per update a result, and the answers' entry ids."""
+        args: list[EncodableT] = [
             self._dedupe_ttl_s,
-            self._maxlen,
+            self._backlog_max,
             _items_encoder.encode(items),
             keys.ANSWERS,
-        )
-        return replies
+        ]
+        results, answer_ids, full = await self._script(args=args)
+        if full:
+            raise self._backlog_full([text(stream) for stream in full])
+        if self._full:
+            self._backlog_drained({item[1] for item in items})
+        return results, answer_ids
+
+    def _backlog_full(self, streams: list[str]) -> IncomingBacklogFull:
+        new = [stream for stream in streams if stream not in self._full]
+        self._full.update(streams)
+        self._metrics.set_incoming_backlog_full(len(self._full))
+        if new:
+            log.error(
+                "incoming_backlog_full",
+                streams=new,
+                cap=self._backlog_max,
+                hint="no relay is forwarding: updates stay unconfirmed at Telegram until it does",
+            )
+        return IncomingBacklogFull(streams)
+
+    def _backlog_drained(self, streams: set[str]) -> None:
+        """``streams`` were just stored to: below their cap again."""
+        drained = self._full & streams
+        if drained:
+            self._full -= drained
+            self._metrics.set_incoming_backlog_full(len(self._full))
+            log.info("incoming_backlog_drained", streams=sorted(drained))
 
 
-def _message_items(pending: Sequence[_Pending]) -> list[tuple[str, str, str]]:
+def _message_items(pending: Sequence[PendingMessage]) -> list[tuple[str, str, str]]:
     return [(dedupe_key(item.update_id), item.stream, item.data) for item in pending]
 
 
 class _Update(NamedTuple):
     update_id: int
-    message: _Pending | None
+    message: PendingMessage | None
     answers: list[StoredAnswer]
     item: list[str]
     """The script's item: dedupe key, stream, message data, answers' data."""
@@ -335,11 +237,7 @@ def _updates_of(batch: IntakeBatch) -> list[_Update]:
     return [updates[update_id] for update_id in sorted(updates)]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _log_stored(updates: Sequence[_Pending | int], replies: Sequence[Any]) -> int:
+def _log_stored(updates: Sequence[PendingMessage | int], replies: Sequence[Any]) -> int:
     """One INFO line per batch (a line per message costs throughput); the duplicates counted.
 
     ``updates``: each update's message, or its id when it had answers only.

@@ -1,6 +1,10 @@
 """The ingress's one way to say something in a chat: stored with its update, then sent.
 
-Two halves:
+A handler's ``outbox`` adds the answer to its update's ``IntakeBatch`` and
+returns at once; the answer is stored with the update and only then sent,
+by the courier. The outbox knows the sending side only through
+:class:`AnswerRoom`: whether a chat has room for one more answer, and whose
+the answer is.
 
 An answer may carry a :class:`Mark`: a Redis key set (with a TTL) just
 before it goes out, or, with ``only_if_new``, a key that must not exist yet
@@ -9,27 +13,37 @@ That is how "at most once per keyboard session" holds across restarts and
 webhook replicas (``keyboard_sessions``), without a Redis call in the
 handler.
 
-Durability, order, bounds and recovery: ``courier``.
+The whole path: docs/ARCHITECTURE.md, "Ingress: the answer path".
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from services.ingress.intake import IntakeBatch
+from services.ingress.batch import IntakeBatch
 from shared.formatting.splitting import html_parts
 from shared.log import get_logger
 from shared.schemas import AnswerMark, StoredAnswer, new_id
 from shared.sending.pieces import Piece, ReplyMarkup, pieces
 
-if TYPE_CHECKING:
-    from services.ingress.courier import Courier
-
 log = get_logger(__name__)
 
 Mark = AnswerMark
 """Stored with the answer (``shared.schemas``): ``Mark(key, ttl_s, only_if_new=False)``."""
+
+
+class AnswerRoom(Protocol):
+    """What the outbox asks of the sending side (``courier.Courier``) before adding an answer."""
+
+    @property
+    def instance(self) -> str:
+        """The owner stored with each answer: this process."""
+        ...
+
+    def refusal(self, chat_id: int, batch: IntakeBatch) -> str | None:
+        """Why one more answer to ``chat_id`` must be dropped (None: it may be stored)."""
+        ...
 
 
 class Outbox:
@@ -41,10 +55,10 @@ class Outbox:
     once the batch is stored.
     """
 
-    __slots__ = ("_batch", "_courier", "_update_id")
+    __slots__ = ("_batch", "_room", "_update_id")
 
-    def __init__(self, courier: Courier, batch: IntakeBatch, update_id: int) -> None:
-        self._courier = courier
+    def __init__(self, room: AnswerRoom, batch: IntakeBatch, update_id: int) -> None:
+        self._room = room
         self._batch = batch
         self._update_id = update_id
 
@@ -93,7 +107,7 @@ class Outbox:
         edit_of: int | None,
         mark: Mark | None,
     ) -> bool:
-        refusal = self._courier.refusal(chat_id, self._batch)
+        refusal = self._room.refusal(chat_id, self._batch)
         if refusal is not None:
             log.warning("answer_dropped", chat_id=chat_id, reason=refusal)
             return False
@@ -103,7 +117,7 @@ class Outbox:
             reply_markup=None if reply_markup is None else dict(reply_markup),
             edit_of=edit_of,
             mark=mark,
-            owner=self._courier.instance,
+            owner=self._room.instance,
             answer_id=new_id(),
             created_at=self._batch.received_at,
         )

@@ -9,8 +9,8 @@ included. This loop:
    gathered, nothing sent;
 3. stores the gathered messages and answers in Redis, retrying with
    backoff for as long as Redis fails (the process stays up, the batch
-   stays unconfirmed); the answers stored go out in the background from
-   here on (``outbox``);
+   stays unconfirmed); the answers stored are handed to the courier and
+   go out in the background from here on;
 4. only then moves the offset, which the next ``getUpdates`` confirms.
 
 A crash anywhere before step 4 means Telegram delivers the batch again, and
@@ -43,6 +43,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods.base import TelegramMethod
 
+from services.ingress.courier import Courier
 from services.ingress.intake import Intake
 from services.ingress.updates import UpdateProcessor, update_id_of
 from shared.backoff import backoff_delay
@@ -76,6 +77,7 @@ class Poller:
         bot: Bot,
         processor: UpdateProcessor,
         intake: Intake,
+        courier: Courier,
         *,
         timeout_s: int,
         allowed_updates: list[str],
@@ -85,6 +87,7 @@ class Poller:
         self._bot = bot
         self._processor = processor
         self._intake = intake
+        self._courier = courier
         self._timeout_s = timeout_s
         self._allowed_updates = allowed_updates
         self._offset: int | None = None
@@ -125,8 +128,10 @@ class Poller:
     async def _handle(self, raws: Sequence[Any], stop: asyncio.Event) -> bool:
         """Handle and store one batch; move the offset past it only once it is stored."""
         batch = await self._processor.handle(raws)
-        if not await self._intake.store_until_stored(batch, stop):
+        stored = await self._intake.store_until_stored(batch, stop)
+        if stored is None:
             return False
+        self._courier.queue(stored)  # sent in the background from here on
         ids = [i for i in map(update_id_of, raws) if i is not None]
         if ids:
             self._offset = max(max(ids) + 1, self._offset or 0)

@@ -34,8 +34,6 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     auth_rejections_per_s: float = 1.0
     """Rejection messages per second for all strangers together (burst of 10)."""
     intake_dedupe_ttl_s: int = 24 * 60 * 60
-    incoming_maxlen: int = 100_000
-    """Approximate cap of each ``bot:incoming:{p}`` stream (``XADD MAXLEN ~``); 0: no cap."""
     ingress_alive_ttl_s: float = 15.0
     """TTL of ``bot:ingress:alive:{instance}``: this long after a crash, others take its answers."""
     ingress_alive_refresh_s: float = 5.0
@@ -49,6 +47,9 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
     still in flight on any replica, to be stored first; past it, it is stored anyway
     (logged). Also how long an update counts as in flight (twice this) if its replica
     dies. Above ``API_TIMEOUT_S``, so a slow auth is waited out."""
+
+    incoming_backlog_max: int = 100_000
+    """Entries a ``bot:incoming:{p}`` stream may hold; at it, updates are not confirmed."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,10 +65,9 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
             "answers_scan_s",
             "answers_max_age_s",
             "webhook_order_wait_s",
+            "incoming_backlog_max",
         )
-        require_not_negative(
-            self, "auth_cache_ttl_s", "auth_cache_unknown_ttl_s", "incoming_maxlen"
-        )
+        require_not_negative(self, "auth_cache_ttl_s", "auth_cache_unknown_ttl_s")
         if self.ingress_alive_refresh_s >= self.ingress_alive_ttl_s:
             raise ValueError("ingress_alive_refresh_s: must be less than INGRESS_ALIVE_TTL_S")
         listen_address(self.webhook_listen)  # raises when malformed

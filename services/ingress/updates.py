@@ -31,10 +31,9 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import TypeAdapter, ValidationError
 
-from services.ingress.courier import Courier
-from services.ingress.intake import IntakeBatch
+from services.ingress.batch import IntakeBatch
 from services.ingress.keyboard_sessions import KeyboardSessions
-from services.ingress.outbox import Outbox
+from services.ingress.outbox import AnswerRoom, Outbox
 from shared.log import get_logger
 from shared.metrics import Metrics
 
@@ -48,13 +47,13 @@ class UpdateProcessor:
         self,
         dp: Dispatcher,
         bot: Bot,
-        courier: Courier,
+        room: AnswerRoom,
         keyboards: KeyboardSessions,
         metrics: Metrics | None = None,
     ) -> None:
         self._dp = dp
         self._bot = bot
-        self._courier = courier
+        self._room = room
         self._keyboards = keyboards
         self._metrics = metrics or Metrics("ingress")
 
@@ -87,7 +86,7 @@ class UpdateProcessor:
 
     async def feed(self, update: Update, batch: IntakeBatch) -> None:
         try:
-            outbox = Outbox(self._courier, batch, update.update_id)
+            outbox = Outbox(self._room, batch, update.update_id)
             await self._dp.feed_update(
                 self._bot,
                 update,

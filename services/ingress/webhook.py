@@ -33,6 +33,7 @@ from typing import Any, Final
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from services.ingress.courier import Courier
 from services.ingress.intake import Intake
 from services.ingress.ordering import UserOrder
 from services.ingress.updates import UpdateProcessor
@@ -52,6 +53,7 @@ class WebhookHandler:
         self,
         processor: UpdateProcessor,
         intake: Intake,
+        courier: Courier,
         secret: Secret,
         loads: Callable[[str], Any],
         order: UserOrder,
@@ -59,6 +61,7 @@ class WebhookHandler:
         self._order = order
         self._processor = processor
         self._intake = intake
+        self._courier = courier
         self._secret = secret.reveal().encode()
         self._loads = loads
 
@@ -82,11 +85,12 @@ class WebhookHandler:
             try:
                 if batch:  # nothing to store (a stranger's repeat): nothing to keep in order
                     await turn.wait()
-                await self._intake.store(batch)
+                stored = await self._intake.store(batch)
             except RedisError as exc:
                 log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
                 batch.discard()  # Telegram sends it again: it must be answered again
                 return web.Response(status=503, text="Try again")
+            self._courier.queue(stored)  # sent in the background from here on
             return web.Response(status=200)
         finally:
             await turn.leave()

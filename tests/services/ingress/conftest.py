@@ -137,4 +137,4 @@ async def handled(fake_telegram: FakeTelegram, update: dict[str, Any]) -> None:
     )
     # Answers go out after the update is confirmed, in the background.
     for handle in _running:
-        await asyncio.wait_for(handle.ingress.outbox.join(), 10)
+        await asyncio.wait_for(handle.ingress.courier.join(), 10)

@@ -12,7 +12,7 @@ Properties, for every example:
 - no handler failed and no answer's send failed: ``UpdateProcessor.feed``
   catches every exception (a bug must not stall the ingress), so "nothing
   escaped" proves nothing; what counts is that none of ``update_failed``,
-  ``outbox_failed`` and ``answer_malformed`` was logged;
+  ``courier_failed`` and ``answer_malformed`` was logged;
 - nothing from a stranger is queued or asked of the API beyond the user
   lookup;
 - the webhook answers 2xx (a bad update never gets better, so it must not
@@ -45,6 +45,7 @@ from services.fakes.api import FakeApi
 from services.fakes.redis_server import free_port
 from services.fakes.telegram import FakeTelegram
 from services.ingress.app import Ingress
+from services.ingress.batch import IntakeBatch
 from tests.plugins.telegram import make_bot
 from tests.services.ingress.conftest import ADMIN, KNOWN, ingress_settings
 from tests.services.ingress.conftest import queued as queued_messages
@@ -54,7 +55,7 @@ T = TypeVar("T")
 KNOWN_IDS = (KNOWN, ADMIN)
 STRANGERS = (666, 777)
 USERS_PATHS = ("/api/users", "/api/users/")
-FAILURES = frozenset({"update_failed", "outbox_failed", "answer_malformed"})
+FAILURES = frozenset({"update_failed", "courier_failed", "answer_malformed"})
 """What the ingress logs when a handler or the sending of an answer raised, or an
 answer it stored could not be read back."""
 UNPACED = {"TELEGRAM_RATE_CHAT_PER_S": "100000", "TELEGRAM_RATE_GLOBAL_PER_S": "100000"}
@@ -75,9 +76,13 @@ class Rig:
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)
 
+    async def store(self, batch: IntakeBatch) -> None:
+        """Store ``batch`` as the poller does: its answers then go to the courier."""
+        self.ingress.courier.queue(await self.ingress.intake.store(batch))
+
     async def answers_sent(self) -> None:
         """Every answer the example queued has gone out (or failed, and been logged)."""
-        await asyncio.wait_for(self.ingress.outbox.join(), 10)
+        await asyncio.wait_for(self.ingress.courier.join(), 10)
 
     async def post(self, raw: Any) -> int:
         """``raw`` as Telegram would POST it (JSON, non-ASCII escaped); the answer's status."""
@@ -320,7 +325,7 @@ def check_one_update(rig: Rig, raw: Any) -> None:
     before = len(rig.fake_api.requests)
     with structlog.testing.capture_logs() as logs:
         batch = rig.run(rig.ingress.processor.handle([raw]))
-        rig.run(rig.ingress.intake.store(batch))
+        rig.run(rig.store(batch))
         rig.run(rig.answers_sent())
 
     assert failures(logs) == [], f"handling {raw!r} failed"

@@ -21,8 +21,9 @@ from redis.typing import EncodableT, FieldT
 from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import Failure, FakeTelegram
+from services.ingress.batch import IntakeBatch
 from services.ingress.courier import PER_CHAT, Courier
-from services.ingress.intake import Intake, IntakeBatch
+from services.ingress.intake import Intake
 from services.ingress.outbox import Mark, Outbox
 from shared import keys
 from shared.ratelimit import FloodBudget, FloodLimiter
@@ -50,9 +51,9 @@ class Answers:
         return Outbox(self.courier, self.batch, next(self.update_ids))
 
     async def store(self) -> IntakeBatch:
-        """Store the current batch (its answers then go out) and start a new one."""
+        """Store the current batch, hand its answers to the courier, and start a new one."""
         batch, self.batch = self.batch, IntakeBatch()
-        await self.intake.store(batch)
+        self.courier.queue(await self.intake.store(batch))
         return batch
 
 
@@ -83,7 +84,7 @@ async def open_answers(
             await answers.start()
         else:
             await redis.set(keys.ingress_alive(answers.instance), 1, px=60_000)
-        return Answers(answers, Intake(redis, courier=answers), update_ids)
+        return Answers(answers, Intake(redis), update_ids)
 
     yield open_
     for answers, client in opened:
@@ -120,7 +121,7 @@ async def test_a_429_on_one_users_answer_holds_up_neither_intake_nor_other_users
     assert [m.text for m in await queued(redis)] == ["hello"]
     assert fake_telegram.chat(OTHER).texts == [RU.keyboard_note, RU.help]
     assert fake_telegram.chat(KNOWN).texts == [], "still honouring retry_after"
-    await asyncio.wait_for(running.ingress.outbox.join(), 10)
+    await asyncio.wait_for(running.ingress.courier.join(), 10)
     assert fake_telegram.chat(KNOWN).texts == [RU.help]
     [retried] = [
         c for c in fake_telegram.calls_to("sendMessage") if str(c.params["chat_id"]) == str(KNOWN)
@@ -192,6 +193,27 @@ async def test_an_answer_marked_only_if_new_goes_out_once_while_its_key_lives(
     assert 3500 < await redis.ttl("test:mark") <= 3600
 
 
+async def test_a_marked_answer_goes_out_without_set_nx_get_which_needs_redis_7(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, open_answers: OpenAnswers
+) -> None:
+    answers = await open_answers()
+    mark = Mark("test:mark", 3600, only_if_new=True)
+    answers.outbox().say(KNOWN, "first", mark=mark)
+    answers.outbox().say(KNOWN, "second", mark=mark)
+    async with redis.monitor() as monitor, asyncio.timeout(10):
+        await answers.store()
+        await answers.courier.join()
+        await redis.echo("sent")
+        commands: list[list[str]] = []
+        while (command := (await monitor.next_command())["command"]) != "ECHO sent":
+            commands.append(command.upper().split())
+
+    marks = [words for words in commands if words[:2] == ["SET", "TEST:MARK"]]
+    assert marks, "the mark was set"
+    assert all("GET" not in words for words in marks), marks
+    assert fake_telegram.chat(KNOWN).texts == ["first"]
+
+
 async def test_an_edit_changes_the_message_in_its_place_in_the_chats_order(
     fake_telegram: FakeTelegram, open_answers: OpenAnswers
 ) -> None:
@@ -261,11 +283,11 @@ async def test_an_answer_is_in_redis_when_its_update_is_confirmed_and_gone_once_
     await fake_telegram.wait_for_call("sendMessage", where=lambda c: c.status == 429)
 
     [answer] = await stored_answers(redis)
-    assert (answer.chat_id, answer.owner) == (KNOWN, running.ingress.outbox.instance)
+    assert (answer.chat_id, answer.owner) == (KNOWN, running.ingress.courier.instance)
     assert [piece.plain for piece in answer.pieces] == [RU.help]
     assert fake_telegram.chat(KNOWN).texts == []
 
-    await asyncio.wait_for(running.ingress.outbox.join(), 10)
+    await asyncio.wait_for(running.ingress.courier.join(), 10)
     assert fake_telegram.chat(KNOWN).texts == [RU.help]
     assert await redis.xlen(keys.ANSWERS) == 0
 

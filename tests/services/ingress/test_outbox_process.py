@@ -61,7 +61,7 @@ async def test_answers_held_by_a_429_when_the_ingress_is_killed_arrive_exactly_o
     running = await start_ingress(**FAST_RECOVERY)
     await fake_telegram.wait_for_messages(KNOWN, timeout=10)
     await fake_telegram.wait_for_messages(STRANGER, timeout=10)
-    await asyncio.wait_for(running.ingress.outbox.join(), 10)
+    await asyncio.wait_for(running.ingress.courier.join(), 10)
 
     assert fake_telegram.chat(KNOWN).texts == [RU.help]
     [rejection] = fake_telegram.chat(STRANGER).texts
