@@ -2,7 +2,7 @@
 
 One ``Courier`` per process. The poller or the webhook hands it the answers
 ``Intake.store`` has just put in ``bot:answers`` (:meth:`Courier.queue`);
-it sends each chat's in order through ``shared.sender.Sender``, by a task
+it sends each chat's in order through ``shared.sending.sender.Sender``, by a task
 per chat, and deletes each entry once delivered or given up for good.
 Nothing else in ``services/ingress`` sends a message.
 

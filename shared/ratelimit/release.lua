@@ -1,6 +1,6 @@
 -- The answer (or error) is in: score the request with its time, count it in
 -- the chat's bucket at that time, clear the chat's in-flight mark; and, in
--- the same step, optionally record what was sent (shared.sender's bot:sent:{key}).
+-- the same step, optionally record what was sent (shared.sending's bot:sent:{key}).
 -- KEYS[1] bot:flood:sent           the global log of answer times
 -- KEYS[2] bot:flood:flight:{id}    the chat's request in flight
 -- KEYS[3] bot:flood:answered:{id}  the chat's TAT (answers)

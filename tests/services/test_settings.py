@@ -20,7 +20,7 @@ TOKEN = "123456:TEST-token_abc"
         (IngressSettings, "AUTH_CACHE_SIZE", "-5", "must be positive"),
         (IngressSettings, "ANSWERS_MAX_AGE_S", "0", "must be positive"),
         (IngressSettings, "AUTH_CACHE_TTL_S", "-1", "must not be negative"),
-        (IngressSettings, "INCOMING_MAXLEN", "-1", "must not be negative"),
+        (IngressSettings, "INCOMING_BACKLOG_MAX", "0", "must be positive"),
         (RelaySettings, "TYPING_CAP_S", "0", "must be positive"),
         (RelaySettings, "LEASE_TICK_S", "-1", "must be positive"),
         (NotifierSettings, "API_TIMEOUT_S", "0", "must be positive"),
