@@ -1,0 +1,156 @@
+"""The PO workers: each RUNNING worker answers its user's input stream, in order.
+
+One blocking multi-key ``XREAD`` serves every running worker (plus the wake
+stream); what it reads goes on the worker's queue, and the worker's task
+answers it while the worker is ``RUNNING``. A worker that stops gives back
+what it had read but not answered: the cursor rewinds, so the next worker
+started for that user answers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from redis.exceptions import RedisError
+
+from shared import keys
+from shared.connections import text
+from shared.log import get_logger
+from shared.schemas import DATA_FIELD, MalformedEntry, POWorkerInput, decode_entry, utc_now_iso
+
+from .records import Pending, SentOutput, Worker
+from .script import WorkerScript
+from .state import ManagerState
+from .status import WAKE_STREAM, read_statuses
+
+log = get_logger(__name__)
+
+
+class PoWorkers:
+    """Every user's worker, and the one reader that feeds their POs."""
+
+    def __init__(self, state: ManagerState) -> None:
+        self._state = state
+        self.workers: dict[int, Worker] = {}
+        self._wake_cursor = "0-0"
+
+    def worker(self, user_id: int, worker_id: str) -> Worker:
+        """The user's worker, made (with its PO task) the first time it is asked for."""
+        worker = self.workers.get(user_id)
+        if worker is None:
+            plain = self._state.script_for(user_id).plain_string_status
+            worker = self.workers[user_id] = Worker(user_id, worker_id, plain)
+            worker.po = asyncio.create_task(self._answer(worker), name=f"fake-po-{user_id}")
+        return worker
+
+    # --- reading -------------------------------------------------------------------
+
+    async def input_round(self) -> None:
+        """One blocking XREAD over the wake stream and every RUNNING worker's input."""
+        state = self._state
+        running = await self._running()
+        streams = {WAKE_STREAM: self._wake_cursor}
+        streams |= {keys.po_input(w.user_id): w.cursor for w in running}
+        state.read_calls += 1
+        state.max_streams_per_read = max(state.max_streams_per_read, len(running))
+        # Lets a test wait for "a whole read round has passed": read_calls + 2.
+        await state.notify()
+        reply: Any = await state.client().xread(streams, count=100, block=state.block_ms)  # type: ignore[arg-type]
+        by_stream = {keys.po_input(w.user_id): w for w in running}
+        for stream, entries in reply or []:
+            if text(stream) == WAKE_STREAM:
+                self._wake_cursor = text(entries[-1][0])
+            else:
+                await self._dispatch(by_stream[text(stream)], entries)
+
+    async def _running(self) -> list[Worker]:
+        workers = list(self.workers.values())
+        for worker in workers:
+            _apply_rewind(worker)
+        statuses = await read_statuses(self._state, [w.worker_id for w in workers])
+        return [w for w, status in zip(workers, statuses, strict=True) if status == "RUNNING"]
+
+    async def _dispatch(
+        self, worker: Worker, entries: list[tuple[bytes, dict[bytes, bytes]]]
+    ) -> None:
+        if _apply_rewind(worker):
+            return  # the worker stopped while we read: these entries will be read again
+        for raw_id, fields in entries:
+            entry_id, before = text(raw_id), worker.cursor
+            worker.cursor = entry_id
+            try:
+                message = decode_entry(fields, POWorkerInput)
+            except MalformedEntry as exc:
+                await self._state.reject(keys.po_input(worker.user_id), entry_id, fields, str(exc))
+                continue
+            worker.queue.put_nowait(Pending(message, entry_id, before))
+
+    # --- answering -----------------------------------------------------------------
+
+    async def _answer(self, worker: Worker) -> None:
+        """The PO: answers its queue in order, one reply at a time, while RUNNING."""
+        state = self._state
+        while not state.stopping:
+            pending = await worker.queue.get()
+            try:
+                if (await read_statuses(state, [worker.worker_id]))[0] != "RUNNING":
+                    _give_back(worker, pending)
+                    continue
+                state.inputs.append(pending.message)
+                await self._reply(worker, pending.message)
+            except RedisError as exc:
+                log.warning("fake_po_redis_error", user_id=worker.user_id, error=type(exc).__name__)
+                _give_back(worker, pending)
+            except Exception:
+                # A reply function that raises is the test's bug: say so, keep serving.
+                log.exception("fake_po_reply_failed", user_id=worker.user_id)
+
+    async def _reply(self, worker: Worker, message: POWorkerInput) -> None:
+        script = self._state.script_for(worker.user_id)
+        reply = script.reply(message)
+        chunks = max(1, script.chunks)
+        for index in range(1, chunks + 1):
+            snapshot = reply[: -(-len(reply) * index // chunks)]  # ceil: never empty, grows
+            if script.reply_delay > 0:
+                await asyncio.sleep(script.reply_delay)  # the simulated PO thinking
+            await self._write_output(worker, message, snapshot, index == chunks, script)
+
+    async def _write_output(
+        self,
+        worker: Worker,
+        message: POWorkerInput,
+        snapshot: str,
+        is_final: bool,
+        script: WorkerScript,
+    ) -> None:
+        # A plain JSON object rather than POWorkerOutput: a PO writes only its own keys.
+        payload = {
+            "request_id": message.request_id,
+            "user_id": worker.user_id,
+            script.text_field: snapshot,
+            "is_final": is_final,
+            "timestamp": utc_now_iso(),
+        }
+        entry_id = await self._state.client().xadd(
+            keys.po_output(worker.user_id), {DATA_FIELD: msgspec.json.encode(payload)}
+        )
+        self._state.outputs.append(
+            SentOutput(worker.user_id, text(entry_id), message.request_id, snapshot, is_final)
+        )
+        await self._state.notify()
+
+
+def _apply_rewind(worker: Worker) -> bool:
+    if worker.rewind_to is None:
+        return False
+    worker.cursor, worker.rewind_to = worker.rewind_to, None
+    return True
+
+
+def _give_back(worker: Worker, pending: Pending) -> None:
+    # What was read but not answered goes back to the stream for the next worker.
+    worker.rewind_to = pending.before
+    while not worker.queue.empty():
+        worker.queue.get_nowait()

@@ -1,0 +1,39 @@
+"""How one user's fake worker starts and how its PO replies: a test's script."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.schemas import POWorkerInput
+
+Outcome = Literal["RUNNING", "FAILED", "STARTING"]
+TextField = Literal["text", "content", "response", "result"]
+ReplyFunction = Callable[[POWorkerInput], str]
+
+
+def echo(message: POWorkerInput) -> str:
+    """The default PO reply."""
+    return f"echo: {message.text}"
+
+
+@dataclass
+class WorkerScript:
+    """How one user's worker starts and how its PO replies."""
+
+    outcome: Outcome = "RUNNING"
+    """Where the start ends; ``STARTING`` means it never gets further (and no response is sent)."""
+    start_delay: float = 0.0
+    """Seconds between ``STARTING`` and the outcome."""
+    plain_string_status: bool = False
+    """Write ``worker:status:{id}`` with SET instead of a hash, as an old worker-manager did."""
+    error: str = "container exited with code 1"
+    """The response's ``error`` when the outcome is ``FAILED``."""
+    reply: ReplyFunction = echo
+    chunks: int = 1
+    """Entries per reply: ``chunks - 1`` growing ``is_final: false`` snapshots, then the final."""
+    reply_delay: float = 0.0
+    """Seconds to wait before each output entry (each snapshot and the final)."""
+    text_field: TextField = "text"
+    """The JSON key the reply text goes under; deployed wrappers use the other three."""
