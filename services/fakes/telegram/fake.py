@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import aiohttp
 from aiohttp import web
 
+from services.fakes.lifecycle import StartStop
+
 from .control import CONTROL_PREFIX
 from .entities import FormattedText, utf16_len
 from .errors import ApiError, bad_request, too_many_requests
@@ -32,7 +34,7 @@ from .wire import JSONDict
 DEFAULT_TOKEN = "123456:TEST-token_abc"  # noqa: S105 (a fake bot's token)
 
 
-class FakeTelegram(FakeUpdates):
+class FakeTelegram(FakeUpdates, StartStop):
     """The fake Bot API server: ``async with FakeTelegram() as fake: ...``.
 
     State a test reads: :attr:`calls`, :attr:`chats` (see :class:`ChatState`),
@@ -111,13 +113,6 @@ class FakeTelegram(FakeUpdates):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:
