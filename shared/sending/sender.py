@@ -6,8 +6,9 @@ Telegram's answers the same way (:mod:`.retry`): a 429 pauses the chat for
 every process and is waited out, 5xx and network errors are retried with
 backoff, a blocked bot stops the message, and a part already sent under a
 key (:mod:`.sent_log`) is never sent again, even by another process after a
-crash. Within one process, sends to one chat go one message at a time, in
-call order, so a message's parts stay together (:mod:`.chat_locks`).
+crash or holding the same work at once. Within one process, sends to one
+chat go one message at a time, in call order, so a message's parts stay
+together (:mod:`.chat_locks`).
 
 A request whose answer never came back may have been delivered; the Bot
 API has no idempotency key, so it is sent again: a reply shown twice is a
