@@ -23,6 +23,7 @@ from shared.ratelimit.budget import FloodBudget, ScriptBudget, is_group
 from shared.ratelimit.limiter import (
     MIN_SLEEP_S,
     PREFIX,
+    Done,
     FloodLimiter,
     PauseScope,
     Record,
@@ -32,6 +33,7 @@ from shared.ratelimit.limiter import (
 __all__ = [
     "MIN_SLEEP_S",
     "PREFIX",
+    "Done",
     "FloodBudget",
     "FloodLimiter",
     "PauseScope",

@@ -9,20 +9,25 @@
 -- KEYS[7] bot:flood:flight:{id}    the chat's request in flight
 -- KEYS[8] bot:flood:answered:{id}  the chat's TAT (answers)
 -- KEYS[9] bot:flood:sent:{id}      a group's log of answer times
--- KEYS[10] optional: a key that must not exist (nothing is taken if it does)
+-- KEYS[10] optional: a hash whose field ARGV[5] must not be set (nothing is
+--          taken if it is: the request was done before, bot:sent:{key})
 -- ARGV[1] the budget, JSON (shared/ratelimit/budget.py, ScriptBudget)
 -- ARGV[2] mode: 'wait' (a final message) or 'now' (a preview)
 -- ARGV[3] member: this request's unique name
 -- ARGV[4] '1' for a group chat, else '0'
--- Returns {-1, '0'} when KEYS[10] exists (nothing taken); {granted, delay ms}
+-- ARGV[5] with KEYS[10]: the field
+-- Returns {-1, the field's value} when it is set (nothing taken); {granted, delay ms}
 -- when not granted or the slot is later (gate then); {1, '0', gate status,
 -- gate delay ms} when the gate was tried.
 -- include: clock.lua
 -- include: reservation.lua
 -- include: gating.lua
 
-if KEYS[10] and redis.call('EXISTS', KEYS[10]) == 1 then
-  return {-1, '0'}
+if KEYS[10] then
+  local done = redis.call('HGET', KEYS[10], ARGV[5])
+  if done then
+    return {-1, done}
+  end
 end
 local budget = cjson.decode(ARGV[1])
 local member = ARGV[3]

@@ -37,6 +37,8 @@ class _Gate(enum.IntEnum):
     NOT_YET = 0
     GO = 1
     PAUSED = 2
+    DONE = 3
+    """``gate.lua`` only: the field to check is set, nothing taken."""
 
 
 class Ticket(msgspec.Struct, frozen=True):
@@ -54,6 +56,16 @@ class Record(msgspec.Struct, frozen=True):
     field: str
     value: str
     ttl_ms: int
+
+
+class Done(msgspec.Struct, frozen=True):
+    """:meth:`FloodLimiter.acquire_unless`: the field was set, nothing was taken; its value."""
+
+    value: str
+
+
+_Check = tuple[str, str]
+"""A hash and a field that must not be set for a slot to be taken (``HGET``)."""
 
 
 class PauseScope(msgspec.Struct, frozen=True):
@@ -123,17 +135,19 @@ class FloodLimiter:
         next token, a pause after a 429, room in the global window.
         """
         ticket = await self._acquire_ticket(chat_id, None)
-        assert ticket is not None  # only a key to check can refuse
+        assert isinstance(ticket, Ticket)  # only a field to check can refuse
         return ticket
 
-    async def acquire_unless(self, chat_id: int, key: str) -> Ticket | None:
-        """:meth:`acquire`, or None (nothing taken) if ``key`` exists when a slot is granted.
+    async def acquire_unless(self, chat_id: int, key: str, field: str) -> Ticket | Done:
+        """:meth:`acquire`, unless the hash ``key`` has ``field`` set: then nothing is taken.
 
-        The check and the grant are one step, so the answer is as good as a
-        read of ``key`` made just before an :meth:`acquire`, one round trip
-        cheaper (``shared.sending`` checks that nothing was sent under a key yet).
+        Checked in the step that reserves the slot and again in the step that
+        lets the request go (the gate), so a field set while the slot was
+        coming (another process did the request meanwhile) is seen: no
+        request goes once it is set. ``shared.sending`` checks that a part
+        was not sent under its key yet; :class:`Done` holds its message id.
         """
-        return await self._acquire_ticket(chat_id, key)
+        return await self._acquire_ticket(chat_id, (key, field))
 
     async def try_acquire(self, chat_id: int) -> Ticket | None:
         """A ticket for a preview if budget is free now with room to spare; never waits."""
@@ -162,59 +176,66 @@ class FloodLimiter:
             args += [record.field, record.value, record.ttl_ms]
         await self._release(keys=keys, args=args)
 
-    async def _acquire_ticket(self, chat_id: int, unless: str | None) -> Ticket | None:
+    async def _acquire_ticket(self, chat_id: int, unless: _Check | None) -> Ticket | Done:
         while True:
             # Reserve, and pass the gate in the same step when the slot is now.
             ticket = Ticket(chat_id, self._new_member())
             reply = await self._run_acquire(ticket, "wait", unless)
-            granted, delay_s = int(reply[0]), _delay_s(reply[1])
+            granted = int(reply[0])
             if granted < 0:
-                return None
+                return Done(text(reply[1]))
+            delay_s = _delay_s(reply[1])
             if not granted:
                 await asyncio.sleep(max(delay_s, MIN_SLEEP_S))
                 continue
             if len(reply) == 2:  # the slot is later: wait for it, then the gate
                 await asyncio.sleep(delay_s)
-                passed = await self._pass_gate(ticket)
+                passed = await self._pass_gate(ticket, unless)
             else:
-                passed = await self._pass_gate(ticket, (int(reply[2]), _delay_s(reply[3])))
+                first = (int(reply[2]), text(reply[3]))
+                passed = await self._pass_gate(ticket, unless, first)
             if passed is not None:
                 return passed
             # A 429 reported while this slot was coming: wait it out, then queue again.
 
     async def _pass_gate(
-        self, ticket: Ticket, first: tuple[int, float] | None = None
-    ) -> Ticket | None:
+        self, ticket: Ticket, unless: _Check | None, first: tuple[int, str] | None = None
+    ) -> Ticket | Done | None:
         """Wait for room in the global window; None if a pause came into force.
 
         ``first``: the gate's answer already in hand (tried with the reservation).
         """
         answer = first
         while True:
-            status, delay_s = answer if answer is not None else await self._run_gate(ticket)
+            status, value = answer if answer is not None else await self._run_gate(ticket, unless)
             if status == _Gate.GO:
                 return ticket
             if status == _Gate.PAUSED:
                 return None
-            await asyncio.sleep(max(delay_s, MIN_SLEEP_S))
+            if status == _Gate.DONE:
+                return Done(value)
+            await asyncio.sleep(max(_delay_s(value), MIN_SLEEP_S))
             answer = None
 
-    async def _run_gate(self, ticket: Ticket) -> tuple[int, float]:
+    async def _run_gate(self, ticket: Ticket, unless: _Check | None) -> tuple[int, str]:
+        """The gate's status and its delay in ms (:attr:`_Gate.DONE`: the field's value)."""
         chat_id = ticket.chat_id
-        status, delay_ms = await self._gate(
-            keys=[
-                self.sent_key(),
-                self.global_pause_key(),
-                self.chat_pause_key(chat_id),
-                self.flight_key(chat_id),
-                self.answered_key(chat_id),
-                self.group_sent_key(chat_id),
-            ],
-            args=[self._script_budget, ticket.member, _flag(is_group(chat_id))],
-        )
-        return int(status), _delay_s(delay_ms)
+        keys = [
+            self.sent_key(),
+            self.global_pause_key(),
+            self.chat_pause_key(chat_id),
+            self.flight_key(chat_id),
+            self.answered_key(chat_id),
+            self.group_sent_key(chat_id),
+        ]
+        args: list[bytes | str] = [self._script_budget, ticket.member, _flag(is_group(chat_id))]
+        if unless is not None:
+            keys.append(unless[0])
+            args.append(unless[1])
+        status, value = await self._gate(keys=keys, args=args)
+        return int(status), text(value)
 
-    async def _run_acquire(self, ticket: Ticket, mode: Mode, unless: str | None) -> list[Any]:
+    async def _run_acquire(self, ticket: Ticket, mode: Mode, unless: _Check | None) -> list[Any]:
         chat_id = ticket.chat_id
         keys = [
             self.global_key(),
@@ -227,12 +248,16 @@ class FloodLimiter:
             self.answered_key(chat_id),
             self.group_sent_key(chat_id),
         ]
+        args: list[bytes | str] = [
+            self._script_budget,
+            mode,
+            ticket.member,
+            _flag(is_group(chat_id)),
+        ]
         if unless is not None:
-            keys.append(unless)
-        reply: list[Any] = await self._acquire(
-            keys=keys,
-            args=[self._script_budget, mode, ticket.member, _flag(is_group(chat_id))],
-        )
+            keys.append(unless[0])
+            args.append(unless[1])
+        reply: list[Any] = await self._acquire(keys=keys, args=args)
         return reply
 
     def _new_member(self) -> str:

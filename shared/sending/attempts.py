@@ -2,10 +2,13 @@
 
 Each attempt takes a flood slot, makes one Bot API request, and releases
 the slot whatever happens; once Telegram accepted a keyed piece, the
-release also records it under the key (one script: both or neither). A
-part Telegram accepted is delivered whatever Redis does next: that write is
-retried, then logged, never raised. Errors raised by Redis *before* a
-request (taking a slot) propagate: nothing was sent.
+release also records it under the key (one script: both or neither). Every
+attempt at a keyed piece is checked, in the steps that take its slot, for a
+record of that piece: another process may have sent it while this one
+waited (for its slot, out a 429, through a backoff). A part Telegram
+accepted is delivered whatever Redis does next: that write is retried, then
+logged, never raised. Errors raised by Redis *before* a request (taking a
+slot) propagate: nothing was sent.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, RetryReason
-from shared.ratelimit import FloodLimiter, Record, Ticket
+from shared.ratelimit import Done, FloodLimiter, Record, Ticket
 from shared.sending.pieces import Piece
 from shared.sending.results import Outcome
 from shared.sending.retry import RetryPolicy, Step, classify, describe, retry_reason
@@ -37,11 +40,8 @@ Call = Callable[[Piece], Awaitable[int | None]]
 @dataclass(frozen=True)
 class Sent:
     message_id: int | None
-
-
-ALREADY_SENT: Final = Sent(None)
-""":meth:`PieceAttempts.deliver` with ``unless_sent``: something is recorded under the key,
-nothing was sent."""
+    earlier: bool = False
+    """Recorded under its key before this call took a slot: this call sent nothing."""
 
 
 @dataclass(frozen=True)
@@ -77,26 +77,20 @@ class PieceAttempts:
         context: dict[str, Any],
         *,
         record: tuple[str, int] | None = None,
-        unless_sent: bool = False,
     ) -> Sent | Stopped:
         """Send one piece until Telegram accepts it, refuses it for good, or retries run out.
 
         ``record``: the key and part index to record the piece under once
         Telegram accepted it (in the same step as the flood slot's release).
-        ``unless_sent``: the first slot is taken only if nothing is recorded
-        under that key yet; else nothing is sent and :data:`ALREADY_SENT`
-        comes back.
+        Each attempt then goes only if that part is not recorded yet; if it
+        is, nothing is sent and its recorded message id comes back
+        (``Sent.earlier``).
         """
         failures = 0
         while True:
-            if unless_sent and record is not None:
-                unless_sent = False
-                maybe = await self.limiter.acquire_unless(chat_id, self.sent.redis_key(record[0]))
-                if maybe is None:
-                    return ALREADY_SENT
-                ticket = maybe
-            else:
-                ticket = await self.limiter.acquire(chat_id)
+            ticket = await self._acquire(chat_id, record)
+            if isinstance(ticket, Sent):
+                return ticket
             if _DEBUG_ENABLED():
                 log.debug("send_text", chat_id=chat_id, text=piece.text, **context)
             answer = await self._request(ticket, call, piece, context, record)
@@ -119,6 +113,16 @@ class PieceAttempts:
                 await self._back_off(chat_id, answer, failures, context)
             else:
                 return self._stop(chat_id, answer, step, failures + 1, context)
+
+    async def _acquire(self, chat_id: int, record: tuple[str, int] | None) -> Ticket | Sent:
+        """A slot for one attempt; for a keyed part, its record instead if it has one."""
+        if record is None:
+            return await self.limiter.acquire(chat_id)
+        key, index = record
+        granted = await self.limiter.acquire_unless(chat_id, self.sent.redis_key(key), str(index))
+        if isinstance(granted, Done):
+            return Sent(int(granted.value), earlier=True)
+        return granted
 
     async def try_now(self, chat_id: int, piece: Piece, call: Call, method: str) -> Sent | None:
         """One best-effort request if budget is free now: no waiting, no retries."""

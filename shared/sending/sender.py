@@ -6,8 +6,9 @@ Telegram's answers the same way (:mod:`.retry`): a 429 pauses the chat for
 every process and is waited out, 5xx and network errors are retried with
 backoff, a blocked bot stops the message, and a part already sent under a
 key (:mod:`.sent_log`) is never sent again, even by another process after a
-crash. Within one process, sends to one chat go one message at a time, in
-call order, so a message's parts stay together (:mod:`.chat_locks`).
+crash or holding the same work at once. Within one process, sends to one
+chat go one message at a time, in call order, so a message's parts stay
+together (:mod:`.chat_locks`).
 
 A request whose answer never came back may have been delivered; the Bot
 API has no idempotency key, so it is sent again: a reply shown twice is a
@@ -27,13 +28,13 @@ from shared.formatting.splitting import Part
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget, FloodLimiter, is_group
-from shared.sending.attempts import ALREADY_SENT, Call, PieceAttempts, Sent, Stopped
+from shared.sending.attempts import Call, PieceAttempts, Sent, Stopped
 from shared.sending.chat_locks import ChatLocks
 from shared.sending.live import LiveReply
 from shared.sending.pieces import Piece, ReplyMarkup, pieces
 from shared.sending.results import Outcome, SendResult
 from shared.sending.retry import RECORD_RETRY, RetryPolicy, describe
-from shared.sending.sent_log import SENT_TTL_S, SentLog, first_unsent
+from shared.sending.sent_log import SENT_TTL_S, SentLog
 from shared.settings import BaseSettings
 from shared.telegram import RetryAfter, TelegramClient, TelegramError
 
@@ -138,48 +139,41 @@ class Sender:
         key: str | None,
         reply_markup: ReplyMarkup | None,
     ) -> SendResult:
-        done: dict[int, int] = {}
-        first: Sent | Stopped | None = None
-        if key is not None and not self.sent.unrecorded(key):
-            # Nothing kept here: whether anything was sent under the key is
-            # checked in the same step as the first part's flood slot.
-            first = await self._attempts.deliver(
-                chat_id,
-                items[0],
-                self._send_call(chat_id, reply_markup if len(items) == 1 else None),
-                self._context(key, 0, len(items)),
-                record=(key, 0),
-                unless_sent=True,
-            )
-            if first is ALREADY_SENT:
-                first = None
-                done = await self.sent.load(key)
-        elif key is not None:
-            done = await self.sent.load(key)
-        resumed_at = first_unsent(done, len(items))
-        if resumed_at:
-            log.info("send_resumed", chat_id=chat_id, key=key, part=resumed_at, parts=len(items))
-        ids = [done[index] for index in range(resumed_at)]
-        for index in range(resumed_at, len(items)):
-            if index in done:  # a later part recorded while an earlier one was not: keep it
+        # Parts kept in this process (Redis could not record them) are loaded,
+        # and written to Redis if it can take them now; every other part is
+        # checked in the steps that take its flood slot.
+        done = await self.sent.load(key) if key is not None and self.sent.unrecorded(key) else {}
+        ids: list[int] = []
+        resumed_at: int | None = None  # the first part this call sent or tried
+        for index, piece in enumerate(items):
+            if index in done:
                 ids.append(done[index])
                 continue
-            if first is not None:
-                step, first = first, None
-            else:
-                markup = reply_markup if index == len(items) - 1 else None
-                step = await self._attempts.deliver(
-                    chat_id,
-                    items[index],
-                    self._send_call(chat_id, markup),
-                    self._context(key, index, len(items)),
-                    record=None if key is None else (key, index),
-                )
+            markup = reply_markup if index == len(items) - 1 else None
+            step = await self._attempts.deliver(
+                chat_id,
+                piece,
+                self._send_call(chat_id, markup),
+                self._context(key, index, len(items)),
+                record=None if key is None else (key, index),
+            )
+            if isinstance(step, Sent) and step.earlier:  # by another call, maybe meanwhile
+                assert step.message_id is not None
+                ids.append(step.message_id)
+                continue
+            if resumed_at is None:
+                resumed_at = index
+                if index:
+                    log.info("send_resumed", chat_id=chat_id, key=key, part=index, parts=len(items))
             if isinstance(step, Stopped):
                 return _stopped(step, message_ids=tuple(ids), resumed_at=resumed_at)
             assert step.message_id is not None  # sendMessage always answers a Message
             ids.append(step.message_id)
-        return SendResult(outcome=Outcome.DELIVERED, message_ids=tuple(ids), resumed_at=resumed_at)
+        return SendResult(
+            outcome=Outcome.DELIVERED,
+            message_ids=tuple(ids),
+            resumed_at=len(items) if resumed_at is None else resumed_at,
+        )
 
     @staticmethod
     def _context(key: str | None, index: int, parts: int) -> dict[str, Any]:

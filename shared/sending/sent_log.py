@@ -85,11 +85,3 @@ class SentLog:
             pipe.hset(self.redis_key(key), mapping={str(i): m for i, m in parts.items()})
             pipe.pexpire(self.redis_key(key), self.ttl_ms)
             await pipe.execute()
-
-
-def first_unsent(done: Mapping[int, int], count: int) -> int:
-    """The index of the first of ``count`` parts not in ``done`` (``count`` if none)."""
-    index = 0
-    while index < count and index in done:
-        index += 1
-    return index

@@ -13,7 +13,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from shared.ratelimit import FloodBudget, FloodLimiter, Record
+from shared.ratelimit import Done, FloodBudget, FloodLimiter, Record, Ticket
 from shared.settings import BaseSettings, load
 
 SLACK_S = 0.03
@@ -275,18 +275,49 @@ async def test_a_request_whose_process_died_counts_for_in_flight_s_only(
     assert 0.5 - SLACK_S <= elapsed < 1.0
 
 
-async def test_acquire_unless_takes_nothing_when_the_key_exists(redis: aioredis.Redis) -> None:
+async def test_acquire_unless_takes_nothing_when_the_field_is_set(redis: aioredis.Redis) -> None:
     flood = limiter(redis, global_per_s=1000, chat_per_s=1.0, chat_burst=1)
-    await redis.hset("test:sent:a", "0", "1")
+    await redis.hset("test:sent:a", "0", "41")
 
-    assert await flood.acquire_unless(8, "test:sent:a") is None
+    assert await flood.acquire_unless(8, "test:sent:a", "0") == Done("41")
     started = time.monotonic()
-    ticket = await flood.acquire_unless(8, "test:sent:b")
+    ticket = await flood.acquire_unless(8, "test:sent:a", "1")  # another field of that hash
 
-    assert ticket is not None
+    assert isinstance(ticket, Ticket)
     # Nothing was taken: the chat's one token was still there (else a wait of 1 s).
     assert since(started) < 0.5
     await flood.release(ticket)
+
+
+async def test_a_field_set_while_the_slot_was_coming_stops_the_request_at_the_gate(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=4, safety=1.0)
+    await send(flood, 1)  # the next global slot is 250 ms away: reserved, then waited for
+    waiting = asyncio.create_task(flood.acquire_unless(8, "test:sent:d", "0"))
+    done, _ = await asyncio.wait([waiting], timeout=0.1)
+    assert not done, "its slot is 250 ms away"
+
+    await redis.hset("test:sent:d", "0", "42")  # another process did the request meanwhile
+
+    assert await waiting == Done("42")
+    assert await redis.get(flood.flight_key(8)) is None  # no request in flight
+    assert await redis.zcard(flood.sent_key()) == 1  # the first send only
+
+
+async def test_a_field_set_while_the_gate_waits_for_a_request_in_flight_stops_the_request(
+    redis: aioredis.Redis,
+) -> None:
+    flood = limiter(redis, global_per_s=1000, chat_per_s=1000, chat_burst=5)
+    other = await flood.acquire(8)  # another process's request for the same part
+
+    waiting = asyncio.create_task(flood.acquire_unless(8, "test:sent:e", "0"))
+    done, _ = await asyncio.wait([waiting], timeout=0.1)
+    assert not done, "the chat's request in flight has no answer yet"
+    await flood.release(other, record=Record("test:sent:e", "0", "43", 60_000))
+
+    assert await waiting == Done("43")
+    assert await redis.get(flood.flight_key(8)) is None
 
 
 async def test_a_release_writes_its_record_in_the_same_step(redis: aioredis.Redis) -> None:

@@ -16,6 +16,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -105,6 +106,15 @@ class SenderProcess:
         """SIGKILL: the process dies wherever it is, as in a crash."""
         if self.process.exitcode is None:
             self.process.kill()
+
+    def stall(self) -> None:
+        """SIGSTOP: the process stops wherever it is, as in an event loop stall."""
+        assert self.process.pid is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process.pid is not None
+        os.kill(self.process.pid, signal.SIGCONT)
 
     async def close(self) -> None:
         self.kill()
@@ -265,6 +275,53 @@ async def test_a_process_killed_after_sending_does_not_send_again_when_another_r
     assert len(sends_to(fake_telegram, 31)) == 1
 
 
+async def test_a_process_stalled_before_its_slot_does_not_send_what_another_sent_meanwhile(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, sender: Sender, start_sender: StartSender
+) -> None:
+    # Every chat paused: the first process reserves the slot after the pause, and
+    # stalls (an event loop stall, a handling that outlived its claim) before it.
+    limiter = sender.limiter
+    seconds, micros = await redis.time()
+    ends = seconds * 1000 + micros // 1000 + 2_000
+    await redis.set(limiter.global_pause_key(), ends, px=2_000)
+    first = await start_sender("once", "a", "--chat", "33", "--text", "hello", "--key", "e-3")
+    await _redis_until(lambda: redis.exists(limiter.chat_key(33)), True)
+    first.stall()
+
+    # Another process, handed the same work, sends it once the pause is over.
+    second = await sender.send(33, "hello", key="e-3")
+    first.resume()
+    [late] = await first.results()
+    await first.finish()
+
+    assert second.delivered
+    assert (late["outcome"], late["message_ids"]) == ("delivered", list(second.message_ids))
+    assert late["resumed_at"] == 1
+    assert fake_telegram.chat(33).texts == ["hello"]
+    assert len(sends_to(fake_telegram, 33)) == 1
+
+
+async def test_a_retry_after_a_429_does_not_send_what_another_process_sent_meanwhile(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, sender: Sender, start_sender: StartSender
+) -> None:
+    fake_telegram.fail_next("sendMessage", Failure.too_many_requests(1), chat_id=34)
+    first = await start_sender("once", "a", "--chat", "34", "--text", "hello", "--key", "e-4")
+    await fake_telegram.wait_for_call("sendMessage", where=lambda c: c.status == 429, timeout=20)
+    # Stalled while it waits out the pause, its flood slot released.
+    await _redis_until(lambda: redis.exists(sender.limiter.flight_key(34)), False)
+    first.stall()
+
+    second = await sender.send(34, "hello", key="e-4")
+    first.resume()
+    [late] = await first.results()
+    await first.finish()
+
+    assert second.delivered
+    assert (late["outcome"], late["message_ids"]) == ("delivered", list(second.message_ids))
+    assert fake_telegram.chat(34).texts == ["hello"]
+    assert [c.status for c in sends_to(fake_telegram, 34)] == [429, 200]
+
+
 async def test_a_multi_part_message_interrupted_after_part_one_resumes_at_part_two(
     fake_telegram: FakeTelegram, redis: aioredis.Redis, start_sender: StartSender
 ) -> None:
@@ -417,6 +474,24 @@ async def test_a_keyed_message_is_sent_once_however_often_it_is_handed_over(
     assert second.message_ids == first.message_ids
     assert second.resumed_at == 1
     assert fake_telegram.chat(11).texts == ["only once"]
+
+
+async def test_two_senders_handed_the_same_long_message_at_once_send_each_part_once(
+    fake_telegram: FakeTelegram, telegram_client: TelegramClient, redis: aioredis.Redis
+) -> None:
+    # Two senders: two processes, each with its own chat lock, sharing Redis.
+    one, two = (Sender(telegram_client, redis, FAST_BUDGET, retry=FAST_RETRY) for _ in range(2))
+    parts = [Part(html=f"part {i}", plain=f"part {i}") for i in range(3)]
+
+    first, second = await asyncio.gather(
+        one.send_parts(14, parts, key="k-14"), two.send_parts(14, parts, key="k-14")
+    )
+
+    assert first.delivered
+    assert second.delivered
+    assert first.message_ids == second.message_ids
+    assert fake_telegram.chat(14).texts == ["part 0", "part 1", "part 2"]
+    assert len(sends_to(fake_telegram, 14)) == 3
 
 
 async def test_reply_markup_goes_on_the_last_part_only(
