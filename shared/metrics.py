@@ -133,6 +133,12 @@ class Metrics:
             ["service", "reason"],
             registry=registry,
         )
+        self._results_too_old = Counter(
+            f"{PREFIX}results_too_old",
+            "Provisioning results first read past NOTIFIER_BACKFILL_S, acknowledged unsent.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
         self._telegram_429 = Counter(
             f"{PREFIX}telegram_429",
             "Telegram answers 429 Too Many Requests.",
@@ -241,6 +247,15 @@ class Metrics:
         """
         label = _closed(reason, get_args(UndeliverableReason))
         self._notifications_undeliverable.labels(service=self.service, reason=label).inc()
+
+    def results_too_old(self, count: int) -> None:
+        """``telegram_bot_results_too_old_total``: notifier, per result never told.
+
+        First read more than ``NOTIFIER_BACKFILL_S`` after it was published
+        (history in a group made at ``0``, or every notifier down that long):
+        acknowledged without a message.
+        """
+        self._results_too_old.inc(count)
 
     def observe_delivery_latency(self, seconds: float) -> None:
         """``telegram_bot_delivery_latency_seconds``: a histogram, 1 ms to 30 s.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -112,7 +112,7 @@ class StreamConsumer(Generic[T]):
         consumer: str,
         decode: Callable[[Fields], T],
         handler: Callable[[str, T], Awaitable[None]],
-        start_id: str = "0",
+        start_id: str | Callable[[], Awaitable[str]] = "0",
         block_ms: int = 2_000,
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
@@ -121,6 +121,7 @@ class StreamConsumer(Generic[T]):
         dead_letter_maxlen: int = 10_000,
         on_turn: Callable[[], None] | None = None,
         on_dead_letter: Callable[[str], None] | None = None,
+        expired: Callable[[list[str]], Awaitable[Collection[str]]] | None = None,
     ) -> None:
         if min(block_ms, claim_idle_ms, max_deliveries, batch, max_backoff_ms) < 1:
             raise ValueError("block_ms, claim_idle_ms, max_deliveries, batch, max_backoff_ms >= 1")
@@ -156,6 +157,9 @@ class StreamConsumer(Generic[T]):
         # each entry dead-lettered (with the reason).
         self._on_turn = on_turn or _nothing
         self._on_dead_letter = on_dead_letter or _ignore
+        # Of each fresh read's ids, those acknowledged unhandled (too old to
+        # matter now). Entries already pending were taken on: always handled.
+        self._expired = expired
         self._log = log.bind(stream=stream, group=group, consumer=consumer)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -211,6 +215,7 @@ class StreamConsumer(Generic[T]):
             # Only a whole claim-and-read round proves Redis usable again: an
             # error recurring later in the round must keep backing off.
             self._recovered()
+            entries = await self._drop_expired(stop, entries)
             await self._handle_batch(stop, entries, fresh=True)
 
     def _recovered(self) -> None:
@@ -219,15 +224,26 @@ class StreamConsumer(Generic[T]):
             self._failures = 0
 
     async def _ensure_group(self) -> None:
+        start_id = self._start_id if isinstance(self._start_id, str) else await self._start_id()
         try:
-            await self._redis.xgroup_create(
-                self.stream, self.group, id=self._start_id, mkstream=True
-            )
+            await self._redis.xgroup_create(self.stream, self.group, id=start_id, mkstream=True)
         except ResponseError as exc:
             if not str(exc).startswith("BUSYGROUP"):
                 raise
         else:
-            self._log.info("stream_group_created", start_id=self._start_id)
+            self._log.info("stream_group_created", start_id=start_id)
+
+    async def _drop_expired(
+        self, stop: asyncio.Event, entries: list[tuple[bytes, Fields]]
+    ) -> list[tuple[bytes, Fields]]:
+        if self._expired is None or not entries:
+            return entries
+        ids = [raw_id.decode() for raw_id, _ in entries]
+        expired = set(await until_stopped(stop, self._expired(ids)))
+        if not expired:
+            return entries
+        await self._redis.xack(self.stream, self.group, *expired)
+        return [entry for entry in entries if entry[0].decode() not in expired]
 
     async def _handle_own_pending(self, stop: asyncio.Event) -> None:
         """Entries this consumer name read before but never acknowledged, oldest first."""

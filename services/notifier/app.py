@@ -21,6 +21,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.notifier.admins import Admins
+from services.notifier.backfill import Backfill
 from services.notifier.claims import ClaimKeeper
 from services.notifier.consumers import ConsumerPruner
 from services.notifier.messages import describe
@@ -143,7 +144,10 @@ async def serve(settings: NotifierSettings) -> int:
             consumer=settings.notifier_name,
             claim_idle_ms=_claim_idle_ms(settings),
         )
-        consumer = _consumer(settings, redis, claims.holding(notifier.handle), heartbeat, metrics)
+        backfill = Backfill(redis, window_s=settings.notifier_backfill_s, metrics=metrics)
+        consumer = _consumer(
+            settings, redis, claims.holding(notifier.handle), heartbeat, metrics, backfill
+        )
         pruner = ConsumerPruner(
             redis,
             stream=keys.PROVISIONER_RESULTS,
@@ -178,6 +182,7 @@ def _consumer(
     handler: Callable[[str, ProvisionerResult], Awaitable[None]],
     heartbeat: Heartbeat,
     metrics: Metrics,
+    backfill: Backfill,
 ) -> StreamConsumer[ProvisionerResult]:
     return StreamConsumer(
         redis,
@@ -186,15 +191,16 @@ def _consumer(
         consumer=settings.notifier_name,
         decode=entry_decoder(ProvisionerResult),
         handler=handler,
-        # A new group starts at the stream's end: a first deployment must not
-        # replay the whole history of results to every admin.
-        start_id="$",
+        # A new group starts NOTIFIER_BACKFILL_S back, so results published while
+        # the first notifiers were starting are told; older history never is.
+        start_id=backfill.start_id,
         claim_idle_ms=_claim_idle_ms(settings),
         # Only malformed entries are dead-lettered: a result waiting for the
         # API or Telegram to come back is retried for as long as it takes.
         max_deliveries=1_000_000,
         on_turn=heartbeat.beat,
         on_dead_letter=lambda _reason: metrics.dead_letter("provisioner_results"),
+        expired=backfill.too_old,
     )
 
 

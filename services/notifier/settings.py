@@ -30,6 +30,10 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
     notifier_stale_consumer_s: float = 86_400.0
     """A consumer of the group idle this long (a day) and holding nothing is a run
     gone for good: it is removed from the group (at start, then hourly)."""
+    notifier_backfill_s: float = 3600.0
+    """How old a result may be when the group first reads it and still be told: a new
+    group starts this far back, and an older result read for the first time (a group
+    made at ``0``, or every notifier down longer than this) is acknowledged unsent."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -42,6 +46,9 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
             raise ValueError("notifier_retry_after_s: must be at least 0.001")
         if not self.notifier_stale_consumer_s > 0:
             raise ValueError("notifier_stale_consumer_s: must be positive")
+        # Compared with stream ids, which count whole milliseconds.
+        if not self.notifier_backfill_s >= 0.001:
+            raise ValueError("notifier_backfill_s: must be at least 0.001")
 
 
 Settings = NotifierSettings

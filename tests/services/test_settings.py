@@ -25,6 +25,8 @@ TOKEN = "123456:TEST-token_abc"
         (RelaySettings, "LEASE_TICK_S", "-1", "must be positive"),
         (NotifierSettings, "API_TIMEOUT_S", "0", "must be positive"),
         (NotifierSettings, "ADMINS_CACHE_S", "-1", "must not be negative"),
+        (NotifierSettings, "NOTIFIER_BACKFILL_S", "0", "must be at least 0.001"),
+        (NotifierSettings, "NOTIFIER_BACKFILL_S", "inf", "expected a finite number"),
     ],
 )
 def test_a_value_out_of_range_is_refused_naming_its_variable_in_one_format(

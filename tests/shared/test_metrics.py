@@ -23,6 +23,7 @@ COUNTERS = {
     "telegram_bot_telegram_429_total",
     "telegram_bot_telegram_retries_total",
     "telegram_bot_dead_letters_total",
+    "telegram_bot_results_too_old_total",
 }
 LOW_CARDINALITY_LABELS = {"service", "kind", "reason", "stream_kind", "le"}
 

@@ -145,6 +145,10 @@ async def pending_count(redis: aioredis.Redis) -> int:
     return int(summary["pending"])
 
 
+async def no_pending(redis: aioredis.Redis) -> bool:
+    return await pending_count(redis) == 0
+
+
 async def dead_letters(redis: aioredis.Redis) -> list[DeadLetter]:
     entries: Any = await redis.xrange(DEAD)
     return [decode_entry(fields, DeadLetter) for _, fields in entries]
@@ -167,6 +171,42 @@ async def test_a_new_group_starts_at_start_id(redis: aioredis.Redis) -> None:
         await add(redis, 2)
         await recorder.wait_until(lambda: 2 in recorder.handled)
     assert recorder.handled == [2]
+
+
+async def test_a_start_id_given_as_a_function_is_asked_when_the_group_is_made(
+    redis: aioredis.Redis,
+) -> None:
+    first = await add(redis, 1)
+    await add(redis, 2)
+    recorder = Recorder()
+
+    async def after_the_first() -> str:
+        return first
+
+    async with running(make_consumer(redis, recorder, start_id=after_the_first)):
+        await recorder.wait_until(lambda: 2 in recorder.handled)
+    assert recorder.handled == [2]
+
+
+async def test_fresh_entries_named_expired_are_acknowledged_unhandled_and_pending_ones_handled(
+    redis: aioredis.Redis,
+) -> None:
+    await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    ids = [await add(redis, n) for n in (1, 2, 3)]
+    # Entry 1 is pending for a consumer that died holding it.
+    await redis.xreadgroup(GROUP, "dead", {STREAM: ">"}, count=1)
+    asked: list[list[str]] = []
+
+    async def expired(entry_ids: list[str]) -> list[str]:
+        asked.append(entry_ids)
+        return [entry_id for entry_id in entry_ids if entry_id in ids[:2]]
+
+    recorder = Recorder()
+    async with running(make_consumer(redis, recorder, expired=expired)):
+        await recorder.wait_until(lambda: sorted(recorder.handled) == [1, 3])
+        await eventually(lambda: no_pending(redis))
+    assert recorder.handled == [3, 1], "2 acknowledged unhandled; 1 claimed once idle"
+    assert asked == [ids[1:]], "asked of fresh reads only"
 
 
 async def test_two_consumers_starting_together_share_one_group_and_each_entry_once(

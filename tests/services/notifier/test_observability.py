@@ -11,6 +11,7 @@ from services.fakes.telegram import Failure, FakeTelegram
 from shared import keys
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
+from tests.services.notifier.test_backfill import HOUR_MS, publish_at, redis_now_ms
 from tests.services.notifier.test_notifier import (
     ADMIN,
     ENV_ADMIN,
@@ -33,12 +34,14 @@ def value(page: str, name: str, **labels: str) -> float:
     return samples(page)[(name, frozenset({"service": "notifier", **labels}.items()))]
 
 
-async def start_observed(start_service: StartService) -> tuple[ServiceProcess, str]:
-    """A notifier serving /healthz and /metrics, its group created; and its base URL."""
+async def start_observed(
+    start_service: StartService, *, group_made: str = "stream_group_created"
+) -> tuple[ServiceProcess, str]:
+    """A notifier serving /healthz and /metrics, its group ready; and its base URL."""
     port = free_port()
     env = {**FAST, "ADMIN_TELEGRAM_IDS": f"{ENV_ADMIN},{ADMIN}", "METRICS_PORT": str(port)}
     process = start_service("notifier", name="notifier-m", **env)
-    await process.wait_for_event("stream_group_created", timeout=30)
+    await process.wait_for_event(group_made, timeout=30)
     await process.wait_for_event("health_listening", timeout=10)
     return process, f"http://127.0.0.1:{port}"
 
@@ -89,3 +92,20 @@ async def test_a_notifier_counts_admins_it_can_never_reach_by_reason(
     assert value(metrics, name, reason="blocked") == 1
     assert value(metrics, name, reason="rejected") == 1
     assert value(metrics, "telegram_bot_replies_delivered_total") == 0
+
+
+async def test_a_notifier_counts_results_too_old_to_tell(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    now_ms = await redis_now_ms(redis)
+    for i in range(3):
+        await publish_at(redis, now_ms - 2 * HOUR_MS + i, success(f"srv-old-{i}"))
+    await redis.xgroup_create(keys.PROVISIONER_RESULTS, keys.NOTIFIER_GROUP, id="0")
+
+    # Counted before it is logged.
+    _process, base = await start_observed(start_service, group_made="result_too_old_skipped")
+
+    metrics = await metrics_page(base)
+    assert value(metrics, "telegram_bot_results_too_old_total") == 3
+    assert value(metrics, "telegram_bot_replies_delivered_total") == 0
+    assert fake_telegram.calls_to("sendMessage") == []
