@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from services.fakes.api import FakeApi
 from services.fakes.telegram import FakeTelegram
@@ -37,7 +37,7 @@ from services.sandbox.provisioning import Outcome
 from services.sandbox.settings import SandboxSettings, load
 from services.sandbox.supervisor import Supervisor
 from services.sandbox.world import PEOPLE, Person, populate
-from shared import keys, log
+from shared import log
 from shared.schemas import ProvisionerResult
 from shared.settings import SettingsError
 from shared.stopping import install_stop_signals
@@ -132,12 +132,8 @@ class Sandbox:
             await redis.ping()
         except (RedisError, OSError) as exc:
             raise StartError(f"Redis at REDIS_URL does not answer: {type(exc).__name__}") from None
-        # The notifier's group starts at the stream's end: made now, a result
-        # published from the page before the notifier is up still reaches the admins.
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
-            await redis.xgroup_create(
-                keys.PROVISIONER_RESULTS, keys.NOTIFIER_GROUP, id="$", mkstream=True
-            )
+        # No consumer group made here: the notifier's own starts NOTIFIER_BACKFILL_S
+        # back, so a result published from the page before it is up still reaches the admins.
 
     # --- what the processes are told ---------------------------------------------
 
