@@ -85,19 +85,14 @@ class ApiError(TelegramError):
 class RetryAfter(ApiError):
     """429: flood control; wait ``retry_after`` seconds before the next request."""
 
-    def __init__(
-        self,
-        method: str,
-        error_code: int,
-        description: str,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(method, error_code, description, parameters)
+    @property
+    def retry_after(self) -> int:
+        """``parameters.retry_after``, whole seconds; 5 if missing or not a number."""
         raw = self.parameters.get("retry_after", _DEFAULT_RETRY_AFTER_S)
         try:
-            self.retry_after = max(0, int(raw))
+            return max(0, int(raw))
         except (TypeError, ValueError):
-            self.retry_after = _DEFAULT_RETRY_AFTER_S
+            return _DEFAULT_RETRY_AFTER_S
 
 
 class BadRequest(ApiError):
