@@ -49,6 +49,16 @@ async def write_message(redis: aioredis.Redis, user_id: int, text: str) -> str:
     return str(entry_id.decode())
 
 
+async def answered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, user_id: int, text: str
+) -> None:
+    """The user writes ``text``; returned once one more message has reached their chat."""
+    chat_id = chat_of(user_id)
+    count = len(fake_telegram.chat(chat_id).sent) + 1
+    await write_message(redis, user_id, text)
+    await fake_telegram.wait_for_messages(chat_id, count, timeout=10)
+
+
 async def entries(redis: aioredis.Redis, stream: str) -> list[tuple[str, dict[bytes, bytes]]]:
     """Every entry of ``stream``: (id, fields)."""
     found: Any = await redis.xrange(stream)

@@ -18,6 +18,7 @@ from shared import keys
 from shared.schemas import IncomingMessage, POWorkerInput, decode_entry
 from tests.services.relay.conftest import (
     StartRelay,
+    answered,
     chat_of,
     entries,
     wait_for_value,
@@ -86,8 +87,7 @@ async def test_a_running_worker_is_reused_and_its_session_refreshed(
     start_relay: StartRelay,
 ) -> None:
     await start_relay()
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(chat_of(USER), 1, timeout=10)
+    await answered(fake_telegram, redis, USER, "one")
     await settled(redis)
     await redis.expire(keys.session(USER), 100)
 
@@ -108,8 +108,7 @@ async def test_a_dead_or_unknown_worker_is_spawned_again(
     start_relay: StartRelay,
 ) -> None:
     await start_relay()
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(chat_of(USER), 1, timeout=10)
+    await answered(fake_telegram, redis, USER, "one")
     await settled(redis)
     if change == "status missing":
         await redis.delete(keys.worker_status(WORKER))
