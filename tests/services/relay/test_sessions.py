@@ -35,6 +35,15 @@ async def settled(redis: aioredis.Redis, user_id: int = USER) -> None:
     await wait_for_value(lambda: redis.exists(keys.spawn_guard(user_id)), 0)
 
 
+async def first_po_answered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_relay: StartRelay
+) -> None:
+    """A relay starts; the user's "one" spawns a PO, whose echo arrives; the spawn settles."""
+    await start_relay()
+    await answered(fake_telegram, redis, USER, "one")
+    await settled(redis)
+
+
 def balanced(*owned: frozenset[int]) -> bool:
     """Every partition owned, by exactly one relay, in shares that differ by one at most."""
     sizes = [len(o) for o in owned]
@@ -86,9 +95,7 @@ async def test_a_running_worker_is_reused_and_its_session_refreshed(
     redis: aioredis.Redis,
     start_relay: StartRelay,
 ) -> None:
-    await start_relay()
-    await answered(fake_telegram, redis, USER, "one")
-    await settled(redis)
+    await first_po_answered(fake_telegram, redis, start_relay)
     await redis.expire(keys.session(USER), 100)
 
     await write_message(redis, USER, "two")
@@ -107,9 +114,7 @@ async def test_a_dead_or_unknown_worker_is_spawned_again(
     redis: aioredis.Redis,
     start_relay: StartRelay,
 ) -> None:
-    await start_relay()
-    await answered(fake_telegram, redis, USER, "one")
-    await settled(redis)
+    await first_po_answered(fake_telegram, redis, start_relay)
     if change == "status missing":
         await redis.delete(keys.worker_status(WORKER))
     elif change == "session expired":
