@@ -272,14 +272,10 @@ class TelegramClient:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         """``sendMessage``: the sent ``Message`` (a dict with ``message_id``)."""
-        params: dict[str, Any] = {
+        params = {
             "chat_id": chat_id,
-            "text": text,
-            "parse_mode": parse_mode,
-            "reply_markup": _markup(reply_markup),
+            **_text(text, parse_mode, reply_markup, disable_link_preview),
         }
-        if disable_link_preview:
-            params["link_preview_options"] = {"is_disabled": True}
         message: dict[str, Any] = await self.call("sendMessage", params, timeout=timeout)
         return message
 
@@ -295,15 +291,11 @@ class TelegramClient:
         timeout: float | None = None,
     ) -> dict[str, Any] | bool:
         """``editMessageText``: the edited ``Message``."""
-        params: dict[str, Any] = {
+        params = {
             "chat_id": chat_id,
             "message_id": message_id,
-            "text": text,
-            "parse_mode": parse_mode,
-            "reply_markup": _markup(reply_markup),
+            **_text(text, parse_mode, reply_markup, disable_link_preview),
         }
-        if disable_link_preview:
-            params["link_preview_options"] = {"is_disabled": True}
         result: dict[str, Any] | bool = await self.call("editMessageText", params, timeout=timeout)
         return result
 
@@ -333,6 +325,23 @@ class TelegramClient:
         """``sendMessageDraft``: a private chat's preview of a reply being written."""
         params = {"chat_id": chat_id, "draft_id": draft_id, "text": text, "parse_mode": parse_mode}
         return bool(await self.call("sendMessageDraft", params, timeout=timeout))
+
+
+def _text(
+    text: str,
+    parse_mode: str | None,
+    reply_markup: Mapping[str, Any] | None,
+    disable_link_preview: bool,
+) -> dict[str, Any]:
+    """A message's text and its look, as ``sendMessage`` and ``editMessageText`` both take them."""
+    fields: dict[str, Any] = {
+        "text": text,
+        "parse_mode": parse_mode,
+        "reply_markup": _markup(reply_markup),
+    }
+    if disable_link_preview:
+        fields["link_preview_options"] = {"is_disabled": True}
+    return fields
 
 
 def _markup(reply_markup: Mapping[str, Any] | None) -> dict[str, Any] | None:
