@@ -85,19 +85,14 @@ class ApiError(TelegramError):
 class RetryAfter(ApiError):
     """429: flood control; wait ``retry_after`` seconds before the next request."""
 
-    def __init__(
-        self,
-        method: str,
-        error_code: int,
-        description: str,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(method, error_code, description, parameters)
+    @property
+    def retry_after(self) -> int:
+        """``parameters.retry_after``, whole seconds; 5 if missing or not a number."""
         raw = self.parameters.get("retry_after", _DEFAULT_RETRY_AFTER_S)
         try:
-            self.retry_after = max(0, int(raw))
+            return max(0, int(raw))
         except (TypeError, ValueError):
-            self.retry_after = _DEFAULT_RETRY_AFTER_S
+            return _DEFAULT_RETRY_AFTER_S
 
 
 class BadRequest(ApiError):
@@ -277,14 +272,10 @@ class TelegramClient:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         """``sendMessage``: the sent ``Message`` (a dict with ``message_id``)."""
-        params: dict[str, Any] = {
+        params = {
             "chat_id": chat_id,
-            "text": text,
-            "parse_mode": parse_mode,
-            "reply_markup": _markup(reply_markup),
+            **_text(text, parse_mode, reply_markup, disable_link_preview),
         }
-        if disable_link_preview:
-            params["link_preview_options"] = {"is_disabled": True}
         message: dict[str, Any] = await self.call("sendMessage", params, timeout=timeout)
         return message
 
@@ -300,15 +291,11 @@ class TelegramClient:
         timeout: float | None = None,
     ) -> dict[str, Any] | bool:
         """``editMessageText``: the edited ``Message``."""
-        params: dict[str, Any] = {
+        params = {
             "chat_id": chat_id,
             "message_id": message_id,
-            "text": text,
-            "parse_mode": parse_mode,
-            "reply_markup": _markup(reply_markup),
+            **_text(text, parse_mode, reply_markup, disable_link_preview),
         }
-        if disable_link_preview:
-            params["link_preview_options"] = {"is_disabled": True}
         result: dict[str, Any] | bool = await self.call("editMessageText", params, timeout=timeout)
         return result
 
@@ -338,6 +325,23 @@ class TelegramClient:
         """``sendMessageDraft``: a private chat's preview of a reply being written."""
         params = {"chat_id": chat_id, "draft_id": draft_id, "text": text, "parse_mode": parse_mode}
         return bool(await self.call("sendMessageDraft", params, timeout=timeout))
+
+
+def _text(
+    text: str,
+    parse_mode: str | None,
+    reply_markup: Mapping[str, Any] | None,
+    disable_link_preview: bool,
+) -> dict[str, Any]:
+    """A message's text and its look, as ``sendMessage`` and ``editMessageText`` both take them."""
+    fields: dict[str, Any] = {
+        "text": text,
+        "parse_mode": parse_mode,
+        "reply_markup": _markup(reply_markup),
+    }
+    if disable_link_preview:
+        fields["link_preview_options"] = {"is_disabled": True}
+    return fields
 
 
 def _markup(reply_markup: Mapping[str, Any] | None) -> dict[str, Any] | None:

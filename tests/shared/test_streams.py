@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import pytest
@@ -399,30 +399,38 @@ async def test_an_entry_trimmed_while_pending_is_dead_lettered_without_stopping_
     assert await pending_count(redis) == 0
 
 
-async def spawn_worker(
-    redis_url: str, consumer: str, *, handler_seconds: float, claim_idle_ms: int
-) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.shared.stream_worker",
-        redis_url,
-        STREAM,
-        GROUP,
-        consumer,
-        "--handler-seconds",
-        str(handler_seconds),
-        "--claim-idle-ms",
-        str(claim_idle_ms),
-        cwd=ROOT,
-    )
+class SpawnWorker(Protocol):
+    async def __call__(
+        self, consumer: str, *, handler_seconds: float, claim_idle_ms: int
+    ) -> asyncio.subprocess.Process: ...
 
 
 @pytest.fixture
-async def workers() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    """Worker processes a test started; any still alive at the end are killed."""
+async def spawn_worker(redis_url: str) -> AsyncIterator[SpawnWorker]:
+    """Starts ``tests.shared.stream_worker`` processes; any still alive at the end are killed."""
     started: list[asyncio.subprocess.Process] = []
-    yield started
+
+    async def spawn(
+        consumer: str, *, handler_seconds: float, claim_idle_ms: int
+    ) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.shared.stream_worker",
+            redis_url,
+            STREAM,
+            GROUP,
+            consumer,
+            "--handler-seconds",
+            str(handler_seconds),
+            "--claim-idle-ms",
+            str(claim_idle_ms),
+            cwd=ROOT,
+        )
+        started.append(process)
+        return process
+
+    yield spawn
     for process in started:
         if process.returncode is None:
             process.kill()
@@ -444,49 +452,53 @@ async def popped(waiter: aioredis.Redis, key: str) -> str:
     return text(reply[1])
 
 
-async def test_an_entry_of_a_consumer_killed_mid_handler_is_claimed_and_completed_once(
-    redis: aioredis.Redis,
-    redis_url: str,
-    waiter: aioredis.Redis,
-    workers: list[asyncio.subprocess.Process],
-) -> None:
-    doomed = await spawn_worker(redis_url, "doomed", handler_seconds=60, claim_idle_ms=60_000)
-    workers.append(doomed)
+async def add_and_see_started(redis: aioredis.Redis, waiter: aioredis.Redis) -> str:
+    """Add job 1 and wait until a worker has started on it: its entry id."""
     entry_id = await add(redis, 1)
     assert await popped(waiter, started_key(STREAM)) == entry_id
+    return entry_id
+
+
+async def assert_exits_0(worker: asyncio.subprocess.Process) -> None:
+    async with asyncio.timeout(5):
+        assert await worker.wait() == 0
+
+
+async def assert_completed_once(redis: aioredis.Redis, entry_id: str) -> None:
+    assert await redis.hgetall(completions_key(STREAM)) == {entry_id.encode(): b"1"}
+    assert await pending_count(redis) == 0
+
+
+async def test_an_entry_of_a_consumer_killed_mid_handler_is_claimed_and_completed_once(
+    redis: aioredis.Redis, waiter: aioredis.Redis, spawn_worker: SpawnWorker
+) -> None:
+    doomed = await spawn_worker("doomed", handler_seconds=60, claim_idle_ms=60_000)
+    entry_id = await add_and_see_started(redis, waiter)
     doomed.kill()
     assert await doomed.wait() == -signal.SIGKILL
 
-    rescuer = await spawn_worker(redis_url, "rescuer", handler_seconds=0, claim_idle_ms=300)
-    workers.append(rescuer)
+    rescuer = await spawn_worker("rescuer", handler_seconds=0, claim_idle_ms=300)
     assert await popped(waiter, completed_key(STREAM)) == entry_id
     rescuer.send_signal(signal.SIGTERM)
-    async with asyncio.timeout(5):
-        assert await rescuer.wait() == 0
+    await assert_exits_0(rescuer)
 
-    assert await redis.hgetall(completions_key(STREAM)) == {entry_id.encode(): b"1"}
-    assert await pending_count(redis) == 0
+    await assert_completed_once(redis, entry_id)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_stop_signal_lets_a_worker_finish_its_entry_and_exit_0(
     sig: signal.Signals,
     redis: aioredis.Redis,
-    redis_url: str,
     waiter: aioredis.Redis,
-    workers: list[asyncio.subprocess.Process],
+    spawn_worker: SpawnWorker,
 ) -> None:
-    worker = await spawn_worker(redis_url, "w1", handler_seconds=0.5, claim_idle_ms=60_000)
-    workers.append(worker)
-    entry_id = await add(redis, 1)
-    assert await popped(waiter, started_key(STREAM)) == entry_id
+    worker = await spawn_worker("w1", handler_seconds=0.5, claim_idle_ms=60_000)
+    entry_id = await add_and_see_started(redis, waiter)
     signalled_at = time.monotonic()
     worker.send_signal(sig)
-    async with asyncio.timeout(5):
-        assert await worker.wait() == 0
+    await assert_exits_0(worker)
     assert time.monotonic() - signalled_at < 3
-    assert await redis.hgetall(completions_key(STREAM)) == {entry_id.encode(): b"1"}
-    assert await pending_count(redis) == 0
+    await assert_completed_once(redis, entry_id)
 
 
 # --- stopping ----------------------------------------------------------------

@@ -6,6 +6,9 @@ description kept and the bot token nowhere in its message or repr.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import pytest
 
 from services.fakes.redis_server import free_port
@@ -25,6 +28,10 @@ from shared.telegram import (
 )
 
 CHAT = 4242
+TOKEN = "123456:TOKEN-that-must-not-leak"
+"""The token of a client with no Telegram behind it."""
+
+E = TypeVar("E", bound=TelegramError)
 
 
 def assert_no_token(exc: TelegramError, token: str) -> None:
@@ -35,6 +42,14 @@ def assert_no_token(exc: TelegramError, token: str) -> None:
     # No aiohttp exception (whose message may quote the URL) shows in a traceback.
     assert exc.__cause__ is None
     assert exc.__context__ is None or exc.__suppress_context__
+
+
+async def refused(request: Awaitable[object], expected: type[E], token: str) -> E:
+    """Await ``request``, which must raise ``expected``: the error, checked to hold no token."""
+    with pytest.raises(expected) as caught:
+        await request
+    assert_no_token(caught.value, token)
+    return caught.value
 
 
 async def test_a_message_is_posted_as_json_and_its_message_comes_back(
@@ -95,13 +110,13 @@ async def test_a_429_is_retry_after_with_telegrams_retry_after(
 ) -> None:
     fake_telegram.fail_next("sendMessage", Failure.too_many_requests(17))
 
-    with pytest.raises(RetryAfter) as caught:
-        await telegram_client.send_message(CHAT, "too fast")
+    error = await refused(
+        telegram_client.send_message(CHAT, "too fast"), RetryAfter, fake_telegram.token
+    )
 
-    assert caught.value.retry_after == 17
-    assert caught.value.error_code == 429
-    assert str(caught.value) == "Too Many Requests: retry after 17"
-    assert_no_token(caught.value, fake_telegram.token)
+    assert error.retry_after == 17
+    assert error.error_code == 429
+    assert str(error) == "Too Many Requests: retry after 17"
 
 
 async def test_a_user_who_blocked_the_bot_is_forbidden(
@@ -109,24 +124,26 @@ async def test_a_user_who_blocked_the_bot_is_forbidden(
 ) -> None:
     fake_telegram.block(CHAT)
 
-    with pytest.raises(Forbidden) as caught:
-        await telegram_client.send_message(CHAT, "hello?")
+    error = await refused(
+        telegram_client.send_message(CHAT, "hello?"), Forbidden, fake_telegram.token
+    )
 
-    assert caught.value.error_code == 403
-    assert "blocked" in str(caught.value)
-    assert_no_token(caught.value, fake_telegram.token)
+    assert error.error_code == 403
+    assert "blocked" in str(error)
 
 
 async def test_html_telegram_cannot_parse_is_a_bad_request_with_its_description(
     fake_telegram: FakeTelegram, telegram_client: TelegramClient
 ) -> None:
-    with pytest.raises(BadRequest) as caught:
-        await telegram_client.send_message(CHAT, "<b>unclosed", parse_mode="HTML")
+    error = await refused(
+        telegram_client.send_message(CHAT, "<b>unclosed", parse_mode="HTML"),
+        BadRequest,
+        fake_telegram.token,
+    )
 
-    assert caught.value.error_code == 400
-    assert str(caught.value).startswith("Bad Request: can't parse entities:")
+    assert error.error_code == 400
+    assert str(error).startswith("Bad Request: can't parse entities:")
     assert fake_telegram.chat(CHAT).sent == []
-    assert_no_token(caught.value, fake_telegram.token)
 
 
 async def test_a_5xx_with_telegrams_json_is_a_server_error(
@@ -134,12 +151,12 @@ async def test_a_5xx_with_telegrams_json_is_a_server_error(
 ) -> None:
     fake_telegram.fail_next("sendMessage", Failure.server_error(500))
 
-    with pytest.raises(ServerError) as caught:
-        await telegram_client.send_message(CHAT, "now?")
+    error = await refused(
+        telegram_client.send_message(CHAT, "now?"), ServerError, fake_telegram.token
+    )
 
-    assert caught.value.error_code == 500
-    assert "Internal Server Error" in str(caught.value)
-    assert_no_token(caught.value, fake_telegram.token)
+    assert error.error_code == 500
+    assert "Internal Server Error" in str(error)
 
 
 async def test_nginxs_html_502_page_is_a_decode_error_without_the_page(
@@ -147,39 +164,27 @@ async def test_nginxs_html_502_page_is_a_decode_error_without_the_page(
 ) -> None:
     fake_telegram.fail_next("sendMessage", Failure.server_error(502, html=True))
 
-    with pytest.raises(DecodeError) as caught:
-        await telegram_client.send_message(CHAT, "now?")
+    error = await refused(
+        telegram_client.send_message(CHAT, "now?"), DecodeError, fake_telegram.token
+    )
 
-    assert caught.value.status == 502
-    assert "<html>" not in str(caught.value)
-    assert "text/html" in str(caught.value)
-    assert_no_token(caught.value, fake_telegram.token)
+    assert error.status == 502
+    assert "<html>" not in str(error)
+    assert "text/html" in str(error)
 
 
 async def test_a_refused_connection_is_a_network_error() -> None:
-    token = "123456:TOKEN-that-must-not-leak"
-    client = TelegramClient(token, f"http://127.0.0.1:{free_port()}")
-    try:
-        with pytest.raises(NetworkError) as caught:
-            await client.send_message(CHAT, "anyone?")
-    finally:
-        await client.close()
+    async with TelegramClient(TOKEN, f"http://127.0.0.1:{free_port()}") as client:
+        error = await refused(client.send_message(CHAT, "anyone?"), NetworkError, TOKEN)
 
-    assert "Cannot connect" in str(caught.value)
-    assert_no_token(caught.value, token)
+    assert "Cannot connect" in str(error)
 
 
 async def test_an_aiohttp_error_quoting_the_url_does_not_quote_the_token() -> None:
-    token = "123456:TOKEN-that-must-not-leak"
-    client = TelegramClient(token, "http://")
-    try:
-        with pytest.raises(NetworkError) as caught:
-            await client.call("getMe")
-    finally:
-        await client.close()
+    async with TelegramClient(TOKEN, "http://") as client:
+        error = await refused(client.call("getMe"), NetworkError, TOKEN)
 
-    assert "/bot***/getMe" in str(caught.value)
-    assert_no_token(caught.value, token)
+    assert "/bot***/getMe" in str(error)
 
 
 async def test_a_connection_dropped_before_the_answer_is_a_network_error(
@@ -187,10 +192,7 @@ async def test_a_connection_dropped_before_the_answer_is_a_network_error(
 ) -> None:
     fake_telegram.fail_next("sendMessage", Failure.drop())
 
-    with pytest.raises(NetworkError) as caught:
-        await telegram_client.send_message(CHAT, "lost")
-
-    assert_no_token(caught.value, fake_telegram.token)
+    await refused(telegram_client.send_message(CHAT, "lost"), NetworkError, fake_telegram.token)
 
 
 async def test_an_answer_slower_than_the_timeout_is_a_network_error(
@@ -198,34 +200,31 @@ async def test_an_answer_slower_than_the_timeout_is_a_network_error(
 ) -> None:
     fake_telegram.fail_next("sendChatAction", Failure.slow(5))
 
-    with pytest.raises(NetworkError) as caught:
-        await telegram_client.send_chat_action(CHAT, "typing", timeout=0.2)
+    error = await refused(
+        telegram_client.send_chat_action(CHAT, "typing", timeout=0.2),
+        NetworkError,
+        fake_telegram.token,
+    )
 
-    assert "timed out" in str(caught.value)
-    assert_no_token(caught.value, fake_telegram.token)
+    assert "timed out" in str(error)
 
 
 async def test_a_wrong_token_is_unauthorized_and_not_quoted(fake_telegram: FakeTelegram) -> None:
     token = "999:WRONG-token"
-    client = TelegramClient(token, fake_telegram.url)
-    try:
-        with pytest.raises(Unauthorized) as caught:
-            await client.call("getMe")
-    finally:
-        await client.close()
+    async with TelegramClient(token, fake_telegram.url) as client:
+        error = await refused(client.call("getMe"), Unauthorized, token)
 
-    assert caught.value.error_code == 401
-    assert_no_token(caught.value, token)
+    assert error.error_code == 401
 
 
 async def test_an_unknown_method_is_not_found(
     fake_telegram: FakeTelegram, telegram_client: TelegramClient
 ) -> None:
-    with pytest.raises(NotFound) as caught:
-        await telegram_client.call("sendTelepathy", {"chat_id": CHAT})
+    error = await refused(
+        telegram_client.call("sendTelepathy", {"chat_id": CHAT}), NotFound, fake_telegram.token
+    )
 
-    assert caught.value.method == "sendTelepathy"
-    assert_no_token(caught.value, fake_telegram.token)
+    assert error.method == "sendTelepathy"
 
 
 async def test_the_clients_repr_shows_the_bot_id_and_never_the_token(

@@ -299,6 +299,18 @@ async def kill_mid_batch(
     return handles
 
 
+async def assert_each_told_once(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, second: ServiceProcess, handles: list[str]
+) -> None:
+    """Once ``second`` told both admins every result: each once, and none left pending."""
+    for chat in (ADMIN, ENV_ADMIN):
+        await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
+    await stop(second)
+    for chat in (ADMIN, ENV_ADMIN):
+        assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
+    assert await pending(redis) == 0
+
+
 async def test_a_kill_mid_batch_then_a_restart_loses_and_repeats_nothing(
     fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
 ) -> None:
@@ -307,12 +319,7 @@ async def test_a_kill_mid_batch_then_a_restart_loses_and_repeats_nothing(
     # The same replica, restarted: the same consumer name reads its own pending results.
     second = start_notifier(start_service, "notifier-a")
 
-    for chat in (ADMIN, ENV_ADMIN):
-        await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
-    await stop(second)
-    for chat in (ADMIN, ENV_ADMIN):
-        assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
-    assert await pending(redis) == 0
+    await assert_each_told_once(fake_telegram, redis, second, handles)
 
 
 async def test_a_kill_mid_batch_then_a_notifier_of_another_name_loses_and_repeats_nothing(
@@ -324,12 +331,7 @@ async def test_a_kill_mid_batch_then_a_notifier_of_another_name_loses_and_repeat
     # consumer's results once idle for NOTIFIER_RETRY_AFTER_S.
     second = start_notifier(start_service, "notifier-b")
 
-    for chat in (ADMIN, ENV_ADMIN):
-        await fake_telegram.wait_for_messages(chat, len(handles), timeout=30)
-    await stop(second)
-    for chat in (ADMIN, ENV_ADMIN):
-        assert handles_told(fake_telegram, chat) == dict.fromkeys(handles, 1)
-    assert await pending(redis) == 0
+    await assert_each_told_once(fake_telegram, redis, second, handles)
     assert told(second) == len(handles)
 
 

@@ -34,9 +34,9 @@ def chat_of(user_id: int) -> int:
     return CHAT_BASE + user_id
 
 
-async def write_message(redis: aioredis.Redis, user_id: int, text: str) -> str:
-    """What the ingress does for a known user's message: the entry id."""
-    message = IncomingMessage(
+def incoming_message(user_id: int, text: str) -> IncomingMessage:
+    """What the ingress stores for a known user's private message."""
+    return IncomingMessage(
         user_id=user_id,
         telegram_id=chat_of(user_id),
         chat_id=chat_of(user_id),
@@ -44,9 +44,24 @@ async def write_message(redis: aioredis.Redis, user_id: int, text: str) -> str:
         text=text,
         update_id=1,
     )
+
+
+async def write_message(redis: aioredis.Redis, user_id: int, text: str) -> str:
+    """What the ingress does for a known user's message: the entry id."""
     stream = keys.incoming(keys.partition_of(user_id))
-    entry_id: Any = await redis.xadd(stream, encode_entry(message))  # type: ignore[arg-type]
+    message = encode_entry(incoming_message(user_id, text))
+    entry_id: Any = await redis.xadd(stream, message)  # type: ignore[arg-type]
     return str(entry_id.decode())
+
+
+async def answered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, user_id: int, text: str
+) -> None:
+    """The user writes ``text``; returned once one more message has reached their chat."""
+    chat_id = chat_of(user_id)
+    count = len(fake_telegram.chat(chat_id).sent) + 1
+    await write_message(redis, user_id, text)
+    await fake_telegram.wait_for_messages(chat_id, count, timeout=10)
 
 
 async def entries(redis: aioredis.Redis, stream: str) -> list[tuple[str, dict[bytes, bytes]]]:

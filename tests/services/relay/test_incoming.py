@@ -14,7 +14,12 @@ import redis.asyncio as aioredis
 from services.fakes.telegram import FakeTelegram
 from shared import keys
 from shared.schemas import IncomingMessage, POWorkerInput, decode_entry, encode_entry
-from tests.services.relay.conftest import StartRelay, chat_of, entries, wait_for_value
+from tests.services.relay.conftest import (
+    StartRelay,
+    entries,
+    incoming_message,
+    wait_for_value,
+)
 
 USER = 9
 PARTITION = keys.partition_of(USER)
@@ -27,15 +32,8 @@ async def write_messages(redis: aioredis.Redis, texts: list[str]) -> list[str]:
     """What the ingress does for many messages of ``USER``: their entry ids."""
     async with redis.pipeline(transaction=False) as pipe:
         for text in texts:
-            message = IncomingMessage(
-                user_id=USER,
-                telegram_id=chat_of(USER),
-                chat_id=chat_of(USER),
-                message_id=1,
-                text=text,
-                update_id=1,
-            )
-            pipe.xadd(keys.incoming(PARTITION), encode_entry(message))  # type: ignore[arg-type]
+            message = encode_entry(incoming_message(USER, text))
+            pipe.xadd(keys.incoming(PARTITION), message)  # type: ignore[arg-type]
         ids: Any = await pipe.execute()
     return [raw.decode() for raw in ids]
 

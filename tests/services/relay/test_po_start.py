@@ -17,7 +17,9 @@ from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from shared.texts import RU
 from tests.services.relay.conftest import (
+    RunningRelay,
     StartRelay,
+    answered,
     chat_of,
     take_over,
     wait_for_value,
@@ -29,6 +31,23 @@ USER = 23
 CHAT = chat_of(USER)
 
 
+async def told_the_start_failed(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, text: str
+) -> None:
+    """The user writes ``text`` to a PO that fails to start: told so, and the spawn settled."""
+    await answered(fake_telegram, redis, USER, text)
+    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
+
+
+async def typing_ran_to_its_cap(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, relay: RunningRelay
+) -> None:
+    """The user writes to a PO still starting: "typing…" shows, until the relay gives it up."""
+    await write_message(redis, USER, "hi")
+    await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
+    await wait_until(lambda: not relay.relay.typing.waiting(USER))
+
+
 async def test_a_po_that_fails_to_start_is_told_and_the_message_answered_by_the_next(
     fake_telegram: FakeTelegram,
     fake_workers: FakeWorkerManager,
@@ -38,12 +57,10 @@ async def test_a_po_that_fails_to_start_is_told_and_the_message_answered_by_the_
     fake_workers.script(USER, outcome="FAILED")
     await start_relay()
 
-    await write_message(redis, USER, "are you there?")
+    await told_the_start_failed(fake_telegram, redis, "are you there?")
 
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
     assert fake_telegram.chat(CHAT).texts == [RU.po_failed]
     assert await redis.xlen(keys.po_input(USER)) == 1
-    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
 
     # The worker-manager is mended; the user writes again: a new worker answers both.
     fake_workers.script(USER, outcome="RUNNING")
@@ -68,9 +85,7 @@ async def test_a_po_failing_again_after_an_earlier_failure_is_told_again(
     # worker-manager's answer tells the new failure from the old one.
     fake_workers.script(USER, outcome="FAILED")
     await start_relay()
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
-    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
+    await told_the_start_failed(fake_telegram, redis, "one")
 
     await write_message(redis, USER, "two")
 
@@ -130,10 +145,8 @@ async def test_typing_stops_at_its_cap(
     fake_workers.script(USER, outcome="STARTING")
     relay = await start_relay(TYPING_CAP_S="1.5")
 
-    await write_message(redis, USER, "hi")
+    await typing_ran_to_its_cap(fake_telegram, redis, relay)
 
-    await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
-    await wait_until(lambda: not relay.relay.typing.waiting(USER))
     assert len(fake_telegram.chat(CHAT).actions) == 1
 
 
@@ -167,8 +180,7 @@ async def test_a_relay_taking_over_after_the_reply_shows_no_typing(
     start_relay: StartRelay,
 ) -> None:
     first = await start_relay("relay-a")
-    await write_message(redis, USER, "quick one")
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await answered(fake_telegram, redis, USER, "quick one")
 
     second = await take_over(first, start_relay, USER)
 
@@ -183,9 +195,7 @@ async def test_a_relay_taking_over_after_a_failed_start_was_told_shows_no_typing
 ) -> None:
     fake_workers.script(USER, outcome="FAILED")
     first = await start_relay("relay-a")
-    await write_message(redis, USER, "are you there?")
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
-    await wait_for_value(lambda: redis.exists(keys.spawn_guard(USER)), 0)
+    await told_the_start_failed(fake_telegram, redis, "are you there?")
 
     second = await take_over(first, start_relay, USER)
 
@@ -201,9 +211,7 @@ async def test_a_relay_taking_over_after_the_typing_cap_shows_no_typing(
 ) -> None:
     fake_workers.script(USER, outcome="STARTING")
     first = await start_relay("relay-a", TYPING_CAP_S="1.5")
-    await write_message(redis, USER, "hi")
-    await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).actions, timeout=10)
-    await wait_until(lambda: not first.relay.typing.waiting(USER))
+    await typing_ran_to_its_cap(fake_telegram, redis, first)
 
     second = await take_over(first, start_relay, USER, TYPING_CAP_S="1.5")
 

@@ -22,6 +22,7 @@ from shared.streams import DeadLetter
 from shared.texts import RU
 from tests.services.relay.conftest import (
     StartRelay,
+    answered,
     chat_of,
     entries,
     take_over,
@@ -86,8 +87,7 @@ async def test_an_undecodable_reply_is_dead_lettered_and_the_next_one_delivered(
     start_relay: StartRelay,
 ) -> None:
     await start_relay()
-    await write_message(redis, USER, "first")
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await answered(fake_telegram, redis, USER, "first")
     output = keys.po_output(USER)
 
     bad_id = await add(redis, output, b"{not json")
@@ -183,8 +183,7 @@ async def test_a_reply_is_not_sent_again_when_its_entry_is_read_again(
     start_relay: StartRelay,
 ) -> None:
     relay = await start_relay()
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await answered(fake_telegram, redis, USER, "one")
     partition = keys.partition_of(USER)
     await relay.stopped()
     # As after a crash between sending and moving the cursor: the entry is read again.
@@ -282,8 +281,7 @@ async def test_a_reply_written_after_the_session_expired_is_sent_when_the_user_i
     start_relay: StartRelay,
 ) -> None:
     relay = await start_relay("relay-a")
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await answered(fake_telegram, redis, USER, "one")
     relay = await take_over(relay, start_relay, USER)  # cold there: the prune may take them
     await redis.delete(keys.session(USER))  # 24 h without a message
     await relay.relay.replies.prune()
@@ -318,8 +316,7 @@ async def test_a_chat_telegram_holds_up_keeps_few_replies_in_memory_and_gets_all
         await pipe.execute()
 
     # A neighbour's exchange re-issues the relay's read after those 400 were written.
-    await write_message(redis, neighbour, "hi")
-    await fake_telegram.wait_for_messages(chat_of(neighbour), 1, timeout=10)
+    await answered(fake_telegram, redis, neighbour, "hi")
 
     assert relay.relay.replies.backlog <= 150  # QUEUE_LIMIT plus one read's batch
     await fake_telegram.wait_for_messages(CHAT, 401, timeout=60)

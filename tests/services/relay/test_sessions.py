@@ -18,6 +18,7 @@ from shared import keys
 from shared.schemas import IncomingMessage, POWorkerInput, decode_entry
 from tests.services.relay.conftest import (
     StartRelay,
+    answered,
     chat_of,
     entries,
     wait_for_value,
@@ -32,6 +33,15 @@ WORKER = keys.po_worker_id(USER)
 async def settled(redis: aioredis.Redis, user_id: int = USER) -> None:
     """Wait until no create is in flight for the user (the start watch saw the outcome)."""
     await wait_for_value(lambda: redis.exists(keys.spawn_guard(user_id)), 0)
+
+
+async def first_po_answered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_relay: StartRelay
+) -> None:
+    """A relay starts; the user's "one" spawns a PO, whose echo arrives; the spawn settles."""
+    await start_relay()
+    await answered(fake_telegram, redis, USER, "one")
+    await settled(redis)
 
 
 def balanced(*owned: frozenset[int]) -> bool:
@@ -85,10 +95,7 @@ async def test_a_running_worker_is_reused_and_its_session_refreshed(
     redis: aioredis.Redis,
     start_relay: StartRelay,
 ) -> None:
-    await start_relay()
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(chat_of(USER), 1, timeout=10)
-    await settled(redis)
+    await first_po_answered(fake_telegram, redis, start_relay)
     await redis.expire(keys.session(USER), 100)
 
     await write_message(redis, USER, "two")
@@ -107,10 +114,7 @@ async def test_a_dead_or_unknown_worker_is_spawned_again(
     redis: aioredis.Redis,
     start_relay: StartRelay,
 ) -> None:
-    await start_relay()
-    await write_message(redis, USER, "one")
-    await fake_telegram.wait_for_messages(chat_of(USER), 1, timeout=10)
-    await settled(redis)
+    await first_po_answered(fake_telegram, redis, start_relay)
     if change == "status missing":
         await redis.delete(keys.worker_status(WORKER))
     elif change == "session expired":
