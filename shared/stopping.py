@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Coroutine, Iterable
 from typing import TypeVar
@@ -27,6 +28,13 @@ def install_stop_signals(
 def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
     log.info("stop_requested", signal=sig.name)
     stop.set()
+
+
+async def pause(stop: asyncio.Event, seconds: float | None) -> bool:
+    """Sleep ``seconds`` (``None``: no limit), or less if ``stop`` is set; whether it is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 class Stopped(Exception):

@@ -13,7 +13,6 @@ a run are in ``docs/ARCHITECTURE.md`` (Stream consumers).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from shared import keys
 from shared.backoff import backoff_delay
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, decode_entry, encode_entry, utc_now_iso
-from shared.stopping import Stopped, until_stopped
+from shared.stopping import Stopped, pause, until_stopped
 
 __all__ = [
     "DeadLetter",
@@ -196,8 +195,7 @@ class StreamConsumer(Generic[T]):
                 detail=str(exc),
                 retry_in_s=round(delay, 2),
             )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+        await pause(stop, delay)
 
     async def _session(self, stop: asyncio.Event) -> NoReturn:
         """One connected stretch: group, own pending entries, then claim and read forever."""

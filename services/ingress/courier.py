@@ -40,6 +40,7 @@ from shared.log import get_logger
 from shared.schemas import AnswerMark, StoredAnswer
 from shared.sending.results import Outcome, SendResult
 from shared.sending.sender import Sender
+from shared.stopping import pause
 
 log = get_logger(__name__)
 
@@ -285,9 +286,7 @@ class Courier:
                 return
 
     async def _stopped_within(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        return self._stopping.is_set()
+        return await pause(self._stopping, seconds)
 
     async def recover(self) -> int:
         """One scan of ``bot:answers`` (``AnswerRecovery.scan``); how many answers were queued."""

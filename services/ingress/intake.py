@@ -16,7 +16,6 @@ them instead of the bot losing them. Design and costs: docs/ARCHITECTURE.md,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
@@ -32,6 +31,7 @@ from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import StoredAnswer
+from shared.stopping import pause
 
 log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
@@ -155,8 +155,7 @@ class Intake:
                         updates=len(batch),
                         retry_in_s=round(delay, 2),
                     )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+                await pause(stop, delay)
                 if stop.is_set():
                     log.warning("intake_abandoned", updates=len(batch))
                     batch.discard()

@@ -30,7 +30,6 @@ from Telegram is retried with backoff.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -48,7 +47,7 @@ from services.ingress.intake import Intake
 from services.ingress.updates import UpdateProcessor, update_id_of
 from shared.backoff import backoff_delay
 from shared.log import get_logger
-from shared.stopping import Stopped, until_stopped
+from shared.stopping import Stopped, pause, until_stopped
 
 log = get_logger(__name__)
 
@@ -156,5 +155,4 @@ async def _pause_after(exc: BaseException, attempt: int, stop: asyncio.Event) ->
         delay = backoff_delay(attempt, first_s=0.5, cap_s=30.0)
     # The type only: aiogram's messages for network errors can carry the URL, token included.
     log.warning("polling_failed", error=type(exc).__name__, attempt=attempt, retry_in_s=delay)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), delay)
+    await pause(stop, delay)

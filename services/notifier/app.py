@@ -12,7 +12,6 @@ forever. Why each rule: docs/ARCHITECTURE.md (Notifier).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ from shared.metrics import Metrics, UndeliverableReason, entry_age_s
 from shared.schemas import ProvisionerResult
 from shared.sending.results import Outcome, SendResult
 from shared.sending.sender import Sender
-from shared.stopping import install_stop_signals
+from shared.stopping import install_stop_signals, pause
 from shared.streams import StreamConsumer, entry_decoder
 from shared.texts import RU, Texts
 
@@ -223,5 +222,4 @@ async def report_pending(redis: aioredis.Redis, metrics: Metrics, stop: asyncio.
         except RedisError as exc:
             # The consumer logs Redis trouble; a missing group just means nothing yet.
             log.debug("pending_unknown", error=type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), PENDING_EVERY_S)
+        await pause(stop, PENDING_EVERY_S)

@@ -13,7 +13,6 @@ See docs/ARCHITECTURE.md (Notifier).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,6 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.typing import StreamIdT
 
 from shared.log import get_logger
+from shared.stopping import pause
 
 T = TypeVar("T")
 Handler = Callable[[str, T], Awaitable[None]]
@@ -70,8 +70,7 @@ class ClaimKeeper:
                 (log.debug if missing else log.warning)(
                     "claims_refresh_failed", error=type(exc).__name__
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.every_s)
+            await pause(stop, self.every_s)
 
     async def refresh(self) -> list[str]:
         """Claim again every entry this consumer holds; their ids."""

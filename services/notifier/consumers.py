@@ -12,7 +12,6 @@ never that idle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 from shared.connections import texts
 from shared.log import get_logger
 from shared.scripts import register
+from shared.stopping import pause
 
 log = get_logger(__name__)
 
@@ -57,5 +57,4 @@ class ConsumerPruner:
             except RedisError as exc:
                 # No group yet (a first start) or Redis away: nothing to do before the next pass.
                 log.info("stale_consumers_unchecked", error=type(exc).__name__, detail=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
+            await pause(stop, every_s)

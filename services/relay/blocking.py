@@ -10,7 +10,6 @@ its next read with the new set.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -109,12 +108,6 @@ async def abandon(task: asyncio.Future[Any], wait_s: float = 1.0) -> None:
 def _collect(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-async def pause(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds``, or less if ``stop`` is set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def id_after(a: str, b: str) -> bool:

@@ -26,7 +26,6 @@ from services.relay.blocking import (
     Entries,
     Waker,
     abandon,
-    pause,
     read_streams,
     transient,
 )
@@ -39,6 +38,7 @@ from shared.connections import text
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage, MalformedEntry, decode_entry
+from shared.stopping import pause
 from shared.streams import Fields
 
 log = get_logger(__name__)

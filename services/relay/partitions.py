@@ -20,9 +20,10 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from services.relay.blocking import abandon, pause
+from services.relay.blocking import abandon
 from services.relay.leases import Leases, LeaseView
 from shared.log import get_logger
+from shared.stopping import pause
 
 log = get_logger(__name__)
 

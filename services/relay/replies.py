@@ -28,7 +28,6 @@ from services.relay.blocking import (
     Waker,
     abandon,
     id_after,
-    pause,
     read_streams,
 )
 from services.relay.cursors import Cursors
@@ -48,6 +47,7 @@ from shared.connections import text
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.scripts import register
+from shared.stopping import pause
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)

@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.relay import keyspace
-from services.relay.blocking import pause
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
@@ -30,6 +29,7 @@ from shared.connections import text, texts
 from shared.log import get_logger
 from shared.schemas import MalformedEntry, WorkerResponse, decode_entry
 from shared.scripts import register
+from shared.stopping import pause
 from shared.texts import Texts
 
 log = get_logger(__name__)

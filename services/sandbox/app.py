@@ -40,7 +40,7 @@ from services.sandbox.world import PEOPLE, Person, populate
 from shared import log
 from shared.schemas import ProvisionerResult
 from shared.settings import SettingsError
-from shared.stopping import install_stop_signals
+from shared.stopping import install_stop_signals, pause
 
 logger = log.get_logger(__name__)
 
@@ -224,8 +224,7 @@ class Sandbox:
         while not stop.is_set() and loop.time() < deadline:
             if (await self.status())["ready"]:
                 return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
+            await pause(stop, 0.2)
         return False
 
     def banner(self, ready: bool, states: dict[str, str]) -> str:

@@ -8,11 +8,12 @@ condition on the next change instead of sleeping.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from shared.stopping import pause
 
 from .flood import Clock
 from .records import Call, ChatState, WebhookConfig, WebhookDelivery
@@ -91,13 +92,11 @@ class FakeState:
     async def wait_change(self, timeout: float | None) -> None:
         """Wait for the next change of state, at most ``timeout`` seconds."""
         changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout)
+        await pause(changed, timeout)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep that ends early when the fake stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await pause(self._stopping, seconds)
 
     async def wait_for(
         self, predicate: Callable[[], T | None], timeout: float = 5.0, *, what: str = ""
@@ -117,8 +116,7 @@ class FakeState:
                     f"FakeTelegram: {what or predicate!r} not true after {timeout}s "
                     f"(last calls: {recent or 'none'})"
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+            await pause(changed, remaining)
 
     async def wait_for_messages(
         self, chat_id: int, count: int = 1, timeout: float = 5.0
