@@ -41,7 +41,7 @@ class IngressApi(ApiClient):
             return None
         path = f"/api/projects/{quote(project_id, safe='')}"
         try:
-            status, body = await self._get(path, {}, telegram_id, allow_404=True)
+            status, body = await self._get(path, {}, telegram_id, allowed=(404,))
         except ApiBadResponse:
             return listed
         if not 200 <= status < 300:
