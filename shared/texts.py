@@ -73,6 +73,9 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     size_gb: str
     task_html: str
     task_project_html: str
+    """A task's project by its id, when the person's projects do not name it."""
+    task_project_name_html: str
+    """A task's project by its ``{name}``."""
     task_started_html: str
     task_status: dict[str, str]
 
@@ -185,6 +188,7 @@ RU = Texts(
     size_gb="{value} ГБ",
     task_html="<b>{type}</b> — {status} · <code>{id}</code>",
     task_project_html="проект <code>{project}</code>",
+    task_project_name_html="проект «{name}»",
     task_started_html="запущена {started}",
     task_status={
         "queued": "в очереди",

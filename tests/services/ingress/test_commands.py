@@ -136,6 +136,43 @@ async def test_a_403_on_a_quick_command_says_it_is_not_allowed_rather_than_unava
 
 
 @pytest.mark.usefixtures("running")
+async def test_tasks_name_their_projects_by_the_users_own_project_names(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    shop = fake_api.add_project(KNOWN, HOSTILE)
+    theirs = fake_api.add_project(ADMIN, "not yours")
+    fake_api.add_task(KNOWN, type="deploy", project_id=str(shop["id"]))
+    fake_api.add_task(KNOWN, type="build", project_id=str(theirs["id"]))
+    fake_api.add_task(KNOWN, type="lint")
+
+    (answer,) = await ask(fake_telegram, KNOWN, "/tasks")
+
+    deploy, build, lint = answer.split("\n\n")[1:]
+    assert deploy.splitlines()[1] == f"проект «{HOSTILE}»"
+    assert build.splitlines()[1] == f"проект {theirs['id']}", "not in their list: the id"
+    assert not lint.splitlines()[1].startswith("проект")
+    (request,) = fake_api.requests_to("/api/projects/")
+    assert request.headers["X-Telegram-ID"] == str(KNOWN)
+
+
+@pytest.mark.usefixtures("running")
+async def test_tasks_without_a_project_cost_no_projects_call_and_a_failing_one_shows_ids(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_task(KNOWN, type="lint")
+    await ask(fake_telegram, KNOWN, "/tasks")
+    assert fake_api.requests_to("/api/projects/") == []
+
+    shop = fake_api.add_project(KNOWN, "shop")
+    fake_api.add_task(KNOWN, type="deploy", project_id=str(shop["id"]))
+    fake_api.respond_with("/api/projects/", {"detail": "boom"}, status=500)
+
+    answer = (await ask(fake_telegram, KNOWN, "/tasks"))[-1]
+
+    assert f"deploy — выполняется · {fake_api.tasks[KNOWN][1]['id']}\nпроект {shop['id']}" in answer
+
+
+@pytest.mark.usefixtures("running")
 async def test_tasks_lists_only_the_running_ones(
     fake_telegram: FakeTelegram, fake_api: FakeApi
 ) -> None:
