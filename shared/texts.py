@@ -27,8 +27,12 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     # --- ingress: quick commands and chat. Fields ending in ``_html`` are HTML
     # templates: whatever fills their placeholders must be escaped first.
     help: str
+    """``/help`` for a user: the commands they can use (``/servers`` is not among them)."""
+    help_admin: str
+    """``/help`` for an admin: ``help`` with ``/servers``."""
     menu: dict[str, str]
-    """Command -> its description in Telegram's command menu (``setMyCommands``)."""
+    """Command -> its description in Telegram's command menu (``setMyCommands``). One menu
+    serves everyone, so it leaves out the admins' ``/servers``."""
     buttons: dict[str, str]
     """Quick action (``projects``, ``servers``, ``tasks``, ``help``) -> its reply-keyboard label.
     A message whose text is exactly a label is that action; labels must differ from each
@@ -114,13 +118,22 @@ RU = Texts(
         "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
         "без ассистента:\n"
         "/projects — ваши проекты\n"
+        "/tasks — активные задачи\n"
+        "/help — эта справка"
+    ),
+    help_admin=(
+        "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
+        "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
+        "\n"
+        "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
+        "без ассистента:\n"
+        "/projects — ваши проекты\n"
         "/servers — серверы (для администраторов)\n"
         "/tasks — активные задачи\n"
         "/help — эта справка"
     ),
     menu={
         "projects": "Ваши проекты",
-        "servers": "Серверы (для администраторов)",
         "tasks": "Активные задачи",
         "help": "Справка",
     },
