@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from services.fakes.api import JSON, FakeApi
+from services.fakes.api import COLLECTIONS, JSON, FakeApi
 from services.fakes.telegram import FakeTelegram
 from shared.texts import RU
 from tests.services.ingress.conftest import (
@@ -186,6 +186,30 @@ async def test_a_projects_details_are_the_answer_of_its_own_route(
     assert fake_telegram.chat(KNOWN).texts[-1].endswith("Описание: Only the route says this")
     asked = [r.path for r in fake_api.requests if r.path.startswith("/api/projects")]
     assert asked == ["/api/projects/", f"/api/projects/{project['id']}", "/api/projects/"]
+
+
+@pytest.mark.usefixtures("running")
+async def test_the_ingress_asks_every_route_directly_and_never_takes_a_redirect(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_user(OTHER, is_admin=True)
+    shop = fake_api.add_project(KNOWN, "shop")
+    fake_api.add_task(KNOWN, project_id=str(shop["id"]))
+    fake_api.add_server("srv-alpha")
+    listing = await ask(fake_telegram, "/projects")
+    await press(fake_telegram, listing, data_of(listing, "ℹ️ shop"))
+    await ask(fake_telegram, "/tasks")
+    await ask(fake_telegram, "/servers", OTHER)
+
+    paths = {r.path for r in fake_api.requests}
+    assert paths == {
+        "/api/users/",
+        "/api/projects/",
+        f"/api/projects/{shop['id']}",
+        "/api/tasks/",
+        "/api/servers/",
+    }
+    assert not paths & set(COLLECTIONS), "no 307 was ever answered"
 
 
 @pytest.mark.usefixtures("running")
