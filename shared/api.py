@@ -15,15 +15,18 @@ that does not validate is skipped with a log line, so one odd project does
 not hide the others. ``find_user`` is the exception: it guards access, so an
 answer it cannot fully read is an ``ApiBadResponse`` (fail closed, and loud).
 
-Redirects are followed by hand (the API answers 307 from ``/api/projects``
-to ``/api/projects/``), and only to the same scheme, host and port: the
-internal key is never sent to another origin. Exception messages and log
-lines carry the path, never the full URL or a header value.
+Collections are asked at their slashed paths (``/api/projects/``): the API
+answers the unslashed ones with a 307 to those, a round trip per call
+spared. Redirects are still followed by hand, in case an API version moves
+a route, and only to the same scheme, host and port: the internal key is
+never sent to another origin. Exception messages and log lines carry the
+path, never the full URL or a header value.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
@@ -112,9 +115,9 @@ class ApiClient:
         A non-empty answer proves nothing (a deployed API ignores the query
         and returns every user): only a user whose ``telegram_id`` matches counts.
         """
-        path = "/api/users"
+        path = "/api/users/"
         status, body = await self._get(
-            path, {"telegram_id": str(telegram_id)}, telegram_id, allow_404=True
+            path, {"telegram_id": str(telegram_id)}, telegram_id, allowed=(404,)
         )
         if status == 404:
             return None
@@ -127,17 +130,17 @@ class ApiClient:
 
     async def list_users(self) -> list[User]:
         """Every user (the notifier looks for admins here)."""
-        return await self._list("/api/users", {}, None, User)
+        return await self._list("/api/users/", {}, None, User)
 
     async def list_projects(self, telegram_id: int) -> list[Project]:
-        return await self._list("/api/projects", {}, telegram_id, Project)
+        return await self._list("/api/projects/", {}, telegram_id, Project)
 
     async def list_servers(self, telegram_id: int) -> list[Server]:
         """Servers; ``ApiForbidden`` for a non-admin."""
-        return await self._list("/api/servers", {}, telegram_id, Server)
+        return await self._list("/api/servers/", {}, telegram_id, Server)
 
     async def list_tasks(self, telegram_id: int, status: str = "running") -> list[Task]:
-        return await self._list("/api/tasks", {"status": status}, telegram_id, Task)
+        return await self._list("/api/tasks/", {"status": status}, telegram_id, Task)
 
     # --- HTTP ----------------------------------------------------------------
 
@@ -153,9 +156,12 @@ class ApiClient:
         query: dict[str, str],
         telegram_id: int | None,
         *,
-        allow_404: bool = False,
+        allowed: Collection[int] = (),
     ) -> tuple[int, bytes]:
-        """GET ``path``, following same-origin redirects; return the final status and body."""
+        """GET ``path``, following same-origin redirects; return the final status and body.
+
+        A status in ``allowed`` (404 for "no such user") is returned, not raised.
+        """
         try:
             # One deadline for the whole exchange, redirect hops and body included.
             async with asyncio.timeout(self._timeout):
@@ -167,7 +173,7 @@ class ApiClient:
             # The exception text can hold the full URL; the class name is enough.
             log.warning("api_unreachable", path=path, error=type(exc).__name__)
             raise ApiUnavailable(f"GET {path}: {type(exc).__name__}") from None
-        return _check_status(path, status, allow_404=allow_404), body
+        return _check_status(path, status, allowed=allowed), body
 
     async def _follow(
         self, path: str, query: dict[str, str], headers: dict[str, str]
@@ -222,8 +228,8 @@ def _origin(url: URL) -> tuple[str, str | None, int | None]:
     return url.scheme.lower(), url.host, url.port  # .port fills in the scheme's default
 
 
-def _check_status(path: str, status: int, *, allow_404: bool) -> int:
-    if 200 <= status < 300 or (allow_404 and status == 404):
+def _check_status(path: str, status: int, *, allowed: Collection[int]) -> int:
+    if 200 <= status < 300 or status in allowed:
         return status
     if status >= 500:
         log.warning("api_server_error", path=path, status=status)

@@ -27,8 +27,12 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     # --- ingress: quick commands and chat. Fields ending in ``_html`` are HTML
     # templates: whatever fills their placeholders must be escaped first.
     help: str
+    """``/help`` for a user: the commands they can use (``/servers`` is not among them)."""
+    help_admin: str
+    """``/help`` for an admin: ``help`` with ``/servers``."""
     menu: dict[str, str]
-    """Command -> its description in Telegram's command menu (``setMyCommands``)."""
+    """Command -> its description in Telegram's command menu (``setMyCommands``). One menu
+    serves everyone, so it leaves out the admins' ``/servers``."""
     buttons: dict[str, str]
     """Quick action (``projects``, ``servers``, ``tasks``, ``help``) -> its reply-keyboard label.
     A message whose text is exactly a label is that action; labels must differ from each
@@ -73,6 +77,9 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     size_gb: str
     task_html: str
     task_project_html: str
+    """A task's project by its id, when the person's projects do not name it."""
+    task_project_name_html: str
+    """A task's project by its ``{name}``."""
     task_started_html: str
     task_status: dict[str, str]
 
@@ -111,13 +118,22 @@ RU = Texts(
         "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
         "без ассистента:\n"
         "/projects — ваши проекты\n"
+        "/tasks — активные задачи\n"
+        "/help — эта справка"
+    ),
+    help_admin=(
+        "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
+        "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
+        "\n"
+        "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
+        "без ассистента:\n"
+        "/projects — ваши проекты\n"
         "/servers — серверы (для администраторов)\n"
         "/tasks — активные задачи\n"
         "/help — эта справка"
     ),
     menu={
         "projects": "Ваши проекты",
-        "servers": "Серверы (для администраторов)",
         "tasks": "Активные задачи",
         "help": "Справка",
     },
@@ -185,6 +201,7 @@ RU = Texts(
     size_gb="{value} ГБ",
     task_html="<b>{type}</b> — {status} · <code>{id}</code>",
     task_project_html="проект <code>{project}</code>",
+    task_project_name_html="проект «{name}»",
     task_started_html="запущена {started}",
     task_status={
         "queued": "в очереди",

@@ -60,7 +60,7 @@ async def queue_text(
 ) -> None:
     assert message.text is not None  # guaranteed by HasText
     _queue(message, message.text, user, intake, event_update)
-    keyboards.offer(message.chat.id)
+    keyboards.offer(message.chat.id, admin=user.is_admin)
 
 
 async def queue_caption(
@@ -75,7 +75,7 @@ async def queue_caption(
     assert message.caption is not None  # guaranteed by HasCaption
     _queue(message, message.caption, user, intake, event_update)
     outbox.say(message.chat.id, texts.caption_forwarded)
-    keyboards.offer(message.chat.id)
+    keyboards.offer(message.chat.id, admin=user.is_admin)
 
 
 async def refuse_non_text(message: Message, outbox: Outbox, texts: Texts) -> None:

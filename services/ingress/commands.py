@@ -3,6 +3,8 @@
 ``/projects``, ``/servers`` and ``/tasks`` ask the API on behalf of the user
 (``X-Telegram-ID``), so the API scopes the answer; ``/help`` and ``/start``
 show a fixed text, with the quick-action keyboard (``keyboard_sessions``).
+Neither offers ``/servers`` to a non-admin (nor does the command menu); one
+who types it is still answered, with the API's 403 put in words.
 Lists are HTML with every API string escaped (``formatting``), a page at a
 time with ◀ / ▶ buttons when long (``lists``, ``callbacks``). The keyboard's
 buttons run these same handlers (``buttons``).
@@ -53,13 +55,25 @@ def router() -> Router:
 
 
 async def register_menu(bot: Bot, texts: Texts) -> None:
-    """Telegram's command menu (``setMyCommands``), from ``texts.menu``."""
+    """Telegram's command menu (``setMyCommands``), from ``texts.menu``.
+
+    One menu for everyone (the default scope), so it leaves out the admins'
+    ``/servers``: a menu per admin chat would have to follow every change of
+    who is an admin, and admins know the command from their ``/help``.
+    """
     menu = [BotCommand(command=name, description=text) for name, text in texts.menu.items()]
     await bot.set_my_commands(menu)
 
 
-async def show_help(message: Message, keyboards: KeyboardSessions, texts: Texts) -> None:
-    keyboards.show(message.chat.id, texts.help)
+def help_text(user: User, texts: Texts) -> str:
+    """``/help``: with ``/servers`` for admins only (the API answers it 403 to the others)."""
+    return texts.help_admin if user.is_admin else texts.help
+
+
+async def show_help(
+    message: Message, keyboards: KeyboardSessions, user: User, texts: Texts
+) -> None:
+    keyboards.show(message.chat.id, help_text(user, texts), admin=user.is_admin)
 
 
 async def show_projects(
@@ -81,10 +95,11 @@ async def show_tasks(
 
 
 async def refuse_unknown_command(
-    message: Message, outbox: Outbox, texts: Texts, command: str
+    message: Message, outbox: Outbox, user: User, texts: Texts, command: str
 ) -> None:
     log.info("unknown_command", chat_id=message.chat.id)
-    outbox.say(message.chat.id, f"{texts.unknown_command.format(command=command)}\n\n{texts.help}")
+    unknown = texts.unknown_command.format(command=command)
+    outbox.say(message.chat.id, f"{unknown}\n\n{help_text(user, texts)}")
 
 
 async def answer_list(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from shared.schemas import Project, Server, Task
 from shared.texts import Texts
@@ -53,6 +53,13 @@ class Page:
     """Pages in the whole list (1 for a short or empty list)."""
     start: int
     end: int
+
+
+class NamedTask(NamedTuple):
+    """A task, and its project's name when the person's own projects hold it."""
+
+    task: Task
+    project_name: str | None = None
 
 
 def utf16_len(text: str) -> int:
@@ -143,13 +150,17 @@ def server_block(server: Server, texts: Texts) -> str:
     )
 
 
-def task_block(task: Task, texts: Texts) -> str:
+def task_block(entry: NamedTask, texts: Texts) -> str:
+    """A task: type, status and id; its project by name (by id if the name is unknown)."""
+    task = entry.task
     status = texts.task_status.get(task.status, task.status)
     head = texts.task_html.format(
         type=api_text(task.type), status=api_text(status), id=api_text(task.id)
     )
     parts = [head]
-    if task.project_id is not None:
+    if entry.project_name is not None:
+        parts.append(texts.task_project_name_html.format(name=api_text(entry.project_name)))
+    elif task.project_id is not None:
         parts.append(texts.task_project_html.format(project=api_text(task.project_id)))
     if task.started_at:
         parts.append(texts.task_started_html.format(started=api_text(_short_time(task.started_at))))

@@ -39,6 +39,7 @@ from services.ingress.directory import Clock, TtlCache
 from services.ingress.keyboards import quick_keyboard
 from services.ingress.outbox import Mark, Outbox
 from shared import keys
+from shared.sending.pieces import ReplyMarkup
 from shared.texts import Texts
 
 KEY_PREFIX: Final = "bot:keyboard:"
@@ -55,7 +56,7 @@ def session_key(chat_id: int) -> str:
 class KeyboardSessions:
     """The process's keyboard sessions; handlers get it bound to their update's outbox."""
 
-    __slots__ = ("_local_s", "_offered", "_outbox", "_session_s", "_texts", "markup")
+    __slots__ = ("_local_s", "_markups", "_offered", "_outbox", "_session_s", "_texts")
 
     def __init__(
         self,
@@ -71,7 +72,7 @@ class KeyboardSessions:
         self._session_s = session_s
         self._local_s = local_s
         self._offered: TtlCache[int, bool] = TtlCache(max_chats, clock)
-        self.markup = quick_keyboard(texts)
+        self._markups = {admin: quick_keyboard(texts, admin=admin) for admin in (False, True)}
 
     def bind(self, outbox: Outbox) -> KeyboardSessions:
         """These sessions, answering through ``outbox`` (one update's)."""
@@ -81,7 +82,7 @@ class KeyboardSessions:
         bound._session_s = self._session_s
         bound._local_s = self._local_s
         bound._offered = self._offered
-        bound.markup = self.markup
+        bound._markups = self._markups
         return bound
 
     @property
@@ -90,18 +91,23 @@ class KeyboardSessions:
             raise RuntimeError("KeyboardSessions used without an update's outbox (bind it)")
         return self._outbox
 
-    def show(self, chat_id: int, text: str) -> None:
+    def markup(self, *, admin: bool) -> ReplyMarkup:
+        """The keyboard for an admin, or for anyone else (no ``servers``)."""
+        return self._markups[admin]
+
+    def show(self, chat_id: int, text: str, *, admin: bool) -> None:
         """Answer ``text`` (plain) with the keyboard, and start a new session."""
         self._offered.put(chat_id, True, self._local_s)
         mark = Mark(session_key(chat_id), self._session_s)
-        self.outbox.say(chat_id, text, reply_markup=self.markup, mark=mark)
+        self.outbox.say(chat_id, text, reply_markup=self.markup(admin=admin), mark=mark)
 
-    def offer(self, chat_id: int) -> None:
+    def offer(self, chat_id: int, *, admin: bool) -> None:
         """A chat message arrived: send the keyboard if no session is running."""
         seen, _ = self._offered.get(chat_id)
         if seen:
             return
         self._offered.put(chat_id, True, self._local_s)
         mark = Mark(session_key(chat_id), self._session_s, only_if_new=True)
-        self.outbox.say(chat_id, self._texts.keyboard_note, reply_markup=self.markup, mark=mark)
+        markup = self.markup(admin=admin)
+        self.outbox.say(chat_id, self._texts.keyboard_note, reply_markup=markup, mark=mark)
         self.outbox.if_discarded(lambda: self._offered.pop(chat_id))

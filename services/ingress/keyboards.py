@@ -1,9 +1,12 @@
 """The bot's buttons: the quick-action reply keyboard, and the inline buttons under lists.
 
-The reply keyboard (:func:`quick_keyboard`) holds the four quick actions,
-labelled from ``texts.buttons``. Pressing one sends its label as an ordinary
+The reply keyboard (:func:`quick_keyboard`) holds the quick actions,
+labelled from ``texts.buttons``: four for admins, three for everyone else
+(``servers`` is the admins'). Pressing one sends its label as an ordinary
 message; the ``buttons`` router knows it by the exact text and runs the
-command it stands for, so a press costs the PO nothing.
+command it stands for, so a press costs the PO nothing. Every label is
+known whoever sends it: a user who types ``🖥 Серверы`` is answered as for
+``/servers``.
 
 Inline buttons carry callback data, which the user's client sends back as
 it was given, or as anyone forged it. So it is small (Telegram allows 64
@@ -51,6 +54,9 @@ log = get_logger(__name__)
 CALLBACK_VERSION: Final = 1
 QUICK_ACTIONS: Final = ("projects", "servers", "tasks", "help")
 """The reply keyboard's buttons, in order; each is also a command (``/projects``...)."""
+ADMIN_ACTIONS: Final = frozenset({"servers"})
+"""Quick actions on the admins' keyboard only (the API answers them 403 to others)."""
+BUTTONS_PER_ROW: Final = 2
 MAX_PAGE: Final = 9_999
 PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,48}$"
 """Project ids a button can carry: UUIDs and numbers, with room to spare in 64 bytes."""
@@ -85,10 +91,16 @@ class ProjectCard(CallbackData, prefix=f"pr{CALLBACK_VERSION}"):
     id: Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]
 
 
-def quick_keyboard(texts: Texts) -> ReplyMarkup:
-    """The persistent reply keyboard: the four quick actions, two a row."""
-    labels = [texts.buttons[action] for action in QUICK_ACTIONS]
-    rows = [[KeyboardButton(text=label) for label in labels[i : i + 2]] for i in (0, 2)]
+def quick_keyboard(texts: Texts, *, admin: bool) -> ReplyMarkup:
+    """The persistent reply keyboard: the quick actions ``admin`` may use, two a row."""
+    labels = [
+        texts.buttons[action] for action in QUICK_ACTIONS if admin or action not in ADMIN_ACTIONS
+    ]
+    step = BUTTONS_PER_ROW
+    rows = [
+        [KeyboardButton(text=label) for label in labels[i : i + step]]
+        for i in range(0, len(labels), step)
+    ]
     markup = ReplyKeyboardMarkup(
         keyboard=rows,
         is_persistent=True,

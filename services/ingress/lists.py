@@ -10,6 +10,10 @@ only the list's kind and a page number (``keyboards.ListPage``).
 A page number past the end (the list shrank since the button was drawn) shows
 the last page: the person wanted "more of this list", and that is the
 nearest thing that exists.
+
+Tasks name their project by its name, looked up in the person's own
+projects (one more call, and only when a task has a project); a project
+not among them, or a projects call that fails, leaves the id shown.
 """
 
 from __future__ import annotations
@@ -21,11 +25,15 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from aiogram.types import InlineKeyboardButton
 
 from services.ingress import formatting
+from services.ingress.formatting import NamedTask
 from services.ingress.keyboards import ListKind, list_markup, project_rows
 from shared.api import ApiClient, ApiError, ApiForbidden
+from shared.log import get_logger
 from shared.schemas import Project, Server, Task
 from shared.sending.pieces import ReplyMarkup
 from shared.texts import Texts
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -79,8 +87,27 @@ async def _servers(api: ApiClient, telegram_id: int) -> Sequence[Server]:
     return await api.list_servers(telegram_id)
 
 
-async def _tasks(api: ApiClient, telegram_id: int) -> Sequence[Task]:
-    return await api.list_tasks(telegram_id, status="running")
+async def _tasks(api: ApiClient, telegram_id: int) -> Sequence[NamedTask]:
+    tasks = await api.list_tasks(telegram_id, status="running")
+    names = await _project_names(api, telegram_id, tasks)
+    return [NamedTask(task, _name_of(task, names)) for task in tasks]
+
+
+def _name_of(task: Task, names: dict[str, str]) -> str | None:
+    return None if task.project_id is None else names.get(str(task.project_id))
+
+
+async def _project_names(api: ApiClient, telegram_id: int, tasks: Sequence[Task]) -> dict[str, str]:
+    """Project id -> name, from the person's own projects; empty if no task needs one."""
+    if all(task.project_id is None for task in tasks):
+        return {}
+    try:
+        projects = await api.list_projects(telegram_id)
+    except ApiError as exc:
+        # The tasks are still worth showing, with their projects' ids.
+        log.warning("task_project_names_failed", error=type(exc).__name__)
+        return {}
+    return {str(project.id): project.name for project in projects}
 
 
 PROJECTS: ListSpec[Project] = ListSpec(
@@ -89,6 +116,6 @@ PROJECTS: ListSpec[Project] = ListSpec(
 SERVERS: ListSpec[Server] = ListSpec(
     ListKind.SERVERS, "servers", _servers, formatting.server_block, admins_only=True
 )
-TASKS: ListSpec[Task] = ListSpec(ListKind.TASKS, "tasks", _tasks, formatting.task_block)
+TASKS: ListSpec[NamedTask] = ListSpec(ListKind.TASKS, "tasks", _tasks, formatting.task_block)
 
 LISTS: dict[ListKind, ListSpec[Any]] = {spec.kind: spec for spec in (PROJECTS, SERVERS, TASKS)}

@@ -225,7 +225,7 @@ def test_the_reply_keyboard_comes_with_start_and_a_press_sends_its_label(page: C
     page.write("/start")
 
     page.wait_for_bot_message(RU.help.splitlines()[0], after=before)
-    rows = [[labels["projects"], labels["servers"]], [labels["tasks"], labels["help"]]]
+    rows = [[labels["projects"], labels["tasks"]], [labels["help"]]]  # a user's: no servers
     page.wait_until(lambda: page.reply_keyboard() == rows, f"the reply keyboard {rows}")
     placeholder = page.driver.find_element(By.ID, "message-input").get_attribute("placeholder")
     assert placeholder == RU.keyboard_placeholder

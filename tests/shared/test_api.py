@@ -109,33 +109,54 @@ async def test_a_telegram_id_sent_as_a_string_still_matches(
 # --- headers and redirects -------------------------------------------------------
 
 
+async def test_every_collection_is_asked_at_its_slashed_path_and_never_redirected(
+    people: FakeApi, client: ApiClient
+) -> None:
+    await client.find_user(ALICE)
+    await client.list_users()
+    await client.list_projects(ALICE)
+    await client.list_servers(ADMIN)
+    await client.list_tasks(ALICE)
+
+    assert [(r.path, r.query) for r in people.requests] == [
+        ("/api/users/", {"telegram_id": str(ALICE)}),
+        ("/api/users/", {}),
+        ("/api/projects/", {}),
+        ("/api/servers/", {}),
+        ("/api/tasks/", {"status": "running"}),
+    ]
+
+
 async def test_a_307_is_followed_with_both_headers_on_the_final_request(
     fake_api: FakeApi, client: ApiClient
 ) -> None:
+    fake_api.collections_unslashed = True
     fake_api.add_project(ALICE, "shop")
 
     projects = await client.list_projects(ALICE)
 
     assert [p.name for p in projects] == ["shop"]
     first, final = fake_api.requests
-    assert (first.path, final.path) == ("/api/projects", "/api/projects/")
+    assert (first.path, final.path) == ("/api/projects/", "/api/projects")
     assert final.headers["X-Telegram-ID"] == str(ALICE)
     assert final.headers["X-Internal-Key"] == KEY
 
 
 async def test_the_query_survives_the_redirect(fake_api: FakeApi, client: ApiClient) -> None:
+    fake_api.collections_unslashed = True
     fake_api.add_task(ALICE, status="running")
     fake_api.add_task(ALICE, status="completed")
 
     tasks = await client.list_tasks(ALICE)
 
     assert [t.status for t in tasks] == ["running"]
-    assert fake_api.requests_to("/api/tasks/")[0].query == {"status": "running"}
+    assert fake_api.requests_to("/api/tasks")[0].query == {"status": "running"}
 
 
 async def test_a_redirect_to_another_origin_is_not_followed_and_the_key_stays_home(
     fake_api: FakeApi, client: ApiClient
 ) -> None:
+    fake_api.collections_unslashed = True
     async with FakeApi() as elsewhere:
         fake_api.redirect_origin = elsewhere.url
 

@@ -16,9 +16,9 @@ is recorded (``requests``), even those answered by a reset;
 """
 
 from .data import ApiData
-from .fake import FakeApi, Handler
+from .fake import FakeApi
 from .records import JSON, CannedResponse, RecordedRequest
-from .routes import COLLECTIONS
+from .routes import COLLECTIONS, Handler
 from .seed import DemoSeed, seed_demo
 from .switches import Switches
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -18,10 +18,8 @@ from services.fakes.lifecycle import StartStop
 
 from .data import ApiData
 from .records import RecordedRequest
-from .routes import COLLECTIONS, Routes, detail
+from .routes import Handler, Routes, detail, redirected
 from .switches import Switches, failure, reset
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -113,7 +111,7 @@ class FakeApi(ApiData, Switches, StartStop):
         ):
             return detail(401, "Invalid or missing internal key")
         canned = self.canned(request.path)
-        if canned is not None and request.path not in COLLECTIONS:
+        if canned is not None and not redirected(request.path, self.collections_unslashed):
             return canned
         try:
             return await handler(request)

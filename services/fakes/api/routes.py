@@ -2,12 +2,14 @@
 
 Like the deployed API (FastAPI), every collection path answers a 307 to its
 trailing-slash form with the query kept, and errors are ``{"detail": ...}``.
+The ``collections_unslashed`` switch turns that round (collections served
+unslashed, the slashed paths redirected), for tests of redirect following.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
@@ -18,7 +20,14 @@ from .records import JSON
 if TYPE_CHECKING:
     from .fake import FakeApi
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 COLLECTIONS: Final = ("/api/users", "/api/projects", "/api/servers", "/api/tasks")
+
+
+def redirected(path: str, collections_unslashed: bool) -> bool:
+    """Whether ``path`` is a collection's redirecting form (the unslashed one, by default)."""
+    return path.rstrip("/") in COLLECTIONS and path.endswith("/") == collections_unslashed
 
 
 class Routes:
@@ -28,20 +37,33 @@ class Routes:
         self._api = api
 
     def add_to(self, app: web.Application) -> None:
-        for collection in COLLECTIONS:
-            app.router.add_get(collection, self._redirect_to_slash)
-        app.router.add_get("/api/users/", self._list_users)
+        lists: dict[str, Handler] = {
+            "/api/users": self._list_users,
+            "/api/projects": self._list_projects,
+            "/api/servers": self._list_servers,
+            "/api/tasks": self._list_tasks,
+        }
+        for collection, handler in lists.items():
+            app.router.add_get(collection, self._collection(handler, slashed=False))
+            app.router.add_get(collection + "/", self._collection(handler, slashed=True))
         app.router.add_get("/api/users/by-telegram/{telegram_id}", self._user_by_telegram)
-        app.router.add_get("/api/projects/", self._list_projects)
         app.router.add_get("/api/projects/{project_id}", self._get_project)
-        app.router.add_get("/api/servers/", self._list_servers)
-        app.router.add_get("/api/tasks/", self._list_tasks)
 
-    async def _redirect_to_slash(self, request: web.Request) -> web.StreamResponse:
+    def _collection(self, handler: Handler, *, slashed: bool) -> Handler:
+        """``handler`` where the API serves the collection, a 307 to there from the other form."""
+
+        async def answer(request: web.Request) -> web.StreamResponse:
+            if not redirected(request.path, self._api.collections_unslashed):
+                return await handler(request)
+            return self._redirect(request, request.path.rstrip("/") + ("" if slashed else "/"))
+
+        return answer
+
+    def _redirect(self, request: web.Request, path: str) -> web.StreamResponse:
         # Like FastAPI's redirect_slashes: an absolute Location, query kept.
         redirect_origin = self._api.redirect_origin
         origin = URL(redirect_origin) if redirect_origin else request.url.origin()
-        target = origin.with_path(request.path + "/").with_query(request.query)
+        target = origin.with_path(path).with_query(request.query)
         return web.Response(status=307, headers={"Location": str(target)})
 
     async def _list_users(self, request: web.Request) -> web.StreamResponse:
@@ -68,13 +90,26 @@ class Routes:
         return _scoped(request, self._api.projects)
 
     async def _get_project(self, request: web.Request) -> web.StreamResponse:
-        projects = self._api.projects
-        viewer = None if self._api.project_route_unscoped else _viewer(request)
-        scope = projects if viewer is None else {viewer: projects.get(viewer, [])}
-        for project in itertools.chain.from_iterable(scope.values()):
-            if str(project["id"]) == request.match_info["project_id"]:
-                return web.json_response(project)
-        return detail(404, "Project not found")
+        """One project, checked like the API does: its owner and admins see it, others get 403."""
+        api = self._api
+        wanted = request.match_info["project_id"]
+        owner, project = next(
+            (
+                (owner, project)
+                for owner, projects in api.projects.items()
+                for project in projects
+                if str(project["id"]) == wanted
+            ),
+            (None, None),
+        )
+        viewer = None if api.project_route_unscoped else _viewer(request)
+        if viewer is not None and api.user(viewer) is None:
+            return detail(404, f"User with telegram_id {viewer} not found")
+        if project is None:
+            return detail(404, "Project not found")
+        if viewer is not None and viewer != owner and not api.is_admin(viewer):
+            return detail(403, "Access denied: not project owner")
+        return web.json_response(project)
 
     async def _list_servers(self, request: web.Request) -> web.StreamResponse:
         viewer = _viewer(request)

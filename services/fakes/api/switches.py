@@ -9,7 +9,9 @@
   as one deployed version does;
 - ``users_as_object``: that query answers the single user object, not a list;
 - ``project_route_unscoped``: ``GET /api/projects/{id}`` answers any project,
-  whoever asks (CONTRACTS.md does not promise that route is scoped);
+  whoever asks (an API that forgot to check the owner);
+- ``collections_unslashed``: the collections are served at ``/api/projects``
+  and their slashed paths answer 307 to there (an API that moved its routes);
 - ``require_internal_key``: when set, requests without that ``X-Internal-Key`` get 401;
 - ``redirect_origin``: the 307s point at this origin instead (a misrouted proxy);
 - ``respond_with(path, ...)``: a canned answer for one path (garbage bodies...).
@@ -38,6 +40,7 @@ class Switches:
     users_query_ignored: bool = False
     users_as_object: bool = False
     project_route_unscoped: bool = False
+    collections_unslashed: bool = False
     require_internal_key: str | None = None
     redirect_origin: str | None = None
 
@@ -53,7 +56,7 @@ class Switches:
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer ``path`` (with or without its trailing slash) with this, after the 307.
+        """Answer ``path`` (with or without its trailing slash) with this, after any 307.
 
         ``bytes``/``str`` are sent as they are (garbage included); anything else as JSON.
         """

@@ -28,13 +28,48 @@ async def test_projects_are_scoped_by_the_telegram_id_header(
     assert all("owner_id" not in p for p in everyone)
 
 
+async def test_collections_are_served_at_the_slashed_paths_without_a_redirect(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    for path in ("/api/users/", "/api/projects/", "/api/servers/", "/api/tasks/"):
+        async with http.get(
+            world.url + path, headers={"X-Telegram-ID": str(ADMIN)}, allow_redirects=False
+        ) as response:
+            assert response.status == 200, path
+    assert [r.path for r in world.requests] == [
+        "/api/users/",
+        "/api/projects/",
+        "/api/servers/",
+        "/api/tasks/",
+    ]
+
+
+async def test_unslashed_collections_turn_the_redirect_round(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    world.collections_unslashed = True
+
+    async with http.get(world.url + "/api/tasks/?status=running", allow_redirects=False) as slash:
+        assert slash.status == 307
+        assert slash.headers["Location"] == f"{world.url}/api/tasks?status=running"
+    status, tasks = await get(http, world, "/api/tasks?status=running", ALICE)
+    assert (status, [t["status"] for t in tasks]) == (200, ["running"])
+
+
 async def test_one_project_is_found_by_id_only_by_whoever_sees_it(
     world: FakeApi, http: aiohttp.ClientSession
 ) -> None:
     project_id = world.projects[ALICE][0]["id"]
+    world.add_user(BOB)
 
     assert (await get(http, world, f"/api/projects/{project_id}", ALICE))[0] == 200
-    assert (await get(http, world, f"/api/projects/{project_id}", BOB))[0] == 404
+    assert (await get(http, world, f"/api/projects/{project_id}", ADMIN))[0] == 200
+    assert await get(http, world, f"/api/projects/{project_id}", BOB) == (
+        403,
+        {"detail": "Access denied: not project owner"},
+    )
+    assert (await get(http, world, "/api/projects/no-such-id", ALICE))[0] == 404
+    assert (await get(http, world, f"/api/projects/{project_id}", 999))[0] == 404
 
 
 async def test_servers_are_403_with_a_detail_for_non_admins_and_unknown_ids(

@@ -22,6 +22,9 @@ from tests.services.ingress.conftest import (
 )
 
 LABELS = [RU.buttons[action] for action in ("projects", "servers", "tasks", "help")]
+"""An admin's keyboard."""
+USER_LABELS = [RU.buttons[action] for action in ("projects", "tasks", "help")]
+"""Anyone else's: no servers."""
 
 
 @pytest.fixture
@@ -54,11 +57,38 @@ async def test_start_and_help_give_a_known_user_the_quick_action_keyboard(
 ) -> None:
     await say(fake_telegram, KNOWN, command)
 
-    assert keyboard_labels(fake_telegram, KNOWN) == LABELS
+    assert keyboard_labels(fake_telegram, KNOWN) == USER_LABELS
     keyboard = fake_telegram.chat(KNOWN).keyboard
     assert keyboard is not None
+    assert [len(row) for row in keyboard["keyboard"]] == [2, 1]
     assert keyboard["is_persistent"] is True
     assert keyboard["resize_keyboard"] is True
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize("command", ["/start", "/help", "hello"])
+async def test_only_an_admins_keyboard_offers_servers(
+    fake_telegram: FakeTelegram, command: str
+) -> None:
+    await say(fake_telegram, KNOWN, command)
+    await say(fake_telegram, ADMIN, command)
+
+    assert keyboard_labels(fake_telegram, KNOWN) == USER_LABELS
+    assert keyboard_labels(fake_telegram, ADMIN) == LABELS
+    keyboard = fake_telegram.chat(ADMIN).keyboard
+    assert keyboard is not None
+    assert [len(row) for row in keyboard["keyboard"]] == [2, 2]
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_user_who_types_the_servers_label_is_answered_like_servers(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, redis: aioredis.Redis
+) -> None:
+    sent = await say(fake_telegram, KNOWN, RU.buttons["servers"])
+
+    assert [call.params["text"] for call in sent] == [RU.admins_only]
+    assert len(fake_api.requests_to("/api/servers/")) == 1
+    assert await queued(redis) == []
 
 
 @pytest.mark.usefixtures("running")
@@ -101,7 +131,7 @@ async def test_the_first_chat_message_of_a_session_brings_the_keyboard_once(
 
     assert [call.params["text"] for call in first] == [RU.keyboard_note]
     assert second == []
-    assert keyboard_labels(fake_telegram, KNOWN) == LABELS
+    assert keyboard_labels(fake_telegram, KNOWN) == USER_LABELS
     assert [m.text for m in await queued(redis)] == ["hello", "and another thing"]
     ttl = await redis.ttl(session_key(KNOWN))
     assert 23 * 3600 < ttl <= 24 * 3600

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from services.fakes.api import JSON, FakeApi
+from services.fakes.api import COLLECTIONS, JSON, FakeApi
 from services.fakes.telegram import FakeTelegram
 from shared.texts import RU
 from tests.services.ingress.conftest import (
@@ -173,17 +173,77 @@ async def test_a_project_button_shows_its_status_description_and_links(
 
 
 @pytest.mark.usefixtures("running")
-async def test_without_the_project_route_the_details_come_from_the_users_list(
+async def test_a_projects_details_are_the_answer_of_its_own_route(
     fake_telegram: FakeTelegram, fake_api: FakeApi
 ) -> None:
+    project = fake_api.add_project(KNOWN, "shop")
+    fuller = {**project, "description": "Only the route says this"}
+    fake_api.respond_with(f"/api/projects/{project['id']}", fuller)
+    listing = await ask(fake_telegram, "/projects")
+
+    await press(fake_telegram, listing, data_of(listing, "ℹ️ shop"))
+
+    assert fake_telegram.chat(KNOWN).texts[-1].endswith("Описание: Only the route says this")
+    asked = [r.path for r in fake_api.requests if r.path.startswith("/api/projects")]
+    assert asked == ["/api/projects/", f"/api/projects/{project['id']}", "/api/projects/"]
+
+
+@pytest.mark.usefixtures("running")
+async def test_the_ingress_asks_every_route_directly_and_never_takes_a_redirect(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_user(OTHER, is_admin=True)
+    shop = fake_api.add_project(KNOWN, "shop")
+    fake_api.add_task(KNOWN, project_id=str(shop["id"]))
+    fake_api.add_server("srv-alpha")
+    listing = await ask(fake_telegram, "/projects")
+    await press(fake_telegram, listing, data_of(listing, "ℹ️ shop"))
+    await ask(fake_telegram, "/tasks")
+    await ask(fake_telegram, "/servers", OTHER)
+
+    paths = {r.path for r in fake_api.requests}
+    assert paths == {
+        "/api/users/",
+        "/api/projects/",
+        f"/api/projects/{shop['id']}",
+        "/api/tasks/",
+        "/api/servers/",
+    }
+    assert not paths & set(COLLECTIONS), "no 307 was ever answered"
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize("status", [404, 405])
+async def test_without_the_project_route_the_details_come_from_the_users_list(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, status: int
+) -> None:
     project = fake_api.add_project(KNOWN, "blog", description="Notes", nested_config=True)
-    fake_api.respond_with(f"/api/projects/{project['id']}", {"detail": "Not Found"}, status=404)
+    fake_api.respond_with(f"/api/projects/{project['id']}", {"detail": "Not Found"}, status=status)
     listing = await ask(fake_telegram, "/projects")
 
     await press(fake_telegram, listing, data_of(listing, "ℹ️ blog"))
 
     assert fake_telegram.chat(KNOWN).texts[-1] == "blog\nСтатус: работает\nОписание: Notes"
     assert len(fake_api.requests_to("/api/projects/")) == 2  # the command's, and the fallback
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(200, b"<html>oops</html>"), (200, {"id": "another", "name": "x"}), (422, {"detail": "?"})],
+    ids=["garbage", "another_project", "unprocessable"],
+)
+async def test_a_broken_project_route_is_said_and_not_papered_over_with_the_list(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, status: int, body: object
+) -> None:
+    project = fake_api.add_project(KNOWN, "blog", description="Notes")
+    fake_api.respond_with(f"/api/projects/{project['id']}", body, status=status)
+    listing = await ask(fake_telegram, "/projects")
+
+    answer = await press(fake_telegram, listing, data_of(listing, "ℹ️ blog"))
+
+    assert answer == RU.service_unavailable
+    assert len(fake_telegram.chat(KNOWN).sent) == 1, "no card"
 
 
 @pytest.mark.usefixtures("running", "projects")

@@ -36,10 +36,13 @@ async def running(
 
 
 @pytest.mark.usefixtures("running")
-async def test_the_command_menu_is_registered_at_start(fake_telegram: FakeTelegram) -> None:
+async def test_the_command_menu_is_registered_at_start_without_the_admins_servers(
+    fake_telegram: FakeTelegram,
+) -> None:
     await fake_telegram.wait_for_call("setMyCommands")
+    assert list(fake_telegram.commands) == [('{"type":"default"}', "")], "one menu, for everyone"
     menu = fake_telegram.commands[('{"type":"default"}', "")]
-    assert [c["command"] for c in menu] == ["projects", "servers", "tasks", "help"]
+    assert [c["command"] for c in menu] == ["projects", "tasks", "help"]
 
 
 async def test_a_slow_command_menu_neither_delays_polling_nor_a_sigterm(
@@ -58,8 +61,33 @@ async def test_a_slow_command_menu_neither_delays_polling_nor_a_sigterm(
 async def test_help_and_start_list_the_commands(fake_telegram: FakeTelegram, command: str) -> None:
     (answer,) = await ask(fake_telegram, KNOWN, command)
     assert answer == RU.help
-    for listed in ("/projects", "/servers", "/tasks", "/help"):
+    for listed in ("/projects", "/tasks", "/help"):
         assert listed in answer
+
+
+@pytest.mark.usefixtures("running")
+@pytest.mark.parametrize("command", ["/help", "/start", "/deploy"])
+async def test_only_an_admins_help_offers_servers(
+    fake_telegram: FakeTelegram, command: str
+) -> None:
+    (users,) = await ask(fake_telegram, KNOWN, command)
+    (admins,) = await ask(fake_telegram, ADMIN, command)
+
+    assert "/servers" not in users
+    assert admins.endswith(RU.help_admin)
+    assert "/servers" in admins
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_user_who_types_servers_is_still_answered(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_server("srv-alpha")
+
+    assert await ask(fake_telegram, KNOWN, "/servers") == [RU.admins_only]
+    (listed,) = await ask(fake_telegram, ADMIN, "/servers")
+    assert listed.startswith("Серверы (1)\n\nsrv-alpha")
+    assert len(fake_api.requests_to("/api/servers/")) == 2
 
 
 @pytest.mark.usefixtures("running")
@@ -133,6 +161,43 @@ async def test_a_403_on_a_quick_command_says_it_is_not_allowed_rather_than_unava
     assert answer != RU.service_unavailable
     (request,) = fake_api.requests_to(route + "/")
     assert request.headers["X-Telegram-ID"] == str(ADMIN)
+
+
+@pytest.mark.usefixtures("running")
+async def test_tasks_name_their_projects_by_the_users_own_project_names(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    shop = fake_api.add_project(KNOWN, HOSTILE)
+    theirs = fake_api.add_project(ADMIN, "not yours")
+    fake_api.add_task(KNOWN, type="deploy", project_id=str(shop["id"]))
+    fake_api.add_task(KNOWN, type="build", project_id=str(theirs["id"]))
+    fake_api.add_task(KNOWN, type="lint")
+
+    (answer,) = await ask(fake_telegram, KNOWN, "/tasks")
+
+    deploy, build, lint = answer.split("\n\n")[1:]
+    assert deploy.splitlines()[1] == f"проект «{HOSTILE}»"
+    assert build.splitlines()[1] == f"проект {theirs['id']}", "not in their list: the id"
+    assert not lint.splitlines()[1].startswith("проект")
+    (request,) = fake_api.requests_to("/api/projects/")
+    assert request.headers["X-Telegram-ID"] == str(KNOWN)
+
+
+@pytest.mark.usefixtures("running")
+async def test_tasks_without_a_project_cost_no_projects_call_and_a_failing_one_shows_ids(
+    fake_telegram: FakeTelegram, fake_api: FakeApi
+) -> None:
+    fake_api.add_task(KNOWN, type="lint")
+    await ask(fake_telegram, KNOWN, "/tasks")
+    assert fake_api.requests_to("/api/projects/") == []
+
+    shop = fake_api.add_project(KNOWN, "shop")
+    fake_api.add_task(KNOWN, type="deploy", project_id=str(shop["id"]))
+    fake_api.respond_with("/api/projects/", {"detail": "boom"}, status=500)
+
+    answer = (await ask(fake_telegram, KNOWN, "/tasks"))[-1]
+
+    assert f"deploy — выполняется · {fake_api.tasks[KNOWN][1]['id']}\nпроект {shop['id']}" in answer
 
 
 @pytest.mark.usefixtures("running")

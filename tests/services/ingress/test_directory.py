@@ -49,7 +49,7 @@ async def test_a_burst_of_lookups_for_one_person_is_one_api_call(fake_api: FakeA
 
     assert {lookup.user.id for lookup in lookups if lookup.user} == {7}
     assert [lookup.fresh for lookup in lookups].count(True) == 1
-    assert len(fake_api.requests_to("/api/users")) == 1
+    assert len(fake_api.requests_to("/api/users/")) == 1
 
 
 async def test_a_caller_that_gives_up_does_not_cancel_the_lookup_another_waits_for(
@@ -79,7 +79,7 @@ async def test_a_lookup_nobody_waits_for_any_more_is_cancelled(fake_api: FakeApi
     async with ApiClient(fake_api.url, None) as api:
         directory = UserDirectory(api, known_ttl_s=60, unknown_ttl_s=5, max_size=100)
         callers = [asyncio.create_task(directory.lookup(1001)) for _ in range(2)]
-        await fake_api.wait_for_request("/api/users")  # held there (slow), before the redirect
+        await fake_api.wait_for_request("/api/users/")  # held there (slow)
         lookups = [t for t in asyncio.all_tasks() if t.get_name().startswith("lookup-")]
         for caller in callers:
             caller.cancel()

@@ -9,6 +9,7 @@ from services.fakes.telegram import parse_html, utf16_len
 from services.ingress.formatting import (
     MAX_FIELD_CHARS,
     PAGE_ITEMS,
+    NamedTask,
     api_text,
     page_bounds,
     project_card,
@@ -50,7 +51,8 @@ def test_any_api_strings_render_to_pages_of_one_message_telegram_accepts(
 
 def test_the_largest_possible_items_still_fit_a_page_each() -> None:
     worst = '"' * (MAX_FIELD_CHARS * 3)
-    tasks = [Task(id=worst, type=worst, status=worst, project_id=worst, started_at=worst)] * 3
+    task = Task(id=worst, type=worst, status=worst, project_id=worst, started_at=worst)
+    tasks = [NamedTask(task, project_name=worst), NamedTask(task)] * 3
     for page in render_pages("tasks", tasks, task_block, RU):
         assert utf16_len(page.text) <= 4096
 
