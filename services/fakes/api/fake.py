@@ -7,7 +7,6 @@ internal key, canned answers) before the routes answer from the data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from services.fakes.lifecycle import StartStop
+from shared.stopping import pause
 
 from .data import ApiData
 from .records import RecordedRequest
@@ -135,8 +135,7 @@ class FakeApi(ApiData, Switches, StartStop):
     async def _pause(self, seconds: float) -> None:
         # Ends early when the fake stops, so a slow answer never holds up teardown.
         assert self._stopping is not None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await pause(self._stopping, seconds)
 
     def _condition(self) -> asyncio.Condition:
         if self._changed is None:
