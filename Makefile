@@ -40,8 +40,9 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist): the tests mostly wait on processes and Redis, not the CPU.
 unit: $(BIN)/.installed redis-server browser
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=2 --dist=worksteal
 
 test: lint typecheck unit
 

@@ -71,7 +71,22 @@ def redis_server_url() -> Iterator[str]:
         yield server.url
 
 
-_databases = itertools.cycle(range(1, 16))
+def _database_numbers() -> Iterator[int]:
+    """Databases 1-15 in turn; a Redis shared by pytest-xdist workers is split between them.
+
+    Each worker starts a redis-server (or container) of its own, except with
+    ``REDIS_URL``: then worker ``gwN`` of ``M`` takes every M-th database from N + 1,
+    so no two workers ever flush each other's.
+    """
+    numbers = list(range(1, 16))
+    if os.environ.get("REDIS_URL"):
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+        numbers = numbers[worker::count]
+    return itertools.cycle(numbers)
+
+
+_databases = _database_numbers()
 
 
 @pytest.fixture

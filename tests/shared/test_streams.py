@@ -549,13 +549,21 @@ async def test_stop_finishes_the_entry_being_handled_and_leaves_the_rest_pending
     assert row["times_delivered"] == 1, "entry 2 stays pending, never attempted"
 
 
-async def test_an_idle_consumer_makes_one_blocking_read_per_block_time_and_nothing_else(
-    redis: aioredis.Redis,
-) -> None:
+async def test_an_idle_consumer_makes_one_blocking_read_per_block_time_and_nothing_else() -> None:
     """An idle consumer does not spin: its loop turns once per blocking read, no other command.
 
     Its CPU cost while idle is a measurement, not a test: ``bench/stream_idle.py``.
+    A Redis of its own: the command counts are the server's, and no other test's belong in them.
     """
+    with RedisServer(databases=1) as server:
+        redis = aioredis.Redis.from_url(server.url)
+        try:
+            await _idle_consumer_only_reads(redis)
+        finally:
+            await redis.aclose()
+
+
+async def _idle_consumer_only_reads(redis: aioredis.Redis) -> None:
 
     async def commands() -> dict[str, int]:
         stats: dict[str, dict[str, Any]] = await redis.info("commandstats")

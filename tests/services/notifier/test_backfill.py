@@ -59,6 +59,10 @@ async def test_results_published_before_the_first_notifiers_start_are_told_once(
     # Two notifiers race to make the group: one makes it, neither resets it.
     first = start_notifier(start_service, "notifier-a")
     second = start_notifier(start_service, "notifier-b")
+    # Up, signal handlers in place: the first may tell everything before the second
+    # even starts, and a SIGTERM before that would kill it (-15), not stop it (0).
+    for process in (first, second):
+        await process.wait_for_event("notifier_started")
 
     recent = {"srv-half-hour": 1, "srv-just-now": 1}
     for chat in (ADMIN, ENV_ADMIN):
