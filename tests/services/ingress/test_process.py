@@ -7,9 +7,7 @@ keeps to the few tests that need one; the rest run in the test's loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
@@ -30,13 +28,6 @@ async def exit_status(process: ServiceProcess, timeout: float = STARTUP_S) -> in
         while process.returncode is None:  # noqa: ASYNC110 (a child exit is no asyncio event)
             await asyncio.sleep(0.05)
     return process.returncode
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, to take down and bring back on the same port."""
-    with RedisServer() as server:
-        yield server
 
 
 async def test_an_ingress_killed_before_storing_an_update_forwards_it_exactly_once_after_restart(
