@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -106,31 +107,37 @@ async def test_a_body_that_will_never_be_an_update_is_answered_200_so_it_is_not_
     assert not webhook.running.task.done()
 
 
-async def handled_after_redis_was_down(
+SendWhileRedisIsDown = Callable[[int, str], Awaitable[None]]
+
+
+@pytest.fixture
+async def send_while_redis_is_down(
     fake_telegram: FakeTelegram,
     start_ingress: StartIngress,
     webhook_env: dict[str, str],
     own_redis: RedisServer,
-    chat: int,
-    text: str,
-) -> None:
-    """``text`` from ``chat`` refused (503) twice while Redis is down, then handled."""
+) -> SendWhileRedisIsDown:
+    """A webhook ingress on ``own_redis``; the call sends ``text`` from ``chat``.
+
+    It is refused (503) twice while Redis is down; the call returns once it is handled after.
+    """
     await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
-    update = await refused_while_redis_is_down(fake_telegram, own_redis, chat, text)
-    own_redis.start()
-    await handled(fake_telegram, update)
+
+    async def send(chat: int, text: str) -> None:
+        update = await refused_while_redis_is_down(fake_telegram, own_redis, chat, text)
+        own_redis.start()
+        await handled(fake_telegram, update)
+
+    return send
 
 
+@pytest.mark.usefixtures("known_user")
 async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_once_after(
     fake_telegram: FakeTelegram,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
     own_redis: RedisServer,
+    send_while_redis_is_down: SendWhileRedisIsDown,
 ) -> None:
-    await handled_after_redis_was_down(
-        fake_telegram, start_ingress, webhook_env, own_redis, KNOWN, "wait for me"
-    )
+    await send_while_redis_is_down(KNOWN, "wait for me")
 
     statuses = [d.status for d in fake_telegram.webhook_deliveries]
     assert statuses[-1] == 200
@@ -143,30 +150,20 @@ async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_onc
 
 
 async def test_a_stranger_refused_while_redis_is_down_is_told_once_redis_is_back(
-    fake_telegram: FakeTelegram,
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
-    own_redis: RedisServer,
+    fake_telegram: FakeTelegram, send_while_redis_is_down: SendWhileRedisIsDown
 ) -> None:
-    await handled_after_redis_was_down(
-        fake_telegram, start_ingress, webhook_env, own_redis, STRANGER, "let me in"
-    )
+    await send_while_redis_is_down(STRANGER, "let me in")
     await fake_telegram.wait_for_messages(STRANGER, 1, timeout=10)
 
     (rejection,) = fake_telegram.chat(STRANGER).texts
     assert rejection.startswith(RU.access_denied)
 
 
+@pytest.mark.usefixtures("known_user")
 async def test_a_first_message_refused_while_redis_is_down_still_brings_the_keyboard(
-    fake_telegram: FakeTelegram,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
-    own_redis: RedisServer,
+    fake_telegram: FakeTelegram, send_while_redis_is_down: SendWhileRedisIsDown
 ) -> None:
-    await handled_after_redis_was_down(
-        fake_telegram, start_ingress, webhook_env, own_redis, KNOWN, "hello"
-    )
+    await send_while_redis_is_down(KNOWN, "hello")
     await fake_telegram.wait_for_messages(KNOWN, 1, timeout=10)
 
     assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
@@ -180,18 +177,22 @@ async def test_a_sigterm_while_set_webhook_hangs_stops_the_ingress_at_once(
 ) -> None:
     fake_telegram.fail_next("setWebhook", Failure.slow(60))
     settings = ingress_settings(fake_telegram, fake_api, redis_url, **webhook_env)
-    bot = make_bot(fake_telegram)
-    try:
-        async with Ingress.open(settings, bot=bot) as ingress:
-            stop = asyncio.Event()
-            task = asyncio.create_task(ingress.run(stop))
-            await fake_telegram.wait_for(
-                lambda: fake_telegram.failures_left == 0, what="setWebhook in flight"
-            )
-            stop.set()
-            assert await asyncio.wait_for(task, 10) == 0  # not the 60 s of setWebhook
-    finally:
-        await bot.session.close()
+    async with make_bot(fake_telegram) as bot, Ingress.open(settings, bot=bot) as ingress:
+        stop = asyncio.Event()
+        task = asyncio.create_task(ingress.run(stop))
+        await fake_telegram.wait_for(
+            lambda: fake_telegram.failures_left == 0, what="setWebhook in flight"
+        )
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0  # not the 60 s of setWebhook
+
+
+def duplicates(ingress: Ingress) -> float:
+    """The updates ``ingress`` turned away as already stored (its metric)."""
+    page = ingress.metrics.exposition().decode()
+    line = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} '
+    found = [row for row in page.splitlines() if row.startswith(line)]
+    return float(found[0].removeprefix(line)) if found else 0.0
 
 
 async def test_an_update_delivered_twice_is_stored_once_and_counted_as_a_duplicate(
@@ -203,16 +204,7 @@ async def test_an_update_delivered_twice_is_stored_once_and_counted_as_a_duplica
     assert await post(http, webhook.url, body) == 200  # Telegram's retry
 
     assert [m.text for m in await queued(redis)] == ["twice"]
-    page = webhook.running.ingress.metrics.exposition().decode()
-    duplicates = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} 1.0'
-    assert duplicates in page
-
-
-def duplicates(ingress: Ingress) -> float:
-    page = ingress.metrics.exposition().decode()
-    line = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} '
-    found = [row for row in page.splitlines() if row.startswith(line)]
-    return float(found[0].removeprefix(line)) if found else 0.0
+    assert duplicates(webhook.running.ingress) == 1
 
 
 @pytest.mark.parametrize("concurrently", [False, True], ids=["one-after-the-other", "at-once"])
