@@ -18,7 +18,8 @@ that merely starts with a slash but is not command-shaped (``/ hi``,
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
@@ -76,22 +77,24 @@ async def show_help(
     keyboards.show(message.chat.id, help_text(user, texts), admin=user.is_admin)
 
 
-async def show_projects(
-    message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
-) -> None:
-    await answer_list(lists.PROJECTS, message.chat.id, outbox, user, api, texts)
+ListHandler = Callable[[Message, Outbox, User, ApiClient, Texts], Awaitable[None]]
 
 
-async def show_servers(
-    message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
-) -> None:
-    await answer_list(lists.SERVERS, message.chat.id, outbox, user, api, texts)
+def list_handler(spec: ListSpec[Any]) -> ListHandler:
+    """The handler that answers with ``spec``'s list (aiogram passes it what it names)."""
+
+    async def show(
+        message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
+    ) -> None:
+        await answer_list(spec, message.chat.id, outbox, user, api, texts)
+
+    show.__name__ = show.__qualname__ = f"show_{spec.name}"
+    return show
 
 
-async def show_tasks(
-    message: Message, outbox: Outbox, user: User, api: ApiClient, texts: Texts
-) -> None:
-    await answer_list(lists.TASKS, message.chat.id, outbox, user, api, texts)
+show_projects = list_handler(lists.PROJECTS)
+show_servers = list_handler(lists.SERVERS)
+show_tasks = list_handler(lists.TASKS)
 
 
 async def refuse_unknown_command(

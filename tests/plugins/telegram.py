@@ -54,11 +54,8 @@ def telegram_clock(fake_telegram: FakeTelegram) -> ManualClock:
 
 @pytest.fixture
 async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
-    bot = make_bot(fake_telegram)
-    try:
+    async with make_bot(fake_telegram) as bot:  # closes its session
         yield bot
-    finally:
-        await bot.session.close()
 
 
 def make_client(
@@ -70,8 +67,5 @@ def make_client(
 
 @pytest.fixture
 async def telegram_client(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramClient]:
-    client = make_client(fake_telegram)
-    try:
+    async with make_client(fake_telegram) as client:
         yield client
-    finally:
-        await client.close()

@@ -41,59 +41,54 @@ def backend() -> StubBackend:
 
 
 @pytest.fixture
-async def http(backend: StubBackend) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
-    async with FakeTelegram(routes=page.routes(backend)) as fake, aiohttp.ClientSession() as s:
-        yield s, fake.url
+async def http(backend: StubBackend) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client of the fake Telegram serving the page: paths are relative to its root."""
+    async with (
+        FakeTelegram(routes=page.routes(backend)) as fake,
+        aiohttp.ClientSession(base_url=fake.url) as session,
+    ):
+        yield session
 
 
-async def test_the_page_and_its_script_are_served_at_the_root(
-    http: tuple[aiohttp.ClientSession, str],
-) -> None:
-    session, url = http
-    async with session.get(url + "/") as response:
+async def test_the_page_and_its_script_are_served_at_the_root(http: aiohttp.ClientSession) -> None:
+    async with http.get("/") as response:
         assert response.status == 200
         assert "<title>telegram-bot sandbox</title>" in await response.text()
-    async with session.get(url + "/static/chat.js") as response:
+    async with http.get("/static/chat.js") as response:
         assert response.status == 200
         assert "/_fake/wait" in await response.text()
 
 
 async def test_the_bot_api_and_the_fakes_404_still_answer_beside_the_page(
-    http: tuple[aiohttp.ClientSession, str],
+    http: aiohttp.ClientSession,
 ) -> None:
-    session, url = http
-    async with session.get(f"{url}/bot123456:TEST-token_abc/getMe") as response:
+    async with http.get("/bot123456:TEST-token_abc/getMe") as response:
         assert (await response.json())["result"]["is_bot"] is True
-    async with session.get(url + "/nothing-here") as response:
+    async with http.get("/nothing-here") as response:
         assert response.status == 404
 
 
 async def test_the_people_are_the_admin_the_user_and_a_stranger(
-    http: tuple[aiohttp.ClientSession, str],
+    http: aiohttp.ClientSession,
 ) -> None:
-    session, url = http
-    async with session.get(url + "/_sandbox/people") as response:
+    async with http.get("/_sandbox/people") as response:
         people = await response.json()
     assert [p["role"] for p in people] == ["admin", "user", "stranger"]
     assert len({p["telegram_id"] for p in people}) == 3
 
 
-async def test_a_chat_id_that_is_not_a_number_is_a_bad_request(
-    http: tuple[aiohttp.ClientSession, str],
-) -> None:
-    session, url = http
-    async with session.get(url + "/_sandbox/chats/me") as response:
+async def test_a_chat_id_that_is_not_a_number_is_a_bad_request(http: aiohttp.ClientSession) -> None:
+    async with http.get("/_sandbox/chats/me") as response:
         assert response.status == 400
-    async with session.get(url + "/_sandbox/chats/100002") as response:
+    async with http.get("/_sandbox/chats/100002") as response:
         assert (await response.json())["version"] == 7
 
 
 @pytest.mark.parametrize("outcome", ["success", "failed"])
 async def test_a_provisioning_result_is_published_on_request(
-    http: tuple[aiohttp.ClientSession, str], backend: StubBackend, outcome: str
+    http: aiohttp.ClientSession, backend: StubBackend, outcome: str
 ) -> None:
-    session, url = http
-    async with session.post(url + "/_sandbox/provisioning", json={"outcome": outcome}) as response:
+    async with http.post("/_sandbox/provisioning", json={"outcome": outcome}) as response:
         body = await response.json()
     assert body["status"] == outcome
     assert [r.server_handle for r in backend.published] == [body["server_handle"]]
@@ -101,9 +96,8 @@ async def test_a_provisioning_result_is_published_on_request(
 
 @pytest.mark.parametrize("body", [{"outcome": "maybe"}, {}, [], "x"])
 async def test_an_unknown_outcome_is_a_bad_request_and_publishes_nothing(
-    http: tuple[aiohttp.ClientSession, str], backend: StubBackend, body: Any
+    http: aiohttp.ClientSession, backend: StubBackend, body: Any
 ) -> None:
-    session, url = http
-    async with session.post(url + "/_sandbox/provisioning", json=body) as response:
+    async with http.post("/_sandbox/provisioning", json=body) as response:
         assert response.status == 400
     assert backend.published == []

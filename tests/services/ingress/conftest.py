@@ -3,21 +3,24 @@
 ``start_ingress()`` opens the real ``Ingress`` (real aiogram, real HTTP to
 the fake Telegram and the fake API, real Redis) and runs it as a task, as
 ``telegram-bot ingress`` would, with a hand-moved clock for the auth cache:
-cache expiry is tested by moving the clock, never by sleeping.
+cache expiry is tested by moving the clock, never by sleeping. ``webhook``
+starts one in webhook mode, and ``post`` is Telegram delivering to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
+from services.fakes.redis_server import RedisServer, free_port
 from services.fakes.telegram import FakeTelegram, ManualClock
 from services.ingress.app import Ingress
 from services.ingress.settings import IngressSettings
@@ -31,6 +34,7 @@ KNOWN = 1001
 KNOWN_USER_ID = 7
 ADMIN = 2002
 STRANGER = 666
+WEBHOOK_SECRET = "s3cret_-token"
 
 
 @dataclass
@@ -138,3 +142,80 @@ async def handled(fake_telegram: FakeTelegram, update: dict[str, Any]) -> None:
     # Answers go out after the update is confirmed, in the background.
     for handle in _running:
         await asyncio.wait_for(handle.ingress.courier.join(), 10)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own, to take down and bring back on the same port."""
+    with RedisServer() as server:
+        yield server
+
+
+# --- webhook mode -------------------------------------------------------------------
+
+
+def webhook_env_on_a_free_port() -> dict[str, str]:
+    """A webhook ingress's variables: a free port of its own, and ``WEBHOOK_SECRET``."""
+    port = free_port()
+    return {
+        "INGRESS_MODE": "webhook",
+        "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/hook",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+
+
+@pytest.fixture
+def webhook_env() -> dict[str, str]:
+    return webhook_env_on_a_free_port()
+
+
+@dataclass
+class Webhook:
+    url: str
+    running: RunningIngress
+
+
+@pytest.fixture
+async def webhook(
+    known_user: dict[str, Any], start_ingress: StartIngress, webhook_env: dict[str, str]
+) -> Webhook:
+    """A running webhook ingress (``known_user`` known to the API) and its URL."""
+    return Webhook(webhook_env["WEBHOOK_URL"], await start_ingress(**webhook_env))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def update_from(telegram_id: int, text: str, update_id: int = 1) -> dict[str, Any]:
+    """A private text message, as Telegram would post it to the webhook."""
+    private = {"id": telegram_id, "type": "private", "first_name": "A"}
+    sender = {"id": telegram_id, "is_bot": False, "first_name": "A"}
+    message = {"message_id": 1, "date": 0, "chat": private, "from": sender, "text": text}
+    return {"update_id": update_id, "message": message}
+
+
+async def post(
+    http: aiohttp.ClientSession, url: str, body: bytes, secret: str | None = WEBHOOK_SECRET
+) -> int:
+    """Deliver ``body`` as Telegram does (``secret``: its header, None for none); the status."""
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status
+
+
+async def refused_while_redis_is_down(
+    fake_telegram: FakeTelegram, own_redis: RedisServer, chat: int, text: str
+) -> dict[str, Any]:
+    """Kill ``own_redis``, then ``text`` from ``chat``: its update, once refused twice (503)."""
+    own_redis.kill()
+    update = fake_telegram.inject_message(chat, text)
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
+    )
+    return update

@@ -7,7 +7,7 @@ confirmed), so "once" counts every event the ingress logged meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import aiohttp
@@ -16,53 +16,18 @@ import pytest
 import redis.asyncio as aioredis
 import structlog
 
-from services.fakes.redis_server import free_port
 from services.fakes.telegram import FakeTelegram
-from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued
-
-SECRET = "bad-input-secret"
-PATH = "/telegram/hook"
+from tests.services.ingress.conftest import (
+    KNOWN,
+    StartIngress,
+    Webhook,
+    handled,
+    post,
+    queued,
+    update_from,
+)
 
 LogEvents = list[MutableMapping[str, Any]]
-
-
-@pytest.fixture
-def webhook_env() -> dict[str, str]:
-    port = free_port()
-    return {
-        "INGRESS_MODE": "webhook",
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
-        "WEBHOOK_SECRET": SECRET,
-        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-    }
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def webhook(
-    known_user: dict[str, Any], start_ingress: StartIngress, webhook_env: dict[str, str]
-) -> str:
-    """A running webhook ingress; its URL."""
-    await start_ingress(**webhook_env)
-    return webhook_env["WEBHOOK_URL"]
-
-
-def update_from(telegram_id: int, text: str, update_id: int) -> dict[str, Any]:
-    private = {"id": telegram_id, "type": "private", "first_name": "A"}
-    sender = {"id": telegram_id, "is_bot": False, "first_name": "A"}
-    message = {"message_id": 1, "date": 0, "chat": private, "from": sender, "text": text}
-    return {"update_id": update_id, "message": message}
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: bytes) -> int:
-    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
-    async with http.post(url, data=body, headers=headers) as response:
-        return response.status
 
 
 async def post_logged(http: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, LogEvents]:
@@ -76,24 +41,19 @@ MALFORMED = {"update_id": 5, "message": {"message_id": "x", "chat": "nowhere"}}
 UNKNOWN_TYPE = {"update_id": 6, "future_update": {"from": {"id": KNOWN}, "what": "new"}}
 
 
-async def test_a_malformed_update_posted_to_the_webhook_is_logged_once(
-    webhook: str, http: aiohttp.ClientSession
+@pytest.mark.parametrize(
+    ("update", "logged"),
+    [(MALFORMED, ("update_malformed", 5)), (UNKNOWN_TYPE, ("update_ignored", 6))],
+    ids=["malformed", "unknown-type"],
+)
+async def test_an_update_the_ingress_cannot_handle_is_logged_once_as_what_it_is(
+    webhook: Webhook, http: aiohttp.ClientSession, update: dict[str, Any], logged: tuple[str, int]
 ) -> None:
-    status, logs = await post_logged(http, webhook, msgspec.json.encode(MALFORMED))
+    status, logs = await post_logged(http, webhook.url, msgspec.json.encode(update))
 
     assert status == 200
     (event,) = logs
-    assert (event["event"], event["update_id"]) == ("update_malformed", 5)
-
-
-async def test_an_update_of_an_unknown_type_is_logged_once(
-    webhook: str, http: aiohttp.ClientSession
-) -> None:
-    status, logs = await post_logged(http, webhook, msgspec.json.encode(UNKNOWN_TYPE))
-
-    assert status == 200
-    (event,) = logs
-    assert (event["event"], event["update_id"]) == ("update_ignored", 6)
+    assert (event["event"], event["update_id"]) == logged
 
 
 @pytest.mark.parametrize(
@@ -102,9 +62,9 @@ async def test_an_update_of_an_unknown_type_is_logged_once(
     ids=["not-json", "not-utf8", "not-an-object", "a-string", "empty"],
 )
 async def test_an_undecodable_webhook_body_is_logged_once(
-    webhook: str, http: aiohttp.ClientSession, body: bytes
+    webhook: Webhook, http: aiohttp.ClientSession, body: bytes
 ) -> None:
-    status, logs = await post_logged(http, webhook, body)
+    status, logs = await post_logged(http, webhook.url, body)
 
     assert status == 200
     (event,) = logs
@@ -141,14 +101,14 @@ BIG = 100 * 1024
 
 
 async def test_a_100_kb_update_is_answered_200_and_the_next_one_is_still_handled(
-    webhook: str, http: aiohttp.ClientSession, redis: aioredis.Redis
+    webhook: Webhook, http: aiohttp.ClientSession, redis: aioredis.Redis
 ) -> None:
     big = update_from(KNOWN, "Щ" * (BIG // 2), update_id=70)
     body = msgspec.json.encode(big)
     assert len(body) > BIG
 
-    status = await post(http, webhook, body)
-    after = await post(http, webhook, msgspec.json.encode(update_from(KNOWN, "next", 71)))
+    status = await post(http, webhook.url, body)
+    after = await post(http, webhook.url, msgspec.json.encode(update_from(KNOWN, "next", 71)))
 
     # Longer than Telegram allows a user, but whole and not ours to judge: the PO gets it.
     assert (status, after) == (200, 200)
@@ -156,12 +116,12 @@ async def test_a_100_kb_update_is_answered_200_and_the_next_one_is_still_handled
 
 
 async def test_100_kb_of_garbage_is_logged_once_answered_200_and_the_next_update_handled(
-    webhook: str, http: aiohttp.ClientSession, redis: aioredis.Redis
+    webhook: Webhook, http: aiohttp.ClientSession, redis: aioredis.Redis
 ) -> None:
     garbage = b'{"update_id": 80, "message": {"text": "' + b"\x00\xff{" * (BIG // 3)
 
-    status, logs = await post_logged(http, webhook, garbage)
-    after = await post(http, webhook, msgspec.json.encode(update_from(KNOWN, "next", 81)))
+    status, logs = await post_logged(http, webhook.url, garbage)
+    after = await post(http, webhook.url, msgspec.json.encode(update_from(KNOWN, "next", 81)))
 
     assert (status, after) == (200, 200)
     assert [e["event"] for e in logs] == ["webhook_bad_body"]

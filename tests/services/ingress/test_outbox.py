@@ -19,7 +19,7 @@ import structlog
 from redis.typing import EncodableT, FieldT
 
 from services.fakes.api import FakeApi
-from services.fakes.redis_server import RedisServer, free_port
+from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import Failure, FakeTelegram
 from services.ingress.batch import IntakeBatch
 from services.ingress.courier import PER_CHAT, Courier
@@ -32,7 +32,13 @@ from shared.sending.pieces import Piece
 from shared.sending.sender import Sender
 from shared.texts import RU
 from tests.plugins.telegram import make_client
-from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued
+from tests.services.ingress.conftest import (
+    KNOWN,
+    StartIngress,
+    handled,
+    queued,
+    refused_while_redis_is_down,
+)
 
 OTHER = 1003
 
@@ -311,24 +317,6 @@ async def test_an_update_delivered_again_after_it_was_answered_is_not_answered_a
     assert await redis.xlen(keys.ANSWERS) == 0
 
 
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, to take down and bring back."""
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook_env() -> dict[str, str]:
-    port = free_port()
-    return {
-        "INGRESS_MODE": "webhook",
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
-        "WEBHOOK_SECRET": "answers-secret",
-        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-    }
-
-
 @pytest.mark.usefixtures("known_user")
 async def test_an_answer_redis_could_not_store_is_not_sent_and_goes_out_once_redis_is_back(
     fake_telegram: FakeTelegram,
@@ -337,12 +325,8 @@ async def test_an_answer_redis_could_not_store_is_not_sent_and_goes_out_once_red
     own_redis: RedisServer,
 ) -> None:
     await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
-    own_redis.kill()
 
-    update = fake_telegram.inject_message(KNOWN, "/help")
-    await fake_telegram.wait_for(
-        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
-    )
+    update = await refused_while_redis_is_down(fake_telegram, own_redis, KNOWN, "/help")
     assert fake_telegram.calls_to("sendMessage") == []  # handled twice, answered never
     own_redis.start()
     await handled(fake_telegram, update)

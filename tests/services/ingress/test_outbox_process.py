@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
-from services.fakes.api import FakeApi
 from services.fakes.telegram import Failure, FakeTelegram
 from shared import keys
 from shared.ratelimit import FloodLimiter
 from shared.texts import RU
 from tests.plugins.processes import StartService
-from tests.services.ingress.conftest import KNOWN, KNOWN_USER_ID, STRANGER, StartIngress
+from tests.services.ingress.conftest import KNOWN, STRANGER, StartIngress
 
 STARTUP_S = 30.0
 FAST_RECOVERY = {
@@ -35,14 +35,13 @@ async def lift_pauses(redis: aioredis.Redis, chats: list[int]) -> None:
     await redis.delete(*names)
 
 
+@pytest.mark.usefixtures("known_user")
 async def test_answers_held_by_a_429_when_the_ingress_is_killed_arrive_exactly_once_after_restart(
     fake_telegram: FakeTelegram,
-    fake_api: FakeApi,
     redis: aioredis.Redis,
     start_service: StartService,
     start_ingress: StartIngress,
 ) -> None:
-    fake_api.add_user(KNOWN, user_id=KNOWN_USER_ID)
     for chat in (KNOWN, STRANGER):
         fake_telegram.fail_next("sendMessage", Failure.too_many_requests(600), chat_id=chat)
     killed = start_service("ingress", **FAST_RECOVERY)

@@ -7,19 +7,17 @@ keeps to the few tests that need one; the rest run in the test's loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
 
-from services.fakes.api import FakeApi
 from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import FakeTelegram, Params, WebhookConfig, get_updates
 from services.ingress.intake import dedupe_key
 from services.ingress.polling import EXIT_CONFLICT
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
-from tests.services.ingress.conftest import KNOWN, KNOWN_USER_ID, StartIngress, handled, queued
+from tests.services.ingress.conftest import KNOWN, StartIngress, handled, queued
 
 STARTUP_S = 30.0
 
@@ -32,21 +30,13 @@ async def exit_status(process: ServiceProcess, timeout: float = STARTUP_S) -> in
     return process.returncode
 
 
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, to take down and bring back on the same port."""
-    with RedisServer() as server:
-        yield server
-
-
+@pytest.mark.usefixtures("known_user")
 async def test_an_ingress_killed_before_storing_an_update_forwards_it_exactly_once_after_restart(
     fake_telegram: FakeTelegram,
-    fake_api: FakeApi,
     start_service: StartService,
     start_ingress: StartIngress,
     own_redis: RedisServer,
 ) -> None:
-    fake_api.add_user(KNOWN, user_id=KNOWN_USER_ID)
     first = start_service("ingress", REDIS_URL=own_redis.url)
     await fake_telegram.wait_for_poller(timeout=STARTUP_S)
 
@@ -72,14 +62,13 @@ async def test_an_ingress_killed_before_storing_an_update_forwards_it_exactly_on
         await client.aclose()
 
 
+@pytest.mark.usefixtures("known_user")
 async def test_an_ingress_killed_after_storing_but_before_confirming_forwards_once_after_restart(
     fake_telegram: FakeTelegram,
-    fake_api: FakeApi,
     redis: aioredis.Redis,
     start_service: StartService,
     start_ingress: StartIngress,
 ) -> None:
-    fake_api.add_user(KNOWN, user_id=KNOWN_USER_ID)
     # The getUpdates that would confirm the first batch (the first with an offset) is
     # held unanswered and unapplied: the kill lands after the store, before the confirmation.
     confirming, released = asyncio.Event(), asyncio.Event()

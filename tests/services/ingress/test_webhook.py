@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
-from services.fakes.redis_server import RedisServer, free_port
+from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import Failure, FakeTelegram
 from services.ingress.app import Ingress
 from services.ingress.ordering import UserOrder
@@ -21,70 +21,29 @@ from tests.plugins.telegram import make_bot
 from tests.services.ingress.conftest import (
     KNOWN,
     STRANGER,
+    WEBHOOK_SECRET,
     StartIngress,
+    Webhook,
     handled,
     ingress_settings,
+    post,
     queued,
+    refused_while_redis_is_down,
+    update_from,
+    webhook_env_on_a_free_port,
 )
-
-SECRET = "s3cret_-token"
-PATH = "/telegram/hook"
-
-
-def env_on_a_free_port() -> dict[str, str]:
-    """A webhook ingress's variables: a free port of its own, this file's path and secret."""
-    port = free_port()
-    return {
-        "INGRESS_MODE": "webhook",
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
-        "WEBHOOK_SECRET": SECRET,
-        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-    }
-
-
-@pytest.fixture
-def webhook_env() -> dict[str, str]:
-    return env_on_a_free_port()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def update_from(telegram_id: int, text: str, update_id: int = 1) -> dict[str, Any]:
-    private = {"id": telegram_id, "type": "private", "first_name": "A"}
-    sender = {"id": telegram_id, "is_bot": False, "first_name": "A"}
-    message = {"message_id": 1, "date": 0, "chat": private, "from": sender, "text": text}
-    return {"update_id": update_id, "message": message}
 
 
 def encode(update: dict[str, Any]) -> bytes:
     return msgspec.json.encode(update)
 
 
-async def post(
-    http: aiohttp.ClientSession, url: str, body: bytes, secret: str | None = SECRET
-) -> int:
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    async with http.post(url, data=body, headers=headers) as response:
-        return response.status
-
-
 async def test_the_webhook_is_set_with_the_secret_and_its_updates_are_forwarded(
-    fake_telegram: FakeTelegram,
-    redis: aioredis.Redis,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, webhook: Webhook
 ) -> None:
-    await start_ingress(**webhook_env)
     (call,) = fake_telegram.calls_to("setWebhook")
-    assert call.params["url"] == webhook_env["WEBHOOK_URL"]
-    assert call.params["secret_token"] == SECRET
+    assert call.params["url"] == webhook.url
+    assert call.params["secret_token"] == WEBHOOK_SECRET
     assert sorted(call.params["allowed_updates"]) == [
         "callback_query",
         "edited_message",
@@ -103,8 +62,8 @@ async def test_the_webhook_is_set_with_the_secret_and_its_updates_are_forwarded(
     [
         (None, msgspec.json.encode(update_from(KNOWN, "hi"))),
         ("wrong", msgspec.json.encode(update_from(KNOWN, "hi"))),
-        (SECRET[:-1], msgspec.json.encode(update_from(KNOWN, "hi"))),
-        (SECRET + "x", msgspec.json.encode(update_from(KNOWN, "hi"))),
+        (WEBHOOK_SECRET[:-1], msgspec.json.encode(update_from(KNOWN, "hi"))),
+        (WEBHOOK_SECRET + "x", msgspec.json.encode(update_from(KNOWN, "hi"))),
         ("wrong", b"{not json at all"),
     ],
     ids=["missing", "wrong", "prefix", "longer", "wrong-and-garbage"],
@@ -112,16 +71,12 @@ async def test_the_webhook_is_set_with_the_secret_and_its_updates_are_forwarded(
 async def test_a_request_without_the_right_secret_gets_401_and_nothing_is_processed(
     fake_api: FakeApi,
     redis: aioredis.Redis,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
+    webhook: Webhook,
     http: aiohttp.ClientSession,
     secret: str | None,
     body: bytes,
 ) -> None:
-    await start_ingress(**webhook_env)
-
-    assert await post(http, webhook_env["WEBHOOK_URL"], body, secret) == 401
+    assert await post(http, webhook.url, body, secret) == 401
 
     assert fake_api.requests == []
     assert await queued(redis) == []
@@ -141,57 +96,48 @@ async def test_a_request_without_the_right_secret_gets_401_and_nothing_is_proces
 async def test_a_body_that_will_never_be_an_update_is_answered_200_so_it_is_not_retried(
     fake_api: FakeApi,
     redis: aioredis.Redis,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
+    webhook: Webhook,
     http: aiohttp.ClientSession,
     body: bytes,
 ) -> None:
-    running = await start_ingress(**webhook_env)
-
-    assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200
+    assert await post(http, webhook.url, body) == 200
 
     assert fake_api.requests == []
     assert await queued(redis) == []
-    assert not running.task.done()
+    assert not webhook.running.task.done()
+
+
+SendWhileRedisIsDown = Callable[[int, str], Awaitable[None]]
 
 
 @pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, to take down and bring back."""
-    with RedisServer() as server:
-        yield server
-
-
-async def handled_after_redis_was_down(
+async def send_while_redis_is_down(
     fake_telegram: FakeTelegram,
     start_ingress: StartIngress,
     webhook_env: dict[str, str],
     own_redis: RedisServer,
-    chat: int,
-    text: str,
-) -> None:
-    """``text`` from ``chat`` refused (503) twice while Redis is down, then handled."""
+) -> SendWhileRedisIsDown:
+    """A webhook ingress on ``own_redis``; the call sends ``text`` from ``chat``.
+
+    It is refused (503) twice while Redis is down; the call returns once it is handled after.
+    """
     await start_ingress(REDIS_URL=own_redis.url, **webhook_env)
-    own_redis.kill()
-    update = fake_telegram.inject_message(chat, text)
-    await fake_telegram.wait_for(
-        lambda: len(fake_telegram.webhook_deliveries) >= 2, what="two refused deliveries"
-    )
-    own_redis.start()
-    await handled(fake_telegram, update)
+
+    async def send(chat: int, text: str) -> None:
+        update = await refused_while_redis_is_down(fake_telegram, own_redis, chat, text)
+        own_redis.start()
+        await handled(fake_telegram, update)
+
+    return send
 
 
+@pytest.mark.usefixtures("known_user")
 async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_once_after(
     fake_telegram: FakeTelegram,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
     own_redis: RedisServer,
+    send_while_redis_is_down: SendWhileRedisIsDown,
 ) -> None:
-    await handled_after_redis_was_down(
-        fake_telegram, start_ingress, webhook_env, own_redis, KNOWN, "wait for me"
-    )
+    await send_while_redis_is_down(KNOWN, "wait for me")
 
     statuses = [d.status for d in fake_telegram.webhook_deliveries]
     assert statuses[-1] == 200
@@ -204,30 +150,20 @@ async def test_a_webhook_update_is_refused_while_redis_is_down_and_forwarded_onc
 
 
 async def test_a_stranger_refused_while_redis_is_down_is_told_once_redis_is_back(
-    fake_telegram: FakeTelegram,
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
-    own_redis: RedisServer,
+    fake_telegram: FakeTelegram, send_while_redis_is_down: SendWhileRedisIsDown
 ) -> None:
-    await handled_after_redis_was_down(
-        fake_telegram, start_ingress, webhook_env, own_redis, STRANGER, "let me in"
-    )
+    await send_while_redis_is_down(STRANGER, "let me in")
     await fake_telegram.wait_for_messages(STRANGER, 1, timeout=10)
 
     (rejection,) = fake_telegram.chat(STRANGER).texts
     assert rejection.startswith(RU.access_denied)
 
 
+@pytest.mark.usefixtures("known_user")
 async def test_a_first_message_refused_while_redis_is_down_still_brings_the_keyboard(
-    fake_telegram: FakeTelegram,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
-    own_redis: RedisServer,
+    fake_telegram: FakeTelegram, send_while_redis_is_down: SendWhileRedisIsDown
 ) -> None:
-    await handled_after_redis_was_down(
-        fake_telegram, start_ingress, webhook_env, own_redis, KNOWN, "hello"
-    )
+    await send_while_redis_is_down(KNOWN, "hello")
     await fake_telegram.wait_for_messages(KNOWN, 1, timeout=10)
 
     assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
@@ -241,44 +177,34 @@ async def test_a_sigterm_while_set_webhook_hangs_stops_the_ingress_at_once(
 ) -> None:
     fake_telegram.fail_next("setWebhook", Failure.slow(60))
     settings = ingress_settings(fake_telegram, fake_api, redis_url, **webhook_env)
-    bot = make_bot(fake_telegram)
-    try:
-        async with Ingress.open(settings, bot=bot) as ingress:
-            stop = asyncio.Event()
-            task = asyncio.create_task(ingress.run(stop))
-            await fake_telegram.wait_for(
-                lambda: fake_telegram.failures_left == 0, what="setWebhook in flight"
-            )
-            stop.set()
-            assert await asyncio.wait_for(task, 10) == 0  # not the 60 s of setWebhook
-    finally:
-        await bot.session.close()
-
-
-async def test_an_update_delivered_twice_is_stored_once_and_counted_as_a_duplicate(
-    redis: aioredis.Redis,
-    known_user: dict[str, Any],
-    start_ingress: StartIngress,
-    webhook_env: dict[str, str],
-    http: aiohttp.ClientSession,
-) -> None:
-    running = await start_ingress(**webhook_env)
-    body = msgspec.json.encode(update_from(KNOWN, "twice", update_id=77))
-
-    assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200
-    assert await post(http, webhook_env["WEBHOOK_URL"], body) == 200  # Telegram's retry
-
-    assert [m.text for m in await queued(redis)] == ["twice"]
-    page = running.ingress.metrics.exposition().decode()
-    duplicates = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} 1.0'
-    assert duplicates in page
+    async with make_bot(fake_telegram) as bot, Ingress.open(settings, bot=bot) as ingress:
+        stop = asyncio.Event()
+        task = asyncio.create_task(ingress.run(stop))
+        await fake_telegram.wait_for(
+            lambda: fake_telegram.failures_left == 0, what="setWebhook in flight"
+        )
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0  # not the 60 s of setWebhook
 
 
 def duplicates(ingress: Ingress) -> float:
+    """The updates ``ingress`` turned away as already stored (its metric)."""
     page = ingress.metrics.exposition().decode()
     line = 'telegram_bot_updates_rejected_total{reason="duplicate",service="ingress"} '
     found = [row for row in page.splitlines() if row.startswith(line)]
     return float(found[0].removeprefix(line)) if found else 0.0
+
+
+async def test_an_update_delivered_twice_is_stored_once_and_counted_as_a_duplicate(
+    redis: aioredis.Redis, webhook: Webhook, http: aiohttp.ClientSession
+) -> None:
+    body = msgspec.json.encode(update_from(KNOWN, "twice", update_id=77))
+
+    assert await post(http, webhook.url, body) == 200
+    assert await post(http, webhook.url, body) == 200  # Telegram's retry
+
+    assert [m.text for m in await queued(redis)] == ["twice"]
+    assert duplicates(webhook.running.ingress) == 1
 
 
 @pytest.mark.parametrize("concurrently", [False, True], ids=["one-after-the-other", "at-once"])
@@ -291,7 +217,7 @@ async def test_one_update_posted_to_two_replicas_is_forwarded_exactly_once(
     concurrently: bool,
 ) -> None:
     # Two webhook ingresses behind one load balancer: nothing shared but Redis.
-    first_env, second_env = env_on_a_free_port(), env_on_a_free_port()
+    first_env, second_env = webhook_env_on_a_free_port(), webhook_env_on_a_free_port()
     first = await start_ingress(**first_env)
     second = await start_ingress(**second_env)
     await fake_telegram.wait_for_call("setWebhook", count=2)  # the second one listens too
@@ -318,7 +244,7 @@ async def test_one_users_updates_posted_at_once_to_two_replicas_are_stored_in_or
     http: aiohttp.ClientSession,
 ) -> None:
     # Telegram posts over up to 40 connections; each replica has its own auth cache.
-    first_env, second_env = env_on_a_free_port(), env_on_a_free_port()
+    first_env, second_env = webhook_env_on_a_free_port(), webhook_env_on_a_free_port()
     await start_ingress(**first_env)
     await start_ingress(**second_env)
     await fake_telegram.wait_for_call("setWebhook", count=2)
