@@ -9,6 +9,7 @@ from typing import Literal
 import redis.asyncio as aioredis
 
 from shared import keys
+from shared.connections import text
 from shared.schemas import ProvisionerResult, encode_entry, new_id
 
 Outcome = Literal["success", "failed"]
@@ -41,4 +42,4 @@ def example_result(outcome: Outcome) -> ProvisionerResult:
 async def publish(redis: aioredis.Redis, result: ProvisionerResult) -> str:
     """XADD to ``provisioner:results``, exactly as the provisioner writes it; the entry id."""
     entry_id = await redis.xadd(keys.PROVISIONER_RESULTS, encode_entry(result))  # type: ignore[arg-type]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return text(entry_id)
