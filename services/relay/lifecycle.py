@@ -91,6 +91,12 @@ class LifecycleWatch:
                     error = type(exc).__name__
                     log.warning("lifecycle_read_failed", error=error, failures=failures)
                 await pause(stop, backoff_delay(failures))
+            except Exception:
+                # A bug must not stop the relay (its task group) nor this reader:
+                # the entry in hand is skipped (the position moved past it).
+                failures += 1
+                log.exception("lifecycle_reader_failed", position=self.position)
+                await pause(stop, backoff_delay(failures))
 
     async def _newest(self, stream: str) -> str:
         """The id of the stream's newest entry: events before this relay started are not ours."""

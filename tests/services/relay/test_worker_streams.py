@@ -140,3 +140,20 @@ async def test_a_failed_event_of_a_user_with_no_known_chat_is_skipped_and_readin
 
     assert fake_telegram.chat(CHAT).texts == ["echo: hi"]
     assert fake_telegram.chat(chat_of(99)).texts == []
+
+
+async def test_a_lifecycle_event_that_breaks_its_handling_is_skipped_and_the_relay_serves_on(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    relay = await reading_lifecycle(await start_relay())
+    await wait_until(lambda: relay.relay.owns(keys.partition_of(37)))
+    await redis.set(keys.user_chat(37), "not a chat id")
+    await redis.xadd(keys.WORKER_LIFECYCLE, {"data": b'{"worker_id": "po-37", "event": "failed"}'})
+
+    await answered(fake_telegram, redis, USER, "hi")
+
+    assert fake_telegram.chat(CHAT).texts == ["echo: hi"]
+    assert not relay.task.done()
