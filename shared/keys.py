@@ -78,6 +78,20 @@ def po_worker_id(user_id: int) -> str:
     return f"po-{user_id}"
 
 
+WORKER_LIFECYCLE = "worker:lifecycle"
+"""The worker wrapper's lifecycle events (``worker-streams``): started, completed, failed."""
+
+
+def worker_input(worker_id: str) -> str:
+    """``worker:{worker_id}:input``: the worker wrapper's input stream (``worker-streams``)."""
+    return f"worker:{worker_id}:input"
+
+
+def worker_output(worker_id: str) -> str:
+    """``worker:{worker_id}:output``: the worker wrapper's output stream (``worker-streams``)."""
+    return f"worker:{worker_id}:output"
+
+
 def dead_letter(stream: str) -> str:
     """Where entries of ``stream`` that cannot be handled are moved."""
     return f"{stream}:dead"

@@ -17,6 +17,9 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     po_failed: str
     po_start_slow: str
     """The PO is not up within the relay's ``PO_START_TIMEOUT_S``; the message waits for it."""
+    po_result_generic: str
+    """A PO result with no text to show (``worker-streams``: a structured result
+    without ``summary``/``message``/``text``, or agent output that is only JSON)."""
     reply_failed: str
     """A PO reply Telegram kept failing on was given up (``REPLY_MAX_ATTEMPTS``/``_AGE_S``)."""
     provision_success: str
@@ -96,6 +99,7 @@ RU = Texts(
         "Ваш ассистент запускается дольше обычного. Сообщение сохранено: "
         "он ответит, как только запустится."
     ),
+    po_result_generic="Ассистент выполнил запрос, но не прислал текстового ответа.",
     reply_failed="Не удалось доставить ответ. Попробуйте повторить запрос.",
     provision_success=(
         "✅ Сервер {handle} настроен\n"

@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
+from services.relay import contracts
 from services.relay.cursors import Cursors
 from services.relay.incoming import IncomingReader
 from services.relay.leases import Leases
+from services.relay.lifecycle import LifecycleWatch
 from services.relay.outbound import Outbound, TelegramOutbound
 from services.relay.partitions import PartitionCoordinator
 from services.relay.replies import ReplyForwarder
@@ -58,6 +60,8 @@ class Relay:
         heartbeat: Heartbeat | None = None,
     ) -> None:
         self.metrics = metrics or Metrics("relay")
+        # The one place the profile is chosen: every component gets the contract.
+        contract = contracts.for_name(settings.po_contract, texts)
         self._heartbeat = heartbeat
         # The random part tells this process from a restarted one of the same name.
         self.identity = f"{settings.relay_name}#{secrets.token_hex(4)}"
@@ -82,6 +86,16 @@ class Relay:
             max_attempts=settings.reply_max_attempts,
             max_age_s=settings.reply_max_age_s,
             metrics=self.metrics,
+            contract=contract,
+        )
+        self.lifecycle = LifecycleWatch(
+            redis,
+            blocking,
+            contract=contract,
+            outbound=outbound,
+            ownership=self,
+            typing=self.typing,
+            texts=texts,
         )
         self.watch = StartWatch(
             redis,
@@ -99,6 +113,7 @@ class Relay:
             allowed_commands=list(settings.po_allowed_commands),
             start_timeout_s=settings.po_start_timeout_s,
             typing_cap_ms=self.typing.cap_ms,
+            contract=contract,
         )
         self.incoming = IncomingReader(
             redis,
@@ -170,6 +185,7 @@ class Relay:
             group.create_task(self.replies.run(stop), name="relay-replies")
             group.create_task(self.typing.run(stop), name="relay-typing")
             group.create_task(self.watch.run(stop), name="relay-start-watch")
+            group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")
 
 
 async def serve(settings: RelaySettings) -> int:

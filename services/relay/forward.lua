@@ -4,11 +4,11 @@
 -- KEYS[3]  session:{user}
 -- KEYS[4]  bot:spawn:{user} (a create in flight)
 -- KEYS[5]  worker:commands
--- KEYS[6]  worker:po:{user}:input
+-- KEYS[6]  the PO's input stream (the contract's: worker:po:{user}:input in seed)
 -- KEYS[7]  bot:chat:{user}
 -- KEYS[8]  bot:active:{p}
 -- KEYS[9]  bot:cursor:{p}
--- KEYS[10] worker:po:{user}:output
+-- KEYS[10] the PO's output stream (the contract's: worker:po:{user}:output in seed)
 -- KEYS[11] bot:watch:{p}
 -- KEYS[12] bot:typing:{p}
 -- KEYS[13] bot:incoming:{p}
@@ -18,7 +18,7 @@
 -- ARGV[4]  the worker id for a spawn (po-{user})
 -- ARGV[5]  the session's TTL, s
 -- ARGV[6]  the chat id
--- ARGV[7]  the POWorkerInput (JSON)
+-- ARGV[7]  the PO input entry's data field (JSON, in the contract's shape)
 -- ARGV[8]  the CreateWorkerCommand (JSON)
 -- ARGV[9]  the create's request_id
 -- ARGV[10] the PO start timeout, ms (the spawn guard's TTL, the watch's deadline)

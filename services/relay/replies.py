@@ -30,6 +30,7 @@ from services.relay.blocking import (
     id_after,
     read_streams,
 )
+from services.relay.contracts import SEED, POContract
 from services.relay.cursors import Cursors
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
@@ -95,7 +96,9 @@ class ReplyForwarder:
         prune_every_s: float = 600.0,
         batch: int = 50,
         metrics: Metrics | None = None,
+        contract: POContract = SEED,
     ) -> None:
+        self._contract = contract
         self._redis = redis
         self._blocking = blocking
         self._identity = identity
@@ -126,6 +129,7 @@ class ReplyForwarder:
             max_attempts=max_attempts,
             max_age_s=max_age_s,
             resume_reading=self._resume_reading,
+            contract=contract,
         )
 
     @property
@@ -239,7 +243,8 @@ class ReplyForwarder:
         while not stop.is_set():
             reader.waker.arm()
             users = (self._users[u] for u in reader.users)
-            issued = {keys.po_output(u.user_id): u for u in users if not u.held_back}
+            output = self._contract.output_stream
+            issued = {output(u.user_id): u for u in users if not u.held_back}
             streams = {reader.waker.stream: reader.waker.position}
             streams |= {stream: user.position for stream, user in issued.items()}
             try:

@@ -21,6 +21,7 @@ from typing import Final
 import structlog
 from redis.exceptions import RedisError
 
+from services.relay.contracts import POContract, POReply
 from services.relay.cursors import Advanced, Cursors, dead_letter
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
@@ -28,7 +29,7 @@ from shared import keys
 from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, entry_age_s
-from shared.schemas import MalformedEntry, POWorkerOutput, decode_entry
+from shared.schemas import MalformedEntry
 from shared.streams import Fields
 from shared.texts import Texts
 
@@ -48,12 +49,12 @@ class QueuedReply:
 
     entry_id: str
     fields: Fields
-    decoded: POWorkerOutput | MalformedEntry | None = None
+    decoded: POReply | MalformedEntry | None = None
 
-    def reply(self) -> POWorkerOutput | MalformedEntry:
+    def reply(self, contract: POContract) -> POReply | MalformedEntry:
         if self.decoded is None:
             try:
-                self.decoded = decode_entry(self.fields, POWorkerOutput)
+                self.decoded = contract.decode_output(self.fields)
             except MalformedEntry as exc:
                 self.decoded = exc
         return self.decoded
@@ -134,7 +135,9 @@ class ReplyDelivery:
         max_attempts: int,
         max_age_s: float,
         resume_reading: Callable[[ReplyUser], Awaitable[None]],
+        contract: POContract,
     ) -> None:
+        self._contract = contract
         self._resume_reading = resume_reading
         """Called when a held-back user's queue drained to half: read them again."""
         self._identity = identity
@@ -215,24 +218,27 @@ class ReplyDelivery:
 
     async def _handle(self, user: ReplyUser, item: QueuedReply, trouble: _Trouble) -> bool:
         """Handle one entry; False: not now (Telegram away, lease lost), try it again."""
-        reply = item.reply()
+        reply = item.reply(self._contract)
         if isinstance(reply, MalformedEntry):
             return await self._dead_letter(user, item, "malformed", str(reply))
         if user.chat_id is None:
             return await self._dead_letter(user, item, "no_chat", "the user's chat id is unknown")
         # Every log line of this reply, the sender's included, names its request.
         with structlog.contextvars.bound_contextvars(request_id=reply.request_id or None):
+            if reply.text is None:
+                log.info("reply_silent", user_id=user.user_id, entry_id=item.entry_id)
+                return await self._advance(user, item)
             if not reply.is_final:
                 return await self._preview(user, item, reply, user.chat_id)
             return await self._send(user, item, reply, user.chat_id, trouble)
 
     async def _preview(
-        self, user: ReplyUser, item: QueuedReply, reply: POWorkerOutput, chat_id: int
+        self, user: ReplyUser, item: QueuedReply, reply: POReply, chat_id: int
     ) -> bool:
-        if _superseded(user, reply):
+        if _superseded(user, reply, self._contract):
             return True  # a later entry of this reply is waiting: showing this one is pointless
         draft_id = draft_id_for(reply.request_id or item.entry_id)
-        if await self._outbound.preview(chat_id, draft_id, reply.reply_text or ""):
+        if await self._outbound.preview(chat_id, draft_id, reply.text or ""):
             self._stats.previews += 1
         return await self._advance(user, item)
 
@@ -240,13 +246,13 @@ class ReplyDelivery:
         self,
         user: ReplyUser,
         item: QueuedReply,
-        reply: POWorkerOutput,
+        reply: POReply,
         chat_id: int,
         trouble: _Trouble,
     ) -> bool:
         fields = {"user_id": user.user_id, "partition": user.partition, "entry_id": item.entry_id}
         key = f"reply:{user.user_id}:{item.entry_id}"
-        sent = await self._outbound.send(chat_id, reply.reply_text or "", key=key)
+        sent = await self._outbound.send(chat_id, reply.text or "", key=key)
         if sent.delivery is Delivery.RETRY:
             trouble.send_failed(sent)
             if trouble.hopeless(self._max_attempts, self._max_age_s):
@@ -261,7 +267,7 @@ class ReplyDelivery:
             self._metrics.observe_delivery_latency(entry_age_s(item.entry_id))
             log.info("reply_delivered", **fields)
             if _debug():
-                log.debug("reply_delivered_text", text=reply.reply_text, **fields)
+                log.debug("reply_delivered_text", text=reply.text, **fields)
         return await self._advance(user, item)
 
     async def _give_up(
@@ -297,7 +303,7 @@ class ReplyDelivery:
         deliveries: int = 1,
         **log_fields: object,
     ) -> bool:
-        stream = keys.po_output(user.user_id)
+        stream = self._contract.output_stream(user.user_id)
         letter = dead_letter(
             stream,
             item.entry_id,
@@ -332,11 +338,11 @@ class ReplyDelivery:
         return True
 
 
-def _superseded(user: ReplyUser, reply: POWorkerOutput) -> bool:
+def _superseded(user: ReplyUser, reply: POReply, contract: POContract) -> bool:
     """Whether a later entry of the same reply already waits behind the head of the queue."""
     assert user.queue is not None
     for later in list(user.queue)[1:]:
-        other = later.reply()
+        other = later.reply(contract)
         if not isinstance(other, MalformedEntry) and other.request_id == reply.request_id:
             return True
     return False

@@ -18,16 +18,10 @@ from typing import Final
 import redis.asyncio as aioredis
 
 from services.relay import keyspace
+from services.relay.contracts import SEED, POContract
 from shared import keys
 from shared.connections import text
-from shared.schemas import (
-    CreateWorkerCommand,
-    IncomingMessage,
-    POWorkerInput,
-    WorkerConfig,
-    encode,
-    new_id,
-)
+from shared.schemas import CreateWorkerCommand, IncomingMessage, WorkerConfig, encode, new_id
 from shared.scripts import register
 
 _STATUS_PREFIX: Final = keys.worker_status("")
@@ -77,7 +71,9 @@ class SessionForwarder:
         allowed_commands: list[str],
         start_timeout_s: float,
         typing_cap_ms: int,
+        contract: POContract = SEED,
     ) -> None:
+        self._contract = contract
         self._identity = identity
         self._typing_cap_ms = typing_cap_ms
         self._api_url = api_url
@@ -90,15 +86,9 @@ class SessionForwarder:
         self, partition: int, entry_id: str, message: IncomingMessage
     ) -> ForwardResult:
         user_id = message.user_id
-        po_input = POWorkerInput(
-            # The ingress's id follows the message through every log; entries
-            # from before it existed fall back to their stream id (stable too).
-            request_id=message.request_id or entry_id,
-            user_id=user_id,
-            telegram_id=message.telegram_id,
-            chat_id=message.chat_id,
-            text=message.text,
-        )
+        # The ingress's id follows the message through every log; entries
+        # from before it existed fall back to their stream id (stable too).
+        po_input = self._contract.input_data(message, message.request_id or entry_id)
         command = self.create_command(user_id, message.telegram_id)
         reply = await self._script(
             keys=[
@@ -107,11 +97,11 @@ class SessionForwarder:
                 keys.session(user_id),
                 keys.spawn_guard(user_id),
                 keys.WORKER_COMMANDS,
-                keys.po_input(user_id),
+                self._contract.input_stream(user_id),
                 keys.user_chat(user_id),
                 keyspace.active(partition),
                 keyspace.reply_cursor(partition),
-                keys.po_output(user_id),
+                self._contract.output_stream(user_id),
                 keyspace.start_watch(partition),
                 keyspace.typing(partition),
                 keys.incoming(partition),
@@ -123,7 +113,7 @@ class SessionForwarder:
                 keys.po_worker_id(user_id),
                 keys.SESSION_TTL_S,
                 message.chat_id,
-                encode(po_input),
+                po_input,
                 encode(command),
                 command.request_id,
                 self._start_timeout_ms,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal
 
 import msgspec
 
 from shared.settings import BaseSettings, require_positive
+
+POContractName = Literal["seed", "worker-streams", "po-service"]
+SUPPORTED_CONTRACTS = ("seed", "worker-streams")
 
 
 def _default_name() -> str:
@@ -17,6 +21,8 @@ def _default_name() -> str:
 class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     relay_name: str = msgspec.field(default_factory=_default_name)
     """For logs and humans; the lease identity adds a random suffix per process."""
+    po_contract: POContractName = "seed"
+    """Which PO side the relay speaks (CONTRACTS.md, "three contract profiles")."""
     po_instructions: str = "You are the user's Product Owner."
     po_allowed_commands: tuple[str, ...] = ("*",)
     po_start_timeout_s: float = 120.0
@@ -45,6 +51,8 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
             "lease_tick_s",
             "reply_max_age_s",
         )
+        if self.po_contract not in SUPPORTED_CONTRACTS:
+            raise ValueError(f"po_contract: {self.po_contract} is not supported yet")
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
             raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")
         for name in ("reply_concurrency", "reply_max_attempts"):

@@ -17,21 +17,28 @@ Like the real one, a PO answers only while its status is ``RUNNING``: input
 written earlier waits in the stream and is answered once it is; a worker a
 test sets to ``STOPPED`` (here or straight in Redis) stops answering, and what
 it had not answered is answered by the next worker started for that user.
+
+``FakeWorkerManager(url, profile="worker-streams")`` speaks the deployed worker
+wrapper's streams and shapes instead (:mod:`.wire`; CONTRACTS.md).
 """
 
 from .manager import FakeWorkerManager
 from .records import RejectedEntry, SentOutput
 from .script import Outcome, ReplyFunction, TextField, WorkerScript, echo
 from .status import WAKE_STREAM
+from .wire import MISSING_PROMPT, Profile, WrapperOutput
 
 __all__ = [
+    "MISSING_PROMPT",
     "WAKE_STREAM",
     "FakeWorkerManager",
     "Outcome",
+    "Profile",
     "RejectedEntry",
     "ReplyFunction",
     "SentOutput",
     "TextField",
     "WorkerScript",
+    "WrapperOutput",
     "echo",
 ]

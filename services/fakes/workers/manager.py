@@ -10,18 +10,27 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.fakes.lifecycle import StartStop
 from shared import keys
 from shared.log import get_logger
-from shared.schemas import CreateWorkerCommand, POWorkerInput, WorkerConfig, encode_entry, new_id
+from shared.schemas import (
+    DATA_FIELD,
+    CreateWorkerCommand,
+    POWorkerInput,
+    WorkerConfig,
+    encode_entry,
+    new_id,
+)
 
 from .commands import CommandConsumer
 from .po import PoWorkers
 from .state import ManagerState
 from .status import read_statuses, write_status
+from .wire import Profile, input_stream
 
 log = get_logger(__name__)
 
@@ -36,8 +45,11 @@ class FakeWorkerManager(ManagerState, StartStop):
         group: str = "worker-manager",
         consumer: str = "fake-worker-manager",
         block_ms: int = 500,
+        profile: Profile = "seed",
     ) -> None:
-        super().__init__(redis_url, group=group, consumer=consumer, block_ms=block_ms)
+        super().__init__(
+            redis_url, group=group, consumer=consumer, block_ms=block_ms, profile=profile
+        )
         self._po = PoWorkers(self)
         self._commands = CommandConsumer(self, self._po)
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,7 +139,7 @@ class FakeWorkerManager(ManagerState, StartStop):
     async def send(
         self, user_id: int, text: str, *, telegram_id: int = 0, chat_id: int = 0
     ) -> POWorkerInput:
-        """Write a message on the user's PO input stream, as the bot would."""
+        """Write a message on the user's PO input stream, as the bot would (in ``seed``)."""
         message = POWorkerInput(
             request_id=new_id(),
             user_id=user_id,
@@ -135,5 +147,11 @@ class FakeWorkerManager(ManagerState, StartStop):
             chat_id=chat_id,
             text=text,
         )
-        await self.client().xadd(keys.po_input(user_id), encode_entry(message))  # type: ignore[arg-type]
+        stream = input_stream(self.profile, user_id)
+        entry = encode_entry(message)
+        if self.profile == "worker-streams":
+            fields = msgspec.to_builtins(message)
+            fields["content"] = fields.pop("text")
+            entry = {DATA_FIELD: msgspec.json.encode(fields)}
+        await self.client().xadd(stream, entry)  # type: ignore[arg-type]
         return message

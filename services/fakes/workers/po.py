@@ -18,12 +18,13 @@ from redis.exceptions import RedisError
 from shared import keys
 from shared.connections import text
 from shared.log import get_logger
-from shared.schemas import DATA_FIELD, MalformedEntry, POWorkerInput, decode_entry, utc_now_iso
+from shared.schemas import DATA_FIELD, MalformedEntry, POWorkerInput, utc_now_iso
 
 from .records import Pending, SentOutput, Worker
 from .script import WorkerScript
 from .state import ManagerState
 from .status import WAKE_STREAM, read_statuses
+from .wire import input_stream, lifecycle_event, output_stream, read_input, wrapper_output
 
 log = get_logger(__name__)
 
@@ -52,13 +53,14 @@ class PoWorkers:
         state = self._state
         running = await self._running()
         streams = {WAKE_STREAM: self._wake_cursor}
-        streams |= {keys.po_input(w.user_id): w.cursor for w in running}
+        profile = state.profile
+        streams |= {input_stream(profile, w.user_id): w.cursor for w in running}
         state.read_calls += 1
         state.max_streams_per_read = max(state.max_streams_per_read, len(running))
         # Lets a test wait for "a whole read round has passed": read_calls + 2.
         await state.notify()
         reply: Any = await state.client().xread(streams, count=100, block=state.block_ms)  # type: ignore[arg-type]
-        by_stream = {keys.po_input(w.user_id): w for w in running}
+        by_stream = {input_stream(profile, w.user_id): w for w in running}
         for stream, entries in reply or []:
             if text(stream) == WAKE_STREAM:
                 self._wake_cursor = text(entries[-1][0])
@@ -80,10 +82,12 @@ class PoWorkers:
         for raw_id, fields in entries:
             entry_id, before = text(raw_id), worker.cursor
             worker.cursor = entry_id
+            profile = self._state.profile
             try:
-                message = decode_entry(fields, POWorkerInput)
+                message = read_input(profile, worker.user_id, fields)
             except MalformedEntry as exc:
-                await self._state.reject(keys.po_input(worker.user_id), entry_id, fields, str(exc))
+                stream = input_stream(profile, worker.user_id)
+                await self._state.reject(stream, entry_id, fields, str(exc))
                 continue
             worker.queue.put_nowait(Pending(message, entry_id, before))
 
@@ -110,6 +114,9 @@ class PoWorkers:
     async def _reply(self, worker: Worker, message: POWorkerInput) -> None:
         script = self._state.script_for(worker.user_id)
         reply = script.reply(message)
+        if self._state.profile == "worker-streams":
+            await self._wrapper_reply(worker, message, reply, script)
+            return
         chunks = max(1, script.chunks)
         for index in range(1, chunks + 1):
             snapshot = reply[: -(-len(reply) * index // chunks)]  # ceil: never empty, grows
@@ -139,6 +146,38 @@ class PoWorkers:
         self._state.outputs.append(
             SentOutput(worker.user_id, text(entry_id), message.request_id, snapshot, is_final)
         )
+        await self._state.notify()
+
+    async def _wrapper_reply(
+        self, worker: Worker, message: POWorkerInput, reply: str, script: WorkerScript
+    ) -> None:
+        """The worker wrapper: ``started``, one output entry in the script's shape, then
+        ``completed`` or ``failed`` (never streamed)."""
+        state = self._state
+        redis = state.client()
+        await self._lifecycle(worker, "started")
+        if script.reply_delay > 0:
+            await asyncio.sleep(script.reply_delay)
+        failed = script.wrapper_output == "failed"
+        payload = wrapper_output(script.wrapper_output, reply, script.error)
+        entry_id = await redis.xadd(
+            output_stream(state.profile, worker.user_id), {DATA_FIELD: msgspec.json.encode(payload)}
+        )
+        shown = script.error if failed else reply
+        state.outputs.append(
+            SentOutput(worker.user_id, text(entry_id), message.request_id, shown, True)
+        )
+        if failed:
+            await self._lifecycle(worker, "failed", error=script.error)
+        else:
+            await self._lifecycle(worker, "completed", result=payload)
+
+    async def _lifecycle(
+        self, worker: Worker, event: str, *, result: Any = None, error: str | None = None
+    ) -> None:
+        entry = lifecycle_event(worker.worker_id, event, result=result, error=error)
+        await self._state.client().xadd(keys.WORKER_LIFECYCLE, entry)  # type: ignore[arg-type]
+        self._state.lifecycle.append((worker.worker_id, event))
         await self._state.notify()
 
 

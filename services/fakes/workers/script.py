@@ -8,6 +8,8 @@ from typing import Literal
 
 from shared.schemas import POWorkerInput
 
+from .wire import WrapperOutput
+
 Outcome = Literal["RUNNING", "FAILED", "STARTING"]
 TextField = Literal["text", "content", "response", "result"]
 ReplyFunction = Callable[[POWorkerInput], str]
@@ -37,3 +39,6 @@ class WorkerScript:
     """Seconds to wait before each output entry (each snapshot and the final)."""
     text_field: TextField = "text"
     """The JSON key the reply text goes under; deployed wrappers use the other three."""
+    wrapper_output: WrapperOutput = "content"
+    """``worker-streams``: the shape of the wrapper's output entry (``failed``: the agent
+    fails, with ``error``, and a ``failed`` lifecycle event follows)."""

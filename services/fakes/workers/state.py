@@ -18,6 +18,7 @@ from shared.schemas import CreateWorkerCommand, POWorkerInput, WorkerResponse
 
 from .records import RejectedEntry, SentOutput
 from .script import WorkerScript
+from .wire import Profile
 
 log = get_logger(__name__)
 
@@ -25,8 +26,12 @@ log = get_logger(__name__)
 class ManagerState:
     """Settings, scripts, the Redis client and the record of a ``FakeWorkerManager``."""
 
-    def __init__(self, redis_url: str, *, group: str, consumer: str, block_ms: int) -> None:
+    def __init__(
+        self, redis_url: str, *, group: str, consumer: str, block_ms: int, profile: Profile
+    ) -> None:
         self.redis_url = redis_url
+        self.profile: Profile = profile
+        """The PO contract profile the POs speak (``.wire``)."""
         self.group = group
         self.consumer = consumer
         self.block_ms = block_ms
@@ -39,6 +44,8 @@ class ManagerState:
         self.inputs: list[POWorkerInput] = []
         """Inputs a RUNNING PO took up to answer, in order."""
         self.outputs: list[SentOutput] = []
+        self.lifecycle: list[tuple[str, str]] = []
+        """``worker-streams``: every ``(worker_id, event)`` written on ``worker:lifecycle``."""
         self.status_log: list[tuple[str, str]] = []
         """Every ``(worker_id, status)`` the fake wrote, in order."""
         self.read_calls = 0

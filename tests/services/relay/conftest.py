@@ -71,9 +71,10 @@ async def entries(redis: aioredis.Redis, stream: str) -> list[tuple[str, dict[by
 
 
 @pytest.fixture
-def relay_env(fake_telegram: FakeTelegram, redis_url: str) -> dict[str, str]:
+def relay_env(fake_telegram: FakeTelegram, redis_url: str, po_contract: str) -> dict[str, str]:
     """The relay's environment for this test; Telegram rates raised for volume."""
     return {
+        "PO_CONTRACT": po_contract,
         "TELEGRAM_BOT_TOKEN": fake_telegram.token,
         "TELEGRAM_API_URL": fake_telegram.url,
         "REDIS_URL": redis_url,

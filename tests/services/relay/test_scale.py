@@ -7,7 +7,8 @@ spawn guard then cross relay processes); a relay killed with
 ``kill -9`` is taken over within the target time. The one repeat allowed is
 the one docs/ARCHITECTURE.md names: a reply Telegram accepted just as its
 relay died is sent again by the next owner, and shows right after itself.
-Without a kill, every reply is shown exactly once.
+Without a kill, every reply is shown exactly once. Each test runs in every
+PO contract profile with per-user workers (``seed``, ``worker-streams``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.telegram import FakeTelegram
-from services.fakes.workers import FakeWorkerManager
+from services.fakes.workers import FakeWorkerManager, Profile
 from shared import keys
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
@@ -45,9 +47,20 @@ RATES = {"TELEGRAM_RATE_GLOBAL_PER_S": "5000", "TELEGRAM_RATE_CHAT_PER_S": "1000
 """Telegram's rate limits raised for volume (the fake's flood limits are lifted too)."""
 
 
-def start_relay_process(start_service: StartService, name: str) -> ServiceProcess:
-    """``telegram-bot relay`` as a subprocess, named ``name`` (its identity adds a suffix)."""
-    return start_service("relay", name=name, RELAY_NAME=name, **RATES)
+@pytest.fixture(params=["seed", "worker-streams"])
+def po_contract(request: pytest.FixtureRequest) -> Profile:
+    """Every test here runs in each PO contract profile that has per-user workers."""
+    profile: Profile = request.param
+    return profile
+
+
+def start_relay_process(
+    start_service: StartService, name: str, fake_workers: FakeWorkerManager
+) -> ServiceProcess:
+    """``telegram-bot relay`` as a subprocess, named ``name`` (its identity adds a suffix),
+    speaking the fake POs' profile."""
+    env = {"RELAY_NAME": name, "PO_CONTRACT": fake_workers.profile, **RATES}
+    return start_service("relay", name=name, **env)
 
 
 def expected(user_id: int, rounds: Iterable[int]) -> list[str]:
@@ -93,7 +106,7 @@ async def test_relays_joining_while_pos_spawn_give_one_spawn_per_user_and_every_
     # The POs stay STARTING until released below, so the handover to the
     # second relay happens while every user's first PO is still coming up.
     fake_workers.default_script.outcome = "STARTING"
-    identities = [await relay_identity(start_relay_process(start_service, "relay-a"))]
+    identities = [await relay_identity(start_relay_process(start_service, "relay-a", fake_workers))]
     await wait_for_holders(redis, lambda h: _balanced(h, 1))
 
     # The users' first messages spawn their POs; the second relay joins at
@@ -101,7 +114,7 @@ async def test_relays_joining_while_pos_spawn_give_one_spawn_per_user_and_every_
     # over the start watches, and forwards more messages to POs still STARTING
     # that the first relay spawned.
     await write_rounds(redis, range(0, 1))
-    second = start_relay_process(start_service, "relay-b")
+    second = start_relay_process(start_service, "relay-b", fake_workers)
     await write_rounds(redis, range(1, 5))
     identities.append(await relay_identity(second))
     await wait_for_holders(redis, lambda h: _balanced(h, 2) and identities[1] in h.values())
@@ -115,7 +128,7 @@ async def test_relays_joining_while_pos_spawn_give_one_spawn_per_user_and_every_
         await fake_workers.set_status(user_id, "RUNNING")
 
     # The third relay joins while the replies flow.
-    third = start_relay_process(start_service, "relay-c")
+    third = start_relay_process(start_service, "relay-c", fake_workers)
     await write_rounds(redis, range(10, 15))
     identities.append(await relay_identity(third))
     await write_rounds(redis, range(15, MESSAGES))
@@ -149,8 +162,10 @@ async def test_a_killed_relay_is_taken_over_in_time_nothing_lost_order_kept_only
 ) -> None:
     """Every reply arrives, in order; the only repeats are replies in flight at the kill."""
     fake_telegram.lift_flood_limits()
-    victim = start_relay_process(start_service, "relay-victim")
-    survivors = [start_relay_process(start_service, name) for name in ("relay-a", "relay-c")]
+    victim = start_relay_process(start_service, "relay-victim", fake_workers)
+    survivors = [
+        start_relay_process(start_service, name, fake_workers) for name in ("relay-a", "relay-c")
+    ]
     victim_id = await relay_identity(victim)
     for survivor in survivors:
         await relay_identity(survivor)
@@ -171,7 +186,7 @@ async def test_a_killed_relay_is_taken_over_in_time_nothing_lost_order_kept_only
     record_property("takeover_s", round(takeover_s, 2))
     assert takeover_s <= TAKEOVER_BOUND_S, f"taken over after {takeover_s:.2f} s"
 
-    replacement = start_relay_process(start_service, "relay-victim-again")
+    replacement = start_relay_process(start_service, "relay-victim-again", fake_workers)
     replacement_id = await relay_identity(replacement)
     await write_rounds(redis, range(15, MESSAGES))
     await wait_for_holders(redis, lambda h: replacement_id in h.values())

@@ -1,0 +1,62 @@
+"""The seam between the relay and the PO side: one interface, one small module per profile.
+
+A profile (``PO_CONTRACT``) names the PO's streams, writes the input entry,
+reads an output entry into a :class:`POReply`, and says which lifecycle
+events mean "the user's message was not answered". The relay's components
+get one :class:`POContract` from ``app.py`` and never read the setting
+themselves (``docs/ARCHITECTURE.md``, "PO contract profiles").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.schemas import IncomingMessage
+from shared.streams import Fields
+
+
+@dataclass(frozen=True, slots=True)
+class POReply:
+    """An output entry as the relay delivers it, whatever the profile's wire shape."""
+
+    text: str | None
+    """What the user sees; None: nothing to show (the entry is handled silently)."""
+    is_final: bool = True
+    """False: a snapshot of a reply still being written (shown as a preview)."""
+    request_id: str | None = None
+    """The input it answers, when the PO says (links snapshots and logs)."""
+
+
+class POContract(Protocol):
+    """What the relay needs to know about the PO side; ``MalformedEntry`` for bad entries."""
+
+    @property
+    def name(self) -> str:
+        """The ``PO_CONTRACT`` value."""
+        ...
+
+    @property
+    def lifecycle_stream(self) -> str | None:
+        """A global stream of worker events to watch for failures; None: the profile has none."""
+        ...
+
+    def input_stream(self, user_id: int) -> str:
+        """Where the user's messages go."""
+        ...
+
+    def output_stream(self, user_id: int) -> str:
+        """Where the PO's replies to the user come from."""
+        ...
+
+    def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
+        """The ``data`` field (JSON) of the input entry for ``message``."""
+        ...
+
+    def decode_output(self, fields: Fields) -> POReply:
+        """One output entry, or ``MalformedEntry``."""
+        ...
+
+    def failed_user(self, fields: Fields) -> int | None:
+        """The user whose PO failed, for a lifecycle entry saying so; else None."""
+        ...

@@ -1,0 +1,44 @@
+"""``seed``: the design document's per-user streams (CONTRACTS.md, the default)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from services.relay.contracts.base import POReply
+from shared import keys
+from shared.schemas import IncomingMessage, POWorkerInput, POWorkerOutput, decode_entry, encode
+from shared.streams import Fields
+
+
+class SeedContract:
+    """``worker:po:{user_id}:input``/``:output``, ``text``, snapshots by ``is_final``."""
+
+    name: str = "seed"
+    lifecycle_stream: str | None = None
+
+    def input_stream(self, user_id: int) -> str:
+        return keys.po_input(user_id)
+
+    def output_stream(self, user_id: int) -> str:
+        return keys.po_output(user_id)
+
+    def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
+        return encode(
+            POWorkerInput(
+                request_id=request_id,
+                user_id=message.user_id,
+                telegram_id=message.telegram_id,
+                chat_id=message.chat_id,
+                text=message.text,
+            )
+        )
+
+    def decode_output(self, fields: Fields) -> POReply:
+        output = decode_entry(fields, POWorkerOutput)
+        return POReply(output.reply_text, output.is_final, output.request_id)
+
+    def failed_user(self, fields: Fields) -> int | None:
+        return None
+
+
+SEED: Final = SeedContract()
