@@ -87,6 +87,20 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     task_status: dict[str, str]
 
 
+_HELP_INTRO = (
+    "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
+    "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
+    "\n"
+    "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
+    "без ассистента:\n"
+)
+
+
+def _help(*commands: str) -> str:
+    """The help text: the same introduction, then the commands this reader is offered."""
+    return _HELP_INTRO + "\n".join(commands)
+
+
 RU = Texts(
     access_denied="Доступ запрещён. Обратитесь к администратору.",
     access_denied_id="Ваш Telegram ID: {telegram_id}",
@@ -115,26 +129,12 @@ RU = Texts(
     },
     provision_errors_more="…и ещё {count}",
     duration_unknown="неизвестно",
-    help=(
-        "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
-        "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
-        "\n"
-        "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
-        "без ассистента:\n"
-        "/projects — ваши проекты\n"
-        "/tasks — активные задачи\n"
-        "/help — эта справка"
-    ),
-    help_admin=(
-        "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
-        "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
-        "\n"
-        "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
-        "без ассистента:\n"
-        "/projects — ваши проекты\n"
-        "/servers — серверы (для администраторов)\n"
-        "/tasks — активные задачи\n"
-        "/help — эта справка"
+    help=_help("/projects — ваши проекты", "/tasks — активные задачи", "/help — эта справка"),
+    help_admin=_help(
+        "/projects — ваши проекты",
+        "/servers — серверы (для администраторов)",
+        "/tasks — активные задачи",
+        "/help — эта справка",
     ),
     menu={
         "projects": "Ваши проекты",
