@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes import run_cli
 from tests.sandbox.running import descendants
 
@@ -41,6 +43,25 @@ def test_a_malformed_port_stops_it_with_one_line_and_status_2() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "telegram-bot sandbox: configuration error: SANDBOX_PORT: Expected `int`, got `str`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("streams", "Invalid enum value 'streams'"),
+        ("po-service", "po-service is not available in the sandbox yet"),
+    ],
+)
+def test_a_po_contract_it_cannot_run_stops_it_with_one_line_and_status_2(
+    value: str, reason: str
+) -> None:
+    # The code under test, wherever it is imported from (a worktree sets PYTHONPATH).
+    path = {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}
+    result = run_cli(["sandbox"], env={"SANDBOX_PO_CONTRACT": value, **path})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"telegram-bot sandbox: configuration error: SANDBOX_PO_CONTRACT: {reason}"
     ]
 
 
