@@ -63,9 +63,11 @@ TOOLS = {
         "run the whole bot offline on this machine, with a web chat page",
         "Starts Redis, fakes of Telegram, the backend API and the PO workers, and "
         "the real ingress, two relays and the notifier under supervisord, then "
-        "serves a web page to chat with the bot as an admin, a user or a stranger. "
+        "serves a web page to chat with the bot as an admin, a user, two users whose "
+        "PO streams slowly or writes again by itself, or a stranger. "
         "No token, no internet. SANDBOX_PORT (8080) and SANDBOX_HOST (127.0.0.1) "
-        "say where the page is; REDIS_URL uses an existing Redis. Ctrl-C stops it all.",
+        "say where the page is; REDIS_URL uses an existing Redis; SANDBOX_PO_CONTRACT "
+        "(seed) picks the PO contract profile. Ctrl-C stops it all.",
     ),
 }
 

@@ -7,9 +7,10 @@ What runs, in start order (stopped in reverse):
 2. Redis: ``REDIS_URL`` when set, else a ``redis-server`` of our own;
 3. the fake backend API, seeded with an admin, a user, projects, servers
    and tasks (``world``);
-4. the fake worker-manager, whose PO workers echo;
-5. supervisord running the real ``ingress``, two ``relay``s and the
-   ``notifier``, each its own process, pointed at the fakes.
+4. the fake worker-manager in the ``SANDBOX_PO_CONTRACT`` profile, whose PO
+   workers echo, except for the people with a persona (``world``);
+5. supervisord running the real ``ingress``, two ``relay``s (with that
+   ``PO_CONTRACT``) and the ``notifier``, each its own process, pointed at the fakes.
 
 SIGINT (Ctrl-C) or SIGTERM stops them all and removes the temporary
 directory: supervisord stops its programs first, Redis goes last.
@@ -30,13 +31,14 @@ from redis.exceptions import RedisError
 
 from services.fakes.api import FakeApi
 from services.fakes.telegram import FakeTelegram
-from services.fakes.workers import FakeWorkerManager
+from services.fakes.workers import FakeWorkerManager, personas
 from services.sandbox import page, provisioning
 from services.sandbox.embedded_redis import EmbeddedRedis, RedisFailed
 from services.sandbox.provisioning import Outcome
 from services.sandbox.settings import SandboxSettings, load
 from services.sandbox.supervisor import Supervisor
 from services.sandbox.world import PEOPLE, Person, populate
+from services.sandbox.world import personas as personas_of
 from shared import log
 from shared.schemas import ProvisionerResult
 from shared.settings import SettingsError
@@ -63,6 +65,11 @@ def bot_environment(
         "LOG_FORMAT": "console",
         "LOG_LEVEL": log_level,
     }
+
+
+def relay_environment(*, po_contract: str) -> dict[str, str]:
+    """What only the relays are told, on top of ``bot_environment``."""
+    return {"PO_CONTRACT": po_contract}
 
 
 class StartError(Exception):
@@ -121,9 +128,17 @@ class Sandbox:
 
         await stack.enter_async_context(self.api)
         populate(self.api, self.telegram)
-        await stack.enter_async_context(FakeWorkerManager(self.redis_url))
+        workers = FakeWorkerManager(self.redis_url, profile=self.settings.fake_po_profile)
+        for user_id, persona in personas_of(self.api).items():
+            workers.scripts[user_id] = personas.script(persona)
+        await stack.enter_async_context(workers)
 
-        self.supervisor = Supervisor(self.workdir, self.process_env(), relays=RELAYS)
+        self.supervisor = Supervisor(
+            self.workdir,
+            self.process_env(),
+            relays=RELAYS,
+            relay_env=relay_environment(po_contract=self.settings.sandbox_po_contract),
+        )
         stack.push_async_callback(self.supervisor.stop)
         await self.supervisor.start()
 
@@ -236,7 +251,9 @@ class Sandbox:
             "",
             f"  Open {self.local_url} and pick who you are: Ada (admin), Linus (user)",
             "  or a stranger. Write to the bot, try /projects /servers /tasks /help, and",
-            "  publish a provisioning result to see what admins are told.",
+            "  publish a provisioning result to see what admins are told. Grace's PO",
+            "  streams its reply slowly; Alan's writes again by itself a minute later.",
+            f"  The PO side speaks PO_CONTRACT={self.settings.sandbox_po_contract}.",
             "",
             f"  Processes run under supervisord and use {redis}; their logs follow.",
             "  Ctrl-C stops everything.",

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import cast, get_args
 
 import msgspec
 
+from services.fakes.workers import Profile
+from services.relay.settings import POContractName
 from shared.settings import LogLevel, SettingsError
 
 
@@ -24,6 +27,8 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     """An existing Redis to use; unset: a ``redis-server`` of the sandbox's own, on a free port."""
     log_level: LogLevel = "INFO"
     """For the sandbox and every process it starts."""
+    sandbox_po_contract: POContractName = "seed"
+    """The relays' ``PO_CONTRACT``, and the profile the fake PO speaks."""
 
     def __post_init__(self) -> None:
         if not 0 < self.sandbox_port < 65536:
@@ -34,13 +39,22 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             "unix",
         ):
             raise ValueError("redis_url: expected a redis/rediss/unix URL")
+        if self.sandbox_po_contract not in get_args(Profile):
+            name = self.sandbox_po_contract
+            raise ValueError(f"sandbox_po_contract: {name} is not available in the sandbox yet")
+
+    @property
+    def fake_po_profile(self) -> Profile:
+        """``sandbox_po_contract``, which ``__post_init__`` has checked the fake PO speaks."""
+        return cast(Profile, self.sandbox_po_contract)
 
 
 Settings = SandboxSettings
 
 
 def load(environ: Mapping[str, str] | None = None) -> SandboxSettings:
-    """Read ``SANDBOX_HOST``, ``SANDBOX_PORT``, ``REDIS_URL`` and ``LOG_LEVEL``."""
+    """Read ``SANDBOX_HOST``, ``SANDBOX_PORT``, ``REDIS_URL``, ``LOG_LEVEL`` and
+    ``SANDBOX_PO_CONTRACT``."""
     environ = os.environ if environ is None else environ
     raw: dict[str, str] = {}
     for field in msgspec.structs.fields(SandboxSettings):

@@ -5,7 +5,7 @@ The sandbox writes a config into its temporary directory and runs
 environment: the fakes' URLs and token and nothing of the caller's (a real
 ``TELEGRAM_BOT_TOKEN`` or ``INGRESS_MODE=webhook`` in the caller's shell must
 not leak into the sandbox). Its programs inherit that environment; the
-relays add a ``RELAY_NAME`` each.
+relays add a ``RELAY_NAME`` each, and what only they read (``PO_CONTRACT``).
 
 Their logs reach the sandbox's stdout through a pipe the sandbox copies:
 had supervisord opened ``/dev/stdout`` itself, a redirected stdout
@@ -55,7 +55,13 @@ def programs(relays: int) -> tuple[Program, ...]:
     return (Program("ingress", 1), Program("relay", relays), Program("notifier", 1))
 
 
-def render_config(workdir: Path, cli: Sequence[str], relays: int, password: str) -> str:
+def render_config(
+    workdir: Path,
+    cli: Sequence[str],
+    relays: int,
+    password: str,
+    relay_env: Mapping[str, str] | None = None,
+) -> str:
     """The supervisord config: the sections of ``deploy/supervisord.conf``, paths in ``workdir``."""
     lines = [
         "; Written by `telegram-bot sandbox`, removed when it stops.",
@@ -87,6 +93,7 @@ def render_config(workdir: Path, cli: Sequence[str], relays: int, password: str)
     # stop at any point (what it had not finished is still in Redis).
     lines += ["", f"[group:{GROUP}]", f"programs={','.join(p.name for p in programs(relays))}"]
     command = " ".join(shlex.quote(part) for part in cli)
+    relay_values = "".join(f",{name}={_quoted(value)}" for name, value in (relay_env or {}).items())
     for program in programs(relays):
         lines += ["", f"[program:{program.name}]", f"command={_escape(command)} {program.name}"]
         if program.numprocs > 1:
@@ -94,9 +101,10 @@ def render_config(workdir: Path, cli: Sequence[str], relays: int, password: str)
                 "process_name=%(program_name)s-%(process_num)d",
                 f"numprocs={program.numprocs}",
                 "numprocs_start=1",
-                # Distinct consumer names: the relays share one consumer group.
-                'environment=RELAY_NAME="sandbox-relay-%(process_num)d"',
             ]
+        if program.name == "relay":
+            # Distinct consumer names: the relays share one consumer group.
+            lines.append(f'environment=RELAY_NAME="sandbox-relay-%(process_num)d"{relay_values}')
         lines += [
             "autorestart=true",
             "startsecs=1",
@@ -135,6 +143,13 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def _quoted(value: str) -> str:
+    """A value in supervisord's ``environment=`` list: quoted, with % escaped."""
+    if '"' in value or "," in value or "\n" in value:
+        raise ValueError(f"cannot pass {value!r} in supervisord's environment")
+    return f'"{_escape(value)}"'
+
+
 def _next_to_python(script: str, module: str) -> list[str]:
     """The console script installed beside this interpreter, else ``python -m module``."""
     installed = Path(sys.executable).with_name(script)
@@ -154,11 +169,14 @@ class Supervisor:
         env: Mapping[str, str],
         *,
         relays: int = 2,
+        relay_env: Mapping[str, str] | None = None,
         echo: BinaryIO | None = None,
     ) -> None:
-        """``echo``: where the programs' and supervisord's output goes (the sandbox's stdout)."""
+        """``relay_env``: what only the relays are told; ``echo``: where the programs' and
+        supervisord's output goes (the sandbox's stdout)."""
         self.workdir = workdir
         self.relays = relays
+        self.relay_env = dict(relay_env or {})
         self.config_path = workdir / "supervisord.conf"
         self._env = environment(env)
         self._process: asyncio.subprocess.Process | None = None
@@ -179,7 +197,13 @@ class Supervisor:
 
     async def start(self) -> None:
         self.config_path.write_text(
-            render_config(self.workdir, telegram_bot_command(), self.relays, self._password)
+            render_config(
+                self.workdir,
+                telegram_bot_command(),
+                self.relays,
+                self._password,
+                self.relay_env,
+            )
         )
         supervisord = _next_to_python("supervisord", "supervisor.supervisord")
         self._process = await children.spawn(

@@ -1,4 +1,8 @@
-"""Who is in the sandbox: the people on the page, known to the fake API and the fake Telegram."""
+"""Who is in the sandbox: the people on the page, known to the fake API and the fake Telegram.
+
+Grace's and Alan's POs have a persona (``services.fakes.workers.personas``), so a
+person can watch "typing…", a reply streaming in, and a message the PO starts.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ from typing import Literal
 
 from services.fakes.api import FakeApi, seed_demo
 from services.fakes.telegram import FakeTelegram
+from services.fakes.workers import Persona
 
 Role = Literal["admin", "user", "stranger"]
 
 ADMIN_ID = 100001
 USER_ID = 100002
+STREAMING_ID = 100003
+PROACTIVE_ID = 100004
 STRANGER_ID = 100666
 
 
@@ -23,13 +30,42 @@ class Person:
     username: str | None
     about: str
     """One line for the page: what this person can do."""
+    key: str
+    """Unique on the page (its element id and URL fragment)."""
+    persona: Persona | None = None
+    """How this person's PO behaves; None: it echoes."""
 
 
 PEOPLE = (
-    Person("admin", ADMIN_ID, "Ada", "ada", "an admin: sees servers, told about provisioning"),
-    Person("user", USER_ID, "Linus", "linus", "a regular user with projects and tasks"),
     Person(
-        "stranger", STRANGER_ID, "Stranger", "stranger", "not in the API: the bot turns them away"
+        "admin", ADMIN_ID, "Ada", "ada", "an admin: sees servers, told about provisioning", "admin"
+    ),
+    Person("user", USER_ID, "Linus", "linus", "a regular user with projects and tasks", "user"),
+    Person(
+        "user",
+        STREAMING_ID,
+        "Grace",
+        "grace",
+        "her PO thinks aloud: “typing…”, then its reply streams in",
+        "grace",
+        "streaming",
+    ),
+    Person(
+        "user",
+        PROACTIVE_ID,
+        "Alan",
+        "alan",
+        "his PO writes again by itself a minute after his last message",
+        "alan",
+        "proactive",
+    ),
+    Person(
+        "stranger",
+        STRANGER_ID,
+        "Stranger",
+        "stranger",
+        "not in the API: the bot turns them away",
+        "stranger",
     ),
 )
 
@@ -38,6 +74,8 @@ def populate(api: FakeApi, telegram: FakeTelegram) -> tuple[Person, ...]:
     """Seed the API's demo world and give the fake Telegram's users the same names."""
     seed_demo(api, admin_telegram_id=ADMIN_ID, user_telegram_id=USER_ID)
     for person in PEOPLE:
+        if person.persona is not None:
+            api.add_user(person.telegram_id, username=person.username, first_name=person.first_name)
         # Before any chat exists: a private chat copies its user's name when made.
         user = telegram.user(person.telegram_id)
         user["first_name"] = person.first_name
@@ -46,3 +84,13 @@ def populate(api: FakeApi, telegram: FakeTelegram) -> tuple[Person, ...]:
         else:
             user["username"] = person.username
     return PEOPLE
+
+
+def personas(api: FakeApi) -> dict[int, Persona]:
+    """The persona of each person who has one, by their API user id (the PO's user)."""
+    by_telegram_id = {user["telegram_id"]: user["id"] for user in api.users}
+    return {
+        int(by_telegram_id[person.telegram_id]): person.persona
+        for person in PEOPLE
+        if person.persona is not None
+    }

@@ -8,8 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes import run_cli
 from tests.sandbox.running import descendants
+
+
+def code_under_test() -> dict[str, str]:
+    """The caller's PYTHONPATH, if set: the code under test wherever it is imported from."""
+    return {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}
 
 
 def test_help_lists_the_sandbox_beside_the_processes() -> None:
@@ -19,10 +26,11 @@ def test_help_lists_the_sandbox_beside_the_processes() -> None:
 
 
 def test_the_sandbox_says_what_it_does_and_where_the_page_is() -> None:
-    result = run_cli(["sandbox", "--help"], env={})
+    result = run_cli(["sandbox", "--help"], env=code_under_test())
     assert result.returncode == 0
     assert "telegram-bot sandbox" in result.stdout
     assert "SANDBOX_PORT" in result.stdout
+    assert "SANDBOX_PO_CONTRACT" in result.stdout
 
 
 def test_python_dash_m_runs_the_same_command() -> None:
@@ -41,6 +49,23 @@ def test_a_malformed_port_stops_it_with_one_line_and_status_2() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "telegram-bot sandbox: configuration error: SANDBOX_PORT: Expected `int`, got `str`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("streams", "Invalid enum value 'streams'"),
+        ("po-service", "po-service is not available in the sandbox yet"),
+    ],
+)
+def test_a_po_contract_it_cannot_run_stops_it_with_one_line_and_status_2(
+    value: str, reason: str
+) -> None:
+    result = run_cli(["sandbox"], env={"SANDBOX_PO_CONTRACT": value, **code_under_test()})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"telegram-bot sandbox: configuration error: SANDBOX_PO_CONTRACT: {reason}"
     ]
 
 

@@ -68,13 +68,19 @@ async def test_the_bot_api_and_the_fakes_404_still_answer_beside_the_page(
         assert response.status == 404
 
 
-async def test_the_people_are_the_admin_the_user_and_a_stranger(
+async def test_the_people_are_the_admin_the_user_two_users_with_a_po_persona_and_a_stranger(
     http: aiohttp.ClientSession,
 ) -> None:
     async with http.get("/_sandbox/people") as response:
         people = await response.json()
-    assert [p["role"] for p in people] == ["admin", "user", "stranger"]
-    assert len({p["telegram_id"] for p in people}) == 3
+    assert [(p["key"], p["role"], p["persona"]) for p in people] == [
+        ("admin", "admin", None),
+        ("user", "user", None),
+        ("grace", "user", "streaming"),
+        ("alan", "user", "proactive"),
+        ("stranger", "stranger", None),
+    ]
+    assert len({p["telegram_id"] for p in people}) == 5
 
 
 async def test_a_chat_id_that_is_not_a_number_is_a_bad_request(http: aiohttp.ClientSession) -> None:

@@ -10,7 +10,11 @@ from shared.settings import SettingsError
 
 def test_with_nothing_set_the_page_is_on_localhost_8080_with_a_redis_of_its_own() -> None:
     assert load({}) == SandboxSettings(
-        sandbox_host="127.0.0.1", sandbox_port=8080, redis_url=None, log_level="INFO"
+        sandbox_host="127.0.0.1",
+        sandbox_port=8080,
+        redis_url=None,
+        log_level="INFO",
+        sandbox_po_contract="seed",
     )
 
 
@@ -33,8 +37,21 @@ def test_redis_url_and_a_lower_case_log_level_are_taken() -> None:
         ({"SANDBOX_PORT": "70000"}, "SANDBOX_PORT"),
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"SANDBOX_PO_CONTRACT": "worker_streams"}, "SANDBOX_PO_CONTRACT"),
     ],
 )
 def test_a_malformed_variable_is_named(environ: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=f"^{variable}: "):
         load(environ)
+
+
+def test_the_po_contract_may_be_worker_streams() -> None:
+    assert load({"SANDBOX_PO_CONTRACT": "worker-streams"}).sandbox_po_contract == "worker-streams"
+
+
+def test_po_service_is_refused_until_the_sandbox_has_a_po_service_to_run() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load({"SANDBOX_PO_CONTRACT": "po-service"})
+    assert (
+        str(refused.value) == "SANDBOX_PO_CONTRACT: po-service is not available in the sandbox yet"
+    )

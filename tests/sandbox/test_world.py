@@ -10,9 +10,18 @@ import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
 from services.fakes.telegram import FakeTelegram
-from services.sandbox.app import bot_environment
+from services.fakes.workers import FakeWorkerManager, personas
+from services.sandbox.app import bot_environment, relay_environment
 from services.sandbox.provisioning import example_result, publish
-from services.sandbox.world import ADMIN_ID, STRANGER_ID, USER_ID, populate
+from services.sandbox.world import (
+    ADMIN_ID,
+    PROACTIVE_ID,
+    STRANGER_ID,
+    STREAMING_ID,
+    USER_ID,
+    populate,
+)
+from services.sandbox.world import personas as personas_of
 from shared import keys
 from shared.schemas import ProvisionerResult, decode_entry
 from tests.deploy.settings_names import read_by
@@ -29,6 +38,21 @@ async def test_the_api_knows_the_admin_and_the_user_but_not_the_stranger(
     assert fake_api.projects[USER_ID]
     assert fake_api.servers
     assert fake_api.tasks[USER_ID]
+
+
+async def test_grace_and_alan_are_users_whose_pos_have_a_persona_and_linus_s_echoes(
+    fake_api: FakeApi, fake_telegram: FakeTelegram
+) -> None:
+    populate(fake_api, fake_telegram)
+    user_ids = {u["telegram_id"]: u["id"] for u in fake_api.users}
+    assert not any(u["is_admin"] for u in fake_api.users if u["telegram_id"] != ADMIN_ID)
+    assert personas_of(fake_api) == {
+        user_ids[STREAMING_ID]: "streaming",
+        user_ids[PROACTIVE_ID]: "proactive",
+    }
+    assert personas.script("streaming").chunks > 1
+    assert personas.script("proactive").follow_up_s == 60.0
+    assert FakeWorkerManager("redis://unused").script_for(user_ids[USER_ID]).chunks == 1
 
 
 async def test_telegram_shows_the_people_by_the_names_on_the_page(
@@ -69,6 +93,13 @@ def test_every_variable_the_processes_get_is_one_they_read(command: str) -> None
     )  # fmt: skip
     assert set(environment) <= read_by(command)
     assert set(environment) | {"RELAY_NAME"} <= read_by("relay")
+
+
+def test_the_relays_are_told_the_po_contract_which_only_they_read() -> None:
+    environment = relay_environment(po_contract="worker-streams")
+    assert environment == {"PO_CONTRACT": "worker-streams"}
+    assert set(environment) <= read_by("relay")
+    assert not set(environment) & (read_by("ingress") | read_by("notifier"))
 
 
 def test_the_processes_log_readably_to_the_terminal() -> None:

@@ -20,9 +20,12 @@ it had not answered is answered by the next worker started for that user.
 
 ``FakeWorkerManager(url, profile="worker-streams")`` speaks the deployed worker
 wrapper's streams and shapes instead (:mod:`.wire`; CONTRACTS.md).
+:mod:`.personas` holds scripts a person can watch: a PO that streams slowly, and
+one that writes again on its own a minute later.
 """
 
 from .manager import FakeWorkerManager
+from .personas import PERSONAS, Persona
 from .records import RejectedEntry, SentOutput
 from .script import Outcome, ReplyFunction, TextField, WorkerScript, echo
 from .status import WAKE_STREAM
@@ -30,9 +33,11 @@ from .wire import MISSING_PROMPT, Profile, WrapperOutput
 
 __all__ = [
     "MISSING_PROMPT",
+    "PERSONAS",
     "WAKE_STREAM",
     "FakeWorkerManager",
     "Outcome",
+    "Persona",
     "Profile",
     "RejectedEntry",
     "ReplyFunction",

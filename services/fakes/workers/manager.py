@@ -72,7 +72,9 @@ class FakeWorkerManager(ManagerState, StartStop):
         self.stopping = True
         tasks = [*self._tasks]
         for worker in self._po.workers.values():
-            tasks += [task for task in (worker.lifecycle, worker.po) if task is not None]
+            tasks += [
+                task for task in (worker.lifecycle, worker.po, worker.follow_up) if task is not None
+            ]
         for task in tasks:
             task.cancel()
         await self._close_until_done(tasks)

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from shared import keys
 from shared.connections import text
 from shared.log import get_logger
-from shared.schemas import DATA_FIELD, MalformedEntry, POWorkerInput, utc_now_iso
+from shared.schemas import DATA_FIELD, MalformedEntry, POWorkerInput, new_id, utc_now_iso
 
 from .records import Pending, SentOutput, Worker
 from .script import WorkerScript
@@ -104,6 +104,7 @@ class PoWorkers:
                     continue
                 state.inputs.append(pending.message)
                 await self._reply(worker, pending.message)
+                self._schedule_follow_up(worker, pending.message)
             except RedisError as exc:
                 log.warning("fake_po_redis_error", user_id=worker.user_id, error=type(exc).__name__)
                 _give_back(worker, pending)
@@ -118,6 +119,8 @@ class PoWorkers:
             await self._wrapper_reply(worker, message, reply, script)
             return
         chunks = max(1, script.chunks)
+        if script.think_s > 0:
+            await asyncio.sleep(script.think_s)
         for index in range(1, chunks + 1):
             snapshot = reply[: -(-len(reply) * index // chunks)]  # ceil: never empty, grows
             if script.reply_delay > 0:
@@ -156,8 +159,10 @@ class PoWorkers:
         state = self._state
         redis = state.client()
         await self._lifecycle(worker, "started")
-        if script.reply_delay > 0:
-            await asyncio.sleep(script.reply_delay)
+        # No snapshots here: the same thinking time as in ``seed``, then the one entry.
+        thinking = script.think_s + script.reply_delay * max(1, script.chunks)
+        if thinking > 0:
+            await asyncio.sleep(thinking)
         failed = script.wrapper_output == "failed"
         payload = wrapper_output(script.wrapper_output, reply, script.error)
         entry_id = await redis.xadd(
@@ -171,6 +176,45 @@ class PoWorkers:
             await self._lifecycle(worker, "failed", error=script.error)
         else:
             await self._lifecycle(worker, "completed", result=payload)
+
+    # --- what the PO writes on its own ----------------------------------------------
+
+    def _schedule_follow_up(self, worker: Worker, message: POWorkerInput) -> None:
+        """``follow_up_s`` after this reply, unless a newer message starts the wait again."""
+        script = self._state.script_for(worker.user_id)
+        if script.follow_up is None:
+            return
+        if worker.follow_up is not None:
+            worker.follow_up.cancel()
+        worker.follow_up = asyncio.create_task(
+            self._follow_up(worker, message, script.follow_up(message), script.follow_up_s),
+            name=f"fake-po-follow-up-{worker.user_id}",
+        )
+
+    async def _follow_up(
+        self, worker: Worker, message: POWorkerInput, follow_up: str, delay: float
+    ) -> None:
+        await asyncio.sleep(delay)
+        state = self._state
+        # Its own entry, answering no input: a new request id (``seed``), or none at all.
+        own = msgspec.structs.replace(message, request_id=new_id())
+        try:
+            if state.profile == "worker-streams":
+                payload = wrapper_output("content", follow_up, "")
+                entry_id = await state.client().xadd(
+                    output_stream(state.profile, worker.user_id),
+                    {DATA_FIELD: msgspec.json.encode(payload)},
+                )
+                state.outputs.append(
+                    SentOutput(worker.user_id, text(entry_id), own.request_id, follow_up, True)
+                )
+                await state.notify()
+            else:
+                await self._write_output(
+                    worker, own, follow_up, True, state.script_for(worker.user_id)
+                )
+        except RedisError as exc:
+            log.warning("fake_po_follow_up_lost", user_id=worker.user_id, error=type(exc).__name__)
 
     async def _lifecycle(
         self, worker: Worker, event: str, *, result: Any = None, error: str | None = None

@@ -51,3 +51,5 @@ class Worker:
     queue: asyncio.Queue[Pending] = field(default_factory=asyncio.Queue)
     lifecycle: asyncio.Task[None] | None = None
     po: asyncio.Task[None] | None = None
+    follow_up: asyncio.Task[None] | None = None
+    """The PO's own message still to come (``WorkerScript.follow_up``)."""

@@ -36,7 +36,14 @@ class WorkerScript:
     chunks: int = 1
     """Entries per reply: ``chunks - 1`` growing ``is_final: false`` snapshots, then the final."""
     reply_delay: float = 0.0
-    """Seconds to wait before each output entry (each snapshot and the final)."""
+    """Seconds to wait before each output entry (each snapshot and the final); in
+    ``worker-streams``, which has no snapshots, the one entry waits ``chunks`` times this."""
+    think_s: float = 0.0
+    """Seconds the PO thinks before its first output entry, on top of ``reply_delay``."""
+    follow_up: ReplyFunction | None = None
+    """A message the PO writes on its own, ``follow_up_s`` after its reply to the user's
+    last message (a newer message starts the wait again); None: it never does."""
+    follow_up_s: float = 60.0
     text_field: TextField = "text"
     """The JSON key the reply text goes under; deployed wrappers use the other three."""
     wrapper_output: WrapperOutput = "content"

@@ -46,7 +46,7 @@ function drawPeople() {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "person";
-    button.id = `person-${person.role}`;
+    button.id = `person-${person.key}`;
     button.setAttribute("aria-pressed", String(person === state.person));
     const name = document.createElement("strong");
     name.textContent = `${person.first_name} · ${person.role}`;
@@ -62,7 +62,7 @@ function drawPeople() {
 
 function choose(person) {
   state.person = person;
-  history.replaceState(null, "", `#${person.role}`);
+  history.replaceState(null, "", `#${person.key}`);
   drawPeople();
   $("#chat-title").textContent = `Chat with the bot, as ${person.first_name} (${person.role})`;
   $("#messages").replaceChildren();
@@ -388,7 +388,7 @@ async function start() {
     return;
   }
   const wanted = location.hash.slice(1);
-  choose(state.people.find((p) => p.role === wanted) || state.people.find((p) => p.role === "user"));
+  choose(state.people.find((p) => p.key === wanted) || state.people.find((p) => p.key === "user"));
 }
 
 start();
