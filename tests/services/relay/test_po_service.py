@@ -1,0 +1,145 @@
+"""The ``po-service`` profile: flat ``po:input`` entries, answers from ``po:response:{id}``.
+
+Real relays (in the test's loop) and a real Redis; the fake PO service
+speaks the platform's flat fields and rejects any entry with ``user_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from services.fakes.po_service import FakePOService, as_text
+from services.fakes.telegram import FakeTelegram
+from services.relay import keyspace
+from services.relay.contracts.po_service import INPUT_STREAM, response_stream
+from shared import keys
+from shared.texts import RU
+from tests.services.relay.conftest import (
+    StartRelay,
+    chat_of,
+    entries,
+    wait_for_value,
+    wait_until,
+    write_message,
+)
+
+USER = 7
+PARTITION = keys.partition_of(USER)
+
+
+@pytest.fixture
+def po_contract() -> str:
+    return "po-service"
+
+
+@pytest.fixture
+async def po_service(redis: aioredis.Redis) -> AsyncIterator[FakePOService]:
+    async with FakePOService(redis) as fake:
+        yield fake
+
+
+async def owning(start_relay: StartRelay, **env: str) -> None:
+    relay = await start_relay(**env)
+    await wait_until(lambda: relay.relay.owns(PARTITION))
+
+
+async def nothing_pending(redis: aioredis.Redis) -> bool:
+    users = await redis.scard(keyspace.po_users(PARTITION))
+    requests = await redis.hlen(keyspace.po_requests(PARTITION))
+    queued = await redis.exists(keyspace.po_queue(USER))
+    return users == requests == queued == 0
+
+
+async def test_a_message_is_one_flat_po_input_entry_without_user_id_and_its_answer_reaches_the_chat(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    await owning(start_relay)
+    await write_message(redis, USER, "привет")
+
+    sent = await fake_telegram.wait_for_messages(chat_of(USER), 1)
+    assert [m["text"] for m in sent] == ["echo: привет"]
+    [(_, fields)] = await entries(redis, INPUT_STREAM)
+    entry = as_text(fields)
+    assert set(entry) == {
+        "type",
+        "text",
+        "telegram_chat_id",
+        "request_id",
+        "user_name",
+        "timestamp",
+    }
+    assert entry["type"] == "user_message"
+    assert entry["text"] == "привет"
+    assert entry["telegram_chat_id"] == str(chat_of(USER))
+    assert uuid.UUID(entry["request_id"]).version == 4
+    assert len(entry["timestamp"]) == len("2026-08-01T12:00:00")
+    assert po_service.rejected == []
+    # The answer's stream is deleted once delivered, and nothing is left pending.
+    await wait_for_value(lambda: redis.exists(response_stream(entry["request_id"])), 0)
+    await wait_for_value(lambda: nothing_pending(redis), True)
+
+
+async def test_queued_messages_are_answered_in_the_order_sent_even_when_the_po_answers_out_of_order(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    po_service.delays["m0"] = 1.0
+    await owning(start_relay)
+    for n in range(4):
+        await write_message(redis, USER, f"m{n}")
+
+    sent = await fake_telegram.wait_for_messages(chat_of(USER), 4)
+    assert [m["text"] for m in sent] == [f"echo: m{n}" for n in range(4)]
+    # The PO did answer the later ones first: the relay held them back.
+    assert (
+        po_service.answered[-1] == as_text((await entries(redis, INPUT_STREAM))[0][1])["request_id"]
+    )
+    await wait_for_value(lambda: nothing_pending(redis), True)
+
+
+async def test_an_error_answer_is_shown_as_its_text(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    po_service.errors["сломай"] = "Не получилось: сервис задач недоступен."
+    await owning(start_relay)
+    await write_message(redis, USER, "сломай")
+
+    sent = await fake_telegram.wait_for_messages(chat_of(USER), 1)
+    assert [m["text"] for m in sent] == ["Не получилось: сервис задач недоступен."]
+
+
+async def test_an_unanswered_message_is_reported_once_and_its_late_answer_still_delivered(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    po_service.silent.add("долго")
+    await owning(start_relay, PO_REPLY_TIMEOUT_S="1")
+    await write_message(redis, USER, "долго")
+    await write_message(redis, USER, "потом")
+
+    # The second answer waits behind the first until the first is reported late.
+    sent = await fake_telegram.wait_for_messages(chat_of(USER), 2)
+    assert [m["text"] for m in sent] == [RU.po_no_answer, "echo: потом"]
+    late = po_service.received[0]
+    await po_service.answer(late["request_id"], late["telegram_chat_id"], "поздний ответ")
+
+    sent = await fake_telegram.wait_for_messages(chat_of(USER), 3)
+    assert [m["text"] for m in sent] == [RU.po_no_answer, "echo: потом", "поздний ответ"]
+    await wait_for_value(lambda: nothing_pending(redis), True)
+    await asyncio.sleep(0)  # nothing more is due: the notice went once
+    assert [m["text"] for m in fake_telegram.chat(chat_of(USER)).sent].count(RU.po_no_answer) == 1
