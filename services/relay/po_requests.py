@@ -65,6 +65,9 @@ class _User:
     requests: list[_Request] = field(default_factory=list)
     steps: deque[tuple[Step, _Request, Fields]] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Loading from Redis and finishing a request, one at a time: a load must not
+    bring back a request just finished, nor a finish drop one just loaded."""
 
     def waiting(self) -> bool:
         return any(not r.late for r in self.requests)
@@ -129,12 +132,22 @@ class RequestReplies:
 
     async def _load(self, partition: int, user_id: int) -> None:
         """The user's pending requests as Redis has them (the only record of them)."""
-        raw: Any = await self._redis.lrange(keyspace.po_queue(user_id), 0, -1)
+        while True:
+            user = self._users.get(user_id)
+            if user is None or user.partition != partition:
+                user = self._users[user_id] = _User(user_id, partition)
+            async with user.lock:
+                if self._users.get(user_id) is not user:
+                    continue  # finished and forgotten while this load waited: start over
+                await self._reload(user)
+                return
+
+    async def _reload(self, user: _User) -> None:
+        raw: Any = await self._redis.lrange(keyspace.po_queue(user.user_id), 0, -1)
         ids = [text(r) for r in raw]
-        records: Any = await self._redis.hmget(keyspace.po_requests(partition), ids) if ids else []
-        user = self._users.get(user_id)
-        if user is None or user.partition != partition:
-            user = self._users[user_id] = _User(user_id, partition)
+        records: Any = []
+        if ids:
+            records = await self._redis.hmget(keyspace.po_requests(user.partition), ids)
         known = {r.request_id: r for r in user.requests}
         requests = []
         for request_id, record in zip(ids, records, strict=True):
@@ -142,9 +155,15 @@ class RequestReplies:
                 requests.append(known[request_id])
             elif record is not None:
                 _, chat, deadline, state = text(record).split(":")
-                late = state == "late"
                 requests.append(
-                    _Request(request_id, user_id, partition, int(chat), int(deadline), late)
+                    _Request(
+                        request_id,
+                        user.user_id,
+                        user.partition,
+                        int(chat),
+                        int(deadline),
+                        state == "late",
+                    )
                 )
         user.requests = requests
 
@@ -305,31 +324,28 @@ class RequestReplies:
         return True
 
     async def _finish(self, user: _User, request: _Request) -> bool:
-        rest = [r for r in user.requests if r is not request]
-        done = await self._done(
-            keys=[
-                keyspace.lease(user.partition),
-                keyspace.po_queue(user.user_id),
-                keyspace.po_requests(user.partition),
-                keyspace.po_users(user.partition),
-                po_service.response_stream(request.request_id),
-                keyspace.typing(user.partition),
-            ],
-            args=[
-                self._identity,
-                user.user_id,
-                request.request_id,
-                "0" if any(not r.late for r in rest) else "1",
-            ],
-        )
-        if not int(done):
-            return self._lost(user)
-        user.requests = rest
-        if not user.waiting():
-            self._typing.stop(user.user_id)
-        if not rest and len(user.steps) <= 1:
-            self._users.pop(user.user_id, None)
-        return True
+        async with user.lock:
+            done = await self._done(
+                keys=[
+                    keyspace.lease(user.partition),
+                    keyspace.po_queue(user.user_id),
+                    keyspace.po_requests(user.partition),
+                    keyspace.po_users(user.partition),
+                    po_service.response_stream(request.request_id),
+                    keyspace.typing(user.partition),
+                ],
+                args=[self._identity, user.user_id, request.request_id],
+            )
+            if not int(done):
+                return self._lost(user)
+            # Read back: a request forwarded meanwhile keeps its "typing…" and its place.
+            user.requests = [r for r in user.requests if r is not request]
+            await self._reload(user)
+            if not user.waiting():
+                self._typing.stop(user.user_id)
+            if not user.requests and len(user.steps) <= 1 and self._users.get(user.user_id) is user:
+                del self._users[user.user_id]
+            return True
 
     def _lost(self, user: _User) -> bool:
         self._ownership.report_lost(user.partition)

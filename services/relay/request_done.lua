@@ -9,12 +9,14 @@
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the user id
 -- ARGV[3]  the request id
--- ARGV[4]  '1': no request of the user still waits, their "typing…" record goes
 -- Returns 1 done, 0 the lease is not this relay's.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('LREM', KEYS[2], 0, ARGV[3])
 redis.call('HDEL', KEYS[3], ARGV[3])
 redis.call('DEL', KEYS[5])
-if redis.call('LLEN', KEYS[2]) == 0 then redis.call('SREM', KEYS[4], ARGV[2]) end
-if ARGV[4] == '1' then redis.call('HDEL', KEYS[6], ARGV[2]) end
+if redis.call('LLEN', KEYS[2]) == 0 then
+  -- Nothing pending: no "typing…" for a relay that takes the partition over.
+  redis.call('SREM', KEYS[4], ARGV[2])
+  redis.call('HDEL', KEYS[6], ARGV[2])
+end
 return 1
