@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from services.fakes.po_service import FakePOService, as_text
 from services.fakes.telegram import FakeTelegram
 from services.relay import keyspace
-from services.relay.contracts.po_service import INPUT_STREAM, response_stream
+from services.relay.contracts.po_service import INPUT_STREAM, request_id_for, response_stream
 from shared import keys
 from shared.texts import RU
 from tests.plugins.processes import StartService
@@ -26,6 +26,7 @@ from tests.services.relay.conftest import (
     StartRelay,
     chat_of,
     entries,
+    incoming_message,
     wait_for_value,
     wait_until,
     write_message,
@@ -147,6 +148,38 @@ async def test_an_unanswered_message_is_reported_once_and_its_late_answer_still_
     await wait_for_value(lambda: nothing_pending(redis), True)
     await asyncio.sleep(0)  # nothing more is due: the notice went once
     assert [m["text"] for m in fake_telegram.chat(chat_of(USER)).sent].count(RU.po_no_answer) == 1
+
+
+async def test_typing_shows_while_the_po_service_thinks_and_stops_with_its_answer(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    po_service.delays["думай"] = 1.5
+    await owning(start_relay)
+    await write_message(redis, USER, "думай")
+
+    typing = await fake_telegram.wait_for_call(
+        "sendChatAction", where=lambda c: c.chat_id == chat_of(USER)
+    )
+    assert typing.params["action"] == "typing"
+    assert po_service.answered == []  # shown while waiting, before any answer
+    await fake_telegram.wait_for_messages(chat_of(USER), 1)
+    # The answer ended the wait: the partition's "typing…" record is gone too.
+    await wait_for_value(lambda: redis.hexists(keyspace.typing(PARTITION), str(USER)), False)
+
+
+def test_the_ingress_request_id_is_kept_and_an_entry_without_one_always_gets_the_same() -> None:
+    message = incoming_message(USER, "hi")
+    ingress_id = str(uuid.uuid4())
+    message.request_id = ingress_id
+    assert request_id_for(message, "1-0") == ingress_id
+    message.request_id = ""
+    derived = request_id_for(message, "1-0")
+    assert uuid.UUID(derived).version == 4
+    assert request_id_for(message, "1-0") == derived  # a retry of the entry: same request
+    assert request_id_for(message, "1-1") != derived
 
 
 USERS = range(1, 31)
