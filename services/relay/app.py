@@ -153,6 +153,8 @@ class Relay:
                 typing=self.typing,
                 late_s=settings.po_late_answer_s,
                 texts=texts,
+                max_attempts=settings.reply_max_attempts,
+                max_age_s=settings.reply_max_age_s,
             )
             return requests, RequestForwarder(
                 redis,

@@ -27,13 +27,15 @@ from redis.exceptions import RedisError
 from services.relay import keyspace
 from services.relay.blocking import Waker, abandon, read_streams
 from services.relay.contracts import po_service
+from services.relay.cursors import DEAD_LETTER_MAXLEN, dead_letter
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
+from shared import keys
 from shared.backoff import backoff_delay
 from shared.connections import text
 from shared.log import get_logger
-from shared.schemas import MalformedEntry
+from shared.schemas import MalformedEntry, encode_entry
 from shared.scripts import register
 from shared.stopping import pause
 from shared.streams import Fields
@@ -56,6 +58,9 @@ class _Request:
     late: bool
     handling: bool = False
     """Its answer, notice or abandon is queued for delivery: not read again meanwhile."""
+    sends_failed: int = 0
+    """Sends of its answer Telegram kept failing on (each after the sender's own retries)."""
+    first_failed_at: float = 0.0
 
 
 @dataclass(eq=False, slots=True)
@@ -87,8 +92,12 @@ class RequestReplies:
         typing: TypingIndicator,
         late_s: float,
         texts: Texts = RU,
+        max_attempts: int = 8,
+        max_age_s: float = 600.0,
         block_ms: int = 10_000,
     ) -> None:
+        self._max_attempts = max_attempts
+        self._max_age_s = max_age_s
         self._redis = redis
         self._blocking = blocking
         self._identity = identity
@@ -283,11 +292,51 @@ class RequestReplies:
             request.chat_id, shown, key=f"reply:{user.user_id}:{request.request_id}"
         )
         if sent.delivery is Delivery.RETRY:
+            if not request.sends_failed:
+                request.first_failed_at = time.monotonic()
+            request.sends_failed += 1
+            age = time.monotonic() - request.first_failed_at
+            if request.sends_failed >= self._max_attempts and age >= self._max_age_s:
+                return await self._give_up(user, request, fields, sent.error, sent.error_code)
             log.warning("po_answer_send_retrying", error_code=sent.error_code, **ids)
             return False
         log.info(
             "reply_delivered" if sent.delivery is Delivery.DELIVERED else "reply_undeliverable",
             **ids,
+        )
+        return await self._finish(user, request)
+
+    async def _give_up(
+        self, user: _User, request: _Request, fields: Fields, error: str, code: int | None
+    ) -> bool:
+        """As for the stream profiles: the user told in one line (keyed), the answer
+        dead-lettered on ``po:response:dead``, and their next answers follow."""
+        key = f"reply-failed:{user.user_id}:{request.request_id}"
+        told = await self._outbound.send(
+            request.chat_id, self._texts.reply_failed, key=key, markdown=False
+        )
+        stream = po_service.response_stream(request.request_id)
+        letter = dead_letter(
+            stream,
+            "0-0",
+            fields,
+            consumer=self._identity,
+            reason="undeliverable",
+            error=f"error_code {code}: {error}" if code is not None else error,
+            deliveries=request.sends_failed,
+        )
+        await self._redis.xadd(
+            keys.dead_letter(po_service.RESPONSE_PREFIX.rstrip(":")),
+            encode_entry(letter),  # type: ignore[arg-type]
+            maxlen=DEAD_LETTER_MAXLEN,
+            approximate=True,
+        )
+        log.warning(
+            "po_answer_given_up",
+            user_id=user.user_id,
+            request_id=request.request_id,
+            deliveries=request.sends_failed,
+            user_told=told.delivery is Delivery.DELIVERED,
         )
         return await self._finish(user, request)
 

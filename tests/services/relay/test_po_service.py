@@ -11,14 +11,17 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.po_service import FakePOService, as_text
-from services.fakes.telegram import FakeTelegram
+from services.fakes.telegram import Failure, FakeTelegram
 from services.relay import keyspace
 from services.relay.contracts.po_service import INPUT_STREAM, request_id_for, response_stream
 from shared import keys
+from shared.sending.retry import RetryPolicy
+from shared.streams import DeadLetter
 from shared.texts import RU
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
@@ -180,6 +183,34 @@ def test_the_ingress_request_id_is_kept_and_an_entry_without_one_always_gets_the
     assert uuid.UUID(derived).version == 4
     assert request_id_for(message, "1-0") == derived  # a retry of the entry: same request
     assert request_id_for(message, "1-1") != derived
+
+
+async def test_an_answer_telegram_keeps_failing_on_is_dead_lettered_the_user_told_and_the_next_sent(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    # Two sends of the first answer, each through all of the sender's tries, fail with 500.
+    failures = 2 * RetryPolicy().attempts
+    chat = chat_of(USER)
+    fake_telegram.fail_next("sendMessage", Failure.server_error(500), times=failures, chat_id=chat)
+    await owning(start_relay, REPLY_MAX_ATTEMPTS="2", REPLY_MAX_AGE_S="0.1")
+    await write_message(redis, USER, "one")
+    await write_message(redis, USER, "two")
+
+    await fake_telegram.wait_for_messages(chat, 2, timeout=40)
+    assert fake_telegram.chat(chat).texts == [RU.reply_failed, "echo: two"]
+    dead = [
+        msgspec.json.decode(f[b"data"], type=DeadLetter)
+        for _, f in await entries(redis, "po:response:dead")
+    ]
+    first = po_service.received[0]["request_id"]
+    assert [(d.reason, d.deliveries, d.stream) for d in dead] == [
+        ("undeliverable", 2, response_stream(first))
+    ]
+    assert dead[0].fields["text"] == "echo: one"
+    await wait_for_value(lambda: nothing_pending(redis), True)
 
 
 USERS = range(1, 31)
