@@ -4,8 +4,10 @@
 component per partition; :mod:`~services.relay.incoming` forwards the
 messages with :mod:`~services.relay.sessions`; :mod:`~services.relay.replies`
 reads the PO replies and :mod:`~services.relay.reply_delivery` sends them
-through :mod:`~services.relay.outbound`; :mod:`~services.relay.typing_indicator`
-and :mod:`~services.relay.startwatch` keep the user informed meanwhile. Any
+through :mod:`~services.relay.outbound` (in ``po-service``:
+:mod:`~services.relay.request_forwarder` and :mod:`~services.relay.po_requests`
+instead); :mod:`~services.relay.typing_indicator` and
+:mod:`~services.relay.startwatch` keep the user informed meanwhile. Any
 number of relays run side by side; any can die at any moment.
 """
 
@@ -155,6 +157,7 @@ class Relay:
                 texts=texts,
                 max_attempts=settings.reply_max_attempts,
                 max_age_s=settings.reply_max_age_s,
+                metrics=self.metrics,
             )
             return requests, RequestForwarder(
                 redis,

@@ -35,6 +35,7 @@ from shared import keys
 from shared.backoff import backoff_delay
 from shared.connections import text
 from shared.log import get_logger
+from shared.metrics import Metrics
 from shared.schemas import MalformedEntry, encode_entry
 from shared.scripts import register
 from shared.stopping import pause
@@ -95,7 +96,9 @@ class RequestReplies:
         max_attempts: int = 8,
         max_age_s: float = 600.0,
         block_ms: int = 10_000,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics("relay")
         self._max_attempts = max_attempts
         self._max_age_s = max_age_s
         self._redis = redis
@@ -300,10 +303,11 @@ class RequestReplies:
                 return await self._give_up(user, request, fields, sent.error, sent.error_code)
             log.warning("po_answer_send_retrying", error_code=sent.error_code, **ids)
             return False
-        log.info(
-            "reply_delivered" if sent.delivery is Delivery.DELIVERED else "reply_undeliverable",
-            **ids,
-        )
+        if sent.delivery is Delivery.DELIVERED:
+            self._metrics.reply_delivered()
+            log.info("reply_delivered", **ids)
+        else:
+            log.warning("reply_undeliverable", error_code=sent.error_code, **ids)
         return await self._finish(user, request)
 
     async def _give_up(
@@ -331,6 +335,7 @@ class RequestReplies:
             maxlen=DEAD_LETTER_MAXLEN,
             approximate=True,
         )
+        self._metrics.dead_letter("po_output")
         log.warning(
             "po_answer_given_up",
             user_id=user.user_id,
