@@ -16,6 +16,7 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     service_unavailable: str
     po_failed: str
     po_start_slow: str
+    po_no_answer: str
     """The PO is not up within the relay's ``PO_START_TIMEOUT_S``; the message waits for it."""
     po_result_generic: str
     """A PO result with no text to show (``worker-streams``: a structured result
@@ -112,6 +113,9 @@ RU = Texts(
     po_start_slow=(
         "Ваш ассистент запускается дольше обычного. Сообщение сохранено: "
         "он ответит, как только запустится."
+    ),
+    po_no_answer=(
+        "Ассистент не ответил вовремя. Сообщение сохранено: ответ придёт, если он появится."
     ),
     po_result_generic="Ассистент выполнил запрос, но не прислал текстового ответа.",
     reply_failed="Не удалось доставить ответ. Попробуйте повторить запрос.",

@@ -4,8 +4,10 @@
 component per partition; :mod:`~services.relay.incoming` forwards the
 messages with :mod:`~services.relay.sessions`; :mod:`~services.relay.replies`
 reads the PO replies and :mod:`~services.relay.reply_delivery` sends them
-through :mod:`~services.relay.outbound`; :mod:`~services.relay.typing_indicator`
-and :mod:`~services.relay.startwatch` keep the user informed meanwhile. Any
+through :mod:`~services.relay.outbound` (in ``po-service``:
+:mod:`~services.relay.request_forwarder` and :mod:`~services.relay.po_requests`
+instead); :mod:`~services.relay.typing_indicator` and
+:mod:`~services.relay.startwatch` keep the user informed meanwhile. Any
 number of relays run side by side; any can die at any moment.
 """
 
@@ -16,6 +18,7 @@ import contextlib
 import gc
 import secrets
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import redis.asyncio as aioredis
 
@@ -26,8 +29,10 @@ from services.relay.leases import Leases
 from services.relay.lifecycle import LifecycleWatch
 from services.relay.outbound import Outbound, TelegramOutbound
 from services.relay.partitions import PartitionCoordinator
+from services.relay.po_requests import RequestReplies
 from services.relay.replies import ReplyForwarder
-from services.relay.sessions import Duplicate, Forwarded, SessionForwarder
+from services.relay.request_forwarder import RequestForwarder
+from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForwarder
 from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
@@ -43,6 +48,23 @@ from shared.telegram import TelegramClient
 from shared.texts import RU, Texts
 
 log = get_logger(__name__)
+
+
+class Answers(Protocol):
+    """The PO's answers to the owned partitions' users: read, delivered in order."""
+
+    @property
+    def backlog(self) -> int: ...
+
+    async def start_partition(self, partition: int) -> None: ...
+
+    async def stop_partition(self, partition: int, *, drain: bool) -> None: ...
+
+    async def activate(self, partition: int, user_id: int, chat_id: int, position: str) -> None:
+        """A message of the user reached the PO (``position``: where its answers are)."""
+        ...
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 class Relay:
@@ -73,21 +95,6 @@ class Relay:
         )
         cursors = Cursors(redis, self.identity)
         self.typing = TypingIndicator(redis, outbound, cap_s=settings.typing_cap_s)
-        self.replies = ReplyForwarder(
-            redis,
-            blocking,
-            identity=self.identity,
-            outbound=outbound,
-            cursors=cursors,
-            ownership=self,
-            typing=self.typing,
-            texts=texts,
-            concurrency=settings.reply_concurrency,
-            max_attempts=settings.reply_max_attempts,
-            max_age_s=settings.reply_max_age_s,
-            metrics=self.metrics,
-            contract=contract,
-        )
         self.lifecycle = LifecycleWatch(
             redis,
             blocking,
@@ -105,15 +112,8 @@ class Relay:
             texts=texts,
             typing=self.typing,
         )
-        forwarder = SessionForwarder(
-            redis,
-            self.identity,
-            api_url=settings.api_url,
-            instructions=settings.po_instructions,
-            allowed_commands=list(settings.po_allowed_commands),
-            start_timeout_s=settings.po_start_timeout_s,
-            typing_cap_ms=self.typing.cap_ms,
-            contract=contract,
+        self.answers, forwarder = self._po_side(
+            settings, contract, redis, blocking, outbound, cursors, texts
         )
         self.incoming = IncomingReader(
             redis,
@@ -129,17 +129,82 @@ class Relay:
         # resumed. Replies before incoming: forwarding activates a user's replies.
         self.coordinator = PartitionCoordinator(
             self.leases,
-            [self.typing, self.replies, self.watch, self.incoming],
+            [self.typing, self.answers, self.watch, self.incoming],
             tick_s=settings.lease_tick_s,
             on_turn=self._on_turn,
         )
+
+    def _po_side(
+        self,
+        settings: RelaySettings,
+        contract: contracts.POContract | contracts.PoServiceContract,
+        redis: aioredis.Redis,
+        blocking: aioredis.Redis,
+        outbound: Outbound,
+        cursors: Cursors,
+        texts: Texts,
+    ) -> tuple[Answers, Forwarder]:
+        """The profile's forwarder and answer reader: per-user streams, or requests."""
+        if isinstance(contract, contracts.PoServiceContract):
+            requests = RequestReplies(
+                redis,
+                blocking,
+                identity=self.identity,
+                outbound=outbound,
+                ownership=self,
+                typing=self.typing,
+                late_s=settings.po_late_answer_s,
+                texts=texts,
+                max_attempts=settings.reply_max_attempts,
+                max_age_s=settings.reply_max_age_s,
+                metrics=self.metrics,
+            )
+            return requests, RequestForwarder(
+                redis,
+                self.identity,
+                reply_timeout_s=settings.po_reply_timeout_s,
+                typing_cap_ms=self.typing.cap_ms,
+            )
+        replies = ReplyForwarder(
+            redis,
+            blocking,
+            identity=self.identity,
+            outbound=outbound,
+            cursors=cursors,
+            ownership=self,
+            typing=self.typing,
+            texts=texts,
+            concurrency=settings.reply_concurrency,
+            max_attempts=settings.reply_max_attempts,
+            max_age_s=settings.reply_max_age_s,
+            metrics=self.metrics,
+            contract=contract,
+        )
+        forwarder = SessionForwarder(
+            redis,
+            self.identity,
+            api_url=settings.api_url,
+            instructions=settings.po_instructions,
+            allowed_commands=list(settings.po_allowed_commands),
+            start_timeout_s=settings.po_start_timeout_s,
+            typing_cap_ms=self.typing.cap_ms,
+            contract=contract,
+        )
+        return replies, forwarder
+
+    @property
+    def replies(self) -> ReplyForwarder:
+        """The stream profiles' reply reader (tests look into it)."""
+        if not isinstance(self.answers, ReplyForwarder):
+            raise TypeError("po-service has no per-user reply reader")
+        return self.answers
 
     def _on_turn(self) -> None:
         """Each lease tick (every LEASE_TICK_S): proof of life, and the backlog gauges."""
         if self._heartbeat is not None:
             self._heartbeat.beat()
         self.metrics.set_stream_pending("incoming", self.incoming.backlog)
-        self.metrics.set_stream_pending("po_output", self.replies.backlog)
+        self.metrics.set_stream_pending("po_output", self.answers.backlog)
 
     # --- Ownership, for the components -------------------------------------------------
 
@@ -161,7 +226,7 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
-        await self.replies.activate(
+        await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
         if result.watch:
@@ -171,7 +236,7 @@ class Relay:
         self, partition: int, message: IncomingMessage, result: Duplicate
     ) -> None:
         if result.reply_cursor:
-            await self.replies.activate(
+            await self.answers.activate(
                 partition, message.user_id, message.chat_id, result.reply_cursor
             )
         if result.watch and not self.watch.watching(message.user_id):
@@ -182,7 +247,7 @@ class Relay:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.coordinator.run(stop), name="relay-partitions")
             group.create_task(self.incoming.run(stop), name="relay-incoming")
-            group.create_task(self.replies.run(stop), name="relay-replies")
+            group.create_task(self.answers.run(stop), name="relay-replies")
             group.create_task(self.typing.run(stop), name="relay-typing")
             group.create_task(self.watch.run(stop), name="relay-start-watch")
             group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")

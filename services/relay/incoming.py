@@ -31,7 +31,7 @@ from services.relay.blocking import (
 )
 from services.relay.cursors import Advanced, Cursors, dead_letter
 from services.relay.partitions import Ownership
-from services.relay.sessions import Duplicate, Forwarded, Lost, SessionForwarder
+from services.relay.sessions import Duplicate, Forwarded, Forwarder, Lost
 from shared import keys
 from shared.backoff import backoff_delay
 from shared.connections import text
@@ -80,7 +80,7 @@ class IncomingReader:
         blocking: aioredis.Redis,
         *,
         identity: str,
-        forwarder: SessionForwarder,
+        forwarder: Forwarder,
         cursors: Cursors,
         ownership: Ownership,
         listener: ForwardListener,

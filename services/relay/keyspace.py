@@ -65,3 +65,18 @@ def wake(identity: str, reader: str) -> str:
     of streams it should wait on changed.
     """
     return f"bot:wake:{identity}:{reader}"
+
+
+def po_requests(partition: int) -> str:
+    """``po-service``: hash request id -> ``user:chat:deadline_ms:state`` (its pending requests)."""
+    return f"bot:po:req:{partition}"
+
+
+def po_users(partition: int) -> str:
+    """``po-service``: set of the partition's users with a request waiting for its answer."""
+    return f"bot:po:users:{partition}"
+
+
+def po_queue(user_id: int) -> str:
+    """``po-service``: list of the user's pending request ids, in the order they were sent."""
+    return f"bot:po:queue:{user_id}"

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from services.relay import keyspace
 from services.relay.blocking import read_streams
-from services.relay.contracts import POContract
+from services.relay.contracts.base import LifecycleContract
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
@@ -45,7 +45,7 @@ class LifecycleWatch:
         redis: aioredis.Redis,
         blocking: aioredis.Redis,
         *,
-        contract: POContract,
+        contract: LifecycleContract,
         outbound: Outbound,
         ownership: Ownership,
         typing: TypingIndicator,

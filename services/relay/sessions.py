@@ -13,7 +13,7 @@ relay's "Incoming" section of ``docs/ARCHITECTURE.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import redis.asyncio as aioredis
 
@@ -56,6 +56,14 @@ class Lost:
 
 
 ForwardResult = Forwarded | Duplicate | Lost
+
+
+class Forwarder(Protocol):
+    """What the incoming reader needs: one message to the PO side, once, fenced."""
+
+    async def forward(
+        self, partition: int, entry_id: str, message: IncomingMessage
+    ) -> ForwardResult: ...
 
 
 class SessionForwarder:

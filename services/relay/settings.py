@@ -11,7 +11,6 @@ import msgspec
 from shared.settings import BaseSettings, require_positive
 
 POContractName = Literal["seed", "worker-streams", "po-service"]
-SUPPORTED_CONTRACTS = ("seed", "worker-streams")
 
 
 def _default_name() -> str:
@@ -27,6 +26,10 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     po_allowed_commands: tuple[str, ...] = ("*",)
     po_start_timeout_s: float = 120.0
     """A PO not RUNNING this long after its message was forwarded: the user is told."""
+    po_reply_timeout_s: float = 120.0
+    """``po-service``: an answer not there this long after the message went: the user is told
+    (once), and the answer is still awaited for ``PO_LATE_ANSWER_S`` more."""
+    po_late_answer_s: float = 3600.0
     typing_cap_s: float = 600.0
     """"typing…" stops after this long without a reply."""
     lease_ttl_s: float = 5.0
@@ -46,13 +49,13 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
         require_positive(
             self,
             "po_start_timeout_s",
+            "po_reply_timeout_s",
+            "po_late_answer_s",
             "typing_cap_s",
             "lease_ttl_s",
             "lease_tick_s",
             "reply_max_age_s",
         )
-        if self.po_contract not in SUPPORTED_CONTRACTS:
-            raise ValueError(f"po_contract: {self.po_contract} is not supported yet")
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
             raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")
         for name in ("reply_concurrency", "reply_max_attempts"):

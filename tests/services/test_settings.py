@@ -24,7 +24,7 @@ TOKEN = "123456:TEST-token_abc"
         (RelaySettings, "TYPING_CAP_S", "0", "must be positive"),
         (RelaySettings, "LEASE_TICK_S", "-1", "must be positive"),
         (RelaySettings, "PO_CONTRACT", "worker_streams", "Invalid enum value 'worker_streams'"),
-        (RelaySettings, "PO_CONTRACT", "po-service", "po-service is not supported yet"),
+        (RelaySettings, "PO_REPLY_TIMEOUT_S", "0", "must be positive"),
         (NotifierSettings, "API_TIMEOUT_S", "0", "must be positive"),
         (NotifierSettings, "ADMINS_CACHE_S", "-1", "must not be negative"),
         (NotifierSettings, "NOTIFIER_BACKFILL_S", "0", "must be at least 0.001"),

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from services.relay.contracts.base import POContract, POReply
+from services.relay.contracts.po_service import PO_SERVICE, PoServiceContract
 from services.relay.contracts.seed import SEED, SeedContract
 from services.relay.contracts.worker_streams import WorkerStreamsContract
 from shared.texts import RU, Texts
 
-__all__ = ["SEED", "POContract", "POReply", "SeedContract", "WorkerStreamsContract", "for_name"]
+__all__ = [
+    "PO_SERVICE",
+    "SEED",
+    "POContract",
+    "POReply",
+    "PoServiceContract",
+    "SeedContract",
+    "WorkerStreamsContract",
+    "for_name",
+]
 
 
-def for_name(name: str, texts: Texts = RU) -> POContract:
-    """The profile the relay's ``PO_CONTRACT`` names (its settings refuse any other)."""
+def for_name(name: str, texts: Texts = RU) -> POContract | PoServiceContract:
+    """The profile the relay's ``PO_CONTRACT`` names (its settings refuse any other).
+
+    ``seed`` and ``worker-streams`` speak per-user streams (a :class:`POContract`);
+    ``po-service`` speaks requests and answers, served by components of its own.
+    """
     if name == "seed":
         return SEED
     if name == "worker-streams":
         return WorkerStreamsContract(texts)
-    raise ValueError(f"PO_CONTRACT: {name!r} is not supported yet")
+    if name == "po-service":
+        return PO_SERVICE
+    raise ValueError(f"PO_CONTRACT: {name!r} is not supported")

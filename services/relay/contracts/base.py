@@ -28,6 +28,15 @@ class POReply:
     """The input it answers, when the PO says (links snapshots and logs)."""
 
 
+class LifecycleContract(Protocol):
+    """What the lifecycle watch needs of a profile (every profile has it)."""
+
+    @property
+    def lifecycle_stream(self) -> str | None: ...
+
+    def failed_user(self, fields: Fields) -> int | None: ...
+
+
 class POContract(Protocol):
     """What the relay needs to know about the PO side; ``MalformedEntry`` for bad entries."""
 

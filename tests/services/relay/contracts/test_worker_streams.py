@@ -29,6 +29,7 @@ def cli_lines(*objects: Any) -> str:
 
 def test_the_profile_names_the_wrappers_streams_by_worker_id() -> None:
     contract = for_name("worker-streams")
+    assert isinstance(contract, WorkerStreamsContract)
     assert (contract.input_stream(2), contract.output_stream(2)) == (
         "worker:po-2:input",
         "worker:po-2:output",
