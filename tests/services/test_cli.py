@@ -70,7 +70,6 @@ BAD_VALUES = [
     *((command, "TELEGRAM_RATE_CHAT_PER_S", "-1") for command in COMMANDS),
     ("relay", "LEASE_TTL_S", "inf"),
     ("relay", "PO_CONTRACT", "streams"),
-    ("relay", "PO_CONTRACT", "po-service"),
     ("notifier", "NOTIFIER_RETRY_AFTER_S", "0"),
     ("notifier", "NOTIFIER_RETRY_AFTER_S", "-3"),
     ("notifier", "API_TIMEOUT_S", "-1"),
