@@ -105,3 +105,14 @@ def user_chat(user_id: int) -> str:
 def spawn_guard(user_id: int) -> str:
     """Held while a create command for the user is in flight: one spawn, not two."""
     return f"bot:spawn:{user_id}"
+
+
+PO_INPUT = "po:input"
+"""The PO service's one input stream (``po-service``): flat fields, never ``user_id``."""
+
+PO_RESPONSE_PREFIX = "po:response:"
+
+
+def po_response(request_id: str) -> str:
+    """``po:response:{request_id}``: where the PO service answers one request (``po-service``)."""
+    return f"{PO_RESPONSE_PREFIX}{request_id}"

@@ -18,7 +18,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from services.fakes.lifecycle import StartStop
-from services.relay.contracts.po_service import FORBIDDEN_FIELD, INPUT_STREAM, response_stream
+from shared import keys
+
+# Spelled out here, not imported from the relay: a fake must not share the code it tests.
+FORBIDDEN_FIELD = "user_id"
+"""The platform rejects an entry addressing a user by its internal id."""
 
 
 def as_text(fields: dict[bytes, bytes]) -> dict[str, str]:
@@ -59,13 +63,13 @@ class FakePOService(StartStop):
         fields = {"text": text, "telegram_chat_id": chat_id}
         if error:
             fields["error"] = "true"
-        await self._redis.xadd(response_stream(request_id), fields)  # type: ignore[arg-type]
+        await self._redis.xadd(keys.po_response(request_id), fields)  # type: ignore[arg-type]
         self.answered.append(request_id)
 
     async def _run(self) -> None:
         position = "$"
         while True:
-            reply: Any = await self._redis.xread({INPUT_STREAM: position}, block=self._block_ms)
+            reply: Any = await self._redis.xread({keys.PO_INPUT: position}, block=self._block_ms)
             for _stream, entries in reply or []:
                 for raw_id, fields in entries:
                     position = raw_id.decode()

@@ -30,6 +30,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.fakes.api import FakeApi
+from services.fakes.lifecycle import StartStop
+from services.fakes.po_service import FakePOService
 from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager, personas
 from services.sandbox import page, provisioning
@@ -128,10 +130,7 @@ class Sandbox:
 
         await stack.enter_async_context(self.api)
         populate(self.api, self.telegram)
-        workers = FakeWorkerManager(self.redis_url, profile=self.settings.fake_po_profile)
-        for user_id, persona in personas_of(self.api).items():
-            workers.scripts[user_id] = personas.script(persona)
-        await stack.enter_async_context(workers)
+        await stack.enter_async_context(self._fake_po())
 
         self.supervisor = Supervisor(
             self.workdir,
@@ -141,6 +140,20 @@ class Sandbox:
         )
         stack.push_async_callback(self.supervisor.stop)
         await self.supervisor.start()
+
+    def _fake_po(self) -> StartStop:
+        """The PO side the relays talk to, in the profile ``SANDBOX_PO_CONTRACT`` names.
+
+        ``po-service`` has one PO for everyone, which echoes: no personas there.
+        """
+        profile = self.settings.fake_po_profile
+        if profile is None:
+            assert self._redis is not None
+            return FakePOService(self._redis)
+        workers = FakeWorkerManager(self.redis_url, profile=profile)
+        for user_id, persona in personas_of(self.api).items():
+            workers.scripts[user_id] = personas.script(persona)
+        return workers
 
     async def _prepare_redis(self, redis: aioredis.Redis) -> None:
         try:

@@ -39,14 +39,13 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             "unix",
         ):
             raise ValueError("redis_url: expected a redis/rediss/unix URL")
-        if self.sandbox_po_contract not in get_args(Profile):
-            name = self.sandbox_po_contract
-            raise ValueError(f"sandbox_po_contract: {name} is not available in the sandbox yet")
 
     @property
-    def fake_po_profile(self) -> Profile:
-        """``sandbox_po_contract``, which ``__post_init__`` has checked the fake PO speaks."""
-        return cast(Profile, self.sandbox_po_contract)
+    def fake_po_profile(self) -> Profile | None:
+        """The fake worker-manager's profile; None: ``po-service``, played by ``FakePOService``."""
+        if self.sandbox_po_contract in get_args(Profile):
+            return cast(Profile, self.sandbox_po_contract)
+        return None
 
 
 Settings = SandboxSettings

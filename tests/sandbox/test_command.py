@@ -56,7 +56,6 @@ def test_a_malformed_port_stops_it_with_one_line_and_status_2() -> None:
     ("value", "reason"),
     [
         ("streams", "Invalid enum value 'streams'"),
-        ("po-service", "po-service is not available in the sandbox yet"),
     ],
 )
 def test_a_po_contract_it_cannot_run_stops_it_with_one_line_and_status_2(

@@ -1,6 +1,6 @@
 """``SANDBOX_PO_CONTRACT``: the real command, its relays and fake PO speaking another profile.
 
-One test, and a slow one: the sandbox starts four Python processes.
+One test per profile besides ``seed``, and slow: the sandbox starts four Python processes.
 """
 
 from __future__ import annotations
@@ -49,23 +49,24 @@ def wait_for_text(sandbox: Sandbox, chat_id: int, text: str, timeout: float) -> 
     raise AssertionError(f"{text!r} never reached chat {chat_id}:\n{sandbox.output()}")
 
 
-def test_with_worker_streams_a_message_is_echoed_through_the_real_relays(
-    tmp_path_factory: pytest.TempPathFactory,
+@pytest.mark.parametrize("contract", ["worker-streams", "po-service"])
+def test_in_another_profile_a_message_is_echoed_through_the_real_relays(
+    contract: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # A short TMPDIR: supervisord's unix socket path must fit in 108 bytes.
     tmpdir = tmp_path_factory.mktemp("sandbox-tmp")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PYTEST_CURRENT_TEST")}
-    sandbox = Sandbox(free_port(), {**env, "SANDBOX_PO_CONTRACT": "worker-streams"}, tmpdir)
+    sandbox = Sandbox(free_port(), {**env, "SANDBOX_PO_CONTRACT": contract}, tmpdir)
     try:
         sandbox.wait_for_line(rf"Open {sandbox.url} ", timeout=STARTUP_S)
-        sandbox.wait_for_line(r"The PO side speaks PO_CONTRACT=worker-streams\.", timeout=1)
+        sandbox.wait_for_line(rf"The PO side speaks PO_CONTRACT={contract}\.", timeout=1)
 
         try:
-            call(f"{sandbox.url}/_fake/chats/{USER_ID}/messages", {"text": "hello, wrapper"})
+            call(f"{sandbox.url}/_fake/chats/{USER_ID}/messages", {"text": f"hello, {contract}"})
         except OSError as exc:
             raise AssertionError(f"cannot write ({exc}):\n{sandbox.output()}") from None
 
-        wait_for_text(sandbox, USER_ID, "echo: hello, wrapper", REPLY_S)
+        wait_for_text(sandbox, USER_ID, f"echo: hello, {contract}", REPLY_S)
         assert sandbox.interrupt(timeout=STOP_S) == 0
     finally:
         sandbox.kill()

@@ -49,9 +49,7 @@ def test_the_po_contract_may_be_worker_streams() -> None:
     assert load({"SANDBOX_PO_CONTRACT": "worker-streams"}).sandbox_po_contract == "worker-streams"
 
 
-def test_po_service_is_refused_until_the_sandbox_has_a_po_service_to_run() -> None:
-    with pytest.raises(SettingsError) as refused:
-        load({"SANDBOX_PO_CONTRACT": "po-service"})
-    assert (
-        str(refused.value) == "SANDBOX_PO_CONTRACT: po-service is not available in the sandbox yet"
-    )
+def test_po_service_runs_the_fake_po_service_instead_of_the_worker_manager() -> None:
+    settings = load({"SANDBOX_PO_CONTRACT": "po-service"})
+    assert settings.sandbox_po_contract == "po-service"
+    assert settings.fake_po_profile is None

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Final
 
 from services.relay.contracts.base import POReply
+from shared import keys
 from shared.schemas import IncomingMessage, MalformedEntry
 from shared.streams import Fields
 
-INPUT_STREAM: Final = "po:input"
-RESPONSE_PREFIX: Final = "po:response:"
+INPUT_STREAM: Final = keys.PO_INPUT
+RESPONSE_PREFIX: Final = keys.PO_RESPONSE_PREFIX
 TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
 FORBIDDEN_FIELD: Final = "user_id"
 """The platform rejects an entry addressing a user by its internal id."""
@@ -42,7 +43,7 @@ PO_SERVICE: Final = PoServiceContract()
 
 def response_stream(request_id: str) -> str:
     """Where the PO answers the request ``request_id``."""
-    return f"{RESPONSE_PREFIX}{request_id}"
+    return keys.po_response(request_id)
 
 
 def request_id_for(message: IncomingMessage, entry_id: str) -> str:
