@@ -28,6 +28,7 @@ from services.relay import keyspace
 from services.relay.blocking import Waker, abandon, read_streams
 from services.relay.contracts import po_service
 from services.relay.cursors import DEAD_LETTER_MAXLEN, dead_letter
+from services.relay.failed_sends import FailedSends
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
@@ -59,9 +60,8 @@ class _Request:
     late: bool
     handling: bool = False
     """Its answer, notice or abandon is queued for delivery: not read again meanwhile."""
-    sends_failed: int = 0
-    """Sends of its answer Telegram kept failing on (each after the sender's own retries)."""
-    first_failed_at: float = 0.0
+    sends: FailedSends = field(default_factory=FailedSends)
+    """Sends of its answer Telegram kept failing on."""
 
 
 @dataclass(eq=False, slots=True)
@@ -295,11 +295,8 @@ class RequestReplies:
             request.chat_id, shown, key=f"reply:{user.user_id}:{request.request_id}"
         )
         if sent.delivery is Delivery.RETRY:
-            if not request.sends_failed:
-                request.first_failed_at = time.monotonic()
-            request.sends_failed += 1
-            age = time.monotonic() - request.first_failed_at
-            if request.sends_failed >= self._max_attempts and age >= self._max_age_s:
+            request.sends.note()
+            if request.sends.hopeless(self._max_attempts, self._max_age_s):
                 return await self._give_up(user, request, fields, sent.error, sent.error_code)
             log.warning("po_answer_send_retrying", error_code=sent.error_code, **ids)
             return False
@@ -327,7 +324,7 @@ class RequestReplies:
             consumer=self._identity,
             reason="undeliverable",
             error=f"error_code {code}: {error}" if code is not None else error,
-            deliveries=request.sends_failed,
+            deliveries=request.sends.count,
         )
         await self._redis.xadd(
             keys.dead_letter(po_service.RESPONSE_PREFIX.rstrip(":")),
@@ -340,7 +337,7 @@ class RequestReplies:
             "po_answer_given_up",
             user_id=user.user_id,
             request_id=request.request_id,
-            deliveries=request.sends_failed,
+            deliveries=request.sends.count,
             user_told=told.delivery is Delivery.DELIVERED,
         )
         return await self._finish(user, request)

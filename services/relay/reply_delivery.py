@@ -12,7 +12,6 @@ dead-lettered, and the user's later replies follow. See the relay's
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from redis.exceptions import RedisError
 
 from services.relay.contracts import POContract, POReply
 from services.relay.cursors import Advanced, Cursors, dead_letter
+from services.relay.failed_sends import FailedSends
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
 from shared import keys
@@ -95,23 +95,16 @@ class _Trouble:
 
     pauses: int = 0
     """Attempts that did not finish, for whatever reason: the backoff's count."""
-    sends_failed: int = 0
-    """Sends Telegram kept failing on (each after the sender's own retries)."""
-    first_failed_at: float = 0.0
+    sends: FailedSends = field(default_factory=FailedSends)
+    """Sends Telegram kept failing on."""
     failures: int = 0
     """Attempts that raised something unexpected."""
     error: str = ""
     error_code: int | None = None
 
     def send_failed(self, sent: Sent) -> None:
-        if not self.sends_failed:
-            self.first_failed_at = time.monotonic()
-        self.sends_failed += 1
+        self.sends.note()
         self.error, self.error_code = sent.error, sent.error_code
-
-    def hopeless(self, max_attempts: int, max_age_s: float) -> bool:
-        age = time.monotonic() - self.first_failed_at
-        return self.sends_failed >= max_attempts and age >= max_age_s
 
     def describe(self) -> str:
         code = f"error_code {self.error_code}: " if self.error_code is not None else ""
@@ -255,9 +248,9 @@ class ReplyDelivery:
         sent = await self._outbound.send(chat_id, reply.text or "", key=key)
         if sent.delivery is Delivery.RETRY:
             trouble.send_failed(sent)
-            if trouble.hopeless(self._max_attempts, self._max_age_s):
+            if trouble.sends.hopeless(self._max_attempts, self._max_age_s):
                 return await self._give_up(user, item, chat_id, trouble)
-            log.warning("reply_retrying", attempts=trouble.sends_failed, **fields)
+            log.warning("reply_retrying", attempts=trouble.sends.count, **fields)
             return False
         if sent.delivery is Delivery.GAVE_UP:
             log.warning("reply_undeliverable", error_code=sent.error_code, **fields)
@@ -285,7 +278,7 @@ class ReplyDelivery:
             item,
             "undeliverable",
             trouble.describe(),
-            deliveries=trouble.sends_failed,
+            deliveries=trouble.sends.count,
             error_code=trouble.error_code,
             user_told=told.delivery is Delivery.DELIVERED,
         )
