@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from services.notifier.consumers import ConsumerPruner
 from shared import keys
+from shared.connections import text
 from shared.schemas import encode_entry
 from tests.plugins.processes import StartService
 from tests.services.notifier.test_notifier import start_notifier, success
@@ -27,11 +28,7 @@ IDLE_S = 0.1
 async def consumers(redis: aioredis.Redis) -> dict[str, dict[str, Any]]:
     """The group's consumers by name: ``pending`` and ``idle`` (ms)."""
     rows: list[dict[Any, Any]] = await redis.xinfo_consumers(STREAM, GROUP)
-    return {_text(row["name"]): row for row in rows}
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return {text(row["name"]): row for row in rows}
 
 
 async def wait_until(
