@@ -23,6 +23,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from services.relay import contracts
+from services.relay.cancellations import Cancellations
+from services.relay.control import ConversationControl
 from services.relay.cursors import Cursors
 from services.relay.incoming import IncomingReader
 from services.relay.leases import Leases
@@ -112,8 +114,20 @@ class Relay:
             texts=texts,
             typing=self.typing,
         )
+        self.cancellations = Cancellations(redis)
         self.answers, forwarder = self._po_side(
             settings, contract, redis, blocking, outbound, cursors, texts
+        )
+        self.control = ConversationControl(
+            redis,
+            identity=self.identity,
+            contract=contract,
+            outbound=outbound,
+            typing=self.typing,
+            cancellations=self.cancellations,
+            watch=self.watch,
+            texts=texts,
+            metrics=self.metrics,
         )
         self.incoming = IncomingReader(
             redis,
@@ -123,13 +137,14 @@ class Relay:
             cursors=cursors,
             ownership=self,
             listener=self,
+            control=self.control,
             metrics=self.metrics,
         )
         # Typing before replies: a reply read at once stops the "typing…" it
         # resumed. Replies before incoming: forwarding activates a user's replies.
         self.coordinator = PartitionCoordinator(
             self.leases,
-            [self.typing, self.answers, self.watch, self.incoming],
+            [self.typing, self.cancellations, self.answers, self.watch, self.incoming],
             tick_s=settings.lease_tick_s,
             on_turn=self._on_turn,
         )
@@ -179,6 +194,7 @@ class Relay:
             max_age_s=settings.reply_max_age_s,
             metrics=self.metrics,
             contract=contract,
+            cancellations=self.cancellations,
         )
         forwarder = SessionForwarder(
             redis,
@@ -251,6 +267,7 @@ class Relay:
             group.create_task(self.typing.run(stop), name="relay-typing")
             group.create_task(self.watch.run(stop), name="relay-start-watch")
             group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")
+            group.create_task(self.control.run(stop), name="relay-control")
 
 
 async def serve(settings: RelaySettings) -> int:

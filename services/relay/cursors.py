@@ -75,12 +75,34 @@ class Cursors:
         return await self._advance(partition, keyspace.forwarded(partition), "", entry_id, dead)
 
     async def replied(
-        self, partition: int, user_id: int, entry_id: str, dead: DeadLetter | None = None
+        self,
+        partition: int,
+        user_id: int,
+        entry_id: str,
+        dead: DeadLetter | None = None,
+        *,
+        final: str | None = None,
     ) -> Advanced:
-        """Move the user's reply cursor to ``entry_id`` (handled, or dead-lettered)."""
+        """Move the user's reply cursor to ``entry_id`` (handled, or dead-lettered).
+
+        ``final``: the entry was the final reply to that request ('' : to the
+        oldest pending one, the PO named none), which stops being pending.
+        """
         key = keyspace.reply_cursor(partition)
+        answered = (
+            (keys.pending(user_id), keys.cancelled(user_id), keyspace.cancelling(partition))
+            if final is not None
+            else (_UNUSED, _UNUSED, _UNUSED)
+        )
         return await self._advance(
-            partition, key, str(user_id), entry_id, dead, typing=keyspace.typing(partition)
+            partition,
+            key,
+            str(user_id),
+            entry_id,
+            dead,
+            typing=keyspace.typing(partition),
+            answered=answered,
+            final="" if final is None else f"={final}",
         )
 
     async def _advance(
@@ -92,12 +114,14 @@ class Cursors:
         dead: DeadLetter | None,
         *,
         typing: str = _UNUSED,
+        answered: tuple[str, str, str] = (_UNUSED, _UNUSED, _UNUSED),
+        final: str = "",
     ) -> Advanced:
         dead_stream = _dead_stream(dead)
         data = encode_entry(dead)["data"] if dead is not None else b""
         moved = await self._script(
-            keys=[keyspace.lease(partition), key, dead_stream, typing],
-            args=[self._identity, field, entry_id, data, DEAD_LETTER_MAXLEN],
+            keys=[keyspace.lease(partition), key, dead_stream, typing, *answered],
+            args=[self._identity, field, entry_id, data, DEAD_LETTER_MAXLEN, final],
         )
         return Advanced(int(moved))
 

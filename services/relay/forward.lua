@@ -12,6 +12,7 @@
 -- KEYS[11] bot:watch:{p}
 -- KEYS[12] bot:typing:{p}
 -- KEYS[13] bot:incoming:{p}
+-- KEYS[14] bot:pending:{user} (the requests awaiting their final reply)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -24,6 +25,7 @@
 -- ARGV[10] the PO start timeout, ms (the spawn guard's TTL, the watch's deadline)
 -- ARGV[11] the worker status key prefix (worker:status:)
 -- ARGV[12] the "typing…" cap, ms
+-- ARGV[13] the request id the PO input carries
 -- Returns {'lost'}; {'duplicate', last forwarded, reply cursor, watch};
 -- or {'forwarded', worker id, spawned (0/1), previous status, reply cursor, watch, input id}.
 -- include: now_ms.lua
@@ -85,6 +87,9 @@ local typing_until = string.format('%d', now_ms() + tonumber(ARGV[12]))
 redis.call('HSET', KEYS[12], user, ARGV[6] .. ':' .. typing_until)
 
 local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
+-- Awaited until its final reply: what /stop cancels and /status counts.
+redis.call('ZADD', KEYS[14], 'NX', now_ms(), ARGV[13])
+redis.call('EXPIRE', KEYS[14], ARGV[5])
 redis.call('SET', KEYS[2], entry_id)
 -- Nobody else trims the partition's stream: drop what is forwarded, never more
 -- (MINID keeps this entry and every later one). Approximate: only whole nodes

@@ -30,6 +30,7 @@ from services.relay.blocking import (
     id_after,
     read_streams,
 )
+from services.relay.cancellations import Cancellations
 from services.relay.contracts import SEED, POContract
 from services.relay.cursors import Cursors
 from services.relay.outbound import Outbound
@@ -97,6 +98,7 @@ class ReplyForwarder:
         batch: int = 50,
         metrics: Metrics | None = None,
         contract: POContract = SEED,
+        cancellations: Cancellations | None = None,
     ) -> None:
         self._contract = contract
         self._redis = redis
@@ -130,6 +132,7 @@ class ReplyForwarder:
             max_age_s=max_age_s,
             resume_reading=self._resume_reading,
             contract=contract,
+            cancellations=cancellations or Cancellations(redis),
         )
 
     @property

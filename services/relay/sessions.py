@@ -96,7 +96,8 @@ class SessionForwarder:
         user_id = message.user_id
         # The ingress's id follows the message through every log; entries
         # from before it existed fall back to their stream id (stable too).
-        po_input = self._contract.input_data(message, message.request_id or entry_id)
+        request_id = message.request_id or entry_id
+        po_input = self._contract.input_data(message, request_id)
         command = self.create_command(user_id, message.telegram_id)
         reply = await self._script(
             keys=[
@@ -113,6 +114,7 @@ class SessionForwarder:
                 keyspace.start_watch(partition),
                 keyspace.typing(partition),
                 keys.incoming(partition),
+                keys.pending(user_id),
             ],
             args=[
                 self._identity,
@@ -127,6 +129,7 @@ class SessionForwarder:
                 self._start_timeout_ms,
                 _STATUS_PREFIX,
                 self._typing_cap_ms,
+                request_id,
             ],
         )
         return _result(reply)
