@@ -30,15 +30,27 @@ from .formatting import format_message_text
 from .html import parse_html
 from .markdown import parse_markdown, parse_markdown_v2
 from .methods import MethodSpec, bot_method
+from .methods.reactions import REACTION_EMOJI
 from .methods.updates import get_updates
 from .params import Params
-from .records import Call, ChatAction, ChatState, Draft, WebhookConfig, WebhookDelivery
+from .records import (
+    Call,
+    CallbackPress,
+    ChatAction,
+    ChatState,
+    Draft,
+    Reaction,
+    WebhookConfig,
+    WebhookDelivery,
+)
 
 __all__ = [
     "DEFAULT_TOKEN",
     "DEVIATIONS",
+    "REACTION_EMOJI",
     "ApiError",
     "Call",
+    "CallbackPress",
     "ChatAction",
     "ChatState",
     "Draft",
@@ -50,6 +62,7 @@ __all__ = [
     "ManualClock",
     "MethodSpec",
     "Params",
+    "Reaction",
     "WebhookConfig",
     "WebhookDelivery",
     "bot_method",
@@ -77,4 +90,9 @@ DEVIATIONS = (
     "Telegram's real algorithm is unpublished.",
     "Every non-zero integer chat id exists; '@username' chat ids are 'chat not found'.",
     "MarkdownV2 blockquotes ('>', '**>', '||') are parsed in a simplified way.",
+    "Reactions: no chat allows custom emoji; REACTION_EMPTY for removing a reaction the bot "
+    "never set was observed on Telegram by a third party, not captured by us; a refused "
+    "reaction still spends a send.",
+    "Drafts sent after their user stopped one are shown (Telegram does not document it); a "
+    "bot that keeps streaming after a stop is seen doing so.",
 )

@@ -232,3 +232,17 @@ class FakeTelegram(FakeUpdates, StartStop):
             stored["reply_markup"] = reply_markup
         self.notify()
         return copy.deepcopy(stored)
+
+    def edit_bot_markup(
+        self, chat_id: int, message_id: int, reply_markup: JSONDict | None
+    ) -> JSONDict:
+        """Replace (None: remove) the inline keyboard of a bot message; the text stays."""
+        chat = self.chat(chat_id)
+        stored = chat.messages[message_id]
+        chat.edits.append(copy.deepcopy(stored))
+        stored.update(edit_date=int(time.time()))
+        stored.pop("reply_markup", None)
+        if reply_markup is not None:
+            stored["reply_markup"] = reply_markup
+        self.notify()
+        return copy.deepcopy(stored)
