@@ -100,7 +100,7 @@ async def test_a_draft_replaced_by_a_message_cannot_be_stopped(
 
     status, body = await press_stop(http, fake_telegram, 7)
 
-    assert status == 404, body
+    assert (status, body["error"]) == (404, f"LookupError: no live draft 7 in chat {PRIVATE}")
     assert fake_telegram.pending_updates == []
 
 
@@ -113,17 +113,17 @@ async def test_a_draft_older_than_30_seconds_cannot_be_stopped(
     await bot.send_message_draft(PRIVATE, draft_id=7, text="Думаю…", can_stop=True)
     telegram_clock.advance(31)
 
-    status, _ = await press_stop(http, fake_telegram, 7)
+    status, body = await press_stop(http, fake_telegram, 7)
 
-    assert status == 404
+    assert (status, body["error"]) == (404, f"LookupError: no live draft 7 in chat {PRIVATE}")
 
 
 async def test_a_draft_never_sent_cannot_be_stopped(
     fake_telegram: FakeTelegram, http: aiohttp.ClientSession
 ) -> None:
-    status, _ = await press_stop(http, fake_telegram, 99)
+    status, body = await press_stop(http, fake_telegram, 99)
 
-    assert status == 404
+    assert (status, body["error"]) == (404, f"LookupError: no live draft 99 in chat {PRIVATE}")
 
 
 async def test_the_stop_reaches_a_webhook_like_any_update(
