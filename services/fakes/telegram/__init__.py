@@ -13,7 +13,11 @@ It enforces what Telegram enforces, because a fake kinder than Telegram hides
 bugs: text length in UTF-16 code units after entity parsing, HTML and
 MarkdownV2 parsing with Telegram's error messages (ports of tdlib's parsers),
 flood limits with 429 ``retry_after`` and the penalty that follows, blocked
-users, one poller per token, webhook delivery retried until 2xx. Tests can
+users, one poller per token, webhook delivery retried until 2xx, the bot's
+reactions (Telegram's emoji list, one per message), command menus per scope
+and language. Users press inline buttons (:meth:`FakeTelegram.press_button`)
+and the stop button of a ``can_stop`` draft (:meth:`FakeTelegram.stop_draft`,
+a ``stopped_message_generation`` update). Tests can
 also script failures (429, 5xx, slow answers, dropped connections) and wait
 for events instead of sleeping (:meth:`FakeTelegram.wait_for`). A new Bot API
 method is one decorated function in :mod:`.methods`. Deliberate deviations

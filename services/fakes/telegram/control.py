@@ -119,24 +119,14 @@ class ControlApi:
 
     async def callback(self, request: web.Request) -> web.StreamResponse:
         data = await _json_body(request)
-        chat_id, message_id, user_id = (
-            _chat_id_of(request),
-            data.get("message_id"),
-            data.get("user_id"),
-        )
-        if "button" not in data:
-            return _ok(
-                self.fake.inject_callback_query(
-                    chat_id, str(data["data"]), message_id=message_id, user_id=user_id
-                )
-            )
+        chat_id = _chat_id_of(request)
+        who = {"message_id": data.get("message_id"), "user_id": data.get("user_id")}
+        if "button" not in data:  # raw data: what no client could send (a forgery)
+            return _ok(self.fake.inject_callback_query(chat_id, str(data["data"]), **who))
         try:
-            update = self.fake.press_button(
-                chat_id, str(data["button"]), message_id=message_id, user_id=user_id
-            )
+            return _ok(self.fake.press_button(chat_id, str(data["button"]), **who))
         except KeyError as exc:
             return _error(404, exc)
-        return _ok(update)
 
     async def reactions(self, request: web.Request) -> web.StreamResponse:
         data = await _json_body(request)

@@ -39,7 +39,7 @@ class FakeTelegram(FakeUpdates, StartStop):
 
     State a test reads: :attr:`calls`, :attr:`chats` (see :class:`ChatState`),
     :attr:`pending_updates`, :attr:`webhook`, :attr:`webhook_deliveries`,
-    :attr:`callback_answers`, :attr:`commands`, :attr:`throttled`.
+    :attr:`callback_answers`, :attr:`commands`, :attr:`commands_set`, :attr:`throttled`.
     ``clock`` (monotonic by default, :class:`ManualClock` in flood tests) times
     the flood limits and the records; waits for events use the event loop.
     ``routes`` are served beside the Bot API and the control API (the

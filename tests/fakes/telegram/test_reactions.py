@@ -6,12 +6,17 @@ import aiohttp
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.types import ReactionTypeCustomEmoji, ReactionTypeEmoji
+from aiogram.types import ReactionTypeCustomEmoji, ReactionTypeEmoji, ReactionTypeUnion
 
 from services.fakes.telegram import FakeTelegram, FloodLimits
 from tests.fakes.telegram import GROUP, PRIVATE
 
-EYES = [ReactionTypeEmoji(emoji="👀")]
+
+def emoji(*chars: str) -> list[ReactionTypeUnion]:
+    return [ReactionTypeEmoji(emoji=char) for char in chars]
+
+
+EYES = emoji("👀")
 
 
 def user_message(fake: FakeTelegram, chat_id: int = PRIVATE) -> int:
@@ -33,7 +38,7 @@ async def test_a_new_reaction_replaces_the_bots_previous_one(
     message_id = user_message(fake_telegram)
     await bot.set_message_reaction(PRIVATE, message_id, reaction=EYES)
 
-    await bot.set_message_reaction(PRIVATE, message_id, reaction=[ReactionTypeEmoji(emoji="👍")])
+    await bot.set_message_reaction(PRIVATE, message_id, reaction=emoji("👍"))
 
     assert fake_telegram.chat(PRIVATE).reactions[message_id] == [{"type": "emoji", "emoji": "👍"}]
 
@@ -76,21 +81,19 @@ async def test_a_reaction_to_a_deleted_message_is_refused(
     assert fake_telegram.chat(PRIVATE).reactions == {}
 
 
-@pytest.mark.parametrize("emoji", ["❤️", "🦆", "ok"])
+@pytest.mark.parametrize("char", ["❤️", "🦆", "ok"])
 async def test_an_emoji_outside_telegrams_reaction_list_is_refused(
-    bot: Bot, fake_telegram: FakeTelegram, emoji: str
+    bot: Bot, fake_telegram: FakeTelegram, char: str
 ) -> None:
     message_id = user_message(fake_telegram)
 
     with pytest.raises(TelegramBadRequest, match="Bad Request: REACTION_INVALID"):
-        await bot.set_message_reaction(
-            PRIVATE, message_id, reaction=[ReactionTypeEmoji(emoji=emoji)]
-        )
+        await bot.set_message_reaction(PRIVATE, message_id, reaction=emoji(char))
 
 
 async def test_a_custom_emoji_reaction_is_refused(bot: Bot, fake_telegram: FakeTelegram) -> None:
     message_id = user_message(fake_telegram)
-    custom = [ReactionTypeCustomEmoji(custom_emoji_id="5368324170671202286")]
+    custom: list[ReactionTypeUnion] = [ReactionTypeCustomEmoji(custom_emoji_id="5368")]
 
     with pytest.raises(TelegramBadRequest, match="REACTION_INVALID"):
         await bot.set_message_reaction(PRIVATE, message_id, reaction=custom)
@@ -100,7 +103,7 @@ async def test_a_bot_may_set_only_one_reaction_per_message(
     bot: Bot, fake_telegram: FakeTelegram
 ) -> None:
     message_id = user_message(fake_telegram)
-    two = [ReactionTypeEmoji(emoji="👀"), ReactionTypeEmoji(emoji="👍")]
+    two = emoji("👀", "👍")
 
     with pytest.raises(TelegramBadRequest, match="REACTIONS_TOO_MANY"):
         await bot.set_message_reaction(PRIVATE, message_id, reaction=two)
