@@ -55,15 +55,28 @@ def router() -> Router:
     return commands
 
 
-async def register_menu(bot: Bot, texts: Texts) -> None:
-    """Telegram's command menu (``setMyCommands``), from ``texts.menu``.
+async def register_menu(bot: Bot, texts: Texts) -> bool:
+    """Telegram's command menu (``setMyCommands``), from ``texts.menu``; True if it was set.
 
+    Set only when it differs from what Telegram already has (``getMyCommands``
+    for the same scope and language): setting it on every restart has cost
+    other bots lockouts of minutes, and restarts are frequent (deploys, crashes).
     One menu for everyone (the default scope), so it leaves out the admins'
     ``/servers``: a menu per admin chat would have to follow every change of
     who is an admin, and admins know the command from their ``/help``.
     """
     menu = [BotCommand(command=name, description=text) for name, text in texts.menu.items()]
+    current = await bot.get_my_commands()
+    if _entries(current) == _entries(menu):
+        log.info("command_menu_unchanged", commands=len(menu))
+        return False
     await bot.set_my_commands(menu)
+    log.info("command_menu_set", commands=len(menu))
+    return True
+
+
+def _entries(menu: list[BotCommand]) -> list[tuple[str, str]]:
+    return [(command.command, command.description) for command in menu]
 
 
 def help_text(user: User, texts: Texts) -> str:

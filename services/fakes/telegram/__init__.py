@@ -13,7 +13,11 @@ It enforces what Telegram enforces, because a fake kinder than Telegram hides
 bugs: text length in UTF-16 code units after entity parsing, HTML and
 MarkdownV2 parsing with Telegram's error messages (ports of tdlib's parsers),
 flood limits with 429 ``retry_after`` and the penalty that follows, blocked
-users, one poller per token, webhook delivery retried until 2xx. Tests can
+users, one poller per token, webhook delivery retried until 2xx, the bot's
+reactions (Telegram's emoji list, one per message), command menus per scope
+and language. Users press inline buttons (:meth:`FakeTelegram.press_button`)
+and the stop button of a ``can_stop`` draft (:meth:`FakeTelegram.stop_draft`,
+a ``stopped_message_generation`` update). Tests can
 also script failures (429, 5xx, slow answers, dropped connections) and wait
 for events instead of sleeping (:meth:`FakeTelegram.wait_for`). A new Bot API
 method is one decorated function in :mod:`.methods`. Deliberate deviations
@@ -30,15 +34,27 @@ from .formatting import format_message_text
 from .html import parse_html
 from .markdown import parse_markdown, parse_markdown_v2
 from .methods import MethodSpec, bot_method
+from .methods.reactions import REACTION_EMOJI
 from .methods.updates import get_updates
 from .params import Params
-from .records import Call, ChatAction, ChatState, Draft, WebhookConfig, WebhookDelivery
+from .records import (
+    Call,
+    CallbackPress,
+    ChatAction,
+    ChatState,
+    Draft,
+    Reaction,
+    WebhookConfig,
+    WebhookDelivery,
+)
 
 __all__ = [
     "DEFAULT_TOKEN",
     "DEVIATIONS",
+    "REACTION_EMOJI",
     "ApiError",
     "Call",
+    "CallbackPress",
     "ChatAction",
     "ChatState",
     "Draft",
@@ -50,6 +66,7 @@ __all__ = [
     "ManualClock",
     "MethodSpec",
     "Params",
+    "Reaction",
     "WebhookConfig",
     "WebhookDelivery",
     "bot_method",
@@ -77,4 +94,9 @@ DEVIATIONS = (
     "Telegram's real algorithm is unpublished.",
     "Every non-zero integer chat id exists; '@username' chat ids are 'chat not found'.",
     "MarkdownV2 blockquotes ('>', '**>', '||') are parsed in a simplified way.",
+    "Reactions: no chat allows custom emoji; REACTION_EMPTY for removing a reaction the bot "
+    "never set was observed on Telegram by a third party, not captured by us; a refused "
+    "reaction still spends a send.",
+    "Drafts sent after their user stopped one are shown (Telegram does not document it); a "
+    "bot that keeps streaming after a stop is seen doing so.",
 )

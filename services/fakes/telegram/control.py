@@ -3,14 +3,23 @@
 JSON in, ``{"ok": true, "result": ...}`` out; the sandbox's web page and
 out-of-process tests use it where Python tests call the fake directly.
 
-GET  /_fake                              state summary
+GET  /_fake                              state summary (set_my_commands: calls that set a menu)
 GET  /_fake/calls?method=&since=SEQ      recorded calls
 GET  /_fake/chats                        known chats
 GET  /_fake/chats/{id}                   one chat: messages, drafts, actions
 POST /_fake/chats/{id}/messages          {"text", "user_id"?} user writes
 POST /_fake/chats/{id}/edits             {"message_id", "text"} user edits
-POST /_fake/chats/{id}/callbacks         {"data", "message_id"?} user presses a button
+POST /_fake/chats/{id}/callbacks         {"button": label | "data": raw, "message_id"?, "user_id"?}
+                                         user presses a button: "button" only one the message
+                                         shows now (404 if none); "data" anything (a forgery)
 POST /_fake/chats/{id}/block             {"blocked": true|false}
+POST /_fake/chats/{id}/reactions         {"enabled": true|false} chat admins allow reactions
+POST /_fake/chats/{id}/drafts/{draft_id}/stop
+                                         user presses a draft's stop button: the bot gets a
+                                         stopped_message_generation update; 404 if the draft
+                                         does not show now, 400 if it has no stop button
+GET  /_fake/commands                     command menus: scope, language_code, commands,
+                                         set_count (successful setMyCommands for that menu)
 POST /_fake/updates                      a raw update (update_id assigned)
 POST /_fake/failures                     {"method", "kind", "times"?, "chat_id"?, ...}
 DELETE /_fake/failures                   forget scripted failures
@@ -56,6 +65,9 @@ class ControlApi:
                 ("POST", "/chats/{chat_id}/edits", self.edit),
                 ("POST", "/chats/{chat_id}/callbacks", self.callback),
                 ("POST", "/chats/{chat_id}/block", self.block),
+                ("POST", "/chats/{chat_id}/reactions", self.reactions),
+                ("POST", "/chats/{chat_id}/drafts/{draft_id}/stop", self.stop_draft),
+                ("GET", "/commands", self.commands),
                 ("POST", "/updates", self.update),
                 ("POST", "/failures", self.add_failure),
                 ("DELETE", "/failures", self.clear_failures),
@@ -75,6 +87,7 @@ class ControlApi:
                 "calls": len(self.fake.calls),
                 "throttled": len(self.fake.throttled),
                 "flood_limits": self.fake.flood.limits,
+                "set_my_commands": self.fake.commands_set.total(),
             }
         )
 
@@ -106,10 +119,40 @@ class ControlApi:
 
     async def callback(self, request: web.Request) -> web.StreamResponse:
         data = await _json_body(request)
-        update = self.fake.inject_callback_query(
-            _chat_id_of(request), str(data["data"]), message_id=data.get("message_id")
+        chat_id = _chat_id_of(request)
+        who = {"message_id": data.get("message_id"), "user_id": data.get("user_id")}
+        if "button" not in data:  # raw data: what no client could send (a forgery)
+            return _ok(self.fake.inject_callback_query(chat_id, str(data["data"]), **who))
+        try:
+            return _ok(self.fake.press_button(chat_id, str(data["button"]), **who))
+        except KeyError as exc:
+            return _error(404, exc)
+
+    async def reactions(self, request: web.Request) -> web.StreamResponse:
+        data = await _json_body(request)
+        self.fake.set_reactions_enabled(_chat_id_of(request), bool(data["enabled"]))
+        return _ok(True)
+
+    async def stop_draft(self, request: web.Request) -> web.StreamResponse:
+        draft_id = int(request.match_info["draft_id"])
+        try:
+            return _ok(self.fake.stop_draft(_chat_id_of(request), draft_id))
+        except LookupError as exc:
+            return _error(404, exc)
+
+    async def commands(self, request: web.Request) -> web.StreamResponse:
+        counts = self.fake.commands_set
+        return _ok(
+            [
+                {
+                    "scope": decode(scope),
+                    "language_code": language,
+                    "commands": self.fake.commands.get((scope, language), []),
+                    "set_count": counts[(scope, language)],
+                }
+                for scope, language in sorted(set(self.fake.commands) | set(counts))
+            ]
         )
-        return _ok(update)
 
     async def block(self, request: web.Request) -> web.StreamResponse:
         data = await _json_body(request)
@@ -157,11 +200,15 @@ async def control_errors(
     try:
         return await handler(request)
     except (KeyError, ValueError, TypeError, msgspec.ValidationError, ApiError) as exc:
-        return json_response(400, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return _error(400, exc)
 
 
 def _ok(result: Any) -> web.Response:
     return json_response(200, {"ok": True, "result": result})
+
+
+def _error(status: int, exc: Exception) -> web.Response:
+    return json_response(status, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
 
 
 async def _json_body(request: web.Request) -> JSONDict:

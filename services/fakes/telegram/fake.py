@@ -39,7 +39,7 @@ class FakeTelegram(FakeUpdates, StartStop):
 
     State a test reads: :attr:`calls`, :attr:`chats` (see :class:`ChatState`),
     :attr:`pending_updates`, :attr:`webhook`, :attr:`webhook_deliveries`,
-    :attr:`callback_answers`, :attr:`commands`, :attr:`throttled`.
+    :attr:`callback_answers`, :attr:`commands`, :attr:`commands_set`, :attr:`throttled`.
     ``clock`` (monotonic by default, :class:`ManualClock` in flood tests) times
     the flood limits and the records; waits for events use the event loop.
     ``routes`` are served beside the Bot API and the control API (the
@@ -229,6 +229,20 @@ class FakeTelegram(FakeUpdates, StartStop):
         if formatted.entities:
             stored["entities"] = formatted.entities
         if reply_markup is not None and "inline_keyboard" in reply_markup:
+            stored["reply_markup"] = reply_markup
+        self.notify()
+        return copy.deepcopy(stored)
+
+    def edit_bot_markup(
+        self, chat_id: int, message_id: int, reply_markup: JSONDict | None
+    ) -> JSONDict:
+        """Replace (None: remove) the inline keyboard of a bot message; the text stays."""
+        chat = self.chat(chat_id)
+        stored = chat.messages[message_id]
+        chat.edits.append(copy.deepcopy(stored))
+        stored.update(edit_date=int(time.time()))
+        stored.pop("reply_markup", None)
+        if reply_markup is not None:
             stored["reply_markup"] = reply_markup
         self.notify()
         return copy.deepcopy(stored)

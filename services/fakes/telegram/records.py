@@ -50,10 +50,40 @@ class Call:
 
 @dataclass
 class Draft:
+    """One ``sendMessageDraft`` as the user's client shows it.
+
+    ``can_stop``: the user sees a stop button (control API: stop it);
+    ``stopped``: the user pressed it (a ``stopped_message_generation`` update went out).
+    """
+
     draft_id: int
     text: str
     entities: list[JSONDict]
     time: float
+    can_stop: bool = False
+    keep_on_stop: bool = False
+    stopped: bool = False
+
+
+@dataclass
+class Reaction:
+    """One successful ``setMessageReaction``: the bot's reaction on a message after it."""
+
+    message_id: int
+    reaction: list[JSONDict]
+    is_big: bool
+    time: float
+
+
+@dataclass
+class CallbackPress:
+    """A user's press of an inline button, and the bot's answer once it comes."""
+
+    query_id: str
+    message_id: int
+    data: str
+    user_id: int
+    answer: JSONDict | None = None
 
 
 @dataclass
@@ -78,6 +108,12 @@ class ChatState:
     keyboard: JSONDict | None = None
     """The reply keyboard the user's client shows: the last ``ReplyKeyboardMarkup`` the bot
     sent here, until a ``ReplyKeyboardRemove`` (a reply keyboard is not part of the message)."""
+    reactions: dict[int, list[JSONDict]] = field(default_factory=dict)
+    """The bot's current reaction per message id (absent: none)."""
+    reaction_history: list[Reaction] = field(default_factory=list)
+    reactions_enabled: bool = True
+    """False: the chat's admins turned reactions off; every reaction is refused."""
+    presses: list[CallbackPress] = field(default_factory=list)
     not_editable: set[int] = field(default_factory=set)
     """Bot messages sent with a reply keyboard, a removal or a force reply: Telegram edits
     only messages without ``reply_markup`` or with an inline keyboard."""
@@ -113,11 +149,18 @@ class ChatState:
         return {
             "chat": self.info,
             "blocked": self.blocked,
-            "messages": self.transcript,
+            "reactions_enabled": self.reactions_enabled,
+            "messages": [self._shown(m) for m in self.transcript],
             "drafts": [msgspec.to_builtins(d) for d in self.drafts.values()],
             "actions": [msgspec.to_builtins(a) for a in self.actions],
             "keyboard": self.keyboard,
+            "callback_queries": [msgspec.to_builtins(p) for p in self.presses],
         }
+
+    def _shown(self, message: JSONDict) -> JSONDict:
+        """A message as the chat view shows it: with the bot's reaction, if any."""
+        reaction = self.reactions.get(message["message_id"])
+        return {**message, "bot_reaction": reaction} if reaction else message
 
 
 @dataclass

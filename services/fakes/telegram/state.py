@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,7 +17,14 @@ from typing import Any, TypeVar
 from shared.stopping import pause
 
 from .flood import Clock
-from .records import Call, ChatState, WebhookConfig, WebhookDelivery
+from .records import (
+    Call,
+    CallbackPress,
+    ChatState,
+    Reaction,
+    WebhookConfig,
+    WebhookDelivery,
+)
 from .wire import JSONDict
 
 T = TypeVar("T")
@@ -60,8 +68,12 @@ class FakeState:
         self.webhook: WebhookConfig | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.callback_answers: list[JSONDict] = []
-        self.open_callback_queries: set[str] = set()
+        self.open_callback_queries: dict[str, CallbackPress] = {}
+        """Presses not answered yet, by callback query id."""
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
+        """The bot's command menus by (scope as JSON, language code)."""
+        self.commands_set: Counter[tuple[str, str]] = Counter()
+        """Successful ``setMyCommands`` calls per menu (what a lockout is counted on)."""
         self.version = 0
 
         self._update_ids = itertools.count(first_update_id)
@@ -128,6 +140,25 @@ class FakeState:
             timeout,
             what=f"{count} bot message(s) in chat {chat_id}",
         )
+
+    async def wait_for_reaction(
+        self, chat_id: int, message_id: int, emoji: str | None, timeout: float = 5.0
+    ) -> list[Reaction]:
+        """Wait until the bot's reaction on the message is ``emoji`` (None: no reaction).
+
+        Returns the message's reaction history: every successful ``setMessageReaction``.
+        """
+        chat = self.chat(chat_id)
+        wanted = [emoji] if emoji else []
+
+        def reached() -> tuple[list[Reaction]] | None:
+            if [r.get("emoji") for r in chat.reactions.get(message_id, [])] != wanted:
+                return None
+            return ([r for r in chat.reaction_history if r.message_id == message_id],)
+
+        what = f"reaction {emoji!r} on message {message_id} in chat {chat_id}"
+        (history,) = await self.wait_for(reached, timeout, what=what)
+        return history
 
     async def wait_for_call(
         self,

@@ -15,7 +15,7 @@ from typing import Any
 
 from .entities import entity, utf16_len
 from .errors import CONFLICT_OTHER_POLLER, CONFLICT_WEBHOOK, ApiError, bad_request
-from .records import ChatState, WebhookConfig
+from .records import CallbackPress, ChatState, WebhookConfig
 from .state import FakeState, Poll
 from .wire import JSONDict
 
@@ -26,9 +26,13 @@ DEFAULT_ALLOWED_UPDATES = frozenset(
         "deleted_business_messages", "inline_query", "chosen_inline_result",
         "callback_query", "shipping_query", "pre_checkout_query", "purchased_paid_media",
         "poll", "poll_answer", "my_chat_member", "chat_join_request", "chat_boost",
-        "removed_chat_boost",
+        "removed_chat_boost", "stopped_message_generation",
     }
 )  # fmt: skip
+
+DRAFT_LIFETIME_S = 30.0
+"""A draft shows this long after its last ``sendMessageDraft`` (the Bot API's "30-second
+preview"); only then can its user stop it."""
 
 
 class FakeUpdates(FakeState):
@@ -90,15 +94,68 @@ class FakeUpdates(FakeState):
             message_id = chat.sent[-1]["message_id"]
         message = chat.messages[message_id]
         query_id = str(next(self._query_ids) * 1_000_003)
-        self.open_callback_queries.add(query_id)
+        sender = self.user(user_id if user_id is not None else _default_user_id(chat_id))
+        press = CallbackPress(query_id, message_id, data, sender["id"])
+        chat.presses.append(press)
+        self.open_callback_queries[query_id] = press
         query = {
             "id": query_id,
-            "from": self.user(user_id if user_id is not None else _default_user_id(chat_id)),
+            "from": sender,
             "message": copy.deepcopy(message),
             "chat_instance": str(abs(chat_id) * 7 + 1),
             "data": data,
         }
         return self.inject_update({"callback_query": query})
+
+    def press_button(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        message_id: int | None = None,
+        user_id: int | None = None,
+    ) -> JSONDict:
+        """The user presses the inline button labelled ``text`` (default: on the bot's latest
+        message), as a client can: only a button the message shows now, its data sent as is."""
+        chat = self.chat(chat_id)
+        if message_id is None:
+            with_keyboard = [m for m in chat.sent if "reply_markup" in m]
+            if not with_keyboard:
+                raise KeyError(f"no bot message with an inline keyboard in chat {chat_id}")
+            message_id = with_keyboard[-1]["message_id"]
+        rows = chat.messages[message_id].get("reply_markup", {}).get("inline_keyboard", [])
+        for button in (b for row in rows for b in row):
+            if button.get("text") == text and "callback_data" in button:
+                data = str(button["callback_data"])
+                return self.inject_callback_query(
+                    chat_id, data, message_id=message_id, user_id=user_id
+                )
+        raise KeyError(f"message {message_id} in chat {chat_id} has no callback button {text!r}")
+
+    def stop_draft(self, chat_id: int, draft_id: int) -> JSONDict:
+        """The user presses the stop button of a live draft sent with ``can_stop``.
+
+        As on Telegram the bot gets a ``stopped_message_generation`` update;
+        the draft disappears unless it was sent with ``keep_on_stop``.
+        ``LookupError`` if no such draft shows now (never sent, replaced by a
+        message, or older than 30 s); ``ValueError`` if it has no stop button.
+        """
+        chat = self.chat(chat_id)
+        draft = chat.drafts.get(draft_id)
+        if draft is None or self.clock() - draft.time > DRAFT_LIFETIME_S:
+            raise LookupError(f"no live draft {draft_id} in chat {chat_id}")
+        if not draft.can_stop or draft.stopped:
+            raise ValueError(f"draft {draft_id} in chat {chat_id} shows no stop button")
+        draft.stopped = True
+        if not draft.keep_on_stop:
+            del chat.drafts[draft_id]
+        stopped = {"chat": chat.info, "draft_id": draft_id}
+        return self.inject_update({"stopped_message_generation": copy.deepcopy(stopped)})
+
+    def set_reactions_enabled(self, chat_id: int, enabled: bool) -> None:
+        """The chat's admins allow (or forbid) reactions; a forbidden one: ``REACTION_INVALID``."""
+        self.chat(chat_id).reactions_enabled = enabled
+        self.notify()
 
     def block(self, chat_id: int, blocked: bool = True) -> None:
         """The chat's user blocks (or unblocks) the bot: sends get 403.

@@ -5,7 +5,7 @@ of its group (or a new module imported here); it gets the fake and the
 call's :class:`Params`, returns the ``result`` and raises ``ApiError``.
 """
 
-from . import bot, callbacks, messages, updates
+from . import bot, callbacks, messages, reactions, updates
 from .registry import METHODS, Handler, MethodSpec, bot_method
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "bot_method",
     "callbacks",
     "messages",
+    "reactions",
     "updates",
 ]

@@ -20,9 +20,12 @@ async def answer_callback_query(fake: FakeTelegram, params: Params) -> Any:
     text = params.string("text") or ""
     if len(text) > 200:
         raise bad_request("MESSAGE_TOO_LONG")
-    fake.open_callback_queries.discard(query_id)
-    fake.callback_answers.append(
-        {"callback_query_id": query_id, "text": text, "show_alert": params.boolean("show_alert")}
-    )
+    answer = {
+        "callback_query_id": query_id,
+        "text": text,
+        "show_alert": params.boolean("show_alert"),
+    }
+    fake.open_callback_queries.pop(query_id).answer = answer
+    fake.callback_answers.append(answer)
     fake.notify()
     return True

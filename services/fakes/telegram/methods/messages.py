@@ -36,21 +36,9 @@ async def send_message(fake: FakeTelegram, params: Params) -> Any:
 
 @bot_method("editMessageText")
 async def edit_message_text(fake: FakeTelegram, params: Params) -> Any:
-    if params.has("inline_message_id"):
-        raise bad_request("message to edit not found")
-    chat_id = params.chat_id()
-    message_id = params.integer("message_id")
-    if message_id is None:
-        raise bad_request("message identifier is not specified")
-    message = fake.chat(chat_id).messages.get(message_id)
-    if message is None:
-        raise bad_request("message to edit not found")
-    if not message.get("from", {}).get("is_bot") or message_id in fake.chat(chat_id).not_editable:
-        raise bad_request("message can't be edited")
+    chat_id, message_id, message = _message_to_edit(fake, params)
     formatted = fake.format_text(params)
-    markup = reply_markup(params)
-    if markup is not None and "inline_keyboard" not in markup:
-        raise bad_request("inline keyboard expected")
+    markup = _inline_markup(params)
     unchanged = (
         message.get("text") == formatted.text
         and message.get("entities", []) == formatted.entities
@@ -62,6 +50,42 @@ async def edit_message_text(fake: FakeTelegram, params: Params) -> Any:
     return fake.edit_bot_message(chat_id, message_id, formatted, reply_markup=markup)
 
 
+@bot_method("editMessageReplyMarkup")
+async def edit_message_reply_markup(fake: FakeTelegram, params: Params) -> Any:
+    """A new inline keyboard for a bot message; without ``reply_markup`` it removes it."""
+    chat_id, message_id, message = _message_to_edit(fake, params)
+    markup = _inline_markup(params)
+    if message.get("reply_markup") == markup:
+        raise bad_request(NOT_MODIFIED)
+    fake.admit_send(chat_id)
+    return fake.edit_bot_markup(chat_id, message_id, markup)
+
+
+def _message_to_edit(fake: FakeTelegram, params: Params) -> tuple[int, int, JSONDict]:
+    if params.has("inline_message_id"):
+        raise bad_request("message to edit not found")
+    chat_id = params.chat_id()
+    message_id = params.integer("message_id")
+    if message_id is None:
+        raise bad_request("message identifier is not specified")
+    message = fake.chat(chat_id).messages.get(message_id)
+    if message is None:
+        raise bad_request("message to edit not found")
+    if not message.get("from", {}).get("is_bot") or message_id in fake.chat(chat_id).not_editable:
+        raise bad_request("message can't be edited")
+    return chat_id, message_id, message
+
+
+def _inline_markup(params: Params) -> JSONDict | None:
+    """An edit's ``reply_markup``: only an inline keyboard may replace a message's."""
+    markup = reply_markup(params)
+    if markup is not None and "inline_keyboard" not in markup:
+        raise bad_request("inline keyboard expected")
+    if markup is not None and not any(markup["inline_keyboard"]):
+        return None  # an empty keyboard is no keyboard, as on Telegram
+    return markup
+
+
 @bot_method("deleteMessage")
 async def delete_message(fake: FakeTelegram, params: Params) -> Any:
     chat_id = params.chat_id()
@@ -70,6 +94,7 @@ async def delete_message(fake: FakeTelegram, params: Params) -> Any:
     if message_id is None or message_id not in chat.messages:
         raise bad_request("message to delete not found")
     chat.deleted.append(chat.messages.pop(message_id))
+    chat.reactions.pop(message_id, None)  # reactions go with their message
     fake.notify()
     return True
 
@@ -96,7 +121,14 @@ async def send_message_draft(fake: FakeTelegram, params: Params) -> Any:
         raise bad_request("TEXTDRAFT_PEER_INVALID")
     formatted = fake.format_text(params, allow_empty=True)
     fake.admit_send(chat_id)
-    draft = Draft(draft_id, formatted.text, formatted.entities, fake.clock())
+    draft = Draft(
+        draft_id,
+        formatted.text,
+        formatted.entities,
+        fake.clock(),
+        can_stop=params.boolean("can_stop"),
+        keep_on_stop=params.boolean("keep_on_stop"),
+    )
     chat = fake.chat(chat_id)
     chat.drafts[draft_id] = draft
     chat.draft_history.append(draft)
