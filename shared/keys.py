@@ -149,3 +149,12 @@ def restart_mark(user_id: int) -> str:
     on (a double tap, a second ingress, a replay) starts nothing over again.
     """
     return f"bot:restart:{user_id}"
+
+
+def acks(user_id: int) -> str:
+    """``bot:acks:{user_id}``: hash, pending request id -> the chat message the bot reacted to.
+
+    Written with the PO input when ``ACK_REACTIONS`` is on; the final reply's
+    step takes the field, so the relay that delivers it removes the 👀.
+    """
+    return f"bot:acks:{user_id}"

@@ -313,6 +313,14 @@ class TelegramClient:
         params = {"chat_id": chat_id, "action": action}
         return bool(await self.call("sendChatAction", params, timeout=timeout))
 
+    async def set_message_reaction(
+        self, chat_id: int, message_id: int, emoji: str | None, *, timeout: float | None = None
+    ) -> bool:
+        """``setMessageReaction``: the bot's one reaction on a message (None: removed)."""
+        reaction = [{"type": "emoji", "emoji": emoji}] if emoji else []
+        params = {"chat_id": chat_id, "message_id": message_id, "reaction": reaction}
+        return bool(await self.call("setMessageReaction", params, timeout=timeout))
+
     async def send_message_draft(
         self,
         chat_id: int,

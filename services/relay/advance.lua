@@ -7,6 +7,7 @@
 -- KEYS[5]  bot:pending:{user} for a final reply, or an unused key
 -- KEYS[6]  bot:cancelled:{user} for a final reply, or an unused key
 -- KEYS[7]  bot:cancelling:{p} for a final reply, or an unused key
+-- KEYS[8]  bot:acks:{user} for a final reply, or an unused key
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the hash field (a user id) for a reply cursor; '' for bot:fwd:{p}
 -- ARGV[3]  the entry id to move to
@@ -14,9 +15,11 @@
 -- ARGV[5]  the dead-letter stream's MAXLEN (approximate)
 -- ARGV[6]  a final reply's request: '' (none: not a final reply), '=' (the oldest
 --          pending: the PO named none), or '=<request id>'
--- Returns 1 moved, 2 already at or past the entry, 0 the lease is not this relay's.
+-- Returns {1, ack} moved, {2, ''} already at or past the entry, {0, ''} the lease is
+-- not this relay's; ack: the chat message reacted to for the request a final reply
+-- ends ('' : none).
 -- include: id_after.lua
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, ''} end
 local field, entry_id = ARGV[2], ARGV[3]
 local current
 if field == '' then
@@ -24,7 +27,7 @@ if field == '' then
 else
   current = redis.call('HGET', KEYS[2], field)
 end
-if current and not id_after(entry_id, current) then return 2 end
+if current and not id_after(entry_id, current) then return {2, ''} end
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'data', ARGV[4])
 end
@@ -47,6 +50,11 @@ if ARGV[6] ~= '' then
     if redis.call('SREM', KEYS[6], request) == 1 and redis.call('SCARD', KEYS[6]) == 0 then
       redis.call('SREM', KEYS[7], field)
     end
+    local ack = redis.call('HGET', KEYS[8], request)
+    if ack then
+      redis.call('HDEL', KEYS[8], request)
+      return {1, ack}
+    end
   end
 end
-return 1
+return {1, ''}

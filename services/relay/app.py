@@ -32,6 +32,7 @@ from services.relay.lifecycle import LifecycleWatch
 from services.relay.outbound import Outbound, TelegramOutbound
 from services.relay.partitions import PartitionCoordinator
 from services.relay.po_requests import RequestReplies
+from services.relay.reactions import AckReactions
 from services.relay.replies import ReplyForwarder
 from services.relay.request_forwarder import RequestForwarder
 from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForwarder
@@ -115,6 +116,7 @@ class Relay:
             typing=self.typing,
         )
         self.cancellations = Cancellations(redis)
+        self.reactions = AckReactions(outbound, enabled=settings.ack_reactions)
         self.answers, forwarder = self._po_side(
             settings, contract, redis, blocking, outbound, cursors, texts
         )
@@ -195,6 +197,7 @@ class Relay:
             metrics=self.metrics,
             contract=contract,
             cancellations=self.cancellations,
+            reactions=self.reactions,
         )
         forwarder = SessionForwarder(
             redis,
@@ -205,6 +208,7 @@ class Relay:
             start_timeout_s=settings.po_start_timeout_s,
             typing_cap_ms=self.typing.cap_ms,
             contract=contract,
+            reactions=settings.ack_reactions,
         )
         return replies, forwarder
 
@@ -242,6 +246,7 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
+        self.reactions.received(message.chat_id, message.message_id)
         await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
@@ -268,6 +273,7 @@ class Relay:
             group.create_task(self.watch.run(stop), name="relay-start-watch")
             group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")
             group.create_task(self.control.run(stop), name="relay-control")
+            group.create_task(self.reactions.run(stop), name="relay-reactions")
 
 
 async def serve(settings: RelaySettings) -> int:

@@ -13,6 +13,7 @@
 -- KEYS[12] bot:typing:{p}
 -- KEYS[13] bot:incoming:{p}
 -- KEYS[14] bot:pending:{user} (the requests awaiting their final reply)
+-- KEYS[15] bot:acks:{user} (request -> the chat message reacted to)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -26,6 +27,7 @@
 -- ARGV[11] the worker status key prefix (worker:status:)
 -- ARGV[12] the "typing…" cap, ms
 -- ARGV[13] the request id the PO input carries
+-- ARGV[14] the chat message's id, to react to ('' : no reaction)
 -- Returns {'lost'}; {'duplicate', last forwarded, reply cursor, watch};
 -- or {'forwarded', worker id, spawned (0/1), previous status, reply cursor, watch, input id}.
 -- include: now_ms.lua
@@ -90,6 +92,10 @@ local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
 -- Awaited until its final reply: what /stop cancels and /status counts.
 redis.call('ZADD', KEYS[14], 'NX', now_ms(), ARGV[13])
 redis.call('EXPIRE', KEYS[14], ARGV[5])
+if ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[15], ARGV[13], ARGV[14])
+  redis.call('EXPIRE', KEYS[15], ARGV[5])
+end
 redis.call('SET', KEYS[2], entry_id)
 -- Nobody else trims the partition's stream: drop what is forwarded, never more
 -- (MINID keeps this entry and every later one). Approximate: only whole nodes

@@ -60,6 +60,10 @@ class Outbound(Protocol):
         """Show "typing…" for about 5 s; best effort, never raises for Telegram errors."""
         ...
 
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        """Set or remove the bot's reaction on a message; best effort, never raises."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -93,6 +97,13 @@ class TelegramOutbound:
             return await self._sender.chat_action(chat_id, "typing", timeout=TYPING_TIMEOUT_S)
         except RedisError as exc:
             log.debug("typing_failed", chat_id=chat_id, error=type(exc).__name__)
+            return False
+
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        try:
+            return await self._sender.react(chat_id, message_id, emoji)
+        except RedisError as exc:
+            log.debug("reaction_failed", chat_id=chat_id, error=type(exc).__name__)
             return False
 
     async def close(self) -> None:

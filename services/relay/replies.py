@@ -35,6 +35,7 @@ from services.relay.contracts import SEED, POContract
 from services.relay.cursors import Cursors
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
+from services.relay.reactions import AckReactions
 from services.relay.reply_delivery import (
     QUEUE_LIMIT,
     QueuedReply,
@@ -99,6 +100,7 @@ class ReplyForwarder:
         metrics: Metrics | None = None,
         contract: POContract = SEED,
         cancellations: Cancellations | None = None,
+        reactions: AckReactions | None = None,
     ) -> None:
         self._contract = contract
         self._redis = redis
@@ -133,6 +135,7 @@ class ReplyForwarder:
             resume_reading=self._resume_reading,
             contract=contract,
             cancellations=cancellations or Cancellations(redis),
+            reactions=reactions or AckReactions(outbound, enabled=False),
         )
 
     @property

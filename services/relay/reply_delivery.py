@@ -26,6 +26,7 @@ from services.relay.cursors import Advanced, Cursors, dead_letter
 from services.relay.failed_sends import FailedSends
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
+from services.relay.reactions import AckReactions
 from shared import keys
 from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
@@ -131,9 +132,11 @@ class ReplyDelivery:
         resume_reading: Callable[[ReplyUser], Awaitable[None]],
         contract: POContract,
         cancellations: Cancellations,
+        reactions: AckReactions,
     ) -> None:
         self._contract = contract
         self._cancellations = cancellations
+        self._reactions = reactions
         self._resume_reading = resume_reading
         """Called when a held-back user's queue drained to half: read them again."""
         self._identity = identity
@@ -331,9 +334,10 @@ class ReplyDelivery:
             error=error,
             deliveries=deliveries,
         )
-        moved = await self._cursors.replied(
+        moved, acked = await self._cursors.answered(
             user.partition, user.user_id, item.entry_id, letter, final=final
         )
+        self._unreact(user, acked)
         if moved is Advanced.LOST:
             self._ownership.report_lost(user.partition)
             return False
@@ -353,13 +357,19 @@ class ReplyDelivery:
     async def _advance(
         self, user: ReplyUser, item: QueuedReply, *, final: str | None = None
     ) -> bool:
-        moved = await self._cursors.replied(
+        moved, acked = await self._cursors.answered(
             user.partition, user.user_id, item.entry_id, final=final
         )
+        self._unreact(user, acked)
         if moved is Advanced.LOST:
             self._ownership.report_lost(user.partition)
             return False
         return True
+
+    def _unreact(self, user: ReplyUser, acked: int | None) -> None:
+        """The request's final reply was handled: its message loses the 👀."""
+        if acked is not None and user.chat_id is not None:
+            self._reactions.answered(user.chat_id, acked)
 
 
 def _final(reply: POReply | MalformedEntry) -> str | None:

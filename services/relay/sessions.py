@@ -80,8 +80,10 @@ class SessionForwarder:
         start_timeout_s: float,
         typing_cap_ms: int,
         contract: POContract = SEED,
+        reactions: bool = False,
     ) -> None:
         self._contract = contract
+        self._reactions = reactions
         self._identity = identity
         self._typing_cap_ms = typing_cap_ms
         self._api_url = api_url
@@ -115,6 +117,7 @@ class SessionForwarder:
                 keyspace.typing(partition),
                 keys.incoming(partition),
                 keys.pending(user_id),
+                keys.acks(user_id),
             ],
             args=[
                 self._identity,
@@ -130,6 +133,7 @@ class SessionForwarder:
                 _STATUS_PREFIX,
                 self._typing_cap_ms,
                 request_id,
+                message.message_id if self._reactions else "",
             ],
         )
         return _result(reply)

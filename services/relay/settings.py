@@ -30,6 +30,8 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     """``po-service``: an answer not there this long after the message went: the user is told
     (once), and the answer is still awaited for ``PO_LATE_ANSWER_S`` more."""
     po_late_answer_s: float = 3600.0
+    ack_reactions: bool = True
+    """👀 on each message once it is in the PO's input, removed when its final reply is sent."""
     typing_cap_s: float = 600.0
     """"typing…" stops after this long without a reply."""
     lease_ttl_s: float = 5.0

@@ -285,6 +285,25 @@ class Sender:
             log.debug("chat_action_failed", chat_id=chat_id, error=describe(exc))
         return False
 
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        """Set (or, with None, remove) the bot's reaction on a message; whether Telegram took it.
+
+        It takes a slot of the flood budget like a message: the chat's pace
+        and the bot's 30/s hold for reactions too. Never retried: Telegram
+        refusing it (an old message, reactions off) costs nothing else, and a
+        429 pauses the chat for every process, as for a message.
+        """
+        ticket = await self.limiter.acquire(chat_id)
+        try:
+            return await self.client.set_message_reaction(chat_id, message_id, emoji)
+        except RetryAfter as exc:
+            await self._attempts.pause(chat_id, exc)
+        except TelegramError as exc:
+            log.info("reaction_refused", chat_id=chat_id, error=describe(exc))
+        finally:
+            await self.limiter.release(ticket)
+        return False
+
     # ---- Bot API calls
 
     def _send_call(self, chat_id: int, reply_markup: ReplyMarkup | None) -> Call:
