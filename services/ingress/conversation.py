@@ -1,13 +1,14 @@
 """Conversation control: ``/stop``, ``/new`` (with its question) and ``/status``.
 
-``/stop`` and a confirmed ``/new`` are not acted on here: they go into the
-user's ``bot:incoming:{p}`` like a chat message (``IncomingMessage.kind``),
-stored before the update is confirmed, so they keep the user's order and
-reach the relay that owns the user, which acts and answers
-(``services.relay.control``). ``/new`` first asks, because the PO's context
-is lost: the answer's buttons carry only yes/no, and the question's own
-message id tells the relay which confirmation it is (pressed twice, or on
-two ingresses, it starts over once). ``/status`` is answered here, from
+``/stop`` (or the stop button of a streamed reply, a
+``stopped_message_generation`` update) and a confirmed ``/new`` are not
+acted on here: they go into the user's ``bot:incoming:{p}`` like a chat
+message (``IncomingMessage.kind``), stored before the update is confirmed,
+so they keep the user's order and reach the relay that owns the user,
+which acts and answers (``services.relay.control``). ``/new`` first asks,
+because the PO's context is lost: the answer's buttons carry only yes/no,
+and the question's own message id tells the relay which confirmation it is
+(pressed twice, or on two ingresses, it starts over once). ``/status`` is answered here, from
 Redis (``status``), never through the PO.
 """
 
@@ -15,7 +16,13 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message, Update
+from aiogram.types import (
+    CallbackQuery,
+    InaccessibleMessage,
+    Message,
+    MessageGenerationStopped,
+    Update,
+)
 
 from services.ingress.batch import IntakeBatch
 from services.ingress.callbacks import answer_query, refuse_expired
@@ -38,12 +45,21 @@ def router() -> Router:
     conversation.message.register(ask_start_over, Command("new", ignore_case=True))
     conversation.message.register(show_status, Command("status", ignore_case=True))
     conversation.callback_query.register(start_over, PrivateCallback(), StartOver.filter())
+    conversation.stopped_message_generation.register(stop_generation)
     return conversation
 
 
 async def stop(message: Message, user: User, intake: IntakeBatch, event_update: Update) -> None:
     _queue(intake, user, event_update, message.chat.id, message.message_id, "cancel", "/stop")
     log.info("stop_requested", user_id=user.id)
+
+
+async def stop_generation(
+    event: MessageGenerationStopped, user: User, intake: IntakeBatch, event_update: Update
+) -> None:
+    """The stop button of a streamed reply: ``/stop``, pressed on the reply being written."""
+    _queue(intake, user, event_update, event.chat.id, 0, "cancel", "/stop")
+    log.info("stop_requested", user_id=user.id, draft_id=event.draft_id)
 
 
 async def ask_start_over(message: Message, outbox: Outbox, texts: Texts) -> None:

@@ -90,7 +90,8 @@ class TelegramOutbound:
         return Sent(delivery_of(result), result.error or "", result.error_code)
 
     async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
-        return await self._sender.preview(chat_id, draft_id, text)
+        # The stop button on the draft works like /stop (the ingress queues a cancel).
+        return await self._sender.preview(chat_id, draft_id, text, can_stop=True)
 
     async def typing(self, chat_id: int) -> bool:
         try:

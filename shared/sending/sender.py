@@ -219,7 +219,13 @@ class Sender:
     # ---- previews: best effort, only if the budget is free right now
 
     async def preview(
-        self, chat_id: int, draft_id: int, text: str, *, markdown: bool = True
+        self,
+        chat_id: int,
+        draft_id: int,
+        text: str,
+        *,
+        markdown: bool = True,
+        can_stop: bool = False,
     ) -> bool:
         """Show ``text`` as a draft in a private chat if the budget is free now.
 
@@ -232,7 +238,7 @@ class Sender:
             return False
         items = pieces(text, markdown=markdown) or [Piece.plain_text("")]
         # The tail is what is being written when a long reply needs several parts.
-        call = self._draft_call(chat_id, draft_id)
+        call = self._draft_call(chat_id, draft_id, can_stop)
         sent = await self._attempts.try_now(chat_id, items[-1], call, "sendMessageDraft")
         return sent is not None
 
@@ -328,10 +334,10 @@ class Sender:
 
         return call
 
-    def _draft_call(self, chat_id: int, draft_id: int) -> Call:
+    def _draft_call(self, chat_id: int, draft_id: int, can_stop: bool = False) -> Call:
         async def call(piece: Piece) -> None:
             await self.client.send_message_draft(
-                chat_id, draft_id, piece.text, parse_mode=piece.parse_mode
+                chat_id, draft_id, piece.text, parse_mode=piece.parse_mode, can_stop=can_stop
             )
 
         return call
