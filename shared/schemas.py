@@ -172,6 +172,10 @@ def _as_text(value: Any) -> str:
 
 MessageKind = Literal["message", "cancel", "restart"]
 
+STOP_BUTTON_DATA: Final = "st1"
+"""Callback data of the "⏹ Стоп" button under the relay's "working…" note: the
+ingress queues it as ``/stop``. Versioned like the ingress's own buttons."""
+
 
 class IncomingMessage(msgspec.Struct, kw_only=True):
     """A chat message from a known user, queued by the ingress for the relays."""

@@ -38,6 +38,9 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     restarted: str
     """A confirmed ``/new``; ``{cancelled}`` is ``restart_cancelled`` or empty."""
     restart_cancelled: str
+    working_note: str
+    """Shown while the PO works long (``WORKING_NOTE_AFTER_S``), with ``{minutes}``."""
+    working_note_stop: str
     status_none: str
     status_starting: str
     status_working: str
@@ -163,6 +166,8 @@ RU = Texts(
     new_declined="Хорошо, продолжаем текущий разговор.",
     restarted="🆕 Начинаем заново: следующее сообщение получит новый ассистент.{cancelled}",
     restart_cancelled="\nОтменено сообщений без ответа: {count}.",
+    working_note="⏳ Ассистент работает… {minutes} мин",
+    working_note_stop="⏹ Стоп",
     status_none="Ассистент ещё не запущен: он появится, когда вы напишете сообщение.",
     status_starting="Ассистент запускается.",
     status_working="Ассистент работает над вашим сообщением: {duration}.",

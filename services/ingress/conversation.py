@@ -14,7 +14,7 @@ Redis (``status``), never through the PO.
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import (
     CallbackQuery,
@@ -31,7 +31,7 @@ from services.ingress.keyboards import StartOver, StartOverAnswer, start_over_ma
 from services.ingress.outbox import Outbox
 from services.ingress.status import ConversationState, describe
 from shared.log import get_logger
-from shared.schemas import IncomingMessage, MessageKind, User, new_id
+from shared.schemas import STOP_BUTTON_DATA, IncomingMessage, MessageKind, User, new_id
 from shared.texts import Texts
 
 log = get_logger(__name__)
@@ -45,6 +45,9 @@ def router() -> Router:
     conversation.message.register(ask_start_over, Command("new", ignore_case=True))
     conversation.message.register(show_status, Command("status", ignore_case=True))
     conversation.callback_query.register(start_over, PrivateCallback(), StartOver.filter())
+    conversation.callback_query.register(
+        stop_pressed, PrivateCallback(), F.data == STOP_BUTTON_DATA
+    )
     conversation.stopped_message_generation.register(stop_generation)
     return conversation
 
@@ -52,6 +55,17 @@ def router() -> Router:
 async def stop(message: Message, user: User, intake: IntakeBatch, event_update: Update) -> None:
     _queue(intake, user, event_update, message.chat.id, message.message_id, "cancel", "/stop")
     log.info("stop_requested", user_id=user.id)
+
+
+async def stop_pressed(
+    query: CallbackQuery, user: User, intake: IntakeBatch, event_update: Update
+) -> None:
+    """ "⏹ Стоп" under the relay's "working…" note: ``/stop``."""
+    assert query.message is not None  # guaranteed by PrivateCallback
+    chat_id = query.message.chat.id
+    _queue(intake, user, event_update, chat_id, query.message.message_id, "cancel", "/stop")
+    log.info("stop_requested", user_id=user.id, via="working_note")
+    await answer_query(query)
 
 
 async def stop_generation(

@@ -39,6 +39,7 @@ from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForw
 from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
+from services.relay.working_note import WorkingNotes
 from shared import keys
 from shared.connections import redis_client
 from shared.health import Heartbeat, serve_process_health
@@ -97,7 +98,10 @@ class Relay:
             ttl_ms=int(settings.lease_ttl_s * 1000),
         )
         cursors = Cursors(redis, self.identity)
-        self.typing = TypingIndicator(redis, outbound, cap_s=settings.typing_cap_s)
+        self.notes = WorkingNotes(outbound, texts, after_s=settings.working_note_after_s)
+        self.typing = TypingIndicator(
+            redis, outbound, cap_s=settings.typing_cap_s, notes=self.notes
+        )
         self.lifecycle = LifecycleWatch(
             redis,
             blocking,
@@ -274,6 +278,7 @@ class Relay:
             group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")
             group.create_task(self.control.run(stop), name="relay-control")
             group.create_task(self.reactions.run(stop), name="relay-reactions")
+            group.create_task(self.notes.run(stop), name="relay-working-notes")
 
 
 async def serve(settings: RelaySettings) -> int:

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager
 from shared import keys
-from shared.schemas import IncomingMessage, MessageKind, encode_entry
+from shared.schemas import STOP_BUTTON_DATA, IncomingMessage, MessageKind, encode_entry
 from shared.texts import RU
 from tests.services.relay.conftest import (
     StartRelay,
@@ -226,3 +226,40 @@ async def test_new_cancels_the_unanswered_messages_and_says_how_many(
     cancelled = RU.restart_cancelled.format(count=3)
     assert shown(fake_telegram) == [RU.restarted.format(cancelled=cancelled), "echo: four"]
     await wait_for_value(lambda: redis.exists(keys.session(USER)), 1)
+
+
+async def test_a_long_wait_shows_one_working_note_with_a_stop_button_deleted_at_the_reply(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    fake_workers.script(USER, think_s=2.5)
+    await start_relay(WORKING_NOTE_AFTER_S="0.5")
+
+    await write_message(redis, USER, "take your time")
+    (note,) = await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    buttons = note["reply_markup"]["inline_keyboard"]
+    await fake_telegram.wait_for(lambda: fake_telegram.chat(CHAT).deleted, timeout=10)
+    await fake_telegram.wait_for(lambda: shown(fake_telegram), timeout=10)
+
+    assert note["text"] == RU.working_note.format(minutes=1)
+    assert buttons == [[{"text": RU.working_note_stop, "callback_data": STOP_BUTTON_DATA}]]
+    assert shown(fake_telegram) == ["echo: take your time"]
+    assert [m["message_id"] for m in fake_telegram.chat(CHAT).deleted] == [note["message_id"]]
+
+
+async def test_a_quick_reply_gets_no_working_note(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    await start_relay(WORKING_NOTE_AFTER_S="5")
+
+    await write_message(redis, USER, "quick")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+
+    assert shown(fake_telegram) == ["echo: quick"]
+    assert fake_telegram.calls_to("deleteMessage") == []
