@@ -116,3 +116,45 @@ PO_RESPONSE_PREFIX = "po:response:"
 def po_response(request_id: str) -> str:
     """``po:response:{request_id}``: where the PO service answers one request (``po-service``)."""
     return f"{PO_RESPONSE_PREFIX}{request_id}"
+
+
+# --- conversation control (/stop, /new, /status): written by the relays, read by the ingress
+
+
+def pending(user_id: int) -> str:
+    """``bot:pending:{user_id}``: sorted set, request id -> when it reached the PO (ms).
+
+    The user's messages handed to the PO and not yet answered by a final
+    reply, oldest first: the request ``/stop`` cancels, what ``/status``
+    counts. Written in the same script as the PO input; a final reply
+    removes its request (by id, or the oldest when the PO names none).
+    Expires with the session (``SESSION_TTL_S`` after the last message).
+    """
+    return f"bot:pending:{user_id}"
+
+
+def cancelled(user_id: int) -> str:
+    """``bot:cancelled:{user_id}``: set of the user's pending request ids they stopped.
+
+    A reply attributed to one of them (snapshots and final) is dropped, not
+    shown; its final removes it here and from ``pending``.
+    """
+    return f"bot:cancelled:{user_id}"
+
+
+def restart_mark(user_id: int) -> str:
+    """``bot:restart:{user_id}``: the message id of the last ``/new`` confirmation acted on.
+
+    A confirmation's id only grows in a chat, so a press of one already acted
+    on (a double tap, a second ingress, a replay) starts nothing over again.
+    """
+    return f"bot:restart:{user_id}"
+
+
+def acks(user_id: int) -> str:
+    """``bot:acks:{user_id}``: hash, pending request id -> the chat message the bot reacted to.
+
+    Written with the PO input when ``ACK_REACTIONS`` is on; the final reply's
+    step takes the field, so the relay that delivers it removes the 👀.
+    """
+    return f"bot:acks:{user_id}"

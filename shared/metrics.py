@@ -40,6 +40,7 @@ RejectReason = Literal["stranger", "no_sender", "auth_unavailable", "malformed",
 UndeliverableReason = Literal["blocked", "rejected"]
 RetryReason = Literal["retry_after", "server_error", "network", "bad_response", "plain_fallback"]
 StreamKind = Literal["incoming", "po_input", "po_output", "worker_commands", "provisioner_results"]
+ControlAction = Literal["stop", "stop_idle", "restart"]
 
 UPDATE_KINDS: Final = frozenset(
     {
@@ -157,6 +158,18 @@ class Metrics:
             ["service", "stream_kind"],
             registry=registry,
         )
+        self._control = Counter(
+            f"{PREFIX}conversation_control",
+            "Users' /stop and /new acted on by a relay, by action.",
+            ["service", "action"],
+            registry=registry,
+        )
+        self._replies_hidden = Counter(
+            f"{PREFIX}replies_hidden",
+            "PO output entries (snapshots and finals) of requests the user stopped, not shown.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
         self._stream_pending = Gauge(
             f"{PREFIX}stream_pending",
             "Entries read or claimed by this process and not yet handled, by kind of stream.",
@@ -187,6 +200,8 @@ class Metrics:
             self._telegram_retries.labels(service=service, reason=retry)
         for stream_kind in get_args(StreamKind):
             self._dead_letters.labels(service=service, stream_kind=stream_kind)
+        for action in get_args(ControlAction):
+            self._control.labels(service=service, action=action)
 
     # --- ingress -----------------------------------------------------------------------
 
@@ -228,6 +243,19 @@ class Metrics:
         Not for a duplicate it had forwarded already.
         """
         self._messages_forwarded.inc(count)
+
+    def conversation_control(self, action: ControlAction) -> None:
+        """``telegram_bot_conversation_control_total{action}``: relay, per control acted on.
+
+        ``stop`` (a request cancelled), ``stop_idle`` (a ``/stop`` with nothing
+        running), ``restart`` (a confirmed ``/new``).
+        """
+        label = _closed(action, get_args(ControlAction))
+        self._control.labels(service=self.service, action=label).inc()
+
+    def reply_hidden(self) -> None:
+        """``telegram_bot_replies_hidden_total``: relay, per output entry of a stopped request."""
+        self._replies_hidden.inc()
 
     def reply_delivered(self, count: int = 1) -> None:
         """``telegram_bot_replies_delivered_total``: relay, per PO reply accepted in full.

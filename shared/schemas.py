@@ -76,12 +76,28 @@ class WorkerResponse(msgspec.Struct, kw_only=True):
 # --- worker:po:{user_id}:input / :output ------------------------------------
 
 
-class POWorkerInput(msgspec.Struct, kw_only=True):
+class POWorkerInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     request_id: str
     user_id: int
     telegram_id: int
     chat_id: int
     text: str
+    timestamp: str = msgspec.field(default_factory=utc_now_iso)
+    type: str | None = None
+    """Absent for a chat message; ``cancel`` for the user's ``/stop`` (CONTRACTS.md,
+    "Bot extensions to the PO contract")."""
+    cancels: str | None = None
+    """A ``cancel``'s request id being stopped ('' : everything pending)."""
+
+
+class DeleteWorkerCommand(msgspec.Struct, kw_only=True):
+    """Stop and remove a worker (``worker:commands``; the user's confirmed ``/new``)."""
+
+    worker_id: str
+    command: str = "delete"
+    version: str = "1"
+    request_id: str = msgspec.field(default_factory=new_id)
+    correlation_id: str = msgspec.field(default_factory=new_id)
     timestamp: str = msgspec.field(default_factory=utc_now_iso)
 
 
@@ -154,6 +170,13 @@ def _as_text(value: Any) -> str:
 # --- the bot's own streams -------------------------------------------------
 
 
+MessageKind = Literal["message", "cancel", "restart"]
+
+STOP_BUTTON_DATA: Final = "st1"
+"""Callback data of the "⏹ Стоп" button under the relay's "working…" note: the
+ingress queues it as ``/stop``. Versioned like the ingress's own buttons."""
+
+
 class IncomingMessage(msgspec.Struct, kw_only=True):
     """A chat message from a known user, queued by the ingress for the relays."""
 
@@ -169,6 +192,11 @@ class IncomingMessage(msgspec.Struct, kw_only=True):
     """Set by the ingress (a uuid4), carried to the PO's input and echoed in its
     replies: one id to follow a message through every process's logs. Empty in
     entries written before it existed; the relay then uses the entry id."""
+    kind: MessageKind = "message"
+    """``message``: a chat message for the PO. ``cancel``: the user's ``/stop`` (the
+    relay cancels their current request). ``restart``: a confirmed ``/new`` (the relay
+    stops their PO and drops the session); ``confirm_id`` is the confirmation's message id."""
+    confirm_id: int = 0
 
 
 class AnswerMark(msgspec.Struct, frozen=True):

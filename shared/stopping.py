@@ -65,3 +65,13 @@ async def until_stopped(stop: asyncio.Event, work: Awaitable[R]) -> R:
     if task.cancelled():
         raise Stopped
     return task.result()
+
+
+async def first_set(*events: asyncio.Event) -> None:
+    """Return once any of ``events`` is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

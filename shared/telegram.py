@@ -313,6 +313,14 @@ class TelegramClient:
         params = {"chat_id": chat_id, "action": action}
         return bool(await self.call("sendChatAction", params, timeout=timeout))
 
+    async def set_message_reaction(
+        self, chat_id: int, message_id: int, emoji: str | None, *, timeout: float | None = None
+    ) -> bool:
+        """``setMessageReaction``: the bot's one reaction on a message (None: removed)."""
+        reaction = [{"type": "emoji", "emoji": emoji}] if emoji else []
+        params = {"chat_id": chat_id, "message_id": message_id, "reaction": reaction}
+        return bool(await self.call("setMessageReaction", params, timeout=timeout))
+
     async def send_message_draft(
         self,
         chat_id: int,
@@ -320,10 +328,22 @@ class TelegramClient:
         text: str,
         *,
         parse_mode: str | None = None,
+        can_stop: bool = False,
         timeout: float | None = None,
     ) -> bool:
-        """``sendMessageDraft``: a private chat's preview of a reply being written."""
-        params = {"chat_id": chat_id, "draft_id": draft_id, "text": text, "parse_mode": parse_mode}
+        """``sendMessageDraft``: a private chat's preview of a reply being written.
+
+        ``can_stop``: the user's client shows a stop button; its press comes
+        back as a ``stopped_message_generation`` update.
+        """
+        params: dict[str, Any] = {
+            "chat_id": chat_id,
+            "draft_id": draft_id,
+            "text": text,
+            "parse_mode": parse_mode,
+        }
+        if can_stop:
+            params["can_stop"] = True
         return bool(await self.call("sendMessageDraft", params, timeout=timeout))
 
 

@@ -28,6 +28,30 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     provision_status: dict[str, str]
     provision_errors_more: str
     duration_unknown: str
+    # --- conversation control (/stop, /new, /status)
+    stopped: str
+    nothing_to_stop: str
+    new_confirm: str
+    new_yes: str
+    new_no: str
+    new_declined: str
+    restarted: str
+    """A confirmed ``/new``; ``{cancelled}`` is ``restart_cancelled`` or empty."""
+    restart_cancelled: str
+    working_note: str
+    """Shown while the PO works long (``WORKING_NOTE_AFTER_S``), with ``{minutes}``."""
+    working_note_stop: str
+    status_none: str
+    status_starting: str
+    status_working: str
+    """``{duration}``: how long the PO has been on the current message."""
+    status_idle: str
+    status_failed: str
+    status_waiting: str
+    status_worker: str
+    duration_minutes: str
+    duration_hours: str
+    duration_under_minute: str
     # --- ingress: quick commands and chat. Fields ending in ``_html`` are HTML
     # templates: whatever fills their placeholders must be escaped first.
     help: str
@@ -131,18 +155,56 @@ RU = Texts(
         "error": "сбой",
         "timeout": "превышено время ожидания",
     },
+    stopped="⏹ Остановлено",
+    nothing_to_stop="Сейчас нечего останавливать: ассистент ничем не занят.",
+    new_confirm=(
+        "Начать заново? Ассистент забудет текущий разговор, "
+        "а сообщения, на которые он ещё не ответил, будут отменены."
+    ),
+    new_yes="Да, начать заново",
+    new_no="Отмена",
+    new_declined="Хорошо, продолжаем текущий разговор.",
+    restarted="🆕 Начинаем заново: следующее сообщение получит новый ассистент.{cancelled}",
+    restart_cancelled="\nОтменено сообщений без ответа: {count}.",
+    working_note="⏳ Ассистент работает… {minutes} мин",
+    working_note_stop="⏹ Стоп",
+    status_none="Ассистент ещё не запущен: он появится, когда вы напишете сообщение.",
+    status_starting="Ассистент запускается.",
+    status_working="Ассистент работает над вашим сообщением: {duration}.",
+    status_idle="Ассистент свободен и ждёт ваших сообщений.",
+    status_failed=(
+        "Ассистент остановлен или завершился с ошибкой: следующее сообщение запустит нового."
+    ),
+    status_waiting="Ждут своей очереди: {count}.",
+    status_worker="Ассистент: {worker_id}",
+    duration_minutes="{minutes} мин",
+    duration_hours="{hours} ч {minutes} мин",
+    duration_under_minute="меньше минуты",
     provision_errors_more="…и ещё {count}",
     duration_unknown="неизвестно",
-    help=_help("/projects — ваши проекты", "/tasks — активные задачи", "/help — эта справка"),
+    help=_help(
+        "/projects — ваши проекты",
+        "/tasks — активные задачи",
+        "/status — что сейчас делает ассистент",
+        "/stop — остановить ответ ассистента",
+        "/new — начать разговор заново",
+        "/help — эта справка",
+    ),
     help_admin=_help(
         "/projects — ваши проекты",
         "/servers — серверы (для администраторов)",
         "/tasks — активные задачи",
+        "/status — что сейчас делает ассистент",
+        "/stop — остановить ответ ассистента",
+        "/new — начать разговор заново",
         "/help — эта справка",
     ),
     menu={
         "projects": "Ваши проекты",
         "tasks": "Активные задачи",
+        "status": "Что делает ассистент",
+        "stop": "Остановить ответ",
+        "new": "Начать заново",
         "help": "Справка",
     },
     buttons={

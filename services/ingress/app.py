@@ -31,7 +31,7 @@ from typing import Final
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
-from services.ingress import buttons, callbacks, chat, commands, groups
+from services.ingress import buttons, callbacks, chat, commands, conversation, groups
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit, Rejections
 from services.ingress.backend import IngressApi
 from services.ingress.courier import Courier
@@ -41,6 +41,7 @@ from services.ingress.keyboard_sessions import KeyboardSessions
 from services.ingress.ordering import UserOrder
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
+from services.ingress.status import ConversationState
 from services.ingress.updates import UpdateProcessor
 from services.ingress.webhook import WebhookHandler, serve_webhook
 from shared.connections import redis_client, telegram_bot
@@ -62,6 +63,7 @@ def build_dispatcher(
     api: IngressApi,
     directory: UserDirectory,
     rejections: Rejections,
+    state: ConversationState,
     texts: Texts = RU,
     metrics: Metrics | None = None,
 ) -> Dispatcher:
@@ -70,6 +72,7 @@ def build_dispatcher(
     # its batch (``UpdateProcessor.feed``), so its answers are stored with it.
     dp = Dispatcher(
         api=api,
+        state=state,
         texts=texts,
         disable_fsm=True,
         name="ingress",
@@ -77,6 +80,8 @@ def build_dispatcher(
     dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics))
     chat.register(dp, texts)
     dp.include_routers(
+        # Before the quick commands: their last handler takes any command left.
+        conversation.router(),
         commands.router(),
         buttons.router(texts),
         callbacks.router(),
@@ -143,7 +148,8 @@ class Ingress:
                     max_age_s=settings.answers_max_age_s,
                 )
                 keyboards = KeyboardSessions(texts, clock=clock)
-                dp = build_dispatcher(api, directory, rejections, texts, metrics)
+                state = ConversationState(redis)
+                dp = build_dispatcher(api, directory, rejections, state, texts, metrics)
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,

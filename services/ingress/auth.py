@@ -107,16 +107,16 @@ class AuthMiddleware(BaseMiddleware):
         self._metrics = metrics or Metrics("ingress")
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        sender: TelegramUser | None = data.get("event_from_user")
-        if sender is None:
+        sender_id = _person(event, data)
+        if sender_id is None:
             # Unknown update types land here too: no person, nothing to answer.
             log.info("update_ignored", update_id=_update_id(event), reason="no_sender")
             self._metrics.update_rejected("no_sender")
             return None
         try:
-            lookup = await self._directory.lookup(sender.id)
+            lookup = await self._directory.lookup(sender_id)
         except ApiError as exc:
-            log.warning("auth_unavailable", telegram_id=sender.id, error=type(exc).__name__)
+            log.warning("auth_unavailable", telegram_id=sender_id, error=type(exc).__name__)
             self._metrics.update_rejected("auth_unavailable")
             await self._answer_query(event, self._texts.service_unavailable)
             await self._tell(data, self._texts.service_unavailable)
@@ -125,7 +125,7 @@ class AuthMiddleware(BaseMiddleware):
             self._metrics.update_rejected("stranger")
             await self._answer_query(event, self._texts.access_denied)
             await self._reject(
-                sender.id, fresh=lookup.fresh, chat=data.get("event_chat"), data=data
+                sender_id, fresh=lookup.fresh, chat=data.get("event_chat"), data=data
             )
             return None
         data["user"] = lookup.user
@@ -173,6 +173,21 @@ class AuthMiddleware(BaseMiddleware):
     def _rejection(self, telegram_id: int) -> str:
         second = self._texts.access_denied_id.format(telegram_id=telegram_id)
         return f"{self._texts.access_denied}\n{second}"
+
+
+def _person(event: TelegramObject, data: dict[str, Any]) -> int | None:
+    """The Telegram id of the person behind the update; None: there is none.
+
+    A stop pressed on a streamed reply (``stopped_message_generation``) names
+    only its chat: in a private chat, whose id is its user's.
+    """
+    sender: TelegramUser | None = data.get("event_from_user")
+    if sender is not None:
+        return sender.id
+    stopped = event.stopped_message_generation if isinstance(event, Update) else None
+    if stopped is not None and stopped.chat.type == ChatType.PRIVATE:
+        return stopped.chat.id
+    return None
 
 
 def _update_id(event: TelegramObject) -> int | None:

@@ -13,7 +13,8 @@ it was given, or as anyone forged it. So it is small (Telegram allows 64
 bytes), versioned and validated, and never trusted to grant anything:
 
 - :class:`ListPage` (``pg1:<kind>:<page>``): turn a list's page;
-- :class:`ProjectCard` (``pr1:<project id>``): open one project.
+- :class:`ProjectCard` (``pr1:<project id>``): open one project;
+- :class:`StartOver` (``nw1:y``/``nw1:n``): the answer to ``/new``'s question.
 
 The digit in the prefix is the format's version: a change of meaning gets a
 new prefix, so buttons sent by an older ingress no longer match and get the
@@ -89,6 +90,26 @@ class ProjectCard(CallbackData, prefix=f"pr{CALLBACK_VERSION}"):
     """``pr1:<id>``: show the presser's project with this id, if they can see it."""
 
     id: Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]
+
+
+class StartOverAnswer(enum.StrEnum):
+    YES = "y"
+    NO = "n"
+
+
+class StartOver(CallbackData, prefix=f"nw{CALLBACK_VERSION}"):
+    """``nw1:y`` / ``nw1:n``: the answer to ``/new``'s "start over?" (the message is the key)."""
+
+    answer: StartOverAnswer
+
+
+def start_over_markup(texts: Texts) -> ReplyMarkup:
+    """ "Да, начать заново" / "Отмена" under ``/new``'s question."""
+    buttons = [
+        _button(texts.new_yes, StartOver(answer=StartOverAnswer.YES)),
+        _button(texts.new_no, StartOver(answer=StartOverAnswer.NO)),
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons]).model_dump(exclude_none=True)
 
 
 def quick_keyboard(texts: Texts, *, admin: bool) -> ReplyMarkup:

@@ -23,6 +23,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from services.relay import contracts
+from services.relay.cancellations import Cancellations
+from services.relay.control import ConversationControl
 from services.relay.cursors import Cursors
 from services.relay.incoming import IncomingReader
 from services.relay.leases import Leases
@@ -30,12 +32,14 @@ from services.relay.lifecycle import LifecycleWatch
 from services.relay.outbound import Outbound, TelegramOutbound
 from services.relay.partitions import PartitionCoordinator
 from services.relay.po_requests import RequestReplies
+from services.relay.reactions import AckReactions
 from services.relay.replies import ReplyForwarder
 from services.relay.request_forwarder import RequestForwarder
 from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForwarder
 from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
+from services.relay.working_note import WorkingNotes
 from shared import keys
 from shared.connections import redis_client
 from shared.health import Heartbeat, serve_process_health
@@ -94,7 +98,10 @@ class Relay:
             ttl_ms=int(settings.lease_ttl_s * 1000),
         )
         cursors = Cursors(redis, self.identity)
-        self.typing = TypingIndicator(redis, outbound, cap_s=settings.typing_cap_s)
+        self.notes = WorkingNotes(outbound, texts, after_s=settings.working_note_after_s)
+        self.typing = TypingIndicator(
+            redis, outbound, cap_s=settings.typing_cap_s, notes=self.notes
+        )
         self.lifecycle = LifecycleWatch(
             redis,
             blocking,
@@ -112,8 +119,21 @@ class Relay:
             texts=texts,
             typing=self.typing,
         )
+        self.cancellations = Cancellations(redis)
+        self.reactions = AckReactions(outbound, enabled=settings.ack_reactions)
         self.answers, forwarder = self._po_side(
             settings, contract, redis, blocking, outbound, cursors, texts
+        )
+        self.control = ConversationControl(
+            redis,
+            identity=self.identity,
+            contract=contract,
+            outbound=outbound,
+            typing=self.typing,
+            cancellations=self.cancellations,
+            watch=self.watch,
+            texts=texts,
+            metrics=self.metrics,
         )
         self.incoming = IncomingReader(
             redis,
@@ -123,13 +143,14 @@ class Relay:
             cursors=cursors,
             ownership=self,
             listener=self,
+            control=self.control,
             metrics=self.metrics,
         )
         # Typing before replies: a reply read at once stops the "typing…" it
         # resumed. Replies before incoming: forwarding activates a user's replies.
         self.coordinator = PartitionCoordinator(
             self.leases,
-            [self.typing, self.answers, self.watch, self.incoming],
+            [self.typing, self.cancellations, self.answers, self.watch, self.incoming],
             tick_s=settings.lease_tick_s,
             on_turn=self._on_turn,
         )
@@ -179,6 +200,8 @@ class Relay:
             max_age_s=settings.reply_max_age_s,
             metrics=self.metrics,
             contract=contract,
+            cancellations=self.cancellations,
+            reactions=self.reactions,
         )
         forwarder = SessionForwarder(
             redis,
@@ -189,6 +212,7 @@ class Relay:
             start_timeout_s=settings.po_start_timeout_s,
             typing_cap_ms=self.typing.cap_ms,
             contract=contract,
+            reactions=settings.ack_reactions,
         )
         return replies, forwarder
 
@@ -226,6 +250,7 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
+        self.reactions.received(message.chat_id, message.message_id)
         await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
@@ -251,6 +276,9 @@ class Relay:
             group.create_task(self.typing.run(stop), name="relay-typing")
             group.create_task(self.watch.run(stop), name="relay-start-watch")
             group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")
+            group.create_task(self.control.run(stop), name="relay-control")
+            group.create_task(self.reactions.run(stop), name="relay-reactions")
+            group.create_task(self.notes.run(stop), name="relay-working-notes")
 
 
 async def serve(settings: RelaySettings) -> int:

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from services.relay import keyspace
 from shared import keys
+from shared.connections import text
 from shared.schemas import encode_entry
 from shared.scripts import register
 from shared.streams import DeadLetter, Fields
@@ -72,18 +73,64 @@ class Cursors:
         self, partition: int, entry_id: str, dead: DeadLetter | None = None
     ) -> Advanced:
         """Move ``bot:fwd:{p}`` to ``entry_id`` (an incoming entry not forwarded: dead)."""
-        return await self._advance(partition, keyspace.forwarded(partition), "", entry_id, dead)
+        reply = await self._run(partition, keyspace.forwarded(partition), "", entry_id, dead)
+        return Advanced(int(reply[0]))
 
     async def replied(
-        self, partition: int, user_id: int, entry_id: str, dead: DeadLetter | None = None
+        self,
+        partition: int,
+        user_id: int,
+        entry_id: str,
+        dead: DeadLetter | None = None,
+        *,
+        final: str | None = None,
     ) -> Advanced:
-        """Move the user's reply cursor to ``entry_id`` (handled, or dead-lettered)."""
-        key = keyspace.reply_cursor(partition)
-        return await self._advance(
-            partition, key, str(user_id), entry_id, dead, typing=keyspace.typing(partition)
-        )
+        """Move the user's reply cursor to ``entry_id`` (handled, or dead-lettered).
 
-    async def _advance(
+        ``final``: see :meth:`answered`.
+        """
+        moved, _ = await self.answered(partition, user_id, entry_id, dead, final=final)
+        return moved
+
+    async def answered(
+        self,
+        partition: int,
+        user_id: int,
+        entry_id: str,
+        dead: DeadLetter | None = None,
+        *,
+        final: str | None = None,
+    ) -> tuple[Advanced, int | None]:
+        """:meth:`replied`, and the chat message the bot reacted to for the request it ends.
+
+        ``final``: the entry was the final reply to that request ('' : to the
+        oldest pending one, the PO named none), which stops being pending.
+        """
+        key = keyspace.reply_cursor(partition)
+        answered = (
+            (
+                keys.pending(user_id),
+                keys.cancelled(user_id),
+                keyspace.cancelling(partition),
+                keys.acks(user_id),
+            )
+            if final is not None
+            else (_UNUSED, _UNUSED, _UNUSED, _UNUSED)
+        )
+        reply = await self._run(
+            partition,
+            key,
+            str(user_id),
+            entry_id,
+            dead,
+            typing=keyspace.typing(partition),
+            answered=answered,
+            final="" if final is None else f"={final}",
+        )
+        ack = text(reply[1])
+        return Advanced(int(reply[0])), int(ack) if ack else None
+
+    async def _run(
         self,
         partition: int,
         key: str,
@@ -92,14 +139,16 @@ class Cursors:
         dead: DeadLetter | None,
         *,
         typing: str = _UNUSED,
-    ) -> Advanced:
+        answered: tuple[str, str, str, str] = (_UNUSED, _UNUSED, _UNUSED, _UNUSED),
+        final: str = "",
+    ) -> list[bytes]:
         dead_stream = _dead_stream(dead)
         data = encode_entry(dead)["data"] if dead is not None else b""
-        moved = await self._script(
-            keys=[keyspace.lease(partition), key, dead_stream, typing],
-            args=[self._identity, field, entry_id, data, DEAD_LETTER_MAXLEN],
+        reply: list[bytes] = await self._script(
+            keys=[keyspace.lease(partition), key, dead_stream, typing, *answered],
+            args=[self._identity, field, entry_id, data, DEAD_LETTER_MAXLEN, final],
         )
-        return Advanced(int(moved))
+        return reply
 
 
 def _dead_stream(dead: DeadLetter | None) -> str:

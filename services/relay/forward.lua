@@ -12,6 +12,8 @@
 -- KEYS[11] bot:watch:{p}
 -- KEYS[12] bot:typing:{p}
 -- KEYS[13] bot:incoming:{p}
+-- KEYS[14] bot:pending:{user} (the requests awaiting their final reply)
+-- KEYS[15] bot:acks:{user} (request -> the chat message reacted to)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -24,6 +26,8 @@
 -- ARGV[10] the PO start timeout, ms (the spawn guard's TTL, the watch's deadline)
 -- ARGV[11] the worker status key prefix (worker:status:)
 -- ARGV[12] the "typing…" cap, ms
+-- ARGV[13] the request id the PO input carries
+-- ARGV[14] the chat message's id, to react to ('' : no reaction)
 -- Returns {'lost'}; {'duplicate', last forwarded, reply cursor, watch};
 -- or {'forwarded', worker id, spawned (0/1), previous status, reply cursor, watch, input id}.
 -- include: now_ms.lua
@@ -85,6 +89,13 @@ local typing_until = string.format('%d', now_ms() + tonumber(ARGV[12]))
 redis.call('HSET', KEYS[12], user, ARGV[6] .. ':' .. typing_until)
 
 local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
+-- Awaited until its final reply: what /stop cancels and /status counts.
+redis.call('ZADD', KEYS[14], 'NX', now_ms(), ARGV[13])
+redis.call('EXPIRE', KEYS[14], ARGV[5])
+if ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[15], ARGV[13], ARGV[14])
+  redis.call('EXPIRE', KEYS[15], ARGV[5])
+end
 redis.call('SET', KEYS[2], entry_id)
 -- Nobody else trims the partition's stream: drop what is forwarded, never more
 -- (MINID keeps this entry and every later one). Approximate: only whole nodes

@@ -47,6 +47,12 @@ _debug = debug_enabled(__name__)
 DRAIN_TIMEOUT_S: Final = 3.0
 
 
+class Control(Protocol):
+    async def handle(self, partition: int, entry_id: str, message: IncomingMessage) -> Lost | None:
+        """Act on a control entry (``/stop``, ``/new``) once; ``Lost``: not this relay's."""
+        ...
+
+
 class ForwardListener(Protocol):
     async def forwarded(self, partition: int, message: IncomingMessage, result: Forwarded) -> None:
         """Called after a message reached its PO's input stream."""
@@ -84,6 +90,7 @@ class IncomingReader:
         cursors: Cursors,
         ownership: Ownership,
         listener: ForwardListener,
+        control: Control,
         batch: int = 100,
         block_ms: int = 10_000,
         queue_limit: int = 500,
@@ -98,6 +105,7 @@ class IncomingReader:
         self._cursors = cursors
         self._ownership = ownership
         self._listener = listener
+        self._control = control
         self._batch = batch
         self._block_ms = block_ms
         self._queue_limit = queue_limit
@@ -237,7 +245,10 @@ class IncomingReader:
         with structlog.contextvars.bound_contextvars(
             request_id=request_id, update_id=message.update_id
         ):
-            await self._forward(part, entry_id, message)
+            if message.kind == "message":
+                await self._forward(part, entry_id, message)
+            elif await self._control.handle(part.number, entry_id, message) is not None:
+                self._lost(part)
 
     async def _forward(self, part: _Partition, entry_id: str, message: IncomingMessage) -> None:
         result = await self._forwarder.forward(part.number, entry_id, message)

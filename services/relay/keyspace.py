@@ -80,3 +80,12 @@ def po_users(partition: int) -> str:
 def po_queue(user_id: int) -> str:
     """``po-service``: list of the user's pending request ids, in the order they were sent."""
     return f"bot:po:queue:{user_id}"
+
+
+def cancelling(partition: int) -> str:
+    """``bot:cancelling:{p}``: set of the partition's users with cancelled requests.
+
+    What a relay taking the partition over loads to keep hiding their replies
+    (``bot:cancelled:{user}`` holds which); a user leaves it once none is left.
+    """
+    return f"bot:cancelling:{partition}"

@@ -19,9 +19,10 @@ from redis.exceptions import RedisError
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
+from shared.sending.pieces import ReplyMarkup
 from shared.sending.results import Outcome, SendResult
 from shared.sending.sender import Sender
-from shared.telegram import TelegramClient
+from shared.telegram import TelegramClient, TelegramError
 
 log = get_logger(__name__)
 
@@ -60,6 +61,24 @@ class Outbound(Protocol):
         """Show "typing…" for about 5 s; best effort, never raises for Telegram errors."""
         ...
 
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        """Set or remove the bot's reaction on a message; best effort, never raises."""
+        ...
+
+    async def note(self, chat_id: int, text: str, reply_markup: ReplyMarkup) -> int | None:
+        """Send a short plain-text status message with buttons; its id, None if not sent."""
+        ...
+
+    async def edit_note(
+        self, chat_id: int, message_id: int, text: str, reply_markup: ReplyMarkup
+    ) -> bool:
+        """Edit a status message sent by :meth:`note`; whether it changed."""
+        ...
+
+    async def delete(self, chat_id: int, message_id: int) -> bool:
+        """Delete a message the bot sent; best effort, never raises."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -86,13 +105,51 @@ class TelegramOutbound:
         return Sent(delivery_of(result), result.error or "", result.error_code)
 
     async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
-        return await self._sender.preview(chat_id, draft_id, text)
+        # The stop button on the draft works like /stop (the ingress queues a cancel).
+        return await self._sender.preview(chat_id, draft_id, text, can_stop=True)
 
     async def typing(self, chat_id: int) -> bool:
         try:
             return await self._sender.chat_action(chat_id, "typing", timeout=TYPING_TIMEOUT_S)
         except RedisError as exc:
             log.debug("typing_failed", chat_id=chat_id, error=type(exc).__name__)
+            return False
+
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        try:
+            return await self._sender.react(chat_id, message_id, emoji)
+        except RedisError as exc:
+            log.debug("reaction_failed", chat_id=chat_id, error=type(exc).__name__)
+            return False
+
+    async def note(self, chat_id: int, text: str, reply_markup: ReplyMarkup) -> int | None:
+        try:
+            result = await self._sender.send(
+                chat_id, text, markdown=False, reply_markup=reply_markup
+            )
+        except RedisError as exc:
+            log.info("note_failed", chat_id=chat_id, error=type(exc).__name__)
+            return None
+        delivered = result.outcome is Outcome.DELIVERED and result.message_ids
+        return result.message_ids[-1] if delivered else None
+
+    async def edit_note(
+        self, chat_id: int, message_id: int, text: str, reply_markup: ReplyMarkup
+    ) -> bool:
+        try:
+            result = await self._sender.edit(
+                chat_id, message_id, text, markdown=False, reply_markup=reply_markup
+            )
+        except RedisError as exc:
+            log.info("note_failed", chat_id=chat_id, error=type(exc).__name__)
+            return False
+        return result.outcome is Outcome.DELIVERED
+
+    async def delete(self, chat_id: int, message_id: int) -> bool:
+        try:
+            return await self._sender.client.delete_message(chat_id, message_id)
+        except TelegramError as exc:
+            log.info("delete_failed", chat_id=chat_id, error=type(exc).__name__)
             return False
 
     async def close(self) -> None:

@@ -30,10 +30,12 @@ from services.relay.blocking import (
     id_after,
     read_streams,
 )
+from services.relay.cancellations import Cancellations
 from services.relay.contracts import SEED, POContract
 from services.relay.cursors import Cursors
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
+from services.relay.reactions import AckReactions
 from services.relay.reply_delivery import (
     QUEUE_LIMIT,
     QueuedReply,
@@ -97,6 +99,8 @@ class ReplyForwarder:
         batch: int = 50,
         metrics: Metrics | None = None,
         contract: POContract = SEED,
+        cancellations: Cancellations | None = None,
+        reactions: AckReactions | None = None,
     ) -> None:
         self._contract = contract
         self._redis = redis
@@ -130,6 +134,8 @@ class ReplyForwarder:
             max_age_s=max_age_s,
             resume_reading=self._resume_reading,
             contract=contract,
+            cancellations=cancellations or Cancellations(redis),
+            reactions=reactions or AckReactions(outbound, enabled=False),
         )
 
     @property

@@ -20,11 +20,13 @@ from typing import Final
 import structlog
 from redis.exceptions import RedisError
 
+from services.relay.cancellations import Cancellations
 from services.relay.contracts import POContract, POReply
 from services.relay.cursors import Advanced, Cursors, dead_letter
 from services.relay.failed_sends import FailedSends
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
+from services.relay.reactions import AckReactions
 from shared import keys
 from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
@@ -129,8 +131,12 @@ class ReplyDelivery:
         max_age_s: float,
         resume_reading: Callable[[ReplyUser], Awaitable[None]],
         contract: POContract,
+        cancellations: Cancellations,
+        reactions: AckReactions,
     ) -> None:
         self._contract = contract
+        self._cancellations = cancellations
+        self._reactions = reactions
         self._resume_reading = resume_reading
         """Called when a held-back user's queue drained to half: read them again."""
         self._identity = identity
@@ -218,12 +224,32 @@ class ReplyDelivery:
             return await self._dead_letter(user, item, "no_chat", "the user's chat id is unknown")
         # Every log line of this reply, the sender's included, names its request.
         with structlog.contextvars.bound_contextvars(request_id=reply.request_id or None):
+            stopped = await self._cancellations.hidden(user.user_id, reply)
+            if stopped is not None:
+                return await self._hide(user, item, reply, stopped)
             if reply.text is None:
                 log.info("reply_silent", user_id=user.user_id, entry_id=item.entry_id)
-                return await self._advance(user, item)
+                return await self._advance(user, item, final=_final(reply))
             if not reply.is_final:
                 return await self._preview(user, item, reply, user.chat_id)
             return await self._send(user, item, reply, user.chat_id, trouble)
+
+    async def _hide(self, user: ReplyUser, item: QueuedReply, reply: POReply, stopped: str) -> bool:
+        """An entry of a request the user stopped: not shown, counted; its final ends it."""
+        final = stopped if reply.is_final else None
+        if not await self._advance(user, item, final=final):
+            return False
+        if final is not None:
+            self._cancellations.answered(user.user_id, stopped)
+        self._metrics.reply_hidden()
+        log.info(
+            "reply_hidden",
+            user_id=user.user_id,
+            entry_id=item.entry_id,
+            cancelled_request_id=stopped,
+            is_final=reply.is_final,
+        )
+        return True
 
     async def _preview(
         self, user: ReplyUser, item: QueuedReply, reply: POReply, chat_id: int
@@ -261,7 +287,7 @@ class ReplyDelivery:
             log.info("reply_delivered", **fields)
             if _debug():
                 log.debug("reply_delivered_text", text=reply.text, **fields)
-        return await self._advance(user, item)
+        return await self._advance(user, item, final=_final(reply))
 
     async def _give_up(
         self, user: ReplyUser, item: QueuedReply, chat_id: int, trouble: _Trouble
@@ -278,6 +304,7 @@ class ReplyDelivery:
             item,
             "undeliverable",
             trouble.describe(),
+            final=_final(item.reply(self._contract)),
             deliveries=trouble.sends.count,
             error_code=trouble.error_code,
             user_told=told.delivery is Delivery.DELIVERED,
@@ -294,6 +321,7 @@ class ReplyDelivery:
         error: str,
         *,
         deliveries: int = 1,
+        final: str | None = None,
         **log_fields: object,
     ) -> bool:
         stream = self._contract.output_stream(user.user_id)
@@ -306,7 +334,10 @@ class ReplyDelivery:
             error=error,
             deliveries=deliveries,
         )
-        moved = await self._cursors.replied(user.partition, user.user_id, item.entry_id, letter)
+        moved, acked = await self._cursors.answered(
+            user.partition, user.user_id, item.entry_id, letter, final=final
+        )
+        self._unreact(user, acked)
         if moved is Advanced.LOST:
             self._ownership.report_lost(user.partition)
             return False
@@ -323,12 +354,29 @@ class ReplyDelivery:
         )
         return True
 
-    async def _advance(self, user: ReplyUser, item: QueuedReply) -> bool:
-        moved = await self._cursors.replied(user.partition, user.user_id, item.entry_id)
+    async def _advance(
+        self, user: ReplyUser, item: QueuedReply, *, final: str | None = None
+    ) -> bool:
+        moved, acked = await self._cursors.answered(
+            user.partition, user.user_id, item.entry_id, final=final
+        )
+        self._unreact(user, acked)
         if moved is Advanced.LOST:
             self._ownership.report_lost(user.partition)
             return False
         return True
+
+    def _unreact(self, user: ReplyUser, acked: int | None) -> None:
+        """The request's final reply was handled: its message loses the 👀."""
+        if acked is not None and user.chat_id is not None:
+            self._reactions.answered(user.chat_id, acked)
+
+
+def _final(reply: POReply | MalformedEntry) -> str | None:
+    """For ``Cursors.replied``: the request a final reply ends ('' : the oldest), else None."""
+    if isinstance(reply, MalformedEntry) or not reply.is_final:
+        return None
+    return reply.request_id or ""
 
 
 def _superseded(user: ReplyUser, reply: POReply, contract: POContract) -> bool:

@@ -80,8 +80,10 @@ class SessionForwarder:
         start_timeout_s: float,
         typing_cap_ms: int,
         contract: POContract = SEED,
+        reactions: bool = False,
     ) -> None:
         self._contract = contract
+        self._reactions = reactions
         self._identity = identity
         self._typing_cap_ms = typing_cap_ms
         self._api_url = api_url
@@ -96,7 +98,8 @@ class SessionForwarder:
         user_id = message.user_id
         # The ingress's id follows the message through every log; entries
         # from before it existed fall back to their stream id (stable too).
-        po_input = self._contract.input_data(message, message.request_id or entry_id)
+        request_id = message.request_id or entry_id
+        po_input = self._contract.input_data(message, request_id)
         command = self.create_command(user_id, message.telegram_id)
         reply = await self._script(
             keys=[
@@ -113,6 +116,8 @@ class SessionForwarder:
                 keyspace.start_watch(partition),
                 keyspace.typing(partition),
                 keys.incoming(partition),
+                keys.pending(user_id),
+                keys.acks(user_id),
             ],
             args=[
                 self._identity,
@@ -127,6 +132,8 @@ class SessionForwarder:
                 self._start_timeout_ms,
                 _STATUS_PREFIX,
                 self._typing_cap_ms,
+                request_id,
+                message.message_id if self._reactions else "",
             ],
         )
         return _result(reply)

@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from shared.settings import BaseSettings, require_positive
+from shared.settings import BaseSettings, require_not_negative, require_positive
 
 POContractName = Literal["seed", "worker-streams", "po-service"]
 
@@ -30,6 +30,11 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     """``po-service``: an answer not there this long after the message went: the user is told
     (once), and the answer is still awaited for ``PO_LATE_ANSWER_S`` more."""
     po_late_answer_s: float = 3600.0
+    ack_reactions: bool = True
+    """👀 on each message once it is in the PO's input, removed when its final reply is sent."""
+    working_note_after_s: float = 20.0
+    """A reply not begun this long after its message: "⏳ Ассистент работает…" with a stop
+    button, until it comes; 0: never."""
     typing_cap_s: float = 600.0
     """"typing…" stops after this long without a reply."""
     lease_ttl_s: float = 5.0
@@ -46,6 +51,7 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require_not_negative(self, "working_note_after_s")
         require_positive(
             self,
             "po_start_timeout_s",

@@ -107,6 +107,10 @@ class StartWatch:
             return
         self._watched[user_id] = _Watched(partition, user_id, raw, record, record.baseline)
 
+    def forget(self, user_id: int) -> None:
+        """Stop watching the user's start (its record was dropped: the user started over)."""
+        self._watched.pop(user_id, None)
+
     def watching(self, user_id: int) -> bool:
         return user_id in self._watched
 

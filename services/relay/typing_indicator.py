@@ -21,9 +21,11 @@ import redis.asyncio as aioredis
 
 from services.relay import keyspace
 from services.relay.outbound import Outbound
+from services.relay.working_note import WorkingNotes
 from shared.connections import text
 from shared.log import get_logger
 from shared.scripts import register
+from shared.stopping import first_set
 
 log = get_logger(__name__)
 
@@ -49,8 +51,10 @@ class TypingIndicator:
         interval_s: float = INTERVAL_S,
         first_after_s: float = FIRST_AFTER_S,
         concurrency: int = 16,
+        notes: WorkingNotes | None = None,
     ) -> None:
         self._outbound = outbound
+        self._notes = notes
         self._cap_s = cap_s
         self._interval_s = interval_s
         self._first_after_s = first_after_s
@@ -78,6 +82,8 @@ class TypingIndicator:
         if waiting is None:
             self._waiting[user_id] = _Waiting(chat_id, partition, first_at, until)
             self._changed.set()
+            if self._notes is not None:
+                self._notes.start(user_id, chat_id)
         else:
             waiting.chat_id, waiting.partition = chat_id, partition
             waiting.until = max(waiting.until, until)
@@ -97,10 +103,13 @@ class TypingIndicator:
 
     async def stop_partition(self, partition: int, *, drain: bool) -> None:
         for user_id in [u for u, w in self._waiting.items() if w.partition == partition]:
-            del self._waiting[user_id]
+            self.stop(user_id)
 
     def stop(self, user_id: int) -> None:
+        """The wait ended (a reply, a stop, a failure told): "typing…" and its note end."""
         self._waiting.pop(user_id, None)
+        if self._notes is not None:
+            self._notes.stop(user_id)
 
     def waiting(self, user_id: int) -> bool:
         return user_id in self._waiting
@@ -111,7 +120,7 @@ class TypingIndicator:
             delay = self._send_due()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
-                    await _first_set(stop, self._changed)
+                    await first_set(stop, self._changed)
         for task in list(self._in_flight):
             task.cancel()
 
@@ -121,7 +130,7 @@ class TypingIndicator:
         next_at: float | None = None
         for user_id, waiting in list(self._waiting.items()):
             if waiting.until <= now:
-                del self._waiting[user_id]
+                self.stop(user_id)
                 log.info("typing_capped", user_id=user_id)
                 continue
             if waiting.next_at <= now:
@@ -137,12 +146,3 @@ class TypingIndicator:
         async with self._slots:
             if await self._outbound.typing(chat_id):
                 self.actions_sent += 1
-
-
-async def _first_set(*events: asyncio.Event) -> None:
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()

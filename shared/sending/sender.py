@@ -219,7 +219,13 @@ class Sender:
     # ---- previews: best effort, only if the budget is free right now
 
     async def preview(
-        self, chat_id: int, draft_id: int, text: str, *, markdown: bool = True
+        self,
+        chat_id: int,
+        draft_id: int,
+        text: str,
+        *,
+        markdown: bool = True,
+        can_stop: bool = False,
     ) -> bool:
         """Show ``text`` as a draft in a private chat if the budget is free now.
 
@@ -232,7 +238,7 @@ class Sender:
             return False
         items = pieces(text, markdown=markdown) or [Piece.plain_text("")]
         # The tail is what is being written when a long reply needs several parts.
-        call = self._draft_call(chat_id, draft_id)
+        call = self._draft_call(chat_id, draft_id, can_stop)
         sent = await self._attempts.try_now(chat_id, items[-1], call, "sendMessageDraft")
         return sent is not None
 
@@ -285,6 +291,25 @@ class Sender:
             log.debug("chat_action_failed", chat_id=chat_id, error=describe(exc))
         return False
 
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+        """Set (or, with None, remove) the bot's reaction on a message; whether Telegram took it.
+
+        It takes a slot of the flood budget like a message: the chat's pace
+        and the bot's 30/s hold for reactions too. Never retried: Telegram
+        refusing it (an old message, reactions off) costs nothing else, and a
+        429 pauses the chat for every process, as for a message.
+        """
+        ticket = await self.limiter.acquire(chat_id)
+        try:
+            return await self.client.set_message_reaction(chat_id, message_id, emoji)
+        except RetryAfter as exc:
+            await self._attempts.pause(chat_id, exc)
+        except TelegramError as exc:
+            log.info("reaction_refused", chat_id=chat_id, error=describe(exc))
+        finally:
+            await self.limiter.release(ticket)
+        return False
+
     # ---- Bot API calls
 
     def _send_call(self, chat_id: int, reply_markup: ReplyMarkup | None) -> Call:
@@ -309,10 +334,10 @@ class Sender:
 
         return call
 
-    def _draft_call(self, chat_id: int, draft_id: int) -> Call:
+    def _draft_call(self, chat_id: int, draft_id: int, can_stop: bool = False) -> Call:
         async def call(piece: Piece) -> None:
             await self.client.send_message_draft(
-                chat_id, draft_id, piece.text, parse_mode=piece.parse_mode
+                chat_id, draft_id, piece.text, parse_mode=piece.parse_mode, can_stop=can_stop
             )
 
         return call

@@ -25,7 +25,7 @@ COUNTERS = {
     "telegram_bot_dead_letters_total",
     "telegram_bot_results_too_old_total",
 }
-LOW_CARDINALITY_LABELS = {"service", "kind", "reason", "stream_kind", "le"}
+LOW_CARDINALITY_LABELS = {"service", "kind", "reason", "stream_kind", "action", "le"}
 
 
 def samples(text: str) -> list[Sample]:

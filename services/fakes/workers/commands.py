@@ -1,9 +1,10 @@
 """``worker:commands``: the fake worker-manager's consumer, and the starts it runs.
 
-Each entry is validated as a ``CreateWorkerCommand``; a bad one is recorded in
-``rejected`` and acknowledged, never fatal. A good one starts (or restarts) the
-user's worker: ``STARTING``, then the scripted outcome, then an answer on
-``worker:responses:po``.
+Each entry is validated as a ``CreateWorkerCommand`` (or, with ``command:
+delete``, a ``DeleteWorkerCommand``); a bad one is recorded in ``rejected``
+and acknowledged, never fatal. A create starts (or restarts) the user's
+worker: ``STARTING``, then the scripted outcome, then an answer on
+``worker:responses:po``. A delete stops it (``STOPPED``) and answers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from redis.exceptions import RedisError, ResponseError
 
 from shared import keys
@@ -20,6 +22,7 @@ from shared.connections import text
 from shared.log import get_logger
 from shared.schemas import (
     CreateWorkerCommand,
+    DeleteWorkerCommand,
     MalformedEntry,
     WorkerConfig,
     WorkerResponse,
@@ -65,6 +68,14 @@ class CommandConsumer:
 
     async def _handle(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         try:
+            kind = decode_entry(fields, _CommandKind).command
+        except MalformedEntry as exc:
+            await self._state.reject(keys.WORKER_COMMANDS, entry_id, fields, str(exc))
+            return
+        if kind == "delete":
+            await self._delete(entry_id, fields)
+            return
+        try:
             command = decode_entry(fields, CreateWorkerCommand)
             user_id = _user_id_of(command.config)
         except MalformedEntry as exc:
@@ -75,6 +86,34 @@ class CommandConsumer:
         if worker.lifecycle is not None:
             worker.lifecycle.cancel()  # a new create restarts the worker
         worker.lifecycle = asyncio.create_task(self._start(worker, command))
+        await self._state.notify()
+
+    async def _delete(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        """Stop the worker: ``STOPPED``, its PO forgets what it read and had not answered."""
+        try:
+            command = decode_entry(fields, DeleteWorkerCommand)
+        except MalformedEntry as exc:
+            await self._state.reject(keys.WORKER_COMMANDS, entry_id, fields, str(exc))
+            return
+        self._state.deletes.append(command)
+        found = [w for w in self._po.workers.values() if w.worker_id == command.worker_id]
+        for worker in found:
+            if worker.lifecycle is not None:
+                worker.lifecycle.cancel()
+            while not worker.queue.empty():
+                worker.queue.get_nowait()
+            worker.cancelled.add(worker.answering)  # the container is gone mid-reply
+            await self._until_done(lambda w=worker: write_status(self._state, w, "STOPPED"))  # type: ignore[misc]
+        response = WorkerResponse(
+            request_id=command.request_id,
+            success=bool(found),
+            worker_id=command.worker_id,
+            error=None if found else "worker not found",
+        )
+        await self._until_done(
+            lambda: self._state.client().xadd(keys.WORKER_RESPONSES_PO, encode_entry(response))  # type: ignore[arg-type]
+        )
+        self._state.responses.append(response)
         await self._state.notify()
 
     async def _start(self, worker: Worker, command: CreateWorkerCommand) -> None:
@@ -121,6 +160,10 @@ class CommandConsumer:
                 self._state.start_write_failures += 1
                 await self._state.notify()
                 await asyncio.sleep(0.2)  # Redis is away: try again shortly
+
+
+class _CommandKind(msgspec.Struct):
+    command: str = "create"
 
 
 def _user_id_of(config: WorkerConfig) -> int:

@@ -89,6 +89,12 @@ class PoWorkers:
                 stream = input_stream(profile, worker.user_id)
                 await self._state.reject(stream, entry_id, fields, str(exc))
                 continue
+            if message.type == "cancel":
+                self._state.cancels.append(message)
+                if self._state.script_for(worker.user_id).honours_cancel:
+                    worker.cancelled.add(message.cancels or "")
+                await self._state.notify()
+                continue
             worker.queue.put_nowait(Pending(message, entry_id, before))
 
     # --- answering -----------------------------------------------------------------
@@ -103,7 +109,11 @@ class PoWorkers:
                     _give_back(worker, pending)
                     continue
                 state.inputs.append(pending.message)
+                if pending.message.request_id in worker.cancelled:
+                    continue  # stopped before the PO got to it
+                worker.answering = pending.message.request_id
                 await self._reply(worker, pending.message)
+                worker.answering = ""
                 self._schedule_follow_up(worker, pending.message)
             except RedisError as exc:
                 log.warning("fake_po_redis_error", user_id=worker.user_id, error=type(exc).__name__)
@@ -125,6 +135,8 @@ class PoWorkers:
             snapshot = reply[: -(-len(reply) * index // chunks)]  # ceil: never empty, grows
             if script.reply_delay > 0:
                 await asyncio.sleep(script.reply_delay)  # the simulated PO thinking
+            if message.request_id in worker.cancelled:
+                return  # the user stopped it: nothing more of this reply
             await self._write_output(worker, message, snapshot, index == chunks, script)
 
     async def _write_output(

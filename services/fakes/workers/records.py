@@ -51,5 +51,9 @@ class Worker:
     queue: asyncio.Queue[Pending] = field(default_factory=asyncio.Queue)
     lifecycle: asyncio.Task[None] | None = None
     po: asyncio.Task[None] | None = None
+    answering: str = ""
+    """The request id the PO is answering now ('' : none)."""
+    cancelled: set[str] = field(default_factory=set)
+    """Request ids a ``cancel`` entry named."""
     follow_up: asyncio.Task[None] | None = None
     """The PO's own message still to come (``WorkerScript.follow_up``)."""

@@ -44,6 +44,9 @@ class WorkerScript:
     """A message the PO writes on its own, ``follow_up_s`` after its reply to the user's
     last message (a newer message starts the wait again); None: it never does."""
     follow_up_s: float = 60.0
+    honours_cancel: bool = True
+    """A ``cancel`` entry stops the reply it names: no more snapshots, no final. False: a PO
+    that knows nothing of the extension, and answers as if nothing happened."""
     text_field: TextField = "text"
     """The JSON key the reply text goes under; deployed wrappers use the other three."""
     wrapper_output: WrapperOutput = "content"

@@ -14,7 +14,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from shared.log import get_logger
-from shared.schemas import CreateWorkerCommand, POWorkerInput, WorkerResponse
+from shared.schemas import (
+    CreateWorkerCommand,
+    DeleteWorkerCommand,
+    POWorkerInput,
+    WorkerResponse,
+)
 
 from .records import RejectedEntry, SentOutput
 from .script import WorkerScript
@@ -39,6 +44,9 @@ class ManagerState:
         self.scripts: dict[int, WorkerScript] = {}
 
         self.commands: list[CreateWorkerCommand] = []
+        self.deletes: list[DeleteWorkerCommand] = []
+        self.cancels: list[POWorkerInput] = []
+        """``cancel`` input entries the POs read (``/stop``), in order."""
         self.rejected: list[RejectedEntry] = []
         self.responses: list[WorkerResponse] = []
         self.inputs: list[POWorkerInput] = []

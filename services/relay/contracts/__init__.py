@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.relay.contracts.base import POContract, POReply
+from services.relay.contracts.base import ControlContract, POContract, POReply
 from services.relay.contracts.po_service import PO_SERVICE, PoServiceContract
 from services.relay.contracts.seed import SEED, SeedContract
 from services.relay.contracts.worker_streams import WorkerStreamsContract
@@ -11,6 +11,7 @@ from shared.texts import RU, Texts
 __all__ = [
     "PO_SERVICE",
     "SEED",
+    "ControlContract",
     "POContract",
     "POReply",
     "PoServiceContract",

@@ -37,6 +37,18 @@ class LifecycleContract(Protocol):
     def failed_user(self, fields: Fields) -> int | None: ...
 
 
+class ControlContract(Protocol):
+    """What ``/stop`` and ``/new`` need of a profile (every profile has it)."""
+
+    def input_stream(self, user_id: int) -> str: ...
+
+    def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None: ...
+
+    def delete_command(self, user_id: int) -> bytes:
+        """The ``worker:commands`` entry stopping the user's worker; empty: no worker."""
+        ...
+
+
 class POContract(Protocol):
     """What the relay needs to know about the PO side; ``MalformedEntry`` for bad entries."""
 
@@ -68,4 +80,12 @@ class POContract(Protocol):
 
     def failed_user(self, fields: Fields) -> int | None:
         """The user whose PO failed, for a lifecycle entry saying so; else None."""
+        ...
+
+    def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
+        """The input entry telling the PO to stop request ``cancels``; None: the shape cannot."""
+        ...
+
+    def delete_command(self, user_id: int) -> bytes:
+        """The ``worker:commands`` entry (its ``data``) that stops the user's worker."""
         ...

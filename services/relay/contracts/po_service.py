@@ -37,6 +37,15 @@ class PoServiceContract:
     def failed_user(self, fields: Fields) -> int | None:
         return None
 
+    def input_stream(self, user_id: int) -> str:
+        return INPUT_STREAM
+
+    def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
+        return None  # TODO(issue 15): the flat cancel entry
+
+    def delete_command(self, user_id: int) -> bytes:
+        return b""  # no worker: nothing to delete
+
 
 PO_SERVICE: Final = PoServiceContract()
 

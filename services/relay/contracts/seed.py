@@ -6,7 +6,14 @@ from typing import Final
 
 from services.relay.contracts.base import POReply
 from shared import keys
-from shared.schemas import IncomingMessage, POWorkerInput, POWorkerOutput, decode_entry, encode
+from shared.schemas import (
+    DeleteWorkerCommand,
+    IncomingMessage,
+    POWorkerInput,
+    POWorkerOutput,
+    decode_entry,
+    encode,
+)
 from shared.streams import Fields
 
 
@@ -39,6 +46,22 @@ class SeedContract:
 
     def failed_user(self, fields: Fields) -> int | None:
         return None
+
+    def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
+        return encode(
+            POWorkerInput(
+                request_id=message.request_id,
+                user_id=message.user_id,
+                telegram_id=message.telegram_id,
+                chat_id=message.chat_id,
+                text=message.text,
+                type="cancel",
+                cancels=cancels,
+            )
+        )
+
+    def delete_command(self, user_id: int) -> bytes:
+        return encode(DeleteWorkerCommand(worker_id=keys.po_worker_id(user_id)))
 
 
 SEED: Final = SeedContract()

@@ -19,7 +19,15 @@ import msgspec
 
 from services.relay.contracts.base import POReply
 from shared import keys
-from shared.schemas import DATA_FIELD, IncomingMessage, MalformedEntry, decode, utc_now_iso
+from shared.schemas import (
+    DATA_FIELD,
+    DeleteWorkerCommand,
+    IncomingMessage,
+    MalformedEntry,
+    decode,
+    encode,
+    utc_now_iso,
+)
 from shared.streams import Fields
 from shared.texts import RU, Texts
 
@@ -84,6 +92,13 @@ class WorkerStreamsContract:
         return POReply(
             self._text_of(output), True, request_id if isinstance(request_id, str) else None
         )
+
+    def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
+        # The wrapper would run "/stop" as a task: the bot stops showing it instead.
+        return None
+
+    def delete_command(self, user_id: int) -> bytes:
+        return encode(DeleteWorkerCommand(worker_id=keys.po_worker_id(user_id)))
 
     def failed_user(self, fields: Fields) -> int | None:
         event = decode(_data(fields), LifecycleEvent)

@@ -42,7 +42,7 @@ async def test_the_command_menu_is_registered_at_start_without_the_admins_server
     await fake_telegram.wait_for_call("setMyCommands")
     assert list(fake_telegram.commands) == [('{"type":"default"}', "")], "one menu, for everyone"
     menu = fake_telegram.commands[('{"type":"default"}', "")]
-    assert [c["command"] for c in menu] == ["projects", "tasks", "help"]
+    assert [c["command"] for c in menu] == ["projects", "tasks", "status", "stop", "new", "help"]
 
 
 async def test_a_slow_command_menu_neither_delays_polling_nor_a_sigterm(

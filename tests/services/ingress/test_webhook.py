@@ -48,6 +48,7 @@ async def test_the_webhook_is_set_with_the_secret_and_its_updates_are_forwarded(
         "callback_query",
         "edited_message",
         "message",
+        "stopped_message_generation",
     ]
 
     update = fake_telegram.inject_message(KNOWN, "via webhook")
