@@ -116,3 +116,13 @@ PO_RESPONSE_PREFIX = "po:response:"
 def po_response(request_id: str) -> str:
     """``po:response:{request_id}``: where the PO service answers one request (``po-service``)."""
     return f"{PO_RESPONSE_PREFIX}{request_id}"
+
+
+PO_PROACTIVE = "po:proactive"
+"""Messages the PO service starts itself (``po-service``): flat fields, read by the notifier."""
+
+PROACTIVE_GROUP = "tg-bot-proactive"
+"""The notifier's group on ``po:proactive`` (CONTRACTS.md names it)."""
+
+PROACTIVE_ALERTS_GROUP = "tg-bot-proactive-alerts"
+"""The notifier's group on ``po:proactive:dead``: each given-up PO message told to the admins."""
