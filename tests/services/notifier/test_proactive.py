@@ -54,10 +54,10 @@ async def po_notifier(
     name: str = "notifier-a",
     *,
     readers: int = READERS,
-    **env: str,
+    env: dict[str, str] | None = None,
 ) -> ServiceProcess:
     """A ``po-service`` notifier reading all its streams (``readers``: of every notifier)."""
-    process = start_notifier(start_service, name, **PO, **env)
+    process = start_notifier(start_service, name, **PO, **(env or {}))
     await process.wait_for_event("notifier_started", timeout=30)
     await wait_for_blocked_readers(redis, readers)
     return process
@@ -66,8 +66,8 @@ async def po_notifier(
 async def po_message(redis: aioredis.Redis, chat_id: int | str, text: str, **extra: str) -> str:
     """Write a ``po:proactive`` entry as the platform does; its id."""
     fields = {"text": text, "telegram_chat_id": str(chat_id), **extra}
-    entry_id: bytes = await redis.xadd(keys.PO_PROACTIVE, fields)  # type: ignore[arg-type]
-    return entry_id.decode()
+    entry_id: Any = await redis.xadd(keys.PO_PROACTIVE, fields)  # type: ignore[arg-type]
+    return str(entry_id.decode())
 
 
 async def pending(redis: aioredis.Redis, stream: str = keys.PO_PROACTIVE) -> int:
@@ -94,6 +94,10 @@ async def wait_until(count: Callable[[], Awaitable[int]], at_least: int) -> None
         await asyncio.sleep(0.01)
 
 
+def attempt_is(attempt: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: bool(event["attempt"] == attempt)
+
+
 def alerts(fake_telegram: FakeTelegram, chat_id: int) -> list[str]:
     return [text for text in fake_telegram.chat(chat_id).texts if text.startswith("⚠️")]
 
@@ -102,9 +106,9 @@ async def test_each_po_message_reaches_its_chat_once_with_two_notifiers_running(
     fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
 ) -> None:
     slow_retry = {"NOTIFIER_RETRY_AFTER_S": "60"}  # each entry handled by the one that read it
-    first = await po_notifier(start_service, redis, "notifier-a", **slow_retry)
+    first = await po_notifier(start_service, redis, "notifier-a", env=slow_retry)
     second = await po_notifier(
-        start_service, redis, "notifier-b", readers=2 * READERS, **slow_retry
+        start_service, redis, "notifier-b", readers=2 * READERS, env=slow_retry
     )
 
     async with redis.pipeline(transaction=True) as pipe:
@@ -154,7 +158,7 @@ async def test_a_notifier_killed_mid_message_finishes_it_after_a_restart_showing
 ) -> None:
     # One message a chat every 5 s after a burst of two: the third part waits for its slot.
     slow_chat = {"TELEGRAM_RATE_CHAT_PER_S": "0.2"}
-    first = await po_notifier(start_service, redis, **slow_chat)
+    first = await po_notifier(start_service, redis, env=slow_chat)
     paragraphs = [f"Часть {n}: " + "слово " * 600 for n in range(3)]
     entry_id = await po_message(redis, USER, "\n\n".join(paragraphs))
     await fake_telegram.wait_for_messages(USER, 2, timeout=20)
@@ -211,9 +215,7 @@ async def test_restarts_between_attempts_do_not_reset_the_count_of_deliveries(
     await po_message(redis, USER, "reminder")
 
     for attempt in (1, 2):
-        await notifier.wait_for_event(
-            "stream_entry_failed", lambda e, n=attempt: e["attempt"] == n, timeout=20
-        )
+        await notifier.wait_for_event("stream_entry_failed", attempt_is(attempt), timeout=20)
         await stop(notifier)
         # The same name: the next run reads its own pending entry again at once.
         notifier = start_notifier(start_service, "notifier-a", **PO)
