@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
+from services.fakes.redis_server import free_port
 from services.fakes.telegram import Failure, FakeTelegram
 from shared import keys
 from shared.schemas import decode_entry, encode_entry
@@ -32,6 +33,7 @@ from tests.services.notifier.test_notifier import (
     success,
     wait_for_blocked_readers,
 )
+from tests.services.notifier.test_observability import metrics_page, value
 
 USERS = (USER, 5011, 5012, 5013)
 PO = {"PO_CONTRACT": "po-service"}
@@ -264,7 +266,7 @@ async def test_a_dead_letter_whose_notifier_died_before_the_alert_is_still_told_
     assert await pending(redis, DEAD) == 0
 
 
-async def test_a_message_to_a_removed_user_is_not_delivered_but_logged_and_acknowledged(
+async def test_a_message_to_a_removed_user_is_not_delivered_but_logged_counted_and_acknowledged(
     fake_telegram: FakeTelegram,
     fake_api: FakeApi,
     redis: aioredis.Redis,
@@ -272,18 +274,22 @@ async def test_a_message_to_a_removed_user_is_not_delivered_but_logged_and_ackno
 ) -> None:
     removed = 5013
     fake_api.users = [user for user in fake_api.users if user["telegram_id"] != removed]
-    notifier = await po_notifier(start_service, redis)
+    port = free_port()
+    notifier = await po_notifier(start_service, redis, env={"METRICS_PORT": str(port)})
 
     entry_id = await po_message(redis, removed, "for someone gone")
     await po_message(redis, USER, "for someone here")
 
     # One consumer handles entries in order: the second delivered means the first handled.
     await fake_telegram.wait_for_messages(USER, 1, timeout=20)
+    page = await metrics_page(f"http://127.0.0.1:{port}")
     await stop(notifier)
     assert fake_telegram.chat(removed).texts == []
     (unknown,) = events(notifier, "proactive_chat_unknown")
     assert (unknown["chat_id"], unknown["entry_id"]) == (removed, entry_id)
     assert "for someone gone" not in notifier.logs()
+    dropped = "telegram_bot_proactive_dropped_total"
+    assert value(page, dropped, reason="chat_unknown") == 1
     assert await pending(redis) == 0
     assert await dead_letters(redis) == []
     assert alerts(fake_telegram, ADMIN) == []
