@@ -45,7 +45,9 @@ COMMANDS = {
         "services.notifier",
         "tell admins about every server provisioning result",
         "Consumes provisioner:results with the consumer group telegram-bot and "
-        "sends each result to every admin (API admins plus ADMIN_TELEGRAM_IDS).",
+        "sends each result to every admin (API admins plus ADMIN_TELEGRAM_IDS). "
+        "With PO_CONTRACT=po-service it also delivers the PO service's own messages "
+        "(po:proactive) and tells the admins of those it gives up.",
     ),
 }
 

@@ -158,3 +158,13 @@ def acks(user_id: int) -> str:
     step takes the field, so the relay that delivers it removes the 👀.
     """
     return f"bot:acks:{user_id}"
+
+
+PO_PROACTIVE = "po:proactive"
+"""Messages the PO service starts itself (``po-service``): flat fields, read by the notifier."""
+
+PROACTIVE_GROUP = "tg-bot-proactive"
+"""The notifier's group on ``po:proactive`` (CONTRACTS.md names it)."""
+
+PROACTIVE_ALERTS_GROUP = "tg-bot-proactive-alerts"
+"""The notifier's group on ``po:proactive:dead``: each given-up PO message told to the admins."""

@@ -39,7 +39,16 @@ Service = Literal["ingress", "relay", "notifier"]
 RejectReason = Literal["stranger", "no_sender", "auth_unavailable", "malformed", "duplicate"]
 UndeliverableReason = Literal["blocked", "rejected"]
 RetryReason = Literal["retry_after", "server_error", "network", "bad_response", "plain_fallback"]
-StreamKind = Literal["incoming", "po_input", "po_output", "worker_commands", "provisioner_results"]
+StreamKind = Literal[
+    "incoming",
+    "po_input",
+    "po_output",
+    "worker_commands",
+    "provisioner_results",
+    "po_proactive",
+    "po_proactive_dead",
+]
+ProactiveDropReason = Literal["chat_unknown", "blocked", "too_old"]
 ControlAction = Literal["stop", "stop_idle", "restart"]
 
 UPDATE_KINDS: Final = frozenset(
@@ -140,6 +149,12 @@ class Metrics:
             ["service"],
             registry=registry,
         ).labels(service=service)
+        self._proactive_dropped = Counter(
+            f"{PREFIX}proactive_dropped",
+            "PO-initiated messages acknowledged without being delivered, by reason.",
+            ["service", "reason"],
+            registry=registry,
+        )
         self._telegram_429 = Counter(
             f"{PREFIX}telegram_429",
             "Telegram answers 429 Too Many Requests.",
@@ -196,6 +211,8 @@ class Metrics:
             self._updates_rejected.labels(service=service, reason=reason)
         for undeliverable in get_args(UndeliverableReason):
             self._notifications_undeliverable.labels(service=service, reason=undeliverable)
+        for dropped in get_args(ProactiveDropReason):
+            self._proactive_dropped.labels(service=service, reason=dropped)
         for retry in get_args(RetryReason):
             self._telegram_retries.labels(service=service, reason=retry)
         for stream_kind in get_args(StreamKind):
@@ -285,6 +302,17 @@ class Metrics:
         """
         self._results_too_old.inc(count)
 
+    def proactive_dropped(self, reason: ProactiveDropReason, count: int = 1) -> None:
+        """``telegram_bot_proactive_dropped_total{reason}``: notifier (``po-service``).
+
+        Per ``po:proactive`` message acknowledged unsent: ``chat_unknown`` (the API
+        no longer knows the chat's user), ``blocked`` (403: the user blocked the
+        bot), ``too_old`` (first read past ``NOTIFIER_BACKFILL_S``). Messages given
+        up on (dead-lettered and told to the admins) are in ``dead_letters``.
+        """
+        label = _closed(reason, get_args(ProactiveDropReason))
+        self._proactive_dropped.labels(service=self.service, reason=label).inc(count)
+
     def observe_delivery_latency(self, seconds: float) -> None:
         """``telegram_bot_delivery_latency_seconds``: a histogram, 1 ms to 30 s.
 
@@ -321,8 +349,8 @@ class Metrics:
         """``telegram_bot_dead_letters_total{stream_kind}``: per entry moved to ``<stream>:dead``.
 
         By ``shared.streams`` (``StreamConsumer._dead_letter``; the notifier's
-        ``provisioner_results``) and the relay's cursors (``incoming``,
-        ``po_output``).
+        ``provisioner_results``, ``po_proactive`` and ``po_proactive_dead``) and
+        the relay's cursors (``incoming``, ``po_output``).
         """
         label = _closed(stream_kind, get_args(StreamKind))
         self._dead_letters.labels(service=self.service, stream_kind=label).inc(count)
@@ -331,10 +359,10 @@ class Metrics:
         """``telegram_bot_stream_pending{stream_kind}``: a gauge, set on each loop turn.
 
         From what the process already knows: notifier, the group's pending
-        count on ``provisioner:results`` (``XPENDING`` summary); relay,
-        entries read from ``bot:incoming:{p}`` and not yet forwarded, summed
-        over its partitions (``incoming``), and replies read and not yet
-        delivered (``po_output``). Each process reports its own share: sum
+        count on ``provisioner:results``, ``po:proactive`` and ``po:proactive:dead``
+        (``XPENDING`` summary); relay, entries read from ``bot:incoming:{p}`` and
+        not yet forwarded, summed over its partitions (``incoming``), and replies
+        read and not yet delivered (``po_output``). Each process reports its own share: sum
         over ``instance`` for the total.
         """
         label = _closed(stream_kind, get_args(StreamKind))

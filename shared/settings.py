@@ -19,6 +19,9 @@ import msgspec
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["json", "console"]
+POContractName = Literal["seed", "worker-streams", "po-service"]
+"""``PO_CONTRACT``: which PO side the bot speaks (CONTRACTS.md, "three contract profiles");
+the relay and the notifier read it."""
 
 
 class Secret:

@@ -110,6 +110,14 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """A task's project by its ``{name}``."""
     task_started_html: str
     task_status: dict[str, str]
+    # --- notifier, ``po-service``: PO-initiated messages given up (plain text)
+    proactive_alert: str
+    """To each admin: ``{chat}``, ``{event}`` (``proactive_alert_event`` or empty), the
+    start of the message's ``{text}`` and the ``{reason}`` it was given up."""
+    proactive_alert_event: str
+    proactive_alert_reason: dict[str, str]
+    """Dead-letter reason -> its wording, with ``{deliveries}`` and ``{error}``; an unknown
+    reason is shown as written."""
 
 
 _HELP_INTRO = (
@@ -279,6 +287,19 @@ RU = Texts(
         "completed": "завершена",
         "failed": "ошибка",
         "cancelled": "отменена",
+    },
+    proactive_alert=(
+        "⚠️ Сообщение ассистента пользователю не доставлено\n"
+        "Чат: {chat}\n"
+        "{event}"
+        "Текст: {text}\n"
+        "Причина: {reason}"
+    ),
+    proactive_alert_event="Событие: {event}\n",
+    proactive_alert_reason={
+        "max_deliveries": "доставить не удалось (попыток: {deliveries}; {error})",
+        "malformed": "запись в po:proactive некорректна ({error})",
+        "trimmed": "запись удалена из po:proactive до доставки",
     },
 )
 

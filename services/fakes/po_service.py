@@ -7,6 +7,13 @@ platform does (recorded in ``rejected``, never answered), and answers every
 the platform's flat fields. Tests steer it per text: ``delays`` (answer
 after so many seconds), ``silent`` (never answer), ``errors`` (answer with
 ``error="true"``).
+
+It also starts messages of its own, as the platform's PO does (task
+finished, reminders): ``proactive`` writes one on ``po:proactive`` (flat
+``text``, ``telegram_chat_id`` and the optional fields), and a chat in
+``reminders`` gets a reminder of its last message that many seconds after
+the answer to it, unless a newer message starts the wait again (the
+sandbox's Alan).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from services.fakes.lifecycle import StartStop
+from services.fakes.workers.personas import reminder_text
 from shared import keys
 
 # Spelled out here, not imported from the relay: a fake must not share the code it tests.
@@ -32,7 +40,13 @@ def as_text(fields: dict[bytes, bytes]) -> dict[str, str]:
 class FakePOService(StartStop):
     """See the module docstring; ``received`` holds every accepted ``po:input`` entry."""
 
-    def __init__(self, redis: aioredis.Redis, *, block_ms: int = 200) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        block_ms: int = 200,
+        reminders: dict[int, float] | None = None,
+    ) -> None:
         self._redis = redis
         self._block_ms = block_ms
         self.received: list[dict[str, str]] = []
@@ -43,14 +57,19 @@ class FakePOService(StartStop):
         self.silent: set[str] = set()
         self.errors: dict[str, str] = {}
         """Text -> the explanation sent with ``error="true"``."""
+        self.reminders: dict[int, float] = dict(reminders or {})
+        """Chat id -> seconds after an answer in that chat when a reminder follows."""
+        self.proactive_sent: list[str] = []
+        """The ``po:proactive`` entry ids written, in order."""
         self._task: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
+        self._reminders: dict[int, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="fake-po-service")
 
     async def stop(self) -> None:
-        for task in [self._task, *self._answers]:
+        for task in [self._task, *self._answers, *self._reminders.values()]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -65,6 +84,17 @@ class FakePOService(StartStop):
             fields["error"] = "true"
         await self._redis.xadd(keys.po_response(request_id), fields)  # type: ignore[arg-type]
         self.answered.append(request_id)
+
+    async def proactive(self, chat_id: int, text: str, **optional: str) -> str:
+        """Write a message of the PO's own on ``po:proactive``, as the platform does; its id.
+
+        ``optional``: ``owner_user_id``, ``event``, ``story_id``, ``project_id``.
+        """
+        fields = {"text": text, "telegram_chat_id": str(chat_id), **optional}
+        raw_id: Any = await self._redis.xadd(keys.PO_PROACTIVE, fields)  # type: ignore[arg-type]
+        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        self.proactive_sent.append(entry_id)
+        return entry_id
 
     async def _run(self) -> None:
         position = "$"
@@ -98,3 +128,17 @@ class FakePOService(StartStop):
             await self.answer(entry["request_id"], chat, self.errors[text], error=True)
         else:
             await self.answer(entry["request_id"], chat, f"echo: {text}")
+        self._schedule_reminder(int(chat), text)
+
+    def _schedule_reminder(self, chat_id: int, text: str) -> None:
+        after_s = self.reminders.get(chat_id)
+        if after_s is None:
+            return
+        earlier = self._reminders.pop(chat_id, None)
+        if earlier is not None:
+            earlier.cancel()  # a newer message starts the wait again
+        self._reminders[chat_id] = asyncio.create_task(self._remind(chat_id, text, after_s))
+
+    async def _remind(self, chat_id: int, text: str, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        await self.proactive(chat_id, reminder_text(text), event="reminder")

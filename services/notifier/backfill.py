@@ -12,12 +12,12 @@ See docs/ARCHITECTURE.md (Notifier).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import redis.asyncio as aioredis
 
 from shared.log import get_logger
-from shared.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -27,10 +27,19 @@ _MAX_SEQ: Final = 2**64 - 1
 class Backfill:
     """The group's start and the too-old test for one window, in Redis's time."""
 
-    def __init__(self, redis: aioredis.Redis, *, window_s: float, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        window_s: float,
+        count: Callable[[int], None],
+        event: str = "result_too_old_skipped",
+    ) -> None:
+        """``count`` and the log line ``event`` note each read's entries found too old."""
         self._redis = redis
         self._window_ms = int(window_s * 1000)
-        self._metrics = metrics
+        self._count = count
+        self._event = event
 
     async def start_id(self) -> str:
         """The id a new group starts after: the last one before the window."""
@@ -44,9 +53,9 @@ class Backfill:
         cutoff_ms = await self._cutoff_ms()
         old = [entry_id for entry_id in entry_ids if entry_ms(entry_id) < cutoff_ms]
         if old:
-            self._metrics.results_too_old(len(old))
+            self._count(len(old))
             log.warning(
-                "result_too_old_skipped",
+                self._event,
                 count=len(old),
                 first_entry_id=old[0],
                 last_entry_id=old[-1],

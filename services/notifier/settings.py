@@ -5,7 +5,12 @@ import socket
 
 import msgspec
 
-from shared.settings import BaseSettings, require_not_negative, require_positive
+from shared.settings import (
+    BaseSettings,
+    POContractName,
+    require_not_negative,
+    require_positive,
+)
 
 
 def _default_name() -> str:
@@ -22,6 +27,9 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
     once idle for ``notifier_retry_after_s`` (within 1.5 times that), by
     this process or another replica. A ``NOTIFIER_NAME`` kept across
     restarts (one notifier per host) resumes them at once instead."""
+    po_contract: POContractName = "seed"
+    """The relays' ``PO_CONTRACT``: with ``po-service`` the notifier also delivers the PO
+    service's own messages (``po:proactive``) and tells the admins of those it gives up."""
     api_timeout_s: float = 5.0
     admins_cache_s: float = 60.0
     notifier_retry_after_s: float = 30.0

@@ -9,8 +9,8 @@ What runs, in start order (stopped in reverse):
    and tasks (``world``);
 4. the fake worker-manager in the ``SANDBOX_PO_CONTRACT`` profile, whose PO
    workers echo, except for the people with a persona (``world``);
-5. supervisord running the real ``ingress``, two ``relay``s (with that
-   ``PO_CONTRACT``) and the ``notifier``, each its own process, pointed at the fakes.
+5. supervisord running the real ``ingress``, two ``relay``s and the ``notifier``
+   (both with that ``PO_CONTRACT``), each its own process, pointed at the fakes.
 
 SIGINT (Ctrl-C) or SIGTERM stops them all and removes the temporary
 directory: supervisord stops its programs first, Redis goes last.
@@ -39,7 +39,7 @@ from services.sandbox.embedded_redis import EmbeddedRedis, RedisFailed
 from services.sandbox.provisioning import Outcome
 from services.sandbox.settings import SandboxSettings, load
 from services.sandbox.supervisor import Supervisor
-from services.sandbox.world import PEOPLE, Person, populate
+from services.sandbox.world import PEOPLE, Person, populate, reminders
 from services.sandbox.world import personas as personas_of
 from shared import log
 from shared.schemas import ProvisionerResult
@@ -70,7 +70,7 @@ def bot_environment(
 
 
 def relay_environment(*, po_contract: str) -> dict[str, str]:
-    """What only the relays are told, on top of ``bot_environment``."""
+    """What only the relays and the notifier are told, on top of ``bot_environment``."""
     return {"PO_CONTRACT": po_contract}
 
 
@@ -137,6 +137,8 @@ class Sandbox:
             self.process_env(),
             relays=RELAYS,
             relay_env=relay_environment(po_contract=self.settings.sandbox_po_contract),
+            # The notifier delivers the PO service's own messages in ``po-service``.
+            notifier_env=relay_environment(po_contract=self.settings.sandbox_po_contract),
         )
         stack.push_async_callback(self.supervisor.stop)
         await self.supervisor.start()
@@ -144,12 +146,13 @@ class Sandbox:
     def _fake_po(self) -> StartStop:
         """The PO side the relays talk to, in the profile ``SANDBOX_PO_CONTRACT`` names.
 
-        ``po-service`` has one PO for everyone, which echoes: no personas there.
+        ``po-service`` has one PO for everyone, which echoes; Alan's reminder comes
+        from it on ``po:proactive``, for the notifier to deliver.
         """
         profile = self.settings.fake_po_profile
         if profile is None:
             assert self._redis is not None
-            return FakePOService(self._redis)
+            return FakePOService(self._redis, reminders=reminders())
         workers = FakeWorkerManager(self.redis_url, profile=profile)
         for user_id, persona in personas_of(self.api).items():
             workers.scripts[user_id] = personas.script(persona)

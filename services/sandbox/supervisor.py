@@ -5,7 +5,8 @@ The sandbox writes a config into its temporary directory and runs
 environment: the fakes' URLs and token and nothing of the caller's (a real
 ``TELEGRAM_BOT_TOKEN`` or ``INGRESS_MODE=webhook`` in the caller's shell must
 not leak into the sandbox). Its programs inherit that environment; the
-relays add a ``RELAY_NAME`` each, and what only they read (``PO_CONTRACT``).
+relays add a ``RELAY_NAME`` each, and the relays and the notifier what only
+they read (``PO_CONTRACT``).
 
 Their logs reach the sandbox's stdout through a pipe the sandbox copies:
 had supervisord opened ``/dev/stdout`` itself, a redirected stdout
@@ -61,6 +62,7 @@ def render_config(
     relays: int,
     password: str,
     relay_env: Mapping[str, str] | None = None,
+    notifier_env: Mapping[str, str] | None = None,
 ) -> str:
     """The supervisord config: the sections of ``deploy/supervisord.conf``, paths in ``workdir``."""
     lines = [
@@ -105,6 +107,9 @@ def render_config(
         if program.name == "relay":
             # Distinct consumer names: the relays share one consumer group.
             lines.append(f'environment=RELAY_NAME="sandbox-relay-%(process_num)d"{relay_values}')
+        if program.name == "notifier" and notifier_env:
+            values = ",".join(f"{name}={_quoted(value)}" for name, value in notifier_env.items())
+            lines.append(f"environment={values}")
         lines += [
             "autorestart=true",
             "startsecs=1",
@@ -170,13 +175,15 @@ class Supervisor:
         *,
         relays: int = 2,
         relay_env: Mapping[str, str] | None = None,
+        notifier_env: Mapping[str, str] | None = None,
         echo: BinaryIO | None = None,
     ) -> None:
-        """``relay_env``: what only the relays are told; ``echo``: where the programs' and
-        supervisord's output goes (the sandbox's stdout)."""
+        """``relay_env``, ``notifier_env``: what only the relays, the notifier are told;
+        ``echo``: where the programs' and supervisord's output goes (the sandbox's stdout)."""
         self.workdir = workdir
         self.relays = relays
         self.relay_env = dict(relay_env or {})
+        self.notifier_env = dict(notifier_env or {})
         self.config_path = workdir / "supervisord.conf"
         self._env = environment(env)
         self._process: asyncio.subprocess.Process | None = None
@@ -203,6 +210,7 @@ class Supervisor:
                 self.relays,
                 self._password,
                 self.relay_env,
+                self.notifier_env,
             )
         )
         supervisord = _next_to_python("supervisord", "supervisor.supervisord")

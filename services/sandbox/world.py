@@ -12,6 +12,7 @@ from typing import Literal
 from services.fakes.api import FakeApi, seed_demo
 from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import Persona
+from services.fakes.workers.personas import FOLLOW_UP_S
 
 Role = Literal["admin", "user", "stranger"]
 
@@ -94,3 +95,8 @@ def personas(api: FakeApi) -> dict[int, Persona]:
         for person in PEOPLE
         if person.persona is not None
     }
+
+
+def reminders(after_s: float = FOLLOW_UP_S) -> dict[int, float]:
+    """``po-service``: the chats whose PO writes again by itself, ``after_s`` after its answer."""
+    return {person.telegram_id: after_s for person in PEOPLE if person.persona == "proactive"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager, personas
 from services.sandbox.app import bot_environment, relay_environment
 from services.sandbox.provisioning import example_result, publish
+from services.sandbox.supervisor import render_config
 from services.sandbox.world import (
     ADMIN_ID,
     PROACTIVE_ID,
@@ -20,11 +22,13 @@ from services.sandbox.world import (
     STREAMING_ID,
     USER_ID,
     populate,
+    reminders,
 )
 from services.sandbox.world import personas as personas_of
 from shared import keys
 from shared.schemas import ProvisionerResult, decode_entry
 from tests.deploy.settings_names import read_by
+from tests.deploy.test_supervisord import parse
 
 
 async def test_the_api_knows_the_admin_and_the_user_but_not_the_stranger(
@@ -95,11 +99,29 @@ def test_every_variable_the_processes_get_is_one_they_read(command: str) -> None
     assert set(environment) | {"RELAY_NAME"} <= read_by("relay")
 
 
-def test_the_relays_are_told_the_po_contract_which_only_they_read() -> None:
+def test_the_relays_and_the_notifier_are_told_the_po_contract_which_only_they_read() -> None:
     environment = relay_environment(po_contract="worker-streams")
     assert environment == {"PO_CONTRACT": "worker-streams"}
-    assert set(environment) <= read_by("relay")
-    assert not set(environment) & (read_by("ingress") | read_by("notifier"))
+    assert set(environment) <= read_by("relay") & read_by("notifier")
+    assert not set(environment) & read_by("ingress")
+
+
+def test_the_notifier_program_gets_the_po_contract_and_the_ingress_does_not(
+    tmp_path: Path,
+) -> None:
+    told = relay_environment(po_contract="po-service")
+    config = tmp_path / "supervisord.conf"
+    config.write_text(
+        render_config(tmp_path, ["telegram-bot"], 2, "pw", relay_env=told, notifier_env=told)
+    )
+    environments = {p.name: p.environment or {} for p in parse(config)}
+    assert environments["notifier"] == {"PO_CONTRACT": "po-service"}
+    assert environments["relay-1"]["PO_CONTRACT"] == "po-service"
+    assert "PO_CONTRACT" not in environments["ingress"]
+
+
+def test_alan_alone_gets_a_reminder_from_the_po_service_a_minute_after_its_answer() -> None:
+    assert reminders() == {PROACTIVE_ID: 60.0}
 
 
 def test_the_processes_log_readably_to_the_terminal() -> None:

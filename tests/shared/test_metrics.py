@@ -24,6 +24,7 @@ COUNTERS = {
     "telegram_bot_telegram_retries_total",
     "telegram_bot_dead_letters_total",
     "telegram_bot_results_too_old_total",
+    "telegram_bot_proactive_dropped_total",
 }
 LOW_CARDINALITY_LABELS = {"service", "kind", "reason", "stream_kind", "action", "le"}
 

@@ -38,7 +38,12 @@ def thinking_aloud(message: POWorkerInput) -> str:
 
 
 def reminder(message: POWorkerInput) -> str:
-    return f"Напоминание: вы писали «{message.text}». Я помню и вернусь с результатом."
+    return reminder_text(message.text)
+
+
+def reminder_text(text: str) -> str:
+    """The ``proactive`` persona's reminder of the user's message ``text`` (every profile)."""
+    return f"Напоминание: вы писали «{text}». Я помню и вернусь с результатом."
 
 
 def streaming(
