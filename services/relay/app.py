@@ -213,6 +213,7 @@ class Relay:
             typing_cap_ms=self.typing.cap_ms,
             contract=contract,
             reactions=settings.ack_reactions,
+            steer=settings.busy_policy == "steer",
         )
         return replies, forwarder
 

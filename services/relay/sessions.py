@@ -81,9 +81,11 @@ class SessionForwarder:
         typing_cap_ms: int,
         contract: POContract = SEED,
         reactions: bool = False,
+        steer: bool = False,
     ) -> None:
         self._contract = contract
         self._reactions = reactions
+        self._steer = steer
         self._identity = identity
         self._typing_cap_ms = typing_cap_ms
         self._api_url = api_url
@@ -118,6 +120,7 @@ class SessionForwarder:
                 keys.incoming(partition),
                 keys.pending(user_id),
                 keys.acks(user_id),
+                keys.cancelled(user_id),
             ],
             args=[
                 self._identity,
@@ -134,9 +137,15 @@ class SessionForwarder:
                 self._typing_cap_ms,
                 request_id,
                 message.message_id if self._reactions else "",
+                self._steer_data(message, request_id),
             ],
         )
         return _result(reply)
+
+    def _steer_data(self, message: IncomingMessage, request_id: str) -> bytes:
+        if not self._steer:
+            return b""
+        return self._contract.steer_data(message, request_id) or b""
 
     def create_command(self, user_id: int, telegram_id: int) -> CreateWorkerCommand:
         """Exactly the command of CONTRACTS.md (``worker_type``, ``agent_type``...)."""

@@ -32,6 +32,9 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     po_late_answer_s: float = 3600.0
     ack_reactions: bool = True
     """👀 on each message once it is in the PO's input, removed when its final reply is sent."""
+    busy_policy: Literal["queue", "steer"] = "queue"
+    """A message sent while the PO works: ``queue`` (read after the reply under way) or
+    ``steer`` (marked ``steer: true`` for a PO that takes guidance mid-run; ``seed`` only)."""
     working_note_after_s: float = 20.0
     """A reply not begun this long after its message: "⏳ Ассистент работает…" with a stop
     button, until it comes; 0: never."""

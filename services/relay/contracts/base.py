@@ -86,6 +86,10 @@ class POContract(Protocol):
         """The input entry telling the PO to stop request ``cancels``; None: the shape cannot."""
         ...
 
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        """``input_data`` marked as guidance for the run under way; None: the shape cannot."""
+        ...
+
     def delete_command(self, user_id: int) -> bytes:
         """The ``worker:commands`` entry (its ``data``) that stops the user's worker."""
         ...

@@ -47,6 +47,19 @@ class SeedContract:
     def failed_user(self, fields: Fields) -> int | None:
         return None
 
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        return encode(
+            POWorkerInput(
+                request_id=request_id,
+                user_id=message.user_id,
+                telegram_id=message.telegram_id,
+                chat_id=message.chat_id,
+                text=message.text,
+                type="message",
+                steer=True,
+            )
+        )
+
     def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
         return encode(
             POWorkerInput(

@@ -93,6 +93,9 @@ class WorkerStreamsContract:
             self._text_of(output), True, request_id if isinstance(request_id, str) else None
         )
 
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        return None  # the wrapper runs one task at a time: a message waits for the last
+
     def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
         # The wrapper would run "/stop" as a task: the bot stops showing it instead.
         return None
