@@ -120,7 +120,7 @@ class Relay:
             typing=self.typing,
         )
         self.cancellations = Cancellations(redis)
-        self.reactions = AckReactions(outbound, enabled=settings.ack_reactions)
+        self.reactions = AckReactions(redis, outbound, enabled=settings.ack_reactions)
         self.answers, forwarder = self._po_side(
             settings, contract, redis, blocking, outbound, cursors, texts
         )
@@ -251,7 +251,9 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
-        self.reactions.received(message.chat_id, message.message_id)
+        self.reactions.received(
+            message.user_id, result.request_id, message.chat_id, message.message_id
+        )
         await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )

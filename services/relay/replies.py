@@ -135,7 +135,7 @@ class ReplyForwarder:
             resume_reading=self._resume_reading,
             contract=contract,
             cancellations=cancellations or Cancellations(redis),
-            reactions=reactions or AckReactions(outbound, enabled=False),
+            reactions=reactions or AckReactions(redis, outbound, enabled=False),
         )
 
     @property

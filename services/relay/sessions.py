@@ -12,7 +12,7 @@ relay's "Incoming" section of ``docs/ARCHITECTURE.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
@@ -38,6 +38,8 @@ class Forwarded:
     watch: str
     """The start watch this message opened (its raw JSON), or ''."""
     input_id: str
+    request_id: str = ""
+    """The request id the PO input carries."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,10 @@ class SessionForwarder:
                 self._steer_data(message, request_id),
             ],
         )
-        return _result(reply)
+        result = _result(reply)
+        if isinstance(result, Forwarded):
+            return replace(result, request_id=request_id)
+        return result
 
     def _steer_data(self, message: IncomingMessage, request_id: str) -> bytes:
         if not self._steer:
