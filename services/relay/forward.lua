@@ -12,6 +12,7 @@
 -- KEYS[11] bot:watch:{p}
 -- KEYS[12] bot:typing:{p}
 -- KEYS[13] bot:incoming:{p}
+-- KEYS[14] bot:chats:{p} (the user's last chat, kept after the session: wakeups.py)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -57,6 +58,7 @@ if not (worker and reusable[status]) then
 end
 redis.call('SET', KEYS[3], worker, 'EX', ARGV[5])
 redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[5])
+redis.call('HSET', KEYS[14], user, ARGV[6])
 
 redis.call('SADD', KEYS[8], user)
 local cursor = redis.call('HGET', KEYS[9], user)

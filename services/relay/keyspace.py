@@ -80,3 +80,18 @@ def po_users(partition: int) -> str:
 def po_queue(user_id: int) -> str:
     """``po-service``: list of the user's pending request ids, in the order they were sent."""
     return f"bot:po:queue:{user_id}"
+
+
+def chats(partition: int) -> str:
+    """``bot:chats:{p}``: hash user id -> the chat of their last message; never expires.
+
+    Written by the forwarding script with ``bot:chat:{u}``, which expires with
+    the session: a PO message to a user idle for days still finds its chat
+    (:mod:`services.relay.wakeups`). One field per user who ever wrote.
+    """
+    return f"bot:chats:{partition}"
+
+
+def notifications(db: int, pattern: str) -> str:
+    """The keyspace-notification channel pattern of the keys ``pattern`` in database ``db``."""
+    return f"__keyspace@{db}__:{pattern}"

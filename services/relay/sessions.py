@@ -113,6 +113,7 @@ class SessionForwarder:
                 keyspace.start_watch(partition),
                 keyspace.typing(partition),
                 keys.incoming(partition),
+                keyspace.chats(partition),
             ],
             args=[
                 self._identity,
