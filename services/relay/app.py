@@ -36,7 +36,9 @@ from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForw
 from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
+from services.relay.wakeups import Users, Wakeups
 from shared import keys
+from shared.api import ApiClient
 from shared.connections import redis_client
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
@@ -80,6 +82,7 @@ class Relay:
         texts: Texts = RU,
         metrics: Metrics | None = None,
         heartbeat: Heartbeat | None = None,
+        users: Users | None = None,
     ) -> None:
         self.metrics = metrics or Metrics("relay")
         # The one place the profile is chosen: every component gets the contract.
@@ -125,11 +128,14 @@ class Relay:
             listener=self,
             metrics=self.metrics,
         )
+        self.wakeups = self._wakeups(settings, contract, redis, users)
+        wakeups = [self.wakeups] if self.wakeups is not None else []
         # Typing before replies: a reply read at once stops the "typing…" it
-        # resumed. Replies before incoming: forwarding activates a user's replies.
+        # resumed. Replies before incoming: forwarding activates a user's replies;
+        # wake-ups after replies: a woken user joins a started reader.
         self.coordinator = PartitionCoordinator(
             self.leases,
-            [self.typing, self.answers, self.watch, self.incoming],
+            [self.typing, self.answers, *wakeups, self.watch, self.incoming],
             tick_s=settings.lease_tick_s,
             on_turn=self._on_turn,
         )
@@ -192,6 +198,27 @@ class Relay:
         )
         return replies, forwarder
 
+    def _wakeups(
+        self,
+        settings: RelaySettings,
+        contract: contracts.POContract | contracts.PoServiceContract,
+        redis: aioredis.Redis,
+        users: Users | None,
+    ) -> Wakeups | None:
+        """Idle users woken when their PO writes: the stream profiles' (po-service has none)."""
+        if isinstance(contract, contracts.PoServiceContract):
+            return None
+        return Wakeups(
+            redis,
+            identity=self.identity,
+            contract=contract,
+            replies=self.replies,
+            ownership=self,
+            users=users,
+            sweep_every_s=settings.idle_sweep_s,
+            metrics=self.metrics,
+        )
+
     @property
     def replies(self) -> ReplyForwarder:
         """The stream profiles' reply reader (tests look into it)."""
@@ -251,6 +278,8 @@ class Relay:
             group.create_task(self.typing.run(stop), name="relay-typing")
             group.create_task(self.watch.run(stop), name="relay-start-watch")
             group.create_task(self.lifecycle.run(stop), name="relay-lifecycle")
+            if self.wakeups is not None:
+                group.create_task(self.wakeups.run(stop), name="relay-wakeups")
 
 
 async def serve(settings: RelaySettings) -> int:
@@ -274,8 +303,13 @@ async def open_relay(
         FloodBudget.from_settings(settings),
         metrics=metrics,
     )
+    # Asked only when waking an idle user whose session expired (is the user still known?).
+    api = ApiClient(settings.api_url, settings.internal_api_key)
     try:
-        yield Relay(settings, redis, blocking, outbound, metrics=metrics, heartbeat=heartbeat)
+        async with api:
+            yield Relay(
+                settings, redis, blocking, outbound, metrics=metrics, heartbeat=heartbeat, users=api
+            )
     finally:
         await outbound.close()
         for client in (redis, blocking):
