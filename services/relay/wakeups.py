@@ -27,6 +27,7 @@ and its measured cost: the relay's "Idle users" section of
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
@@ -151,7 +152,7 @@ class Wakeups:
 
     async def _sweep_one(self, partition: int) -> None:
         try:
-            await self.sweep([partition])
+            await self.sweep([partition], event="wakeups_partition_swept")
         except RedisError as exc:
             log.warning("wakeups_sweep_failed", partition=partition, error=type(exc).__name__)
 
@@ -221,9 +222,9 @@ class Wakeups:
                 self._consider(user_id, "notification")
 
     async def _after_subscribe(self) -> None:
-        await self._ensure_notifications()
-        log.info("wakeups_subscribed", channel=self._channel)
         try:
+            await self._ensure_notifications()
+            log.info("wakeups_subscribed", channel=self._channel)
             await self.sweep(sorted(self._partitions))
         except RedisError as exc:
             log.warning("wakeups_sweep_failed", error=type(exc).__name__)
@@ -248,10 +249,12 @@ class Wakeups:
 
     # --- the sweep and the wake-up -----------------------------------------------------------
 
-    async def sweep(self, partitions: Iterable[int]) -> int:
+    async def sweep(self, partitions: Iterable[int], *, event: str = "wakeups_swept") -> int:
         """Wake each untracked user of ``partitions`` with output after their cursor: how many."""
+        began = time.monotonic()
         found = 0
-        for partition in partitions:
+        swept = list(partitions)
+        for partition in swept:
             position = "0"
             while partition in self._partitions:
                 reply: Any = await self._sweep(
@@ -264,6 +267,8 @@ class Wakeups:
                         found += 1
                 if position == "0":
                     break
+        elapsed_ms = round((time.monotonic() - began) * 1000, 1)
+        log.info(event, partitions=swept, found=found, ms=elapsed_ms)
         return found
 
     def _consider(self, user_id: int, source: Source) -> bool:
