@@ -14,7 +14,7 @@ default) owns all 16 partitions. Then:
 * idle: once it holds every partition and the start sweeps are done, its
   CPU (``/proc/<pid>/stat``) over ``--idle-seconds`` and its RSS;
 * sweep: the relay's own ``sweep.lua`` over every partition, run from here
-  as the relay runs it (one call per 1,000 users): wall time, calls, and
+  as the relay runs it (one call per ``SCAN_COUNT`` users): wall time, calls, and
   Redis' own time for them (``INFO commandstats``);
 * wake-up latency: ``--messages`` PO entries written to random idle users'
   output streams, ``--rate`` per second, each timed from just before its

@@ -53,8 +53,9 @@ from shared.stopping import pause
 log = get_logger(__name__)
 
 Source = Literal["notification", "sweep"]
-SCAN_COUNT: Final = 1000
-"""Users per sweep call: about a millisecond of Redis time each (docs/BENCHMARKS.md)."""
+SCAN_COUNT: Final = 250
+"""Users per sweep call: about 2 ms of Redis time each (8 µs a user, docs/BENCHMARKS.md),
+so other clients never wait long behind one."""
 SKIP_LIMIT: Final = 10_000
 """Entries skipped per call for an unknown user; a longer backlog goes on at the next sweep."""
 LISTEN_TIMEOUT_S: Final = 30.0
