@@ -20,6 +20,7 @@ from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager
 from services.relay import contracts, keyspace
 from shared import keys
+from shared.connections import text
 from shared.schemas import DATA_FIELD
 from tests.plugins.processes import INTERNAL_KEY
 from tests.services.relay.conftest import (
@@ -45,7 +46,7 @@ def output_stream(profile: str, user_id: int) -> str:
     return contract.output_stream(user_id)
 
 
-def output_fields(profile: str, user_id: int, text: str) -> dict[str, bytes]:
+def output_fields(profile: str, user_id: int, text: str) -> dict[Any, Any]:
     """An output entry as the profile's PO writes it."""
     if profile == "worker-streams":
         data: dict[str, Any] = {"content": text, "status": "success"}
@@ -57,7 +58,7 @@ def output_fields(profile: str, user_id: int, text: str) -> dict[str, bytes]:
 async def po_writes(redis: aioredis.Redis, profile: str, user_id: int, text: str) -> str:
     """The user's PO writes ``text`` to their output stream: the entry id."""
     stream = output_stream(profile, user_id)
-    entry_id: Any = await redis.xadd(stream, output_fields(profile, user_id, text))  # type: ignore[arg-type]
+    entry_id: Any = await redis.xadd(stream, output_fields(profile, user_id, text))
     return str(entry_id.decode())
 
 
@@ -193,3 +194,20 @@ async def test_a_woken_users_reply_is_delivered_once_though_notification_and_swe
     await wait_for_value(lambda: cursor_of(redis, USER), last)
 
     assert fake_telegram.chat(CHAT).texts == ["one", "two"]
+
+
+async def test_the_relay_adds_stream_keyspace_events_to_the_flags_redis_already_had(
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    api: dict[str, str],
+    notifications_restored: None,
+) -> None:
+    await redis.config_set("notify-keyspace-events", "Ex")  # someone's expiry events
+
+    await start_relay(**api)
+
+    async def flags() -> set[str]:
+        config: Any = await redis.config_get("notify-keyspace-events")
+        return set(text(next(iter(config.values()))))
+
+    await wait_for_value(flags, set("ExKt"))
