@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -110,6 +111,8 @@ class ReplyForwarder:
         self._by_partition: dict[int, set[int]] = {}
         self._woken: set[int] = set()
         """Users read only because their PO wrote while they were idle (:meth:`wake`)."""
+        self.forgotten: Callable[[int], None] | None = None
+        """Told when a woken user is forgotten: an entry written just before may need a wake."""
         self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
         self._cold: dict[int, _Reader] = {}
         """The cold reader of each owned partition."""
@@ -195,9 +198,8 @@ class ReplyForwarder:
     async def wake(self, partition: int, user_id: int, chat_id: int | None, position: str) -> bool:
         """The PO wrote to an idle user (not in ``bot:active:{p}``): read them, hot.
 
-        Delivered as any user's; once idle again (``hot_idle_s``) they are
-        forgotten, not moved to the cold read: idle users cost no reads.
-        False: tracked already, or the partition not (or no longer) started.
+        Once idle again (``hot_idle_s``) they are forgotten, not moved to the
+        cold read. False: tracked already, or the partition not started.
         """
         if user_id in self._users or partition not in self._by_partition:
             return False
@@ -363,6 +365,9 @@ class ReplyForwarder:
     def _forget(self, user: ReplyUser) -> None:
         self._remove(user.user_id)
         self._by_partition.get(user.partition, set()).discard(user.user_id)
+        if self.forgotten is not None:
+            # Its notification found the user tracked, and the hot read's copy is dropped.
+            self.forgotten(user.user_id)
 
     async def prune(self) -> None:
         """Forget cold users whose session expired (24 h without a message).

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
@@ -52,7 +52,7 @@ from shared.stopping import pause
 
 log = get_logger(__name__)
 
-Source = Literal["notification", "sweep"]
+Source = Literal["notification", "sweep", "forgotten"]
 SCAN_COUNT: Final = 250
 """Users per sweep call: about 2 ms of Redis time each (8 µs a user, docs/BENCHMARKS.md),
 so other clients never wait long behind one."""
@@ -67,6 +67,9 @@ REQUIRED_FLAGS: Final = ("K", "t")
 
 class Replies(Protocol):
     """The reply reader, as the wake-ups use it."""
+
+    forgotten: Callable[[int], None] | None
+    """Set by the wake-ups: a woken user forgotten (idle again) is checked once more."""
 
     def tracks(self, user_id: int) -> bool: ...
 
@@ -136,6 +139,10 @@ class Wakeups:
             registry=metrics.registry,
         ).labels(service=metrics.service)
         self._service = metrics.service
+        replies.forgotten = self._recheck
+
+    def _recheck(self, user_id: int) -> None:
+        self._consider(user_id, "forgotten")
 
     # --- partitions ------------------------------------------------------------------------
 
