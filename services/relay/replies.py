@@ -111,8 +111,7 @@ class ReplyForwarder:
         self._by_partition: dict[int, set[int]] = {}
         self._woken: set[int] = set()
         """Users read only because their PO wrote while they were idle (:meth:`wake`)."""
-        self.forgotten: Callable[[int], None] | None = None
-        """Told when a woken user is forgotten: an entry written just before may need a wake."""
+        self.forgotten: Callable[[int], None] | None = None  # told when a woken user is forgotten
         self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
         self._cold: dict[int, _Reader] = {}
         """The cold reader of each owned partition."""
@@ -203,10 +202,10 @@ class ReplyForwarder:
         """
         if user_id in self._users or partition not in self._by_partition:
             return False
-        user = self._add(ReplyUser(user_id, partition, chat_id, position))
+        now = time.monotonic()
+        user = self._add(ReplyUser(user_id, partition, chat_id, position, last_active=now))
         self._by_partition[partition].add(user_id)
         self._woken.add(user_id)
-        user.last_active = time.monotonic()
         await self._make_hot(user)
         return True
 
