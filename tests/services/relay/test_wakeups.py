@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
+from services.fakes.redis_server import RedisServer
 from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager
 from services.relay import contracts, keyspace
@@ -76,6 +77,17 @@ async def make_idle(redis: aioredis.Redis, profile: str, user_ids: range | list[
         await pipe.execute()
 
 
+async def notification_flags(redis: aioredis.Redis) -> set[str]:
+    config: Any = await redis.config_get("notify-keyspace-events")
+    return set(text(next(iter(config.values()))))
+
+
+async def stream_events(redis: aioredis.Redis) -> bool:
+    """Whether Redis publishes keyspace events of stream commands."""
+    flags = await notification_flags(redis)
+    return "K" in flags and bool(flags & {"t", "A"})
+
+
 async def cursor_of(redis: aioredis.Redis, user_id: int) -> str | None:
     raw: Any = await redis.hget(keyspace.reply_cursor(keys.partition_of(user_id)), str(user_id))
     return raw.decode() if raw is not None else None
@@ -89,11 +101,18 @@ def api(fake_api: FakeApi) -> dict[str, str]:
 
 
 @pytest.fixture
-async def notifications_restored(redis: aioredis.Redis) -> AsyncIterator[None]:
-    """A test that switches keyspace notifications off gives the next ones the server as it was."""
-    config: Any = await redis.config_get("notify-keyspace-events")
-    yield
-    await redis.config_set("notify-keyspace-events", next(iter(config.values())))
+async def own_redis() -> AsyncIterator[tuple[str, aioredis.Redis]]:
+    """A redis-server of the test's own (URL, client): its CONFIG changes touch no other test.
+
+    The suite's server may be shared by the xdist workers (``REDIS_URL``);
+    ``notify-keyspace-events`` is the server's, not a database's.
+    """
+    with RedisServer() as server:
+        client = aioredis.Redis.from_url(server.url)
+        try:
+            yield server.url, client
+        finally:
+            await client.aclose()
 
 
 @pytest.mark.parametrize("po_contract", ["seed", "worker-streams"])
@@ -122,14 +141,15 @@ async def test_a_reply_25_h_after_the_last_message_arrives_in_seconds_among_1000
 
 async def test_with_keyspace_notifications_switched_off_the_sweep_still_delivers(
     fake_telegram: FakeTelegram,
-    redis: aioredis.Redis,
+    own_redis: tuple[str, aioredis.Redis],
     start_relay: StartRelay,
     api: dict[str, str],
-    notifications_restored: None,
 ) -> None:
+    url, redis = own_redis
     await make_idle(redis, "seed", [USER])
-    relay = await start_relay(IDLE_SWEEP_S="0.5", **api)
+    relay = await start_relay(REDIS_URL=url, IDLE_SWEEP_S="0.5", **api)
     await wait_until(lambda: relay.relay.owns(keys.partition_of(USER)))
+    await wait_for_value(lambda: stream_events(redis), True)  # the relay switched them on
     await redis.config_set("notify-keyspace-events", "")
 
     await po_writes(redis, "seed", USER, "reminder")
@@ -197,17 +217,34 @@ async def test_a_woken_users_reply_is_delivered_once_though_notification_and_swe
 
 
 async def test_the_relay_adds_stream_keyspace_events_to_the_flags_redis_already_had(
-    redis: aioredis.Redis,
+    own_redis: tuple[str, aioredis.Redis],
     start_relay: StartRelay,
     api: dict[str, str],
-    notifications_restored: None,
 ) -> None:
+    url, redis = own_redis
     await redis.config_set("notify-keyspace-events", "Ex")  # someone's expiry events
 
-    await start_relay(**api)
+    await start_relay(REDIS_URL=url, **api)
 
-    async def flags() -> set[str]:
-        config: Any = await redis.config_get("notify-keyspace-events")
-        return set(text(next(iter(config.values()))))
+    await wait_for_value(lambda: notification_flags(redis), set("ExKt"))
 
-    await wait_for_value(flags, set("ExKt"))
+
+async def test_where_redis_refuses_config_as_managed_ones_do_the_sweep_alone_delivers(
+    fake_telegram: FakeTelegram,
+    own_redis: tuple[str, aioredis.Redis],
+    start_relay: StartRelay,
+    api: dict[str, str],
+) -> None:
+    url, redis = own_redis  # a fresh server: keyspace notifications off, as by default
+    await redis.execute_command(
+        "ACL", "SETUSER", "relay", "on", ">secret", "~*", "&*", "+@all", "-config"
+    )
+    limited = url.replace("redis://", "redis://relay:secret@", 1)
+    await make_idle(redis, "seed", [USER])
+    await start_relay(REDIS_URL=limited, IDLE_SWEEP_S="0.5", **api)
+
+    await po_writes(redis, "seed", USER, "reminder")
+
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=DELIVERED_WITHIN_S)
+    assert fake_telegram.chat(CHAT).texts == ["reminder"]
+    assert not await stream_events(redis)
