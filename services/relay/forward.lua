@@ -15,6 +15,7 @@
 -- KEYS[14] bot:pending:{user} (the requests awaiting their final reply)
 -- KEYS[15] bot:acks:{user} (request -> the chat message reacted to)
 -- KEYS[16] bot:cancelled:{user}
+-- KEYS[17] bot:chats:{p} (the user's last chat, kept after the session: wakeups.py)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -65,6 +66,7 @@ if not (worker and reusable[status]) then
 end
 redis.call('SET', KEYS[3], worker, 'EX', ARGV[5])
 redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[5])
+redis.call('HSET', KEYS[17], user, ARGV[6])
 
 redis.call('SADD', KEYS[8], user)
 local cursor = redis.call('HGET', KEYS[9], user)

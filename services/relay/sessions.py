@@ -123,6 +123,7 @@ class SessionForwarder:
                 keys.pending(user_id),
                 keys.acks(user_id),
                 keys.cancelled(user_id),
+                keyspace.chats(partition),
             ],
             args=[
                 self._identity,

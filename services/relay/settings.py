@@ -52,6 +52,10 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     """... and this long since its first failed send: then the user is told and it is
     dead-lettered, and their later replies follow."""
 
+    idle_sweep_s: float = 300.0
+    """How often each relay sweeps its partitions for idle users (no session) whose PO wrote
+    and who were not woken by a keyspace notification (lost, or notifications unavailable)."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         require_not_negative(self, "working_note_after_s")
@@ -64,6 +68,7 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
             "lease_ttl_s",
             "lease_tick_s",
             "reply_max_age_s",
+            "idle_sweep_s",
         )
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
             raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")
