@@ -3,12 +3,13 @@
 Removed rather than replaced (by ✅, say): the reply itself says the message
 was answered, and a second reaction per message would spend a second send
 of the chat's budget on every reply. Each call takes a flood-budget slot
-like a message, but the 👀 only a slot that is free now (as a preview
-does): under a backlog it is skipped rather than queued before the replies,
-and its record is dropped (``bot:acks:{user}``), so no removal is spent on
-it either. The removal waits for its slot: a reply waits for at most that
-one reaction. Telegram refusing one (an old message, reactions off) is
-logged and costs nothing else. ``ACK_REACTIONS=false`` turns both off.
+like a message, but only a slot that is free now (as a preview does), so a
+reaction never queues before a reply: a reply waits at most for the one
+slot a reaction took just before it. Under a backlog the 👀 is skipped and
+its record dropped (``bot:acks:{user}``), so no removal is spent on it; a
+removal that finds no free slot is tried again every ``RETRY_EVERY_S`` for
+``REMOVAL_TRIES`` tries. Telegram refusing one (an old message, reactions
+off) is logged and costs nothing else. ``ACK_REACTIONS=false`` turns both off.
 Which message to unreact is kept in Redis with the pending request, so the
 relay that delivers the reply knows it even after a takeover.
 """
@@ -29,6 +30,9 @@ from shared.log import get_logger
 log = get_logger(__name__)
 
 RECEIVED: Final = "👀"
+RETRY_EVERY_S: Final = 1.0
+"""A chat's pace at the default ``TELEGRAM_RATE_CHAT_PER_S``: its next slot."""
+REMOVAL_TRIES: Final = 10
 DRAIN_S: Final = 3.0
 """On the way out, how long reactions still going out get to finish."""
 
@@ -53,7 +57,7 @@ class AckReactions:
     def answered(self, chat_id: int, message_id: int) -> None:
         if self.enabled:
             adding = self._adding.get((chat_id, message_id))
-            self._start(self._react(chat_id, message_id, None, after=adding))
+            self._start(self._remove(chat_id, message_id, after=adding))
 
     def _forget(self, key: tuple[int, int]) -> None:
         task = self._adding.get(key)
@@ -75,18 +79,17 @@ class AckReactions:
         except RedisError as exc:
             log.info("reaction_record_kept", user_id=user_id, error=type(exc).__name__)
 
-    async def _react(
-        self,
-        chat_id: int,
-        message_id: int,
-        emoji: str | None,
-        *,
-        after: asyncio.Task[None] | None = None,
+    async def _remove(
+        self, chat_id: int, message_id: int, *, after: asyncio.Task[None] | None = None
     ) -> None:
         if after is not None:
-            await asyncio.wait({after})
-        done = await self._outbound.react(chat_id, message_id, emoji)
-        log.debug("reaction_set", chat_id=chat_id, message_id=message_id, shown=done)
+            await asyncio.wait({after})  # its own 👀 first, or the removal would be undone
+        for attempt in range(REMOVAL_TRIES):
+            if attempt:
+                await asyncio.sleep(RETRY_EVERY_S)
+            if await self._outbound.react(chat_id, message_id, None, wait=False):
+                return
+        log.info("reaction_left", chat_id=chat_id, message_id=message_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``; then the reactions still going out get a moment to finish."""
