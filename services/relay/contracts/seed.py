@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from services.relay.contracts.base import POReply
+from services.relay.contracts.base import OutputStreams, POReply
 from shared import keys
 from shared.schemas import (
     DeleteWorkerCommand,
@@ -15,6 +15,8 @@ from shared.schemas import (
     encode,
 )
 from shared.streams import Fields
+
+_OUTPUTS: Final = OutputStreams(keys.po_output)
 
 
 class SeedContract:
@@ -28,6 +30,13 @@ class SeedContract:
 
     def output_stream(self, user_id: int) -> str:
         return keys.po_output(user_id)
+
+    @property
+    def output_pattern(self) -> str:
+        return _OUTPUTS.pattern
+
+    def user_of_output(self, stream: str) -> int | None:
+        return _OUTPUTS.user_of(stream)
 
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
         return encode(
@@ -46,6 +55,19 @@ class SeedContract:
 
     def failed_user(self, fields: Fields) -> int | None:
         return None
+
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        return encode(
+            POWorkerInput(
+                request_id=request_id,
+                user_id=message.user_id,
+                telegram_id=message.telegram_id,
+                chat_id=message.chat_id,
+                text=message.text,
+                type="message",
+                steer=True,
+            )
+        )
 
     def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
         return encode(
