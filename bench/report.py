@@ -34,6 +34,8 @@ class LoadResult(msgspec.Struct):
     """The first relay's RSS after the run."""
     delivered_rate: float
     """Replies received per second over the latency run (from its first write to its last reply)."""
+    host_load: tuple[float, float] = (0.0, 0.0)
+    """The host's 1-minute load average before and after the latency run (a shared host's noise)."""
 
 
 class IdleResult(msgspec.Struct):
@@ -100,8 +102,8 @@ def profiles_report(rounds: list[list[LoadResult]]) -> str:
     """A row per profile and round: the same load, one after the other, on the same run."""
     lines = [
         "| round | profile | relays | rate (msg/s) | messages | delivered (msg/s) | added p50 "
-        "| added p99 | p99 - seed | added max | relay CPU | throughput (burst) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| added p99 | p99 - seed | added max | relay CPU | throughput (burst) | host load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     number = {id(r): n for n, loads in enumerate(rounds, start=1) for r in loads}
     for r, delta in profile_deltas(rounds):
@@ -110,6 +112,7 @@ def profiles_report(rounds: list[list[LoadResult]]) -> str:
         lines.append(
             f"| {number[id(r)]} | {r.profile} | {r.relays} | {r.rate:g} | {r.sent} "
             f"| {r.delivered_rate:.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {versus} "
-            f"| {r.max_ms:.1f} ms | {r.relay_cpu * 100:.0f} % | {burst} |"
+            f"| {r.max_ms:.1f} ms | {r.relay_cpu * 100:.0f} % | {burst} "
+            f"| {r.host_load[0]:.1f} → {r.host_load[1]:.1f} |"
         )
     return "\n".join(lines)

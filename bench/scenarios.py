@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -81,10 +82,10 @@ async def load_scenario(
 
         watched = [*processes, *([ingress] if ingress else [])]
         cpu_before = [p.cpu_seconds() for p in watched]
-        began = time.monotonic()
+        began, load_before = time.monotonic(), os.getloadavg()[0]
         texts = await open_loop(send, user_ids, rate, seconds, rig.names)
         await rig.fake.wait_received(rig.timeline, texts, 60)
-        elapsed = time.monotonic() - began
+        elapsed, load_after = time.monotonic() - began, os.getloadavg()[0]
         spent = [p.cpu_seconds() - before for p, before in zip(watched, cpu_before, strict=True)]
         cpu = [seconds / elapsed for seconds in spent]
         await rig.timeline.load_po_times(rig.redis)
@@ -112,6 +113,7 @@ async def load_scenario(
             burst=burst_size,
             rss_mb=processes[0].rss_mb(),
             delivered_rate=_delivered_rate(rig.timeline, texts),
+            host_load=(load_before, load_after),
         )
     finally:
         for process in [*processes, *([ingress] if ingress else [])]:
