@@ -1,4 +1,4 @@
--- Forward one chat message to the PO service (po_requests.py), in one atomic, fenced step:
+-- Forward one chat message to the PO service (request_forwarder.py), in one atomic, fenced step:
 -- the flat po:input entry, the request recorded as pending, bot:fwd:{p} moved.
 -- KEYS[1]  bot:lease:{p}
 -- KEYS[2]  bot:fwd:{p} (the last entry of bot:incoming:{p} forwarded)

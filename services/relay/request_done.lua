@@ -1,4 +1,5 @@
--- A po-service request is finished (po_requests.py): answered and delivered, or given up.
+-- A po-service request is finished (pending_requests.py, for request_delivery.py):
+-- answered and delivered, or given up.
 -- Fenced by the lease; the answer's stream goes with it.
 -- KEYS[1]  bot:lease:{p}
 -- KEYS[2]  bot:po:queue:{user}
