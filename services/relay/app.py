@@ -192,11 +192,14 @@ class Relay:
                 max_attempts=settings.reply_max_attempts,
                 max_age_s=settings.reply_max_age_s,
                 metrics=self.metrics,
+                cancellations=self.cancellations,
+                reactions=self.reactions,
             )
             return requests, RequestForwarder(
                 redis,
                 self.identity,
                 reply_timeout_s=settings.po_reply_timeout_s,
+                reactions=settings.ack_reactions,
                 typing_cap_ms=self.typing.cap_ms,
             )
         replies = ReplyForwarder(

@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from services.relay import keyspace
 from services.relay.contracts import po_service
 from services.relay.failed_sends import FailedSends
+from shared import keys
 from shared.connections import text
 from shared.scripts import register
 from shared.streams import Fields
@@ -162,12 +163,13 @@ class PendingRequests:
         request.late, request.deadline_ms, request.handling = True, until, False
         return True
 
-    async def finish(self, user: RequestUser, request: PendingRequest) -> bool:
+    async def finish(self, user: RequestUser, request: PendingRequest) -> tuple[bool, int | None]:
         """Forget the request and delete its answer's stream; a user with nothing left
         pending (and no other step queued) is forgotten too. False: the lease is not
-        this relay's (the user is forgotten)."""
+        this relay's (the user is forgotten). With it, the chat message that got the
+        request's 👀, if any."""
         async with user.lock:
-            done = await self._done(
+            reply: Any = await self._done(
                 keys=[
                     keyspace.lease(user.partition),
                     keyspace.po_queue(user.user_id),
@@ -175,18 +177,23 @@ class PendingRequests:
                     keyspace.po_users(user.partition),
                     po_service.response_stream(request.request_id),
                     keyspace.typing(user.partition),
+                    keys.pending(user.user_id),
+                    keys.cancelled(user.user_id),
+                    keyspace.cancelling(user.partition),
+                    keys.acks(user.user_id),
                 ],
                 args=[self._identity, user.user_id, request.request_id],
             )
-            if not int(done):
+            if not int(reply[0]):
                 self.forget(user)  # under the lock: a load waiting on it starts over
-                return False
+                return False, None
             # Read back: a request forwarded meanwhile keeps its "typing…" and its place.
             user.requests = [r for r in user.requests if r is not request]
             await self._reload(user)
             if not user.requests and len(user.steps) <= 1 and self.current(user):
                 del self.users[user.user_id]
-            return True
+            ack = text(reply[1])
+            return True, int(ack) if ack else None
 
 
 def now_ms() -> int:

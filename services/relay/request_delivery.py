@@ -24,11 +24,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.relay.blocking import Waker
-from services.relay.contracts import po_service
+from services.relay.cancellations import Cancellations
+from services.relay.contracts import POReply, po_service
 from services.relay.cursors import DEAD_LETTER_MAXLEN, dead_letter
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.pending_requests import PendingRequest, PendingRequests, RequestUser, Step
+from services.relay.reactions import AckReactions
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.backoff import backoff_delay
@@ -59,7 +61,11 @@ class RequestDelivery:
         max_attempts: int,
         max_age_s: float,
         metrics: Metrics,
+        cancellations: Cancellations,
+        reactions: AckReactions,
     ) -> None:
+        self._cancellations = cancellations
+        self._reactions = reactions
         self._redis = redis
         self._pending = pending
         self._waker = waker
@@ -116,6 +122,10 @@ class RequestDelivery:
 
     async def _deliver(self, user: RequestUser, request: PendingRequest, fields: Fields) -> bool:
         ids = {"user_id": user.user_id, "request_id": request.request_id}
+        if await self._stopped(user, request):
+            self._metrics.reply_hidden()
+            log.info("reply_hidden", cancelled_request_id=request.request_id, **ids)
+            return await self._finish(user, request)
         try:
             shown = po_service.decode_response(fields, request.request_id).text or ""
         except MalformedEntry as exc:
@@ -179,7 +189,17 @@ class RequestDelivery:
         )
         return await self._finish(user, request)
 
+    async def _stopped(self, user: RequestUser, request: PendingRequest) -> bool:
+        """Whether the user stopped this request (``/stop``, ``/new``): its answer is hidden."""
+        probe = POReply(None, True, request.request_id)
+        return await self._cancellations.hidden(user.user_id, probe) is not None
+
     async def _report_late(self, user: RequestUser, request: PendingRequest) -> bool:
+        if await self._stopped(user, request):
+            # Stopped: no "no answer" notice; its answer, if it comes, is hidden.
+            if not await self._pending.mark_late(user, request, self._late_ms):
+                return self._lost(user)
+            return True
         key = f"po-no-answer:{user.user_id}:{request.request_id}"
         sent = await self._outbound.send(
             request.chat_id, self._texts.po_no_answer, key=key, markdown=False
@@ -194,8 +214,12 @@ class RequestDelivery:
         return True
 
     async def _finish(self, user: RequestUser, request: PendingRequest) -> bool:
-        if not await self._pending.finish(user, request):
+        done, acked = await self._pending.finish(user, request)
+        if not done:
             return self._lost(user)
+        self._cancellations.answered(user.user_id, request.request_id)
+        if acked is not None:
+            self._reactions.answered(request.chat_id, acked)
         if not user.waiting():
             self._typing.stop(user.user_id)
         return True

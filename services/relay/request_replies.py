@@ -24,10 +24,12 @@ from redis.exceptions import RedisError
 
 from services.relay import keyspace
 from services.relay.blocking import Waker, abandon, read_streams
+from services.relay.cancellations import Cancellations
 from services.relay.contracts import po_service
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
 from services.relay.pending_requests import PendingRequest, PendingRequests, Step, now_ms
+from services.relay.reactions import AckReactions
 from services.relay.request_delivery import RequestDelivery
 from services.relay.typing_indicator import TypingIndicator
 from shared.backoff import backoff_delay
@@ -60,6 +62,8 @@ class RequestReplies:
         max_age_s: float = 600.0,
         block_ms: int = 10_000,
         metrics: Metrics | None = None,
+        cancellations: Cancellations | None = None,
+        reactions: AckReactions | None = None,
     ) -> None:
         self._blocking = blocking
         self._ownership = ownership
@@ -79,6 +83,8 @@ class RequestReplies:
             max_attempts=max_attempts,
             max_age_s=max_age_s,
             metrics=metrics or Metrics("relay"),
+            cancellations=cancellations or Cancellations(redis),
+            reactions=reactions or AckReactions(redis, outbound, enabled=False),
         )
 
     @property
