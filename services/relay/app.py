@@ -301,6 +301,7 @@ async def open_relay(
         redis,
         FloodBudget.from_settings(settings),
         metrics=metrics,
+        buttons_ttl_s=settings.po_buttons_ttl_s,
     )
     try:
         yield Relay(settings, redis, blocking, outbound, metrics=metrics, heartbeat=heartbeat)

@@ -133,7 +133,8 @@ class SessionForwarder:
                 _STATUS_PREFIX,
                 self._typing_cap_ms,
                 request_id,
-                message.message_id if self._reactions else "",
+                # A press's message is the bot's own question: no 👀 on it.
+                message.message_id if self._reactions and message.kind == "message" else "",
             ],
         )
         return _result(reply)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from services.relay.contracts.base import POReply
+from services.relay.contracts.buttons import read_buttons
 from shared import keys
 from shared.schemas import (
     DeleteWorkerCommand,
@@ -37,12 +38,14 @@ class SeedContract:
                 telegram_id=message.telegram_id,
                 chat_id=message.chat_id,
                 text=message.text,
+                **_press_fields(message),
             )
         )
 
     def decode_output(self, fields: Fields) -> POReply:
         output = decode_entry(fields, POWorkerOutput)
-        return POReply(output.reply_text, output.is_final, output.request_id)
+        buttons = read_buttons(output.buttons, output.request_id) if output.is_final else ()
+        return POReply(output.reply_text, output.is_final, output.request_id, buttons)
 
     def failed_user(self, fields: Fields) -> int | None:
         return None
@@ -65,3 +68,10 @@ class SeedContract:
 
 
 SEED: Final = SeedContract()
+
+
+def _press_fields(message: IncomingMessage) -> dict[str, str]:
+    """A button press's extra keys (CONTRACTS.md): ``type``, ``reply_to``, ``data``."""
+    if message.kind != "button":
+        return {}
+    return {"type": "button", "reply_to": message.reply_to, "data": message.data}
