@@ -250,7 +250,8 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
-        self.reactions.received(message.chat_id, message.message_id)
+        if message.kind == "message":  # a button press's message is the bot's own question
+            self.reactions.received(message.chat_id, message.message_id)
         await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
