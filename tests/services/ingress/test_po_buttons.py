@@ -9,7 +9,6 @@ does (``shared.po_buttons``). The relay side is covered in
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from shared.po_buttons import OfferedButton
 from shared.texts import RU
 from tests.services.ingress.conftest import KNOWN, KNOWN_USER_ID, StartIngress, queued
 from tests.services.ingress.test_callbacks import data_of, inline_keyboard, press, shown
+from tests.services.relay.conftest import wait_for_value
 
 QUESTION = "Deploy to production?"
 REQUEST = "req-1"
@@ -55,9 +55,7 @@ async def ask(
     """What the relay does for a PO reply with ``BUTTONS``: the question as shown."""
     key, offer, markup = po_buttons.offer(KNOWN_USER_ID, entry_id, KNOWN, _Reply())
     await po_buttons.keep(redis, key, offer, ttl_s)
-    return fake_telegram.post_bot_message(
-        KNOWN, FormattedText(QUESTION), reply_markup=dict(markup)
-    )
+    return fake_telegram.post_bot_message(KNOWN, FormattedText(QUESTION), reply_markup=dict(markup))
 
 
 @pytest.mark.usefixtures("running")
@@ -148,9 +146,7 @@ async def test_a_press_after_the_buttons_expired_is_refused(
 ) -> None:
     question = await ask(fake_telegram, redis, ttl_s=1)
     offer = keys.po_buttons(po_buttons.offer_key(KNOWN_USER_ID, "1-0"))
-    async with asyncio.timeout(5):
-        while await redis.exists(offer):
-            await asyncio.sleep(0.05)  # Redis expiry has no event to wait on
+    await wait_for_value(lambda: redis.exists(offer), 0, timeout=5)  # expired in Redis
 
     assert await press(fake_telegram, question, data_of(question, "Yes")) == RU.po_button_expired
     assert await queued(redis) == []

@@ -77,7 +77,8 @@ async def test_a_reply_with_buttons_shows_them_under_its_last_part_and_keeps_the
     first, last = await fake_telegram.wait_for_messages(CHAT, 2, timeout=10)
 
     assert "reply_markup" not in first
-    assert [[b["text"] for b in row] for row in keyboard(last)] == [["Yes", "No"], ["Show the diff"]]
+    labels = [[b["text"] for b in row] for row in keyboard(last)]
+    assert labels == [["Yes", "No"], ["Show the diff"]]
     data = [b["callback_data"] for row in keyboard(last) for b in row]
     assert all(d.startswith("pb1:") and len(d.encode()) <= 64 for d in data)
     offer, ttl = await offer_behind(redis, data[0])
