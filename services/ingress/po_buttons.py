@@ -15,7 +15,9 @@ is checked and claimed in one script (``po_button_claim.lua``):
   ``data``), so it reaches the PO in the user's order, stored with the
   update; the question is edited, its keyboard replaced by a last line
   "→ <label>" (text appended, buttons removed: the choice stays on screen,
-  and nothing is left to press); the query is answered.
+  and nothing is left to press; when the appended text would not fit one
+  message, the text stays and the keyboard becomes one "→ <label>" button,
+  whose press is refused); the query is answered.
 
 A press is not a chat message: it never opens a keyboard session (no
 ``keyboards.offer``). A question too old to be shown in the callback

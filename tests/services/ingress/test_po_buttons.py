@@ -50,12 +50,16 @@ async def running(
 
 
 async def ask(
-    fake_telegram: FakeTelegram, redis: aioredis.Redis, *, entry_id: str = "1-0", ttl_s: int = 60
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    *,
+    ttl_s: int = 60,
+    text: str = QUESTION,
 ) -> dict[str, Any]:
     """What the relay does for a PO reply with ``BUTTONS``: the question as shown."""
-    key, offer, markup = po_buttons.offer(KNOWN_USER_ID, entry_id, KNOWN, _Reply())
+    key, offer, markup = po_buttons.offer(KNOWN_USER_ID, "1-0", KNOWN, _Reply())
     await po_buttons.keep(redis, key, offer, ttl_s)
-    return fake_telegram.post_bot_message(KNOWN, FormattedText(QUESTION), reply_markup=dict(markup))
+    return fake_telegram.post_bot_message(KNOWN, FormattedText(text), reply_markup=dict(markup))
 
 
 @pytest.mark.usefixtures("running")
@@ -86,6 +90,20 @@ async def test_the_pressed_keyboard_is_replaced_by_the_chosen_label(
 
     assert shown(fake_telegram, question)["text"] == f"{QUESTION}\n\n→ No"
     assert inline_keyboard(shown(fake_telegram, question)) == []
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_full_question_keeps_its_text_and_shows_the_label_as_its_only_button(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    full = ("word " * 819).strip()  # 4,094 characters: "→ No" would not fit one message
+    question = await ask(fake_telegram, redis, text=full)
+
+    await press(fake_telegram, question, data_of(question, "No"))
+
+    assert shown(fake_telegram, question)["text"] == full
+    assert inline_keyboard(shown(fake_telegram, question)) == [["→ No"]]
+    assert [m.text for m in await queued(redis)] == ["No"]
 
 
 @pytest.mark.usefixtures("running")
