@@ -1,6 +1,6 @@
 """Delivery benchmark: several sender processes sharing one flood budget.
 
-    .venv/bin/python -m bench.delivery [--chats 100] [--messages 5] [--processes 3]
+    .venv/bin/python -m bench.delivery [--chats 100] [--messages 5] [--processes 3] [--reactions]
 
 Starts its own ``redis-server`` and fake Telegram (enforcing Telegram's
 default limits: 1/s per chat with a burst of 3, 30 per second in all), forks
@@ -16,6 +16,15 @@ one chat's messages in order, the chats concurrently). Then it prints:
 * the tightest 1-second window: the shortest time any 31 consecutive
   requests took at the fake (it must stay above 1 s) and the most requests
   in any 1-second window, which show how much jitter margin is left.
+
+With ``--reactions`` (and ``--think-s``, the PO's time before each reply,
+``--gap-s``, the user's before each next message) each reply comes as the
+relay's does: a 👀 on the
+user's message first (only if a slot is free now), the reply, then the 👀
+removed if it was shown (a slot free now, tried again a second later). Then it also prints the
+reactions sent and skipped, every call's share of the budget, and the most
+reactions any chat sent between two of its replies (goal: at most one: a
+reaction never delays a reply by more than one send slot).
 
 The workers are forked before any event loop runs, so each is a fresh
 process with its own loop, Redis connections and HTTP session; forking
@@ -62,6 +71,13 @@ class Report(msgspec.Struct, frozen=True):
     fraction: float
     tightest_window_s: float
     max_in_one_second: int
+    reactions: int = 0
+    """``setMessageReaction`` calls answered 200."""
+    reactions_skipped: int = 0
+    """👀 not sent: no slot free at that moment."""
+    calls_fraction: float = 0.0
+    """Every successful call (replies and reactions) per second, of the budget."""
+    max_reactions_between_replies: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -80,8 +96,33 @@ async def _work(index: int, processes: int, args: argparse.Namespace) -> int:
     sender = Sender.from_settings(settings, redis)
     chats = [chat for chat in range(1, args.chats + 1) if chat % processes == index]
     failed = 0
+    skipped: list[int] = []
+    removals: list[asyncio.Task[None]] = []
 
     async def one_chat(chat_id: int) -> None:
+        nonlocal failed
+        for n in range(args.messages):
+            if n:
+                await asyncio.sleep(args.gap_s)  # the user reads the reply, writes again
+            # The user's messages are 1..messages in each chat (injected first).
+            added = asyncio.create_task(sender.react(chat_id, n + 1, "👀", wait=False))
+            await asyncio.sleep(args.think_s)  # the PO at work
+            result = await sender.send(chat_id, f"message {n} to chat {chat_id}")
+            failed += not result.delivered
+            if await added:
+                removals.append(asyncio.create_task(remove(chat_id, n + 1)))
+            else:
+                skipped.append(1)
+
+    async def remove(chat_id: int, message_id: int) -> None:
+        # As the relay does: only a slot free now, tried again a chat interval later.
+        for attempt in range(10):
+            if attempt:
+                await asyncio.sleep(1.0)
+            if await sender.react(chat_id, message_id, None, wait=False):
+                return
+
+    async def plain_chat(chat_id: int) -> None:
         nonlocal failed
         for n in range(args.messages):
             result = await sender.send(chat_id, f"message {n} to chat {chat_id}")
@@ -90,8 +131,10 @@ async def _work(index: int, processes: int, args: argparse.Namespace) -> int:
     try:
         await redis.rpush(READY_KEY, index)
         await redis.blpop([GO_KEY], timeout=60)
-        await asyncio.gather(*(one_chat(chat) for chat in chats))
-        await redis.rpush(DONE_KEY, failed)
+        chat_run = one_chat if args.reactions else plain_chat
+        await asyncio.gather(*(chat_run(chat) for chat in chats))
+        await asyncio.gather(*removals)
+        await redis.rpush(DONE_KEY, f"{failed}:{len(skipped)}")
     finally:
         await sender.close()
         await redis.aclose()
@@ -121,13 +164,21 @@ def most_in_window(starts: list[float], window: float = 1.0) -> int:
     return most
 
 
-def report(fake: FakeTelegram, args: argparse.Namespace) -> Report:
+def report(fake: FakeTelegram, args: argparse.Namespace, skipped: int = 0) -> Report:
     calls = _sends(fake)
     ok = [c for c in calls if c.status == 200]
     starts = [c.started for c in calls]
     seconds = max(c.finished for c in ok) - min(starts) if ok else 0.0
     per_second = len(ok) / seconds if seconds else 0.0
+    reactions = [c for c in fake.calls_to("setMessageReaction") if c.status == 200]
+    every = sorted(calls + fake.calls_to("setMessageReaction"), key=lambda c: c.started)
+    every_ok = [c for c in every if c.status == 200]
+    span = max(c.finished for c in every_ok) - min(c.started for c in every) if every_ok else 0.0
     return Report(
+        reactions=len(reactions),
+        reactions_skipped=skipped,
+        calls_fraction=round(len(every_ok) / span / BUDGET_PER_S, 4) if span else 0.0,
+        max_reactions_between_replies=_most_reactions_between_replies(every),
         processes=args.processes,
         chats=args.chats,
         messages=args.messages,
@@ -139,6 +190,24 @@ def report(fake: FakeTelegram, args: argparse.Namespace) -> Report:
         tightest_window_s=round(tightest_window(starts, int(BUDGET_PER_S)), 4),
         max_in_one_second=most_in_window(starts),
     )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _most_reactions_between_replies(calls: list[Call]) -> int:
+    """Per chat, the most reaction calls that started between two of its replies."""
+    most = 0
+    between: dict[object, int] = {}
+    for call in calls:
+        chat = call.params.get("chat_id")
+        if call.method == "sendMessage":
+            between[chat] = 0
+        elif chat in between:
+            between[chat] += 1
+            most = max(most, between[chat])
+    return most
 
 
 async def _wait_for(
@@ -158,15 +227,23 @@ async def run(args: argparse.Namespace, redis_url: str, port: int) -> Report:
     deadline = time.monotonic() + args.timeout
     redis = aioredis.Redis.from_url(redis_url, socket_timeout=args.timeout + 5)
     async with FakeTelegram(port=port) as fake:
+        if args.reactions:
+            for chat in range(1, args.chats + 1):
+                for n in range(args.messages):
+                    fake.inject_message(chat, f"question {n}")
         try:
             await _wait_for(redis, READY_KEY, args.processes, deadline)
             await redis.rpush(GO_KEY, *["go"] * args.processes)
             failures = await _wait_for(redis, DONE_KEY, args.processes, deadline)
         finally:
             await redis.aclose()
-        result = report(fake, args)
-    if any(int(f) for f in failures):
-        print(f"failed sends per process: {[int(f) for f in failures]}", file=sys.stderr)
+        counts = [
+            [int(x) for x in (f.decode() if isinstance(f, bytes) else f).split(":")]
+            for f in failures
+        ]
+        result = report(fake, args, skipped=sum(c[1] for c in counts))
+    if any(c[0] for c in counts):
+        print(f"failed sends per process: {[c[0] for c in counts]}", file=sys.stderr)
     return result
 
 
@@ -187,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--reactions", action="store_true", help="👀 and its removal per reply")
+    parser.add_argument("--think-s", type=float, default=0.0, help="with --reactions: PO time")
+    parser.add_argument("--gap-s", type=float, default=0.0, help="with --reactions: user time")
     args = parser.parse_args(argv)
     port = free_port()
     with RedisServer() as server:
@@ -209,8 +289,17 @@ def main(argv: list[str] | None = None) -> int:
         f"= {result.fraction:.1%} of the {BUDGET_PER_S:.0f}/s budget; "
         f"{result.throttled} x 429; tightest 31 requests took {result.tightest_window_s:.3f} s"
     )
+    if args.reactions:
+        print(
+            f"{result.reactions} reactions ({result.reactions_skipped} 👀 skipped); every call: "
+            f"{result.calls_fraction:.1%} of the budget; at most "
+            f"{result.max_reactions_between_replies} reaction(s) between two replies in a chat"
+        )
     print(machine.describe())
-    met = result.fraction >= GOAL_FRACTION and result.throttled == 0
+    fraction = result.calls_fraction if args.reactions else result.fraction
+    met = fraction >= GOAL_FRACTION and result.throttled == 0
+    if args.reactions:
+        met = met and result.max_reactions_between_replies <= 1
     return 0 if met else 1
 
 

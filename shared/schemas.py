@@ -88,6 +88,9 @@ class POWorkerInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     "Bot extensions to the PO contract")."""
     cancels: str | None = None
     """A ``cancel``'s request id being stopped ('' : everything pending)."""
+    steer: bool | None = None
+    """``BUSY_POLICY=steer``: sent while the PO works on an earlier message, for a PO
+    that can take guidance mid-run (with ``type: message``)."""
     reply_to: str | None = None
     """A ``button`` press: the request id of the reply whose button was pressed."""
     data: str | None = None

@@ -39,8 +39,10 @@ from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForw
 from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
+from services.relay.wakeups import Users, Wakeups
 from services.relay.working_note import WorkingNotes
 from shared import keys
+from shared.api import ApiClient
 from shared.connections import redis_client
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
@@ -84,6 +86,7 @@ class Relay:
         texts: Texts = RU,
         metrics: Metrics | None = None,
         heartbeat: Heartbeat | None = None,
+        users: Users | None = None,
     ) -> None:
         self.metrics = metrics or Metrics("relay")
         # The one place the profile is chosen: every component gets the contract.
@@ -120,7 +123,7 @@ class Relay:
             typing=self.typing,
         )
         self.cancellations = Cancellations(redis)
-        self.reactions = AckReactions(outbound, enabled=settings.ack_reactions)
+        self.reactions = AckReactions(redis, outbound, enabled=settings.ack_reactions)
         self.answers, forwarder = self._po_side(
             settings, contract, redis, blocking, outbound, cursors, texts
         )
@@ -146,11 +149,21 @@ class Relay:
             control=self.control,
             metrics=self.metrics,
         )
+        self.wakeups = self._wakeups(settings, contract, redis, users)
+        wakeups = [self.wakeups] if self.wakeups is not None else []
         # Typing before replies: a reply read at once stops the "typing…" it
-        # resumed. Replies before incoming: forwarding activates a user's replies.
+        # resumed. Replies before incoming: forwarding activates a user's replies;
+        # wake-ups after replies: a woken user joins a started reader.
         self.coordinator = PartitionCoordinator(
             self.leases,
-            [self.typing, self.cancellations, self.answers, self.watch, self.incoming],
+            [
+                self.typing,
+                self.cancellations,
+                self.answers,
+                *wakeups,
+                self.watch,
+                self.incoming,
+            ],
             tick_s=settings.lease_tick_s,
             on_turn=self._on_turn,
         )
@@ -213,8 +226,30 @@ class Relay:
             typing_cap_ms=self.typing.cap_ms,
             contract=contract,
             reactions=settings.ack_reactions,
+            steer=settings.busy_policy == "steer",
         )
         return replies, forwarder
+
+    def _wakeups(
+        self,
+        settings: RelaySettings,
+        contract: contracts.POContract | contracts.PoServiceContract,
+        redis: aioredis.Redis,
+        users: Users | None,
+    ) -> Wakeups | None:
+        """Idle users woken when their PO writes: the stream profiles' (po-service has none)."""
+        if isinstance(contract, contracts.PoServiceContract):
+            return None
+        return Wakeups(
+            redis,
+            identity=self.identity,
+            contract=contract,
+            replies=self.replies,
+            ownership=self,
+            users=users,
+            sweep_every_s=settings.idle_sweep_s,
+            metrics=self.metrics,
+        )
 
     @property
     def replies(self) -> ReplyForwarder:
@@ -251,7 +286,9 @@ class Relay:
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
         if message.kind == "message":  # a button press's message is the bot's own question
-            self.reactions.received(message.chat_id, message.message_id)
+            self.reactions.received(
+                message.user_id, result.request_id, message.chat_id, message.message_id
+            )
         await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
@@ -280,6 +317,8 @@ class Relay:
             group.create_task(self.control.run(stop), name="relay-control")
             group.create_task(self.reactions.run(stop), name="relay-reactions")
             group.create_task(self.notes.run(stop), name="relay-working-notes")
+            if self.wakeups is not None:
+                group.create_task(self.wakeups.run(stop), name="relay-wakeups")
 
 
 async def serve(settings: RelaySettings) -> int:
@@ -304,8 +343,13 @@ async def open_relay(
         metrics=metrics,
         buttons_ttl_s=settings.po_buttons_ttl_s,
     )
+    # Asked only when waking an idle user whose session expired (is the user still known?).
+    api = ApiClient(settings.api_url, settings.internal_api_key)
     try:
-        yield Relay(settings, redis, blocking, outbound, metrics=metrics, heartbeat=heartbeat)
+        async with api:
+            yield Relay(
+                settings, redis, blocking, outbound, metrics=metrics, heartbeat=heartbeat, users=api
+            )
     finally:
         await outbound.close()
         for client in (redis, blocking):

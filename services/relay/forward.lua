@@ -14,6 +14,8 @@
 -- KEYS[13] bot:incoming:{p}
 -- KEYS[14] bot:pending:{user} (the requests awaiting their final reply)
 -- KEYS[15] bot:acks:{user} (request -> the chat message reacted to)
+-- KEYS[16] bot:cancelled:{user}
+-- KEYS[17] bot:chats:{p} (the user's last chat, kept after the session: wakeups.py)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -28,11 +30,14 @@
 -- ARGV[12] the "typing…" cap, ms
 -- ARGV[13] the request id the PO input carries
 -- ARGV[14] the chat message's id, to react to ('' : no reaction)
+-- ARGV[15] the input entry's data marked as guidance (BUSY_POLICY=steer), used instead of
+--          ARGV[7] while an earlier request is still awaited ('' : never)
 -- Returns {'lost'}; {'duplicate', last forwarded, reply cursor, watch};
 -- or {'forwarded', worker id, spawned (0/1), previous status, reply cursor, watch, input id}.
 -- include: now_ms.lua
 -- include: id_after.lua
 -- include: read_status.lua
+-- include: current_request.lua
 local me, entry_id, user = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('GET', KEYS[1]) ~= me then return {'lost'} end
 local last = redis.call('GET', KEYS[2])
@@ -61,6 +66,7 @@ if not (worker and reusable[status]) then
 end
 redis.call('SET', KEYS[3], worker, 'EX', ARGV[5])
 redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[5])
+redis.call('HSET', KEYS[17], user, ARGV[6])
 
 redis.call('SADD', KEYS[8], user)
 local cursor = redis.call('HGET', KEYS[9], user)
@@ -88,7 +94,9 @@ end
 local typing_until = string.format('%d', now_ms() + tonumber(ARGV[12]))
 redis.call('HSET', KEYS[12], user, ARGV[6] .. ':' .. typing_until)
 
-local input_id = redis.call('XADD', KEYS[6], '*', 'data', ARGV[7])
+local data = ARGV[7]
+if ARGV[15] ~= '' and current_request(KEYS[14], KEYS[16]) then data = ARGV[15] end
+local input_id = redis.call('XADD', KEYS[6], '*', 'data', data)
 -- Awaited until its final reply: what /stop cancels and /status counts.
 redis.call('ZADD', KEYS[14], 'NX', now_ms(), ARGV[13])
 redis.call('EXPIRE', KEYS[14], ARGV[5])

@@ -89,3 +89,18 @@ def cancelling(partition: int) -> str:
     (``bot:cancelled:{user}`` holds which); a user leaves it once none is left.
     """
     return f"bot:cancelling:{partition}"
+
+
+def chats(partition: int) -> str:
+    """``bot:chats:{p}``: hash user id -> the chat of their last message; never expires.
+
+    Written by the forwarding script with ``bot:chat:{u}``, which expires with
+    the session: a PO message to a user idle for days still finds its chat
+    (:mod:`services.relay.wakeups`). One field per user who ever wrote.
+    """
+    return f"bot:chats:{partition}"
+
+
+def notifications(db: int, pattern: str) -> str:
+    """The keyspace-notification channel pattern of the keys ``pattern`` in database ``db``."""
+    return f"__keyspace@{db}__:{pattern}"

@@ -75,8 +75,13 @@ class Outbound(Protocol):
         """Show "typing…" for about 5 s; best effort, never raises for Telegram errors."""
         ...
 
-    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
-        """Set or remove the bot's reaction on a message; best effort, never raises."""
+    async def react(
+        self, chat_id: int, message_id: int, emoji: str | None, *, wait: bool = True
+    ) -> bool:
+        """Set or remove the bot's reaction on a message; best effort, never raises.
+
+        ``wait=False``: only if the flood budget has a slot free now.
+        """
         ...
 
     async def note(self, chat_id: int, text: str, reply_markup: ReplyMarkup) -> int | None:
@@ -145,9 +150,11 @@ class TelegramOutbound:
             log.debug("typing_failed", chat_id=chat_id, error=type(exc).__name__)
             return False
 
-    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+    async def react(
+        self, chat_id: int, message_id: int, emoji: str | None, *, wait: bool = True
+    ) -> bool:
         try:
-            return await self._sender.react(chat_id, message_id, emoji)
+            return await self._sender.react(chat_id, message_id, emoji, wait=wait)
         except RedisError as exc:
             log.debug("reaction_failed", chat_id=chat_id, error=type(exc).__name__)
             return False

@@ -1,14 +1,17 @@
-"""👀 on a user's message once it is in the PO's input; removed once its final reply is delivered.
+"""👀 on a user's message once it is in the PO's input; removed once its final reply is handled.
 
 Removed rather than replaced (by ✅, say): the reply itself says the message
 was answered, and a second reaction per message would spend a second send
-of the chat's budget on every reply. Both calls go out in the background,
-each taking a flood-budget slot like any call, so a reply waits at most one
-slot for a reaction; Telegram refusing one (an old message, reactions off
-in the chat) is logged and costs nothing else. ``ACK_REACTIONS=false``
-turns both off. Which message to unreact is kept in Redis with the pending
-request (``bot:acks:{user}``), so the relay that delivers the reply knows it
-even after a takeover.
+of the chat's budget on every reply. Each call takes a flood-budget slot
+like a message, but only a slot that is free now (as a preview does), so a
+reaction never queues before a reply: a reply waits at most for the one
+slot a reaction took just before it. Under a backlog the 👀 is skipped and
+its record dropped (``bot:acks:{user}``), so no removal is spent on it; a
+removal that finds no free slot is tried again every ``RETRY_EVERY_S`` for
+``REMOVAL_TRIES`` tries. Telegram refusing one (an old message, reactions
+off) is logged and costs nothing else. ``ACK_REACTIONS=false`` turns both off.
+Which message to unreact is kept in Redis with the pending request, so the
+relay that delivers the reply knows it even after a takeover.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, Final
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
 from services.relay.outbound import Outbound
+from shared import keys
 from shared.log import get_logger
 
 log = get_logger(__name__)
 
 RECEIVED: Final = "👀"
+RETRY_EVERY_S: Final = 1.0
+"""A chat's pace at the default ``TELEGRAM_RATE_CHAT_PER_S``: its next slot."""
+REMOVAL_TRIES: Final = 10
 DRAIN_S: Final = 3.0
 """On the way out, how long reactions still going out get to finish."""
 
@@ -30,23 +40,24 @@ DRAIN_S: Final = 3.0
 class AckReactions:
     """Sends the received/answered reactions in the background; see the module docstring."""
 
-    def __init__(self, outbound: Outbound, *, enabled: bool) -> None:
+    def __init__(self, redis: aioredis.Redis, outbound: Outbound, *, enabled: bool) -> None:
+        self._redis = redis
         self._outbound = outbound
         self.enabled = enabled
         self._tasks: set[asyncio.Task[None]] = set()
         self._adding: dict[tuple[int, int], asyncio.Task[None]] = {}
         """The 👀 still going out, per message: a fast reply's removal waits for it."""
 
-    def received(self, chat_id: int, message_id: int) -> None:
+    def received(self, user_id: int, request_id: str, chat_id: int, message_id: int) -> None:
         if self.enabled:
             key = (chat_id, message_id)
-            self._adding[key] = self._start(self._react(chat_id, message_id, RECEIVED))
+            self._adding[key] = self._start(self._add(user_id, request_id, chat_id, message_id))
             self._adding[key].add_done_callback(lambda _: self._forget(key))
 
     def answered(self, chat_id: int, message_id: int) -> None:
         if self.enabled:
             adding = self._adding.get((chat_id, message_id))
-            self._start(self._react(chat_id, message_id, None, after=adding))
+            self._start(self._remove(chat_id, message_id, after=adding))
 
     def _forget(self, key: tuple[int, int]) -> None:
         task = self._adding.get(key)
@@ -59,18 +70,26 @@ class AckReactions:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _react(
-        self,
-        chat_id: int,
-        message_id: int,
-        emoji: str | None,
-        *,
-        after: asyncio.Task[None] | None = None,
+    async def _add(self, user_id: int, request_id: str, chat_id: int, message_id: int) -> None:
+        if await self._outbound.react(chat_id, message_id, RECEIVED, wait=False):
+            return
+        # Not shown (no free slot, or refused): nothing to remove at the reply.
+        try:
+            await self._redis.hdel(keys.acks(user_id), request_id)
+        except RedisError as exc:
+            log.info("reaction_record_kept", user_id=user_id, error=type(exc).__name__)
+
+    async def _remove(
+        self, chat_id: int, message_id: int, *, after: asyncio.Task[None] | None = None
     ) -> None:
         if after is not None:
-            await asyncio.wait({after})
-        done = await self._outbound.react(chat_id, message_id, emoji)
-        log.debug("reaction_set", chat_id=chat_id, message_id=message_id, shown=done)
+            await asyncio.wait({after})  # its own 👀 first, or the removal would be undone
+        for attempt in range(REMOVAL_TRIES):
+            if attempt:
+                await asyncio.sleep(RETRY_EVERY_S)
+            if await self._outbound.react(chat_id, message_id, None, wait=False):
+                return
+        log.info("reaction_left", chat_id=chat_id, message_id=message_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``; then the reactions still going out get a moment to finish."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -35,6 +35,7 @@ from services.relay.contracts import SEED, POContract
 from services.relay.cursors import Cursors
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
+from services.relay.pruning import ExpiredSessions
 from services.relay.reactions import AckReactions
 from services.relay.reply_delivery import (
     QUEUE_LIMIT,
@@ -46,10 +47,8 @@ from services.relay.reply_delivery import (
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.backoff import backoff_delay
-from shared.connections import text
 from shared.log import get_logger
 from shared.metrics import Metrics
-from shared.scripts import register
 from shared.stopping import pause
 from shared.texts import RU, Texts
 
@@ -114,12 +113,15 @@ class ReplyForwarder:
         self._batch = batch
         self._users: dict[int, ReplyUser] = {}
         self._by_partition: dict[int, set[int]] = {}
+        self._woken: set[int] = set()
+        """Users read only because their PO wrote while they were idle (:meth:`wake`)."""
+        self.forgotten: Callable[[int], None] | None = None  # told when a woken user is forgotten
         self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
         self._cold: dict[int, _Reader] = {}
         """The cold reader of each owned partition."""
         self._cold_block_ms = cold_block_ms
         self._closing = asyncio.Event()
-        self._prune = register(redis, __file__, "prune.lua")
+        self._expired = ExpiredSessions(redis, identity)
         self.stats = ReplyStats()
         self._delivery = ReplyDelivery(
             identity=identity,
@@ -135,7 +137,7 @@ class ReplyForwarder:
             resume_reading=self._resume_reading,
             contract=contract,
             cancellations=cancellations or Cancellations(redis),
-            reactions=reactions or AckReactions(outbound, enabled=False),
+            reactions=reactions or AckReactions(redis, outbound, enabled=False),
         )
 
     @property
@@ -191,7 +193,27 @@ class ReplyForwarder:
             self._by_partition.setdefault(partition, set()).add(user_id)
         user.chat_id = chat_id
         user.last_active = time.monotonic()
+        self._woken.discard(user_id)
         await self._make_hot(user)
+
+    def tracks(self, user_id: int) -> bool:
+        """Whether the user's replies are read already (active, or woken and not yet forgotten)."""
+        return user_id in self._users
+
+    async def wake(self, partition: int, user_id: int, chat_id: int | None, position: str) -> bool:
+        """The PO wrote to an idle user (not in ``bot:active:{p}``): read them, hot.
+
+        Once idle again (``hot_idle_s``) they are forgotten, not moved to the
+        cold read. False: tracked already, or the partition not started.
+        """
+        if user_id in self._users or partition not in self._by_partition:
+            return False
+        now = time.monotonic()
+        user = self._add(ReplyUser(user_id, partition, chat_id, position, last_active=now))
+        self._by_partition[partition].add(user_id)
+        self._woken.add(user_id)
+        await self._make_hot(user)
+        return True
 
     def _cold_reader(self, partition: int) -> _Reader:
         reader = self._cold.get(partition)
@@ -215,6 +237,7 @@ class ReplyForwarder:
         user = self._users.pop(user_id, None)
         if user is not None:
             user.removed = True
+            self._woken.discard(user_id)
             self._hot.users.discard(user_id)
             if (cold := self._cold.get(user.partition)) is not None:
                 cold.users.discard(user_id)
@@ -335,45 +358,42 @@ class ReplyForwarder:
                 and user.last_active < horizon
                 and not self._typing.waiting(user_id)
             ):
+                if user_id in self._woken:
+                    self._forget(user)
+                    continue
                 user.hot = False
                 self._hot.users.discard(user_id)
                 reader = grown[user.partition] = self._cold_reader(user.partition)
                 reader.users.add(user_id)
         return list(grown.values())
 
+    def _forget(self, user: ReplyUser) -> None:
+        self._remove(user.user_id)
+        self._by_partition.get(user.partition, set()).discard(user.user_id)
+        if self.forgotten is not None:
+            # Its notification found the user tracked, and the hot read's copy is dropped.
+            self.forgotten(user.user_id)
+
     async def prune(self) -> None:
         """Forget cold users whose session expired (24 h without a message).
 
         Their reply cursor is kept (a hash field per user who ever wrote): a
-        reply their PO writes after this is not read until they write again,
-        and then it is sent, before the answer to the new message, instead of
-        being skipped as history.
+        reply their PO writes later wakes them (:mod:`services.relay.wakeups`),
+        and one waiting when they write again is sent first, not skipped.
         """
         for partition, user_ids in list(self._by_partition.items()):
             cold = self._cold[partition].users if partition in self._cold else set()
-            for chunk in _chunks(sorted(user_ids & cold), 500):
-                gone = await self._prune_chunk(partition, chunk)
-                for user_id in gone:
-                    user = self._users.get(user_id)
-                    if user is not None and user.hot:
-                        # Active again since the chunk was picked (a message forwarded
-                        # just after the script ran re-created their records): keep.
-                        continue
-                    self._remove(user_id)
-                    user_ids.discard(user_id)
-                if gone:
-                    log.info("replies_users_pruned", partition=partition, users=len(gone))
-
-    async def _prune_chunk(self, partition: int, user_ids: list[int]) -> list[int]:
-        removed = await self._prune(
-            keys=[
-                keyspace.lease(partition),
-                keyspace.active(partition),
-                keyspace.typing(partition),
-            ],
-            args=[self._identity, keys.session(0)[:-1], *user_ids],
-        )
-        return [int(text(value)) for value in removed or []]
+            gone = await self._expired.drop(partition, user_ids & cold)
+            for user_id in gone:
+                user = self._users.get(user_id)
+                if user is not None and user.hot:
+                    # Active again since the chunk was picked (a message forwarded
+                    # just after the script ran re-created their records): keep.
+                    continue
+                self._remove(user_id)
+                user_ids.discard(user_id)
+            if gone:
+                log.info("replies_users_pruned", partition=partition, users=len(gone))
 
     # --- for tests and the benchmark -------------------------------------------------------------
 
@@ -383,8 +403,3 @@ class ReplyForwarder:
         if temperature == "hot":
             return sorted(self._hot.users)
         return sorted(u for reader in self._cold.values() for u in reader.users)
-
-
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -12,7 +12,7 @@ relay's "Incoming" section of ``docs/ARCHITECTURE.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
@@ -38,6 +38,8 @@ class Forwarded:
     watch: str
     """The start watch this message opened (its raw JSON), or ''."""
     input_id: str
+    request_id: str = ""
+    """The request id the PO input carries."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,11 @@ class SessionForwarder:
         typing_cap_ms: int,
         contract: POContract = SEED,
         reactions: bool = False,
+        steer: bool = False,
     ) -> None:
         self._contract = contract
         self._reactions = reactions
+        self._steer = steer
         self._identity = identity
         self._typing_cap_ms = typing_cap_ms
         self._api_url = api_url
@@ -118,6 +122,8 @@ class SessionForwarder:
                 keys.incoming(partition),
                 keys.pending(user_id),
                 keys.acks(user_id),
+                keys.cancelled(user_id),
+                keyspace.chats(partition),
             ],
             args=[
                 self._identity,
@@ -135,9 +141,18 @@ class SessionForwarder:
                 request_id,
                 # A press's message is the bot's own question: no 👀 on it.
                 message.message_id if self._reactions and message.kind == "message" else "",
+                self._steer_data(message, request_id),
             ],
         )
-        return _result(reply)
+        result = _result(reply)
+        if isinstance(result, Forwarded):
+            return replace(result, request_id=request_id)
+        return result
+
+    def _steer_data(self, message: IncomingMessage, request_id: str) -> bytes:
+        if not self._steer or message.kind != "message":
+            return b""  # a button press is an answer, never guidance mid-run: it queues
+        return self._contract.steer_data(message, request_id) or b""
 
     def create_command(self, user_id: int, telegram_id: int) -> CreateWorkerCommand:
         """Exactly the command of CONTRACTS.md (``worker_type``, ``agent_type``...)."""

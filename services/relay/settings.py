@@ -32,6 +32,9 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     po_late_answer_s: float = 3600.0
     ack_reactions: bool = True
     """👀 on each message once it is in the PO's input, removed when its final reply is sent."""
+    busy_policy: Literal["queue", "steer"] = "queue"
+    """A message sent while the PO works: ``queue`` (read after the reply under way) or
+    ``steer`` (marked ``steer: true`` for a PO that takes guidance mid-run; ``seed`` only)."""
     working_note_after_s: float = 20.0
     """A reply not begun this long after its message: "⏳ Ассистент работает…" with a stop
     button, until it comes; 0: never."""
@@ -51,6 +54,10 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     """... and this long since its first failed send: then the user is told and it is
     dead-lettered, and their later replies follow."""
 
+    idle_sweep_s: float = 300.0
+    """How often each relay sweeps its partitions for idle users (no session) whose PO wrote
+    and who were not woken by a keyspace notification (lost, or notifications unavailable)."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         require_not_negative(self, "working_note_after_s")
@@ -64,6 +71,7 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
             "lease_tick_s",
             "reply_max_age_s",
             "po_buttons_ttl_s",
+            "idle_sweep_s",
         )
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:
             raise ValueError("lease_ttl_s: must be at least 2 * LEASE_TICK_S + 1")

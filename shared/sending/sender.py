@@ -291,15 +291,22 @@ class Sender:
             log.debug("chat_action_failed", chat_id=chat_id, error=describe(exc))
         return False
 
-    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> bool:
+    async def react(
+        self, chat_id: int, message_id: int, emoji: str | None, *, wait: bool = True
+    ) -> bool:
         """Set (or, with None, remove) the bot's reaction on a message; whether Telegram took it.
 
         It takes a slot of the flood budget like a message: the chat's pace
-        and the bot's 30/s hold for reactions too. Never retried: Telegram
-        refusing it (an old message, reactions off) costs nothing else, and a
-        429 pauses the chat for every process, as for a message.
+        and the bot's 30/s hold for reactions too. ``wait=False``: only if a
+        slot is free now (as for a preview), so it never delays a message.
+        Never retried: Telegram refusing it (an old message, reactions off)
+        costs nothing else, and a 429 pauses the chat for every process.
         """
-        ticket = await self.limiter.acquire(chat_id)
+        ticket = (
+            await self.limiter.acquire(chat_id) if wait else await self.limiter.try_acquire(chat_id)
+        )
+        if ticket is None:
+            return False
         try:
             return await self.client.set_message_reaction(chat_id, message_id, emoji)
         except RetryAfter as exc:

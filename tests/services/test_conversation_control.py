@@ -15,6 +15,14 @@ KNOWN = 1001
 USER_ID = 7
 
 
+async def started(start_service: StartService) -> None:
+    """Ingress and relay up: on a loaded machine a start alone can take many seconds."""
+    ingress = start_service("ingress")
+    relay = start_service("relay")
+    await ingress.wait_for_event("polling_started", timeout=90)
+    await relay.wait_for_event("relay_started", timeout=90)
+
+
 def bot_texts(fake_telegram: FakeTelegram) -> list[str]:
     """What the bot wrote in the chat, but the keyboard's note (sent on a session's start)."""
     return [t for t in fake_telegram.chat(KNOWN).texts if t != RU.keyboard_note]
@@ -29,8 +37,7 @@ async def test_the_stop_button_of_a_streamed_reply_stops_it_and_the_next_message
     fake_api.add_user(KNOWN, user_id=USER_ID)
     fake_telegram.lift_flood_limits()
     fake_workers.script(USER_ID, chunks=6, reply_delay=0.4, honours_cancel=False)
-    start_service("ingress")
-    start_service("relay")
+    await started(start_service)
 
     fake_telegram.inject_message(KNOWN, "a long story")
     draft = await fake_telegram.wait_for(
@@ -56,8 +63,7 @@ async def test_new_confirmed_twice_starts_one_fresh_assistant(
 ) -> None:
     fake_api.add_user(KNOWN, user_id=USER_ID)
     fake_telegram.lift_flood_limits()
-    start_service("ingress")
-    start_service("relay")
+    await started(start_service)
     fake_telegram.inject_message(KNOWN, "hello")
     await fake_telegram.wait_for(lambda: "echo: hello" in bot_texts(fake_telegram), timeout=30)
 

@@ -9,6 +9,8 @@ themselves (``docs/ARCHITECTURE.md``, "PO contract profiles").
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +75,15 @@ class POContract(Protocol):
         """Where the PO's replies to the user come from."""
         ...
 
+    @property
+    def output_pattern(self) -> str:
+        """A glob matching every user's output stream (the wake-ups' keyspace subscription)."""
+        ...
+
+    def user_of_output(self, stream: str) -> int | None:
+        """The user whose output stream ``stream`` is; None for any other key."""
+        ...
+
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
         """The ``data`` field (JSON) of the input entry for ``message`` (a chat message, or a
         press of a button the PO offered: ``kind == "button"``)."""
@@ -90,6 +101,30 @@ class POContract(Protocol):
         """The input entry telling the PO to stop request ``cancels``; None: the shape cannot."""
         ...
 
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        """``input_data`` marked as guidance for the run under way; None: the shape cannot."""
+        ...
+
     def delete_command(self, user_id: int) -> bytes:
         """The ``worker:commands`` entry (its ``data``) that stops the user's worker."""
         ...
+
+
+class OutputStreams:
+    """A profile's output stream names as a glob and back, from its ``output_stream``.
+
+    Built from the one function that names the streams, so the glob, the
+    parser and the Lua sweep's prefix and suffix cannot drift from it.
+    """
+
+    _PROBE = 918_273_645
+
+    def __init__(self, output_stream: Callable[[int], str]) -> None:
+        name = output_stream(self._PROBE)
+        self.prefix, _, self.suffix = name.partition(str(self._PROBE))
+        self.pattern = f"{self.prefix}*{self.suffix}"
+        self._parse = re.compile(re.escape(self.prefix) + r"(\d+)" + re.escape(self.suffix))
+
+    def user_of(self, stream: str) -> int | None:
+        match = self._parse.fullmatch(stream)
+        return int(match.group(1)) if match else None

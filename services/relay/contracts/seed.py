@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from services.relay.contracts.base import POReply
+from services.relay.contracts.base import OutputStreams, POReply
 from services.relay.contracts.buttons import read_buttons
 from shared import keys
 from shared.schemas import (
@@ -16,6 +16,8 @@ from shared.schemas import (
     encode,
 )
 from shared.streams import Fields
+
+_OUTPUTS: Final = OutputStreams(keys.po_output)
 
 
 class SeedContract:
@@ -30,7 +32,15 @@ class SeedContract:
     def output_stream(self, user_id: int) -> str:
         return keys.po_output(user_id)
 
+    @property
+    def output_pattern(self) -> str:
+        return _OUTPUTS.pattern
+
+    def user_of_output(self, stream: str) -> int | None:
+        return _OUTPUTS.user_of(stream)
+
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
+        press = message.kind == "button"
         return encode(
             POWorkerInput(
                 request_id=request_id,
@@ -38,7 +48,10 @@ class SeedContract:
                 telegram_id=message.telegram_id,
                 chat_id=message.chat_id,
                 text=message.text,
-                **_press_fields(message),
+                # A press of the PO's button (CONTRACTS.md): which reply, and its data.
+                type="button" if press else None,
+                reply_to=message.reply_to if press else None,
+                data=message.data if press else None,
             )
         )
 
@@ -49,6 +62,19 @@ class SeedContract:
 
     def failed_user(self, fields: Fields) -> int | None:
         return None
+
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        return encode(
+            POWorkerInput(
+                request_id=request_id,
+                user_id=message.user_id,
+                telegram_id=message.telegram_id,
+                chat_id=message.chat_id,
+                text=message.text,
+                type="message",
+                steer=True,
+            )
+        )
 
     def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
         return encode(
@@ -68,10 +94,3 @@ class SeedContract:
 
 
 SEED: Final = SeedContract()
-
-
-def _press_fields(message: IncomingMessage) -> dict[str, str]:
-    """A button press's extra keys (CONTRACTS.md): ``type``, ``reply_to``, ``data``."""
-    if message.kind != "button":
-        return {}
-    return {"type": "button", "reply_to": message.reply_to, "data": message.data}

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import msgspec
 
-from services.relay.contracts.base import POReply
+from services.relay.contracts.base import OutputStreams, POReply
 from services.relay.contracts.buttons import read_buttons
 from shared import keys
 from shared.schemas import (
@@ -66,6 +66,7 @@ class LifecycleEvent(msgspec.Struct, kw_only=True):
 
 
 _encoder = msgspec.json.Encoder()
+_OUTPUTS: Final = OutputStreams(lambda user_id: keys.worker_output(keys.po_worker_id(user_id)))
 
 
 class WorkerStreamsContract:
@@ -82,6 +83,13 @@ class WorkerStreamsContract:
 
     def output_stream(self, user_id: int) -> str:
         return keys.worker_output(keys.po_worker_id(user_id))
+
+    @property
+    def output_pattern(self) -> str:
+        return _OUTPUTS.pattern
+
+    def user_of_output(self, stream: str) -> int | None:
+        return _OUTPUTS.user_of(stream)
 
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
         return _encoder.encode(
@@ -101,6 +109,9 @@ class WorkerStreamsContract:
         request_id = raw_id if isinstance(raw_id, str) else None
         buttons = read_buttons(output.get("buttons"), request_id)
         return POReply(self._text_of(output), True, request_id, buttons)
+
+    def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
+        return None  # the wrapper runs one task at a time: a message waits for the last
 
     def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
         # The wrapper would run "/stop" as a task: the bot stops showing it instead.

@@ -263,3 +263,25 @@ async def test_a_quick_reply_gets_no_working_note(
 
     assert shown(fake_telegram) == ["echo: quick"]
     assert fake_telegram.calls_to("deleteMessage") == []
+
+
+@pytest.mark.parametrize(("policy", "steered"), [("steer", True), ("queue", None)])
+async def test_a_message_sent_while_the_po_works_is_marked_steer_only_with_busy_policy_steer(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    policy: str,
+    steered: bool | None,
+) -> None:
+    fake_workers.script(USER, think_s=1)
+    await start_relay(BUSY_POLICY=policy)
+
+    await write_message(redis, USER, "first")
+    await write_message(redis, USER, "meanwhile")
+    await fake_workers.wait_for(lambda: len(fake_workers.inputs) == 2, within=15)
+
+    first, second = fake_workers.inputs
+    assert (first.type, first.steer) == (None, None)
+    assert second.steer is steered
+    assert second.type == ("message" if steered else None)
