@@ -168,3 +168,24 @@ PROACTIVE_GROUP = "tg-bot-proactive"
 
 PROACTIVE_ALERTS_GROUP = "tg-bot-proactive-alerts"
 """The notifier's group on ``po:proactive:dead``: each given-up PO message told to the admins."""
+
+
+# --- buttons a PO offered (issue 15): written by the relays, claimed by the ingress
+
+
+def po_buttons(key: str) -> str:
+    """``bot:buttons:{key}``: the buttons under one PO reply (``shared.po_buttons.ButtonOffer``).
+
+    ``key`` is derived from the user and the output entry (a re-sent reply
+    writes the same record); the TTL is the relay's ``PO_BUTTONS_TTL_S``.
+    """
+    return f"bot:buttons:{key}"
+
+
+def po_button_press(key: str) -> str:
+    """``bot:buttons:{key}:pressed``: the update id of the one press that counted.
+
+    Set (NX, with the offer's remaining TTL) by the ingress that took the
+    press; the same update delivered again still counts, any other is refused.
+    """
+    return f"bot:buttons:{key}:pressed"

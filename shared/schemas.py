@@ -91,6 +91,10 @@ class POWorkerInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     steer: bool | None = None
     """``BUSY_POLICY=steer``: sent while the PO works on an earlier message, for a PO
     that can take guidance mid-run (with ``type: message``)."""
+    reply_to: str | None = None
+    """A ``button`` press: the request id of the reply whose button was pressed."""
+    data: str | None = None
+    """A ``button`` press: the button's data (``text`` is its label)."""
 
 
 class DeleteWorkerCommand(msgspec.Struct, kw_only=True):
@@ -116,6 +120,8 @@ class POWorkerOutput(msgspec.Struct, kw_only=True):
     raw_output: Any = None
     is_final: bool = True
     timestamp: str | None = None
+    buttons: Any = None
+    """Rows of ``{"text", "data"}`` (CONTRACTS.md); read leniently by the relay's contract."""
 
     def __post_init__(self) -> None:
         if self.reply_text is None:
@@ -173,7 +179,7 @@ def _as_text(value: Any) -> str:
 # --- the bot's own streams -------------------------------------------------
 
 
-MessageKind = Literal["message", "cancel", "restart"]
+MessageKind = Literal["message", "cancel", "restart", "button"]
 
 STOP_BUTTON_DATA: Final = "st1"
 """Callback data of the "⏹ Стоп" button under the relay's "working…" note: the
@@ -198,8 +204,14 @@ class IncomingMessage(msgspec.Struct, kw_only=True):
     kind: MessageKind = "message"
     """``message``: a chat message for the PO. ``cancel``: the user's ``/stop`` (the
     relay cancels their current request). ``restart``: a confirmed ``/new`` (the relay
-    stops their PO and drops the session); ``confirm_id`` is the confirmation's message id."""
+    stops their PO and drops the session); ``confirm_id`` is the confirmation's message id.
+    ``button``: the press of a button a PO offered, forwarded like a message (in the user's
+    order): ``text`` is its label, ``message_id`` the message that showed it."""
     confirm_id: int = 0
+    reply_to: str = ""
+    """``button``: the request id of the reply that carried the button."""
+    data: str = ""
+    """``button``: the button's data, as the PO gave it."""
 
 
 class AnswerMark(msgspec.Struct, frozen=True):

@@ -71,6 +71,11 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """Sent with the keyboard after the first chat message of a keyboard session."""
     button_expired: str
     """A callback answer (at most 200 characters): the button's data is stale or not ours."""
+    po_button_expired: str
+    """A callback answer: a button the assistant offered was pressed already, expired, or is
+    not the presser's."""
+    po_button_chosen: str
+    """Appended to the assistant's question once one of its buttons was pressed, ``{label}``."""
     page_back: str
     page_forward: str
     list_page: str
@@ -227,6 +232,8 @@ RU = Texts(
         "они отвечают сразу, без ассистента."
     ),
     button_expired="Эта кнопка устарела. Запросите список ещё раз.",
+    po_button_expired="Эта кнопка уже не действует.",
+    po_button_chosen="→ {label}",
     page_back="◀",
     page_forward="▶",
     list_page="стр. {page} из {pages}",

@@ -12,7 +12,8 @@ neither a command nor a button press: text to the relays; files, edits;
 registered on the dispatcher itself, see ``chat.register``), then the
 routers ``commands`` (private commands: quick commands, help, unknown commands),
 ``buttons`` (private, exactly a quick-action label: the command it stands
-for), ``callbacks`` (inline buttons: page turns, project details),
+for), ``po_buttons`` (presses of the buttons a PO offered), ``callbacks``
+(inline buttons: page turns, project details),
 ``groups`` (not a private chat: explain). Their filters do not overlap, so
 the order only decides speed: the most frequent update (a chat text) is
 settled first, without descending a router level.
@@ -31,7 +32,7 @@ from typing import Final
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
-from services.ingress import buttons, callbacks, chat, commands, conversation, groups
+from services.ingress import buttons, callbacks, chat, commands, conversation, groups, po_buttons
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit, Rejections
 from services.ingress.backend import IngressApi
 from services.ingress.courier import Courier
@@ -66,6 +67,8 @@ def build_dispatcher(
     state: ConversationState,
     texts: Texts = RU,
     metrics: Metrics | None = None,
+    *,
+    presses: po_buttons.ButtonPresses,
 ) -> Dispatcher:
     # No FSM: nothing here has conversation state, and it costs time per update.
     # No outbox and no keyboards here: each update brings its own, bound to
@@ -73,6 +76,7 @@ def build_dispatcher(
     dp = Dispatcher(
         api=api,
         state=state,
+        presses=presses,
         texts=texts,
         disable_fsm=True,
         name="ingress",
@@ -84,6 +88,8 @@ def build_dispatcher(
         conversation.router(),
         commands.router(),
         buttons.router(texts),
+        # Before ``callbacks``: its last handler refuses whatever is left.
+        po_buttons.router(),
         callbacks.router(),
         groups.router(),
     )
@@ -149,7 +155,10 @@ class Ingress:
                 )
                 keyboards = KeyboardSessions(texts, clock=clock)
                 state = ConversationState(redis)
-                dp = build_dispatcher(api, directory, rejections, state, texts, metrics)
+                presses = po_buttons.ButtonPresses(redis)
+                dp = build_dispatcher(
+                    api, directory, rejections, state, texts, metrics, presses=presses
+                )
                 intake = Intake(
                     redis,
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,

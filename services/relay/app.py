@@ -288,9 +288,10 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
-        self.reactions.received(
-            message.user_id, result.request_id, message.chat_id, message.message_id
-        )
+        if message.kind == "message":  # a button press's message is the bot's own question
+            self.reactions.received(
+                message.user_id, result.request_id, message.chat_id, message.message_id
+            )
         await self.answers.activate(
             partition, message.user_id, message.chat_id, result.reply_cursor
         )
@@ -343,6 +344,7 @@ async def open_relay(
         redis,
         FloodBudget.from_settings(settings),
         metrics=metrics,
+        buttons_ttl_s=settings.po_buttons_ttl_s,
     )
     # Asked only when waking an idle user whose session expired (is the user still known?).
     api = ApiClient(settings.api_url, settings.internal_api_key)

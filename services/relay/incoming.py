@@ -245,7 +245,8 @@ class IncomingReader:
         with structlog.contextvars.bound_contextvars(
             request_id=request_id, update_id=message.update_id
         ):
-            if message.kind == "message":
+            # A press of a PO's button goes to the PO like a message, in the user's order.
+            if message.kind in ("message", "button"):
                 await self._forward(part, entry_id, message)
             elif await self._control.handle(part.number, entry_id, message) is not None:
                 self._lost(part)

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from shared.log import get_logger
 from shared.metrics import Metrics
+from shared.po_buttons import TTL_S, ButtonOffer, keep
 from shared.ratelimit import FloodBudget
 from shared.sending.pieces import ReplyMarkup
 from shared.sending.results import Outcome, SendResult
@@ -49,8 +50,21 @@ class Sent:
 
 
 class Outbound(Protocol):
-    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Sent:
-        """Send ``text`` (split as needed), at most once per ``key`` across processes."""
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        key: str,
+        markdown: bool = True,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> Sent:
+        """Send ``text`` (split as needed), at most once per ``key`` across processes;
+        ``reply_markup`` goes under the last part."""
+        ...
+
+    async def keep_buttons(self, key: str, offer: ButtonOffer) -> None:
+        """Store what a PO's buttons stand for, for their presses (``shared.po_buttons``)."""
         ...
 
     async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
@@ -102,12 +116,28 @@ class TelegramOutbound:
         redis: aioredis.Redis,
         budget: FloodBudget,
         metrics: Metrics | None = None,
+        buttons_ttl_s: int = TTL_S,
     ) -> None:
         self._sender = Sender(client, redis, budget, metrics=metrics)
+        self._redis = redis
+        self._buttons_ttl_s = buttons_ttl_s
 
-    async def send(self, chat_id: int, text: str, *, key: str, markdown: bool = True) -> Sent:
-        result = await self._sender.send(chat_id, text, key=key, markdown=markdown)
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        key: str,
+        markdown: bool = True,
+        reply_markup: ReplyMarkup | None = None,
+    ) -> Sent:
+        result = await self._sender.send(
+            chat_id, text, key=key, markdown=markdown, reply_markup=reply_markup
+        )
         return Sent(delivery_of(result), result.error or "", result.error_code)
+
+    async def keep_buttons(self, key: str, offer: ButtonOffer) -> None:
+        await keep(self._redis, key, offer, self._buttons_ttl_s)
 
     async def preview(self, chat_id: int, draft_id: int, text: str) -> bool:
         # The stop button on the draft works like /stop (the ingress queues a cancel).

@@ -27,7 +27,7 @@ from services.relay.failed_sends import FailedSends
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
 from services.relay.reactions import AckReactions
-from shared import keys
+from shared import keys, po_buttons
 from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, entry_age_s
@@ -271,7 +271,11 @@ class ReplyDelivery:
     ) -> bool:
         fields = {"user_id": user.user_id, "partition": user.partition, "entry_id": item.entry_id}
         key = f"reply:{user.user_id}:{item.entry_id}"
-        sent = await self._outbound.send(chat_id, reply.text or "", key=key)
+        markup = None
+        if reply.buttons:  # stored first, a press must find it; a re-send writes the same
+            offer_key, offer, markup = po_buttons.offer(user.user_id, item.entry_id, chat_id, reply)
+            await self._outbound.keep_buttons(offer_key, offer)
+        sent = await self._outbound.send(chat_id, reply.text or "", key=key, reply_markup=markup)
         if sent.delivery is Delivery.RETRY:
             trouble.send_failed(sent)
             if trouble.sends.hopeless(self._max_attempts, self._max_age_s):

@@ -139,7 +139,8 @@ class SessionForwarder:
                 _STATUS_PREFIX,
                 self._typing_cap_ms,
                 request_id,
-                message.message_id if self._reactions else "",
+                # A press's message is the bot's own question: no 👀 on it.
+                message.message_id if self._reactions and message.kind == "message" else "",
                 self._steer_data(message, request_id),
             ],
         )
@@ -149,8 +150,8 @@ class SessionForwarder:
         return result
 
     def _steer_data(self, message: IncomingMessage, request_id: str) -> bytes:
-        if not self._steer:
-            return b""
+        if not self._steer or message.kind != "message":
+            return b""  # a button press is an answer, never guidance mid-run: it queues
         return self._contract.steer_data(message, request_id) or b""
 
     def create_command(self, user_id: int, telegram_id: int) -> CreateWorkerCommand:

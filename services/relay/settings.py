@@ -38,6 +38,8 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     working_note_after_s: float = 20.0
     """A reply not begun this long after its message: "⏳ Ассистент работает…" with a stop
     button, until it comes; 0: never."""
+    po_buttons_ttl_s: int = 7 * 24 * 60 * 60
+    """How long the buttons under a PO's reply can be pressed (their data is kept in Redis)."""
     typing_cap_s: float = 600.0
     """"typing…" stops after this long without a reply."""
     lease_ttl_s: float = 5.0
@@ -68,6 +70,7 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
             "lease_ttl_s",
             "lease_tick_s",
             "reply_max_age_s",
+            "po_buttons_ttl_s",
             "idle_sweep_s",
         )
         if self.lease_ttl_s < 2 * self.lease_tick_s + 1:

@@ -95,6 +95,9 @@ class PoWorkers:
                     worker.cancelled.add(message.cancels or "")
                 await self._state.notify()
                 continue
+            if message.type == "button":
+                self._state.buttons.append(message)
+                await self._state.notify()
             worker.queue.put_nowait(Pending(message, entry_id, before))
 
     # --- answering -----------------------------------------------------------------
@@ -155,6 +158,8 @@ class PoWorkers:
             "is_final": is_final,
             "timestamp": utc_now_iso(),
         }
+        if is_final:
+            payload |= _buttons(script, message)
         entry_id = await self._state.client().xadd(
             keys.po_output(worker.user_id), {DATA_FIELD: msgspec.json.encode(payload)}
         )
@@ -177,6 +182,7 @@ class PoWorkers:
             await asyncio.sleep(thinking)
         failed = script.wrapper_output == "failed"
         payload = wrapper_output(script.wrapper_output, reply, script.error)
+        payload |= _buttons(script, message)
         entry_id = await redis.xadd(
             output_stream(state.profile, worker.user_id), {DATA_FIELD: msgspec.json.encode(payload)}
         )
@@ -235,6 +241,13 @@ class PoWorkers:
         await self._state.client().xadd(keys.WORKER_LIFECYCLE, entry)  # type: ignore[arg-type]
         self._state.lifecycle.append((worker.worker_id, event))
         await self._state.notify()
+
+
+def _buttons(script: WorkerScript, message: POWorkerInput) -> dict[str, Any]:
+    """The script's buttons, under a reply to a chat message only."""
+    if script.buttons is None or message.type == "button":
+        return {}
+    return {"buttons": script.buttons}
 
 
 def _apply_rewind(worker: Worker) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from shared.schemas import POWorkerInput
 
@@ -49,6 +49,10 @@ class WorkerScript:
     that knows nothing of the extension, and answers as if nothing happened."""
     text_field: TextField = "text"
     """The JSON key the reply text goes under; deployed wrappers use the other three."""
+    buttons: Any = None
+    """Rows of ``{"text", "data"}`` (or anything, to test a bad keyboard) under the final reply
+    to each chat message (CONTRACTS.md, "Bot extensions"); not under replies to presses.
+    None: no ``buttons`` key."""
     wrapper_output: WrapperOutput = "content"
     """``worker-streams``: the shape of the wrapper's output entry (``failed``: the agent
     fails, with ``error``, and a ``failed`` lifecycle event follows)."""

@@ -47,6 +47,9 @@ class ManagerState:
         self.deletes: list[DeleteWorkerCommand] = []
         self.cancels: list[POWorkerInput] = []
         """``cancel`` input entries the POs read (``/stop``), in order."""
+        self.buttons: list[POWorkerInput] = []
+        """``button`` input entries the POs read (presses of their buttons), in order; the PO
+        also answers each, like a message (it shows up in ``inputs`` too)."""
         self.rejected: list[RejectedEntry] = []
         self.responses: list[WorkerResponse] = []
         self.inputs: list[POWorkerInput] = []

@@ -64,7 +64,15 @@ def read_input(profile: Profile, user_id: int, fields: Fields) -> POWorkerInput:
         telegram_id=int(task.get("telegram_id") or 0),
         chat_id=int(task.get("chat_id") or 0),
         text=prompt,
+        # A PO that knows the bot's extensions reads them beside ``content``.
+        type=_text_or_none(task.get("type")),
+        reply_to=_text_or_none(task.get("reply_to")),
+        data=_text_or_none(task.get("data")),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def wrapper_output(shape: WrapperOutput, reply: str, error: str) -> dict[str, Any]:

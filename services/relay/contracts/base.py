@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared.po_buttons import OfferedButton
 from shared.schemas import IncomingMessage
 from shared.streams import Fields
 
@@ -28,6 +29,8 @@ class POReply:
     """False: a snapshot of a reply still being written (shown as a preview)."""
     request_id: str | None = None
     """The input it answers, when the PO says (links snapshots and logs)."""
+    buttons: tuple[tuple[OfferedButton, ...], ...] = ()
+    """Rows of buttons the PO offers under the reply (final replies only; ``()``: none)."""
 
 
 class LifecycleContract(Protocol):
@@ -82,7 +85,8 @@ class POContract(Protocol):
         ...
 
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
-        """The ``data`` field (JSON) of the input entry for ``message``."""
+        """The ``data`` field (JSON) of the input entry for ``message`` (a chat message, or a
+        press of a button the PO offered: ``kind == "button"``)."""
         ...
 
     def decode_output(self, fields: Fields) -> POReply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from services.relay.contracts.base import OutputStreams, POReply
+from services.relay.contracts.buttons import read_buttons
 from shared import keys
 from shared.schemas import (
     DeleteWorkerCommand,
@@ -39,6 +40,7 @@ class SeedContract:
         return _OUTPUTS.user_of(stream)
 
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
+        press = message.kind == "button"
         return encode(
             POWorkerInput(
                 request_id=request_id,
@@ -46,12 +48,17 @@ class SeedContract:
                 telegram_id=message.telegram_id,
                 chat_id=message.chat_id,
                 text=message.text,
+                # A press of the PO's button (CONTRACTS.md): which reply, and its data.
+                type="button" if press else None,
+                reply_to=message.reply_to if press else None,
+                data=message.data if press else None,
             )
         )
 
     def decode_output(self, fields: Fields) -> POReply:
         output = decode_entry(fields, POWorkerOutput)
-        return POReply(output.reply_text, output.is_final, output.request_id)
+        buttons = read_buttons(output.buttons, output.request_id) if output.is_final else ()
+        return POReply(output.reply_text, output.is_final, output.request_id, buttons)
 
     def failed_user(self, fields: Fields) -> int | None:
         return None

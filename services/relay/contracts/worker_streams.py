@@ -18,6 +18,7 @@ from typing import Any, Final
 import msgspec
 
 from services.relay.contracts.base import OutputStreams, POReply
+from services.relay.contracts.buttons import read_buttons
 from shared import keys
 from shared.schemas import (
     DATA_FIELD,
@@ -38,8 +39,12 @@ SHOWN_KEYS: Final = ("summary", "message", "text")
 _WORKER_ID: Final = re.compile(r"po-(\d+)")
 
 
-class WrapperInput(msgspec.Struct, kw_only=True):
-    """The input entry: ``content`` for the wrapper, the seed fields beside it."""
+class WrapperInput(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The input entry: ``content`` for the wrapper, the seed fields beside it.
+
+    A button press is ``content`` = its label plus ``type``/``reply_to``/``data``
+    (the wrapper ignores keys it does not know; a PO that knows them can use them).
+    """
 
     content: str
     request_id: str
@@ -47,6 +52,9 @@ class WrapperInput(msgspec.Struct, kw_only=True):
     telegram_id: int
     chat_id: int
     timestamp: str = msgspec.field(default_factory=utc_now_iso)
+    type: str | None = None
+    reply_to: str | None = None
+    data: str | None = None
 
 
 class LifecycleEvent(msgspec.Struct, kw_only=True):
@@ -91,15 +99,16 @@ class WorkerStreamsContract:
                 user_id=message.user_id,
                 telegram_id=message.telegram_id,
                 chat_id=message.chat_id,
+                **_press_fields(message),
             )
         )
 
     def decode_output(self, fields: Fields) -> POReply:
         output = decode(_data(fields), dict[str, Any])
-        request_id = output.get("request_id")
-        return POReply(
-            self._text_of(output), True, request_id if isinstance(request_id, str) else None
-        )
+        raw_id = output.get("request_id")
+        request_id = raw_id if isinstance(raw_id, str) else None
+        buttons = read_buttons(output.get("buttons"), request_id)
+        return POReply(self._text_of(output), True, request_id, buttons)
 
     def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
         return None  # the wrapper runs one task at a time: a message waits for the last
@@ -147,6 +156,12 @@ class WorkerStreamsContract:
         if len(stripped) > RAW_LIMIT:
             return stripped[: RAW_LIMIT - 1].rstrip() + "…"
         return stripped
+
+
+def _press_fields(message: IncomingMessage) -> dict[str, str]:
+    if message.kind != "button":
+        return {}
+    return {"type": "button", "reply_to": message.reply_to, "data": message.data}
 
 
 def _data(fields: Fields) -> bytes:
