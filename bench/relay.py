@@ -45,7 +45,8 @@ This module is the command line; the runs are in ``bench.scenarios``.
 
 With ``--profile``, only the PO contract profiles are compared: for each
 round, the relay-only latency run (and its burst) once per profile, one
-after the other on the same Redis and machine, the relays started with
+after the other on the same Redis and machine (each round starting one
+profile later), the relays started with
 ``PO_CONTRACT`` set to it and the echo PO speaking its wire shape (see
 ``bench.echo_po``; ``po-service`` opens no session). A row per profile and
 round, with its p99 minus ``seed``'s of the same round; exit status 1 if a
@@ -126,17 +127,21 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _profile_rounds(rig: Rig, args: argparse.Namespace) -> list[list[LoadResult]]:
-    """The same load per profile, ``--rounds`` times: the rounds show the run's noise."""
+    """The same load per profile, ``--rounds`` times: the rounds show the run's noise.
+    Each round starts one profile later, so none always runs last (as the host warms)."""
     profiles = PROFILES if args.profile == "all" else (args.profile,)
-    return [
-        [
-            await load_scenario(
-                rig, args.relays, args.users, args.rate, args.seconds, profile=profile
-            )
-            for profile in profiles
-        ]
-        for _ in range(args.rounds)
-    ]
+    rounds = []
+    for n in range(args.rounds):
+        turn = n % len(profiles)
+        rounds.append(
+            [
+                await load_scenario(
+                    rig, args.relays, args.users, args.rate, args.seconds, profile=profile
+                )
+                for profile in (*profiles[turn:], *profiles[:turn])
+            ]
+        )
+    return rounds
 
 
 def main() -> None:
