@@ -21,7 +21,9 @@ With ``--reactions`` (and ``--think-s``, the PO's time before each reply,
 ``--gap-s``, the user's before each next message) each reply comes as the
 relay's does: a 👀 on the
 user's message first (only if a slot is free now), the reply, then the 👀
-removed if it was shown (a slot free now, tried again a second later). Then it also prints the
+removed if it was shown (each only in a slot free now; the 👀 tried again a
+second later up to 3 times while the reply has not gone, the removal up to
+10 times). Then it also prints the
 reactions sent and skipped, every call's share of the budget, and the most
 reactions any chat sent between two of its replies (goal: at most one: a
 reaction never delays a reply by more than one send slot).
@@ -105,16 +107,30 @@ async def _work(index: int, processes: int, args: argparse.Namespace) -> int:
             if n:
                 await asyncio.sleep(args.gap_s)  # the user reads the reply, writes again
             # The user's messages are 1..messages in each chat (injected first).
-            added = asyncio.create_task(sender.react(chat_id, n + 1, "👀", wait=False))
+            replied = asyncio.Event()
+            added = asyncio.create_task(add(chat_id, n + 1, replied))
             await asyncio.sleep(args.think_s)  # the PO at work
             result = await sender.send(chat_id, f"message {n} to chat {chat_id}")
+            replied.set()
             failed += not result.delivered
-            if await added:
-                removals.append(asyncio.create_task(remove(chat_id, n + 1)))
-            else:
-                skipped.append(1)
+            removals.append(asyncio.create_task(remove(chat_id, n + 1, added)))
 
-    async def remove(chat_id: int, message_id: int) -> None:
+    async def add(chat_id: int, message_id: int, replied: asyncio.Event) -> bool:
+        # As the relay does: a slot free now, tried again a chat interval later, 3 times,
+        # unless the reply went first.
+        for attempt in range(3):
+            if attempt:
+                await asyncio.sleep(1.0)
+                if replied.is_set():
+                    return False
+            if await sender.react(chat_id, message_id, "👀", wait=False):
+                return True
+        return False
+
+    async def remove(chat_id: int, message_id: int, added: asyncio.Task[bool]) -> None:
+        if not await added:
+            skipped.append(1)
+            return
         # As the relay does: only a slot free now, tried again a chat interval later.
         for attempt in range(10):
             if attempt:

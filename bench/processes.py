@@ -28,11 +28,11 @@ CLI = str(Path(sys.executable).with_name("telegram-bot"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def start_po(url: str, users: list[int]) -> subprocess.Popen[bytes]:
-    """The echo PO for ``users`` only: real POs each block on their own input stream,
-    and one read over thousands of streams would cost Redis milliseconds per wake-up."""
+def start_po(url: str, users: list[int], profile: str = "seed") -> subprocess.Popen[bytes]:
+    """The echo PO of ``profile`` for ``users`` only: real POs each block on their own input
+    stream, and one read over thousands of streams would cost Redis milliseconds per wake-up."""
     ids = ",".join(map(str, users))
-    return _popen([sys.executable, "-m", "bench.echo_po", url, ids])
+    return _popen([sys.executable, "-m", "bench.echo_po", url, ids, profile])
 
 
 def _popen(command: list[str]) -> subprocess.Popen[bytes]:

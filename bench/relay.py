@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.relay [--users 100] [--rate 200] [--seconds 10]
                                     [--idle-sessions 10000] [--idle-seconds 30]
+    .venv/bin/python -m bench.relay --profile seed|worker-streams|po-service|all
+                                    [--rounds 1] [--relays 1] [--users/--rate/--seconds]
 
 Starts its own ``redis-server`` and, in this process, a fake Telegram with
 its flood limits lifted and an echo PO (one blocking ``XREAD`` over every
@@ -40,6 +42,15 @@ the latency of single messages to idle users.
 Prints a Markdown summary; exit status 1 if a goal is missed (p99 added at
 most 15 ms at 200 msg/s, idle CPU at most 2 % of a core, RSS at most 100 MB).
 This module is the command line; the runs are in ``bench.scenarios``.
+
+With ``--profile``, only the PO contract profiles are compared: for each
+round, the relay-only latency run (and its burst) once per profile, one
+after the other on the same Redis and machine (each round starting one
+profile later), the relays started with
+``PO_CONTRACT`` set to it and the echo PO speaking its wire shape (see
+``bench.echo_po``; ``po-service`` opens no session). A row per profile and
+round, with its p99 minus ``seed``'s of the same round; exit status 1 if a
+profile's is more than 2 ms above it.
 """
 
 from __future__ import annotations
@@ -53,8 +64,15 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bench import machine
+from bench.echo_po import PROFILES
 from bench.processes import FakeTelegramProcess
-from bench.report import goals_met, report
+from bench.report import (
+    LoadResult,
+    goals_met,
+    profile_goals_met,
+    profiles_report,
+    report,
+)
 from bench.scenarios import Rig, idle_scenario, load_scenario
 from bench.timeline import Timeline
 from services.fakes.redis_server import RedisServer
@@ -84,21 +102,46 @@ async def run(args: argparse.Namespace) -> int:
                 },
                 log_dir=Path(tmp),
             )
-            loads = [
-                await load_scenario(
-                    rig, relays, args.users, args.rate, args.seconds, whole_bot=whole_bot
-                )
-                for whole_bot in (False, True)
-                for relays in (1, 2)
-            ]
-            idle = await idle_scenario(rig, args.idle_sessions, args.idle_seconds)
+            if args.profile is not None:
+                rounds = await _profile_rounds(rig, args)
+            else:
+                loads = [
+                    await load_scenario(
+                        rig, relays, args.users, args.rate, args.seconds, whole_bot=whole_bot
+                    )
+                    for whole_bot in (False, True)
+                    for relays in (1, 2)
+                ]
+                idle = await idle_scenario(rig, args.idle_sessions, args.idle_seconds)
             calibration = machine.describe(server.url)
         finally:
             await redis.aclose()
             await fake.stop()
+    if args.profile is not None:
+        print(profiles_report(rounds))
+        print(calibration)
+        return 0 if profile_goals_met(rounds) else 1
     print(report(loads, idle))
     print(calibration)
     return 0 if goals_met(loads, idle) else 1
+
+
+async def _profile_rounds(rig: Rig, args: argparse.Namespace) -> list[list[LoadResult]]:
+    """The same load per profile, ``--rounds`` times: the rounds show the run's noise.
+    Each round starts one profile later, so none always runs last (as the host warms)."""
+    profiles = PROFILES if args.profile == "all" else (args.profile,)
+    rounds = []
+    for n in range(args.rounds):
+        turn = n % len(profiles)
+        rounds.append(
+            [
+                await load_scenario(
+                    rig, args.relays, args.users, args.rate, args.seconds, profile=profile
+                )
+                for profile in (*profiles[turn:], *profiles[:turn])
+            ]
+        )
+    return rounds
 
 
 def main() -> None:
@@ -108,6 +151,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--idle-sessions", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--profile", choices=[*PROFILES, "all"], default=None)
+    parser.add_argument("--rounds", type=int, default=1, help="with --profile")
+    parser.add_argument("--relays", type=int, default=1, help="with --profile")
     args = parser.parse_args()
     sys.exit(asyncio.run(run(args)))
 

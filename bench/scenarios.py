@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -44,13 +45,23 @@ class Rig:
 
 
 async def load_scenario(
-    rig: Rig, relays: int, users: int, rate: float, seconds: float, *, whole_bot: bool = False
+    rig: Rig,
+    relays: int,
+    users: int,
+    rate: float,
+    seconds: float,
+    *,
+    whole_bot: bool = False,
+    profile: str = "seed",
 ) -> LoadResult:
+    """``profile``: the relays' ``PO_CONTRACT``, and the echo PO's wire shape."""
     await rig.redis.flushdb()
     user_ids = list(range(1, users + 1))
-    await open_sessions(rig.redis, user_ids)
-    po = start_po(rig.url, user_ids)
-    processes = [start_relay(rig.env, f"bench-relay-{n}", rig.log_dir) for n in range(relays)]
+    if profile != "po-service":  # one PO service for everyone: no session to open
+        await open_sessions(rig.redis, user_ids)
+    po = start_po(rig.url, user_ids, profile)
+    env = {**rig.env, "PO_CONTRACT": profile}
+    processes = [start_relay(env, f"bench-relay-{n}", rig.log_dir) for n in range(relays)]
     api = FakeApi()
     ingress: ChildProcess | None = None
     try:
@@ -58,7 +69,7 @@ async def load_scenario(
             await api.start()
             for user in user_ids:
                 api.add_user(CHAT_BASE + user, user_id=user)
-            ingress = start_ingress({**rig.env, "API_URL": api.url}, rig.log_dir)
+            ingress = start_ingress({**env, "API_URL": api.url}, rig.log_dir)
             send = _via_telegram(rig)
         else:
             send = _via_stream(rig)
@@ -71,10 +82,10 @@ async def load_scenario(
 
         watched = [*processes, *([ingress] if ingress else [])]
         cpu_before = [p.cpu_seconds() for p in watched]
-        began = time.monotonic()
+        began, load_before = time.monotonic(), os.getloadavg()[0]
         texts = await open_loop(send, user_ids, rate, seconds, rig.names)
         await rig.fake.wait_received(rig.timeline, texts, 60)
-        elapsed = time.monotonic() - began
+        elapsed, load_after = time.monotonic() - began, os.getloadavg()[0]
         spent = [p.cpu_seconds() - before for p, before in zip(watched, cpu_before, strict=True)]
         cpu = [seconds / elapsed for seconds in spent]
         await rig.timeline.load_po_times(rig.redis)
@@ -88,6 +99,7 @@ async def load_scenario(
             throughput, burst_size = len(burst_texts) / (last - started), len(burst_texts)
         return LoadResult(
             path="bot" if whole_bot else "relay",
+            profile=profile,
             relays=relays,
             users=users,
             rate=rate,
@@ -100,6 +112,8 @@ async def load_scenario(
             throughput=throughput,
             burst=burst_size,
             rss_mb=processes[0].rss_mb(),
+            delivered_rate=_delivered_rate(rig.timeline, texts),
+            host_load=(load_before, load_after),
         )
     finally:
         for process in [*processes, *([ingress] if ingress else [])]:
@@ -108,6 +122,11 @@ async def load_scenario(
             await api.stop()
         po.terminate()
         po.wait()
+
+
+def _delivered_rate(timeline: Timeline, texts: list[str]) -> float:
+    last = max(timeline.received[text] for text in texts)
+    return len(texts) / (last - timeline.written[texts[0]])
 
 
 def _via_stream(rig: Rig) -> Send:

@@ -5,7 +5,7 @@ component per partition; :mod:`~services.relay.incoming` forwards the
 messages with :mod:`~services.relay.sessions`; :mod:`~services.relay.replies`
 reads the PO replies and :mod:`~services.relay.reply_delivery` sends them
 through :mod:`~services.relay.outbound` (in ``po-service``:
-:mod:`~services.relay.request_forwarder` and :mod:`~services.relay.po_requests`
+:mod:`~services.relay.request_forwarder` and :mod:`~services.relay.request_replies`
 instead); :mod:`~services.relay.typing_indicator` and
 :mod:`~services.relay.startwatch` keep the user informed meanwhile. Any
 number of relays run side by side; any can die at any moment.
@@ -31,10 +31,10 @@ from services.relay.leases import Leases
 from services.relay.lifecycle import LifecycleWatch
 from services.relay.outbound import Outbound, TelegramOutbound
 from services.relay.partitions import PartitionCoordinator
-from services.relay.po_requests import RequestReplies
 from services.relay.reactions import AckReactions
 from services.relay.replies import ReplyForwarder
 from services.relay.request_forwarder import RequestForwarder
+from services.relay.request_replies import RequestReplies
 from services.relay.sessions import Duplicate, Forwarded, Forwarder, SessionForwarder
 from services.relay.settings import RelaySettings
 from services.relay.startwatch import StartWatch
@@ -192,11 +192,14 @@ class Relay:
                 max_attempts=settings.reply_max_attempts,
                 max_age_s=settings.reply_max_age_s,
                 metrics=self.metrics,
+                cancellations=self.cancellations,
+                reactions=self.reactions,
             )
             return requests, RequestForwarder(
                 redis,
                 self.identity,
                 reply_timeout_s=settings.po_reply_timeout_s,
+                reactions=settings.ack_reactions,
                 typing_cap_ms=self.typing.cap_ms,
             )
         replies = ReplyForwarder(

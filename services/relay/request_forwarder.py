@@ -25,8 +25,15 @@ class RequestForwarder:
     """Runs ``forward_request.lua``; see the module docstring."""
 
     def __init__(
-        self, redis: aioredis.Redis, identity: str, *, reply_timeout_s: float, typing_cap_ms: int
+        self,
+        redis: aioredis.Redis,
+        identity: str,
+        *,
+        reply_timeout_s: float,
+        typing_cap_ms: int,
+        reactions: bool = False,
     ) -> None:
+        self._reactions = reactions
         self._identity = identity
         self._timeout_ms = int(reply_timeout_s * 1000)
         self._typing_cap_ms = typing_cap_ms
@@ -49,6 +56,8 @@ class RequestForwarder:
                 keyspace.typing(partition),
                 keys.incoming(partition),
                 keys.user_chat(user_id),
+                keys.pending(user_id),
+                keys.acks(user_id),
             ],
             args=[
                 self._identity,
@@ -59,6 +68,7 @@ class RequestForwarder:
                 self._timeout_ms,
                 self._typing_cap_ms,
                 keys.SESSION_TTL_S,
+                message.message_id if self._reactions else "",
                 *(item for pair in fields.items() for item in pair),
             ],
         )
@@ -68,4 +78,4 @@ class RequestForwarder:
         # The "reply cursor" of this profile is the request: replies flow once it is known.
         if outcome == "duplicate":
             return Duplicate(text(reply[1]), request_id, "")
-        return Forwarded("", False, "", request_id, "", text(reply[1]))
+        return Forwarded("", False, "", request_id, "", text(reply[1]), request_id=request_id)

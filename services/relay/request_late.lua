@@ -1,4 +1,5 @@
--- A po-service request passed PO_REPLY_TIMEOUT_S and its user was told (po_requests.py):
+-- A po-service request passed PO_REPLY_TIMEOUT_S and its user was told
+-- (pending_requests.py, for request_delivery.py):
 -- it waits on as late, behind no one. Fenced by the lease.
 -- KEYS[1]  bot:lease:{p}
 -- KEYS[2]  bot:po:req:{p}

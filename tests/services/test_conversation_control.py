@@ -87,3 +87,28 @@ async def test_new_confirmed_twice_starts_one_fresh_assistant(
     assert bot_texts(fake_telegram) == ["echo: hello", RU.new_confirm, restarted, "echo: again"]
     assert len(fake_workers.deletes) == 1
     assert len(fake_workers.commands) == 2
+
+
+async def test_eyes_go_on_chat_messages_only_never_on_quick_commands_or_strangers(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    fake_workers: FakeWorkerManager,
+    start_service: StartService,
+) -> None:
+    stranger = 666
+    fake_api.add_user(KNOWN, user_id=USER_ID)
+    fake_telegram.lift_flood_limits()
+    await started(start_service)
+
+    fake_telegram.inject_message(stranger, "let me in")
+    fake_telegram.inject_message(KNOWN, "/projects")
+    chat = fake_telegram.inject_message(KNOWN, "hello")["message"]["message_id"]
+    await fake_telegram.wait_for(lambda: "echo: hello" in bot_texts(fake_telegram), timeout=30)
+    await fake_telegram.wait_for_reaction(KNOWN, chat, None, timeout=30)
+    await fake_telegram.wait_for_messages(stranger, 1, timeout=30)
+
+    reacted = {
+        (c.params["chat_id"], c.params["message_id"])
+        for c in fake_telegram.calls_to("setMessageReaction")
+    }
+    assert reacted == {(KNOWN, chat)}

@@ -41,7 +41,9 @@ class PoServiceContract:
         return INPUT_STREAM
 
     def cancel_data(self, message: IncomingMessage, cancels: str) -> bytes | None:
-        return None  # TODO(issue 15): the flat cancel entry
+        # The platform's po:input takes user messages, system events and reminders
+        # only: a stop is the bot's (the answer is hidden), the PO is not told.
+        return None
 
     def delete_command(self, user_id: int) -> bytes:
         return b""  # no worker: nothing to delete
