@@ -66,8 +66,13 @@ class Answers(Protocol):
 
     async def stop_partition(self, partition: int, *, drain: bool) -> None: ...
 
-    async def activate(self, partition: int, user_id: int, chat_id: int, position: str) -> None:
-        """A message of the user reached the PO (``position``: where its answers are)."""
+    async def activate(
+        self, partition: int, user_id: int, chat_id: int, position: str, *, fresh: bool = False
+    ) -> None:
+        """A message of the user reached the PO (``position``: where its answers are).
+
+        ``fresh``: just forwarded by this relay (not a re-read found done before).
+        """
         ...
 
     async def run(self, stop: asyncio.Event) -> None: ...
@@ -188,6 +193,7 @@ class Relay:
                 ownership=self,
                 typing=self.typing,
                 late_s=settings.po_late_answer_s,
+                reply_timeout_s=settings.po_reply_timeout_s,
                 texts=texts,
                 max_attempts=settings.reply_max_attempts,
                 max_age_s=settings.reply_max_age_s,
@@ -293,7 +299,7 @@ class Relay:
                 message.user_id, result.request_id, message.chat_id, message.message_id
             )
         await self.answers.activate(
-            partition, message.user_id, message.chat_id, result.reply_cursor
+            partition, message.user_id, message.chat_id, result.reply_cursor, fresh=True
         )
         if result.watch:
             self.watch.opened(partition, message.user_id, result.watch)

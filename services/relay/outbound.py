@@ -77,10 +77,10 @@ class Outbound(Protocol):
 
     async def react(
         self, chat_id: int, message_id: int, emoji: str | None, *, wait: bool = True
-    ) -> bool:
+    ) -> bool | None:
         """Set or remove the bot's reaction on a message; best effort, never raises.
 
-        ``wait=False``: only if the flood budget has a slot free now.
+        ``wait=False``: only if the flood budget has a slot free now (None: none was).
         """
         ...
 
@@ -152,7 +152,7 @@ class TelegramOutbound:
 
     async def react(
         self, chat_id: int, message_id: int, emoji: str | None, *, wait: bool = True
-    ) -> bool:
+    ) -> bool | None:
         try:
             return await self._sender.react(chat_id, message_id, emoji, wait=wait)
         except RedisError as exc:

@@ -101,6 +101,23 @@ class PendingRequests:
         for member in sorted(int(m) for m in members):
             await self.load(partition, member)
 
+    def add(
+        self, partition: int, user_id: int, request_id: str, chat_id: int, deadline_ms: int
+    ) -> None:
+        """A request this relay just forwarded, as the script recorded it (no read back).
+
+        A load or finish under way reads the request from Redis too (the script
+        wrote it before this): whichever runs last keeps one copy of it.
+        """
+        user = self.users.get(user_id)
+        if user is None or user.partition != partition:
+            user = self.users[user_id] = RequestUser(user_id, partition)
+        if any(r.request_id == request_id for r in user.requests):
+            return
+        user.requests.append(
+            PendingRequest(request_id, user_id, partition, chat_id, deadline_ms, False)
+        )
+
     async def load(self, partition: int, user_id: int) -> None:
         """The user's pending requests as Redis has them (the only record of them)."""
         while True:

@@ -1,5 +1,9 @@
 """👀 on a user's message once it is in the PO's input; removed once its final reply is handled.
 
+Shown from ``SHOW_AFTER_S`` (1 s) after the message went to the PO, as
+"typing…" is: a reply within a second needs neither the 👀 nor its removal,
+two Bot API calls saved on every quick answer.
+
 Removed rather than replaced (by ✅, say): the reply itself says the message
 was answered, and a second reaction per message would spend a second send
 of the chat's budget on every reply. Each call takes a flood-budget slot
@@ -32,6 +36,8 @@ from shared.log import get_logger
 log = get_logger(__name__)
 
 RECEIVED: Final = "👀"
+SHOW_AFTER_S: Final = 1.0
+"""As for "typing…": a reply within a second needs no 👀, and spends no two calls on it."""
 RETRY_EVERY_S: Final = 1.0
 """A chat's pace at the default ``TELEGRAM_RATE_CHAT_PER_S``: its next slot."""
 ADD_TRIES: Final = 3
@@ -83,13 +89,17 @@ class AckReactions:
 
     async def _add(self, user_id: int, request_id: str, chat_id: int, message_id: int) -> bool:
         """Whether the 👀 is shown."""
+        await asyncio.sleep(SHOW_AFTER_S)
         for attempt in range(ADD_TRIES):
             if attempt:
                 await asyncio.sleep(RETRY_EVERY_S)
-                if (chat_id, message_id) in self._replied:
-                    break
-            if await self._outbound.react(chat_id, message_id, RECEIVED, wait=False):
-                return True
+            if (chat_id, message_id) in self._replied:
+                break
+            shown = await self._outbound.react(chat_id, message_id, RECEIVED, wait=False)
+            if shown is not None:
+                if shown:
+                    return True
+                break  # refused (reactions off, an old message): trying again changes nothing
         # Not shown (no free slot, refused, or too late): nothing to remove at the reply.
         try:
             await self._redis.hdel(keys.acks(user_id), request_id)
@@ -108,7 +118,7 @@ class AckReactions:
         for attempt in range(REMOVAL_TRIES):
             if attempt:
                 await asyncio.sleep(RETRY_EVERY_S)
-            if await self._outbound.react(chat_id, message_id, None, wait=False):
+            if await self._outbound.react(chat_id, message_id, None, wait=False) is not None:
                 return
         log.info("reaction_left", chat_id=chat_id, message_id=message_id)
 

@@ -184,7 +184,9 @@ class ReplyForwarder:
             await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
         await asyncio.gather(*(abandon(task) for task in tasks if not task.done()))
 
-    async def activate(self, partition: int, user_id: int, chat_id: int, position: str) -> None:
+    async def activate(
+        self, partition: int, user_id: int, chat_id: int, position: str, *, fresh: bool = False
+    ) -> None:
         """A message of the user reached their PO: read their replies, hot, from now on."""
         user = self._users.get(user_id)
         if user is None or user.partition != partition:

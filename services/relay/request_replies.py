@@ -57,6 +57,7 @@ class RequestReplies:
         ownership: Ownership,
         typing: TypingIndicator,
         late_s: float,
+        reply_timeout_s: float = 120.0,
         texts: Texts = RU,
         max_attempts: int = 8,
         max_age_s: float = 600.0,
@@ -66,6 +67,7 @@ class RequestReplies:
         reactions: AckReactions | None = None,
     ) -> None:
         self._blocking = blocking
+        self._reply_timeout_ms = int(reply_timeout_s * 1000)
         self._ownership = ownership
         self._block_ms = block_ms
         self._pending = PendingRequests(redis, identity)
@@ -105,9 +107,20 @@ class RequestReplies:
             await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
         await asyncio.gather(*(abandon(t) for t in tasks if not t.done()))
 
-    async def activate(self, partition: int, user_id: int, chat_id: int, position: str) -> None:
-        """A request of the user was forwarded (``position``: its id): wait for its answer."""
-        await self._pending.load(partition, user_id)
+    async def activate(
+        self, partition: int, user_id: int, chat_id: int, position: str, *, fresh: bool = False
+    ) -> None:
+        """A request of the user was forwarded (``position``: its id): wait for its answer.
+
+        ``fresh`` (this relay just forwarded it): added as the forwarding script
+        recorded it, with no read back; else (a re-read found it forwarded
+        before, perhaps answered since) loaded from Redis.
+        """
+        if fresh:
+            deadline_ms = now_ms() + self._reply_timeout_ms
+            self._pending.add(partition, user_id, position, chat_id, deadline_ms)
+        else:
+            await self._pending.load(partition, user_id)
         await self._waker.wake()
 
     # --- reading --------------------------------------------------------------------

@@ -293,8 +293,10 @@ class Sender:
 
     async def react(
         self, chat_id: int, message_id: int, emoji: str | None, *, wait: bool = True
-    ) -> bool:
+    ) -> bool | None:
         """Set (or, with None, remove) the bot's reaction on a message; whether Telegram took it.
+
+        None: not tried (``wait=False`` and no slot free now).
 
         It takes a slot of the flood budget like a message: the chat's pace
         and the bot's 30/s hold for reactions too. ``wait=False``: only if a
@@ -306,7 +308,7 @@ class Sender:
             await self.limiter.acquire(chat_id) if wait else await self.limiter.try_acquire(chat_id)
         )
         if ticket is None:
-            return False
+            return None
         try:
             return await self.client.set_message_reaction(chat_id, message_id, emoji)
         except RetryAfter as exc:

@@ -8,7 +8,7 @@ from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from shared.schemas import IncomingMessage, encode_entry
-from tests.services.relay.conftest import StartRelay, chat_of, incoming_message
+from tests.services.relay.conftest import StartRelay, chat_of, incoming_message, wait_for_value
 
 USER = 31
 CHAT = chat_of(USER)
@@ -73,13 +73,30 @@ async def test_a_chat_that_refuses_reactions_still_gets_its_reply(
 ) -> None:
     fake_telegram.lift_flood_limits()
     fake_telegram.set_reactions_enabled(CHAT, False)
+    fake_workers.script(USER, think_s=1.5)
     await start_relay()
 
     await user_writes(fake_telegram, redis, "hello")
     await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
 
     assert fake_telegram.chat(CHAT).texts == ["echo: hello"]
-    assert fake_telegram.calls_to("setMessageReaction"), "the reaction was tried"
+    await wait_for_value(lambda: redis.hlen(keys.acks(USER)), 0)  # no removal owed
+    assert len(fake_telegram.calls_to("setMessageReaction")) == 1, "tried once, not again"
+
+
+async def test_a_reply_within_a_second_spends_no_reaction(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    await start_relay()
+
+    await user_writes(fake_telegram, redis, "quick")
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await wait_for_value(lambda: redis.hlen(keys.acks(USER)), 0)
+
+    assert fake_telegram.calls_to("setMessageReaction") == []
 
 
 async def test_ack_reactions_off_sends_none(
