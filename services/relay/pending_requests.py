@@ -101,22 +101,27 @@ class PendingRequests:
         for member in sorted(int(m) for m in members):
             await self.load(partition, member)
 
-    def add(
+    async def add(
         self, partition: int, user_id: int, request_id: str, chat_id: int, deadline_ms: int
     ) -> None:
         """A request this relay just forwarded, as the script recorded it (no read back).
 
-        A load or finish under way reads the request from Redis too (the script
-        wrote it before this): whichever runs last keeps one copy of it.
+        Under the user's lock, as a load: a finish under way rebuilds the list
+        from what it read before this request existed, and must not drop it.
         """
-        user = self.users.get(user_id)
-        if user is None or user.partition != partition:
-            user = self.users[user_id] = RequestUser(user_id, partition)
-        if any(r.request_id == request_id for r in user.requests):
-            return
-        user.requests.append(
-            PendingRequest(request_id, user_id, partition, chat_id, deadline_ms, False)
-        )
+        while True:
+            user = self.users.get(user_id)
+            if user is None or user.partition != partition:
+                user = self.users[user_id] = RequestUser(user_id, partition)
+            async with user.lock:
+                if not self.current(user):
+                    continue  # finished and forgotten while this waited: start over
+                if not any(r.request_id == request_id for r in user.requests):
+                    request = PendingRequest(
+                        request_id, user_id, partition, chat_id, deadline_ms, False
+                    )
+                    user.requests.append(request)
+                return
 
     async def load(self, partition: int, user_id: int) -> None:
         """The user's pending requests as Redis has them (the only record of them)."""

@@ -118,7 +118,7 @@ class RequestReplies:
         """
         if fresh:
             deadline_ms = now_ms() + self._reply_timeout_ms
-            self._pending.add(partition, user_id, position, chat_id, deadline_ms)
+            await self._pending.add(partition, user_id, position, chat_id, deadline_ms)
         else:
             await self._pending.load(partition, user_id)
         await self._waker.wake()
