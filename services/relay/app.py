@@ -139,6 +139,7 @@ class Relay:
             outbound=outbound,
             typing=self.typing,
             cancellations=self.cancellations,
+            reactions=self.reactions,
             watch=self.watch,
             texts=texts,
             metrics=self.metrics,

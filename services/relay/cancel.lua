@@ -7,6 +7,7 @@
 -- KEYS[6]  bot:cancelling:{p} (the partition's users with cancelled requests)
 -- KEYS[7]  bot:typing:{p}
 -- KEYS[8]  the PO's input stream
+-- KEYS[9]  bot:acks:{user}
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -14,7 +15,8 @@
 --          ('' when the profile cannot tell the PO)
 -- ARGV[5]  how long the cancelled record lives, s
 -- Returns {'lost'}, {'duplicate'}, {'idle'} (nothing to stop), or
--- {'cancelled', request id, requests still pending, PO input entry id or ''}.
+-- {'cancelled', request id, requests still pending, PO input entry id or '',
+-- the chat message whose 👀 goes now or ''}.
 -- include: id_after.lua
 -- include: control_step.lua
 -- include: current_request.lua
@@ -39,4 +41,7 @@ else
   -- Nothing else is awaited: a relay taking the partition over shows no "typing…".
   redis.call('HDEL', KEYS[7], ARGV[3])
 end
-return {'cancelled', request, left, input_id}
+-- Its 👀 goes now: a PO that honours the stop writes no final to take it.
+local ack = redis.call('HGET', KEYS[9], request) or ''
+redis.call('HDEL', KEYS[9], request)
+return {'cancelled', request, left, input_id, ack}

@@ -31,6 +31,7 @@ from services.relay import keyspace
 from services.relay.cancellations import Cancellations
 from services.relay.contracts import ControlContract
 from services.relay.outbound import Outbound
+from services.relay.reactions import AckReactions
 from services.relay.sessions import Lost
 from services.relay.startwatch import StartWatch
 from services.relay.typing_indicator import TypingIndicator
@@ -65,6 +66,7 @@ class ConversationControl:
         outbound: Outbound,
         typing: TypingIndicator,
         cancellations: Cancellations,
+        reactions: AckReactions,
         watch: StartWatch,
         texts: Texts,
         metrics: Metrics,
@@ -74,6 +76,7 @@ class ConversationControl:
         self._outbound = outbound
         self._typing = typing
         self._cancellations = cancellations
+        self._reactions = reactions
         self._watch = watch
         self._texts = texts
         self._metrics = metrics
@@ -102,6 +105,7 @@ class ConversationControl:
                 keyspace.cancelling(partition),
                 keyspace.typing(partition),
                 self._contract.input_stream(user_id),
+                keys.acks(user_id),
             ],
             args=[self._identity, entry_id, user_id, data or b"", RECORD_TTL_S],
         )
@@ -117,6 +121,8 @@ class ConversationControl:
             return None
         request_id, left = text(reply[1]), int(reply[2])
         self._cancellations.add(partition, user_id, [request_id])
+        if ack := text(reply[4]):
+            self._reactions.answered(message.chat_id, int(ack))
         if left == 0:
             self._typing.stop(user_id)
         self._metrics.conversation_control("stop")
@@ -149,6 +155,7 @@ class ConversationControl:
                 keys.spawn_guard(user_id),
                 keyspace.start_watch(partition),
                 keys.WORKER_COMMANDS,
+                keys.acks(user_id),
             ],
             args=[
                 self._identity,
@@ -168,6 +175,8 @@ class ConversationControl:
             log.info("restart_already_done", user_id=user_id, confirm_id=message.confirm_id)
             return None
         cancelled, deleted = int(reply[1]), int(reply[2]) == 1
+        for ack in reply[3:]:
+            self._reactions.answered(message.chat_id, int(text(ack)))
         # The script marked every pending request stopped; the copy follows it.
         await self._cancellations.reload(partition, user_id)
         self._typing.stop(user_id)

@@ -11,6 +11,7 @@
 -- KEYS[10] bot:spawn:{user}
 -- KEYS[11] bot:watch:{p}
 -- KEYS[12] worker:commands
+-- KEYS[13] bot:acks:{user}
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -20,7 +21,8 @@
 -- ARGV[7]  the worker status key prefix (worker:status:)
 -- ARGV[8]  how long the cancelled record and the restart mark live, s
 -- Returns {'lost'}, {'duplicate'}, {'stale'} (that confirmation was acted on), or
--- {'restarted', requests cancelled, 1 if a delete command was sent else 0}.
+-- {'restarted', requests cancelled, 1 if a delete command was sent else 0, the chat
+-- messages whose 👀 goes now...}.
 -- include: id_after.lua
 -- include: control_step.lua
 -- include: read_status.lua
@@ -53,4 +55,6 @@ end
 redis.call('DEL', KEYS[9], KEYS[10])
 redis.call('HDEL', KEYS[7], ARGV[3])
 redis.call('HDEL', KEYS[11], ARGV[3])
-return {'restarted', count, deleted}
+local acks = redis.call('HVALS', KEYS[13])
+redis.call('DEL', KEYS[13])
+return {'restarted', count, deleted, unpack(acks)}

@@ -43,6 +43,32 @@ async def test_a_message_gets_eyes_once_stored_and_loses_them_when_answered(
     assert [r.reaction for r in history] == [[{"type": "emoji", "emoji": "👀"}], []]
 
 
+async def test_a_stopped_request_loses_its_eyes_at_once_when_the_po_writes_nothing_more(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    fake_workers.script(USER, think_s=30)  # honours the cancel: no final will come
+    await start_relay()
+    message_id = await user_writes(fake_telegram, redis, "hello")
+    await fake_telegram.wait_for_reaction(CHAT, message_id, "👀", timeout=10)
+
+    await write_cancel(redis)
+
+    await fake_telegram.wait_for_reaction(CHAT, message_id, None, timeout=10)
+
+
+async def write_cancel(redis: aioredis.Redis) -> None:
+    stop = incoming_message(USER, "/stop")
+    fields = {name: getattr(stop, name) for name in stop.__struct_fields__}
+    await redis.xadd(
+        keys.incoming(keys.partition_of(USER)),
+        encode_entry(IncomingMessage(**{**fields, "kind": "cancel"})),  # type: ignore[arg-type]
+    )
+
+
 async def test_a_stopped_request_loses_its_eyes_when_its_final_reply_is_hidden(
     fake_telegram: FakeTelegram,
     fake_workers: FakeWorkerManager,
