@@ -38,6 +38,8 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     restarted: str
     """A confirmed ``/new``; ``{cancelled}`` is ``restart_cancelled`` or empty."""
     restart_cancelled: str
+    restarted_service: str
+    """``po-service``'s ``restarted``: there is no assistant of the user's own to replace."""
     working_note: str
     """Shown while the PO works long (``WORKING_NOTE_AFTER_S``), with ``{minutes}``."""
     working_note_stop: str
@@ -179,6 +181,9 @@ RU = Texts(
     new_declined="Хорошо, продолжаем текущий разговор.",
     restarted="🆕 Начинаем заново: следующее сообщение получит новый ассистент.{cancelled}",
     restart_cancelled="\nОтменено сообщений без ответа: {count}.",
+    restarted_service=(
+        "🆕 Начинаем заново: ответы на прежние сообщения больше не придут.{cancelled}"
+    ),
     working_note="⏳ Ассистент работает… {minutes} мин",
     working_note_stop="⏹ Стоп",
     status_none="Ассистент ещё не запущен: он появится, когда вы напишете сообщение.",

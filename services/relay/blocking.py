@@ -10,7 +10,8 @@ its next read with the new set.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import BusyLoadingError, ReadOnlyError, RedisError, ResponseError
@@ -127,3 +128,18 @@ def transient(exc: RedisError) -> bool:
     way every time.
     """
     return not isinstance(exc, ResponseError) or isinstance(exc, BusyLoadingError | ReadOnlyError)
+
+
+Temperature = Literal["hot", "cold"]
+
+
+@dataclass(eq=False)
+class Reader:
+    """One blocking read over a set of users' streams, with its wake stream."""
+
+    temperature: Temperature
+    waker: Waker
+    block_ms: int
+    users: set[int] = field(default_factory=set)
+    """The users this reader covers."""
+    task: asyncio.Task[None] | None = None

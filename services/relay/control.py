@@ -80,6 +80,7 @@ class ConversationControl:
         self._watch = watch
         self._texts = texts
         self._metrics = metrics
+        self._has_workers = bool(contract.delete_command(0))
         self._cancel = register(redis, __file__, "cancel.lua")
         self._restart = register(redis, __file__, "restart.lua")
         self._notices: set[asyncio.Task[None]] = set()
@@ -191,7 +192,9 @@ class ConversationControl:
         )
         texts = self._texts
         extra = texts.restart_cancelled.format(count=cancelled) if cancelled else ""
-        self._tell(message.chat_id, texts.restarted.format(cancelled=extra), key=f"new:{entry_id}")
+        # No worker to replace (po-service): its context is the PO service's.
+        restarted = texts.restarted if self._has_workers else texts.restarted_service
+        self._tell(message.chat_id, restarted.format(cancelled=extra), key=f"new:{entry_id}")
         return None
 
     def _tell(self, chat_id: int, notice: str, *, key: str) -> None:

@@ -16,8 +16,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -25,6 +24,8 @@ from redis.exceptions import RedisError
 from services.relay import keyspace
 from services.relay.blocking import (
     Entries,
+    Reader,
+    Temperature,
     Waker,
     abandon,
     id_after,
@@ -60,17 +61,6 @@ backoff of a send's own retries (about 7.5 s at most) fits, so a send is
 rarely cut off mid-request (which could show it twice); a request hanging
 towards the client's 60 s timeout is still cut off. With the incoming
 side's 3 s, a stop stays within the 15 s that supervisord and compose give."""
-Temperature = Literal["hot", "cold"]
-
-
-@dataclass(eq=False)
-class _Reader:
-    temperature: Temperature
-    waker: Waker
-    block_ms: int
-    users: set[int] = field(default_factory=set)
-    """The users this reader covers."""
-    task: asyncio.Task[None] | None = None
 
 
 class ReplyForwarder:
@@ -116,8 +106,8 @@ class ReplyForwarder:
         self._woken: set[int] = set()
         """Users read only because their PO wrote while they were idle (:meth:`wake`)."""
         self.forgotten: Callable[[int], None] | None = None  # told when a woken user is forgotten
-        self._hot = _Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
-        self._cold: dict[int, _Reader] = {}
+        self._hot = Reader("hot", Waker(redis, keyspace.wake(identity, "hot")), hot_block_ms)
+        self._cold: dict[int, Reader] = {}
         """The cold reader of each owned partition."""
         self._cold_block_ms = cold_block_ms
         self._closing = asyncio.Event()
@@ -217,17 +207,17 @@ class ReplyForwarder:
         await self._make_hot(user)
         return True
 
-    def _cold_reader(self, partition: int) -> _Reader:
+    def _cold_reader(self, partition: int) -> Reader:
         reader = self._cold.get(partition)
         if reader is None:
             waker = Waker(self._redis, keyspace.wake(self._identity, f"cold:{partition}"))
-            reader = self._cold[partition] = _Reader("cold", waker, self._cold_block_ms)
+            reader = self._cold[partition] = Reader("cold", waker, self._cold_block_ms)
             reader.task = asyncio.create_task(
                 self._read_loop(self._closing, reader), name=f"replies-cold-{partition}"
             )
         return reader
 
-    def _reader_of(self, user: ReplyUser) -> _Reader:
+    def _reader_of(self, user: ReplyUser) -> Reader:
         return self._hot if user.hot else self._cold_reader(user.partition)
 
     def _add(self, user: ReplyUser) -> ReplyUser:
@@ -269,7 +259,7 @@ class ReplyForwarder:
             tasks = [r.task for r in self._cold.values() if r.task is not None]
             await asyncio.gather(*(abandon(task) for task in tasks))
 
-    async def _read_loop(self, stop: asyncio.Event, reader: _Reader) -> None:
+    async def _read_loop(self, stop: asyncio.Event, reader: Reader) -> None:
         failures = 0
         while not stop.is_set():
             reader.waker.arm()
@@ -349,10 +339,10 @@ class ReplyForwarder:
                 except RedisError as exc:
                     log.warning("replies_prune_failed", error=type(exc).__name__)
 
-    def _cool_down(self) -> list[_Reader]:
+    def _cool_down(self) -> list[Reader]:
         """Move users idle for ``hot_idle_s`` to their cold read; the cold readers that grew."""
         horizon = time.monotonic() - self._hot_idle_s
-        grown: dict[int, _Reader] = {}
+        grown: dict[int, Reader] = {}
         for user_id in list(self._hot.users):
             user = self._users[user_id]
             if (

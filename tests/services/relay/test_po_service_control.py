@@ -119,3 +119,26 @@ async def test_status_counts_po_service_requests_while_they_wait(
 
 async def wait_until_pending(redis: aioredis.Redis, count: int) -> None:
     await wait_for_value(lambda: redis.zcard(keys.pending(USER)), count)
+
+
+async def test_new_in_po_service_hides_pending_answers_and_promises_no_new_assistant(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+    po_service: FakePOService,
+) -> None:
+    fake_telegram.lift_flood_limits()
+    po_service.delays["slow"] = 1.5
+    await owning(start_relay)
+
+    await write_message(redis, USER, "slow")
+    await write_control(redis, USER, "restart", confirm_id=9)
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    await write_message(redis, USER, "after")
+    await fake_telegram.wait_for_messages(CHAT, 2, timeout=15)
+
+    cancelled = RU.restart_cancelled.format(count=1)
+    assert fake_telegram.chat(CHAT).texts == [
+        RU.restarted_service.format(cancelled=cancelled),
+        "echo: after",
+    ]

@@ -9,6 +9,7 @@ from services.fakes.workers import FakeWorkerManager
 from shared import keys
 from shared.schemas import IncomingMessage, encode_entry
 from tests.services.relay.conftest import StartRelay, chat_of, incoming_message, wait_for_value
+from tests.services.relay.test_control import write_control
 
 USER = 31
 CHAT = chat_of(USER)
@@ -55,18 +56,9 @@ async def test_a_stopped_request_loses_its_eyes_at_once_when_the_po_writes_nothi
     message_id = await user_writes(fake_telegram, redis, "hello")
     await fake_telegram.wait_for_reaction(CHAT, message_id, "👀", timeout=10)
 
-    await write_cancel(redis)
+    await write_control(redis, USER, "cancel")
 
     await fake_telegram.wait_for_reaction(CHAT, message_id, None, timeout=10)
-
-
-async def write_cancel(redis: aioredis.Redis) -> None:
-    stop = incoming_message(USER, "/stop")
-    fields = {name: getattr(stop, name) for name in stop.__struct_fields__}
-    await redis.xadd(
-        keys.incoming(keys.partition_of(USER)),
-        encode_entry(IncomingMessage(**{**fields, "kind": "cancel"})),  # type: ignore[arg-type]
-    )
 
 
 async def test_a_stopped_request_loses_its_eyes_when_its_final_reply_is_hidden(
@@ -81,12 +73,7 @@ async def test_a_stopped_request_loses_its_eyes_when_its_final_reply_is_hidden(
     message_id = await user_writes(fake_telegram, redis, "hello")
     await fake_telegram.wait_for_reaction(CHAT, message_id, "👀", timeout=10)
 
-    stop = incoming_message(USER, "/stop")
-    fields = {name: getattr(stop, name) for name in stop.__struct_fields__}
-    await redis.xadd(
-        keys.incoming(keys.partition_of(USER)),
-        encode_entry(IncomingMessage(**{**fields, "kind": "cancel"})),  # type: ignore[arg-type]
-    )
+    await write_control(redis, USER, "cancel")
 
     await fake_telegram.wait_for_reaction(CHAT, message_id, None, timeout=10)
 
