@@ -209,9 +209,9 @@ class PendingRequests:
             if not int(reply[0]):
                 self.forget(user)  # under the lock: a load waiting on it starts over
                 return False, None
-            # Read back: a request forwarded meanwhile keeps its "typing…" and its place.
+            # No read back: every request of an owned partition is in memory (added as
+            # forwarded, or loaded at a takeover or a re-read), each under this lock.
             user.requests = [r for r in user.requests if r is not request]
-            await self._reload(user)
             if not user.requests and len(user.steps) <= 1 and self.current(user):
                 del self.users[user.user_id]
             ack = text(reply[1])
