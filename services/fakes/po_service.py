@@ -19,7 +19,6 @@ sandbox's Alan).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,6 +34,9 @@ FORBIDDEN_FIELD = "user_id"
 
 def as_text(fields: dict[bytes, bytes]) -> dict[str, str]:
     return {name.decode(): value.decode() for name, value in fields.items()}
+
+
+STOP_WAIT_S = 5.0
 
 
 class FakePOService(StartStop):
@@ -69,11 +71,13 @@ class FakePOService(StartStop):
         self._task = asyncio.create_task(self._run(), name="fake-po-service")
 
     async def stop(self) -> None:
-        for task in [self._task, *self._answers, *self._reminders.values()]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [t for t in [self._task, *self._answers, *self._reminders.values()] if t]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: a task cancelled inside redis-py's blocking XREAD has been seen
+            # to hang a test's teardown past its 120 s (session 6); never wait on it for good.
+            await asyncio.wait(tasks, timeout=STOP_WAIT_S)
 
     async def answer(
         self, request_id: str, chat_id: str, text: str, *, error: bool = False
