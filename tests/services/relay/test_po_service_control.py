@@ -91,7 +91,7 @@ async def test_a_message_gets_eyes_and_loses_them_with_its_answer(
     po_service: FakePOService,
 ) -> None:
     fake_telegram.lift_flood_limits()
-    po_service.delays["hello"] = 1.0
+    po_service.delays["hello"] = 3.0  # past the 👀's second of grace, with room for its retries
     await owning(start_relay)
 
     message_id = await user_writes(fake_telegram, redis, "hello")

@@ -33,7 +33,7 @@ async def test_a_message_gets_eyes_once_stored_and_loses_them_when_answered(
     start_relay: StartRelay,
 ) -> None:
     fake_telegram.lift_flood_limits()
-    fake_workers.script(USER, think_s=1)
+    fake_workers.script(USER, think_s=3)  # past the 👀's second of grace
     await start_relay()
 
     message_id = await user_writes(fake_telegram, redis, "hello")
@@ -68,7 +68,7 @@ async def test_a_stopped_request_loses_its_eyes_when_its_final_reply_is_hidden(
     start_relay: StartRelay,
 ) -> None:
     fake_telegram.lift_flood_limits()
-    fake_workers.script(USER, think_s=1, honours_cancel=False)
+    fake_workers.script(USER, think_s=3, honours_cancel=False)
     await start_relay()
     message_id = await user_writes(fake_telegram, redis, "hello")
     await fake_telegram.wait_for_reaction(CHAT, message_id, "👀", timeout=10)
