@@ -21,17 +21,26 @@ if TYPE_CHECKING:
 # A blocking XREAD/XREADGROUP must outlive its BLOCK time; redis-py 8
 # defaults socket_timeout to 5 s (DESIGN-NOTES), so blocking clients get more.
 BLOCKING_SOCKET_TIMEOUT_S = 30.0
+POOL_SIZE = 100
+"""Connections per client: redis-py 8's default, kept."""
+POOL_WAIT_S = 5.0
+"""How long a command waits for a free connection when all are busy. redis-py's
+plain pool raises ``MaxConnectionsError`` at once instead, so a burst of
+per-user tasks past the pool size would fail commands that a moment's wait saves."""
 
 
 def redis_client(settings: BaseSettings, *, blocking: bool = False) -> aioredis.Redis:
     """A client for ``REDIS_URL``; ``blocking=True`` for one that runs long BLOCK reads."""
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_S,
         socket_timeout=BLOCKING_SOCKET_TIMEOUT_S if blocking else 5.0,
         socket_connect_timeout=5.0,
         health_check_interval=30,
         retry_on_timeout=False,
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 def telegram_bot(settings: BaseSettings) -> Bot:

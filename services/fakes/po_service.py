@@ -37,6 +37,9 @@ def as_text(fields: dict[bytes, bytes]) -> dict[str, str]:
 
 
 STOP_WAIT_S = 5.0
+ANSWER_WRITERS = 16
+"""Answers written at once. The fake shares its client with the test, whose pool
+(redis-py 8: 100 connections) a burst of a task per answer once exhausted, losing answers."""
 
 
 class FakePOService(StartStop):
@@ -66,6 +69,7 @@ class FakePOService(StartStop):
         self._task: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self._reminders: dict[int, asyncio.Task[None]] = {}
+        self._writers = asyncio.Semaphore(ANSWER_WRITERS)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="fake-po-service")
@@ -86,7 +90,8 @@ class FakePOService(StartStop):
         fields = {"text": text, "telegram_chat_id": chat_id}
         if error:
             fields["error"] = "true"
-        await self._redis.xadd(keys.po_response(request_id), fields)  # type: ignore[arg-type]
+        async with self._writers:
+            await self._redis.xadd(keys.po_response(request_id), fields)  # type: ignore[arg-type]
         self.answered.append(request_id)
 
     async def proactive(self, chat_id: int, text: str, **optional: str) -> str:
