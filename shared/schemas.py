@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
+from shared.attachments import Attachment
 from shared.sending.pieces import Piece
 
 DATA_FIELD = "data"
@@ -212,6 +213,11 @@ class IncomingMessage(msgspec.Struct, kw_only=True):
     """``button``: the request id of the reply that carried the button."""
     data: str = ""
     """``button``: the button's data, as the PO gave it."""
+    attachments: list[Attachment] = msgspec.field(default_factory=list)
+    """``message``: the files sent with it (``text`` is then the caption, maybe empty); an
+    album gathered by the relay brings all its files, in order."""
+    media_group_id: str = ""
+    """``message``: the album (Telegram's ``media_group_id``) this message is one part of."""
 
 
 class AnswerMark(msgspec.Struct, frozen=True):

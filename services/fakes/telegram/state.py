@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from shared.stopping import pause
 
+from .files import FileStore
 from .flood import Clock
 from .records import (
     Call,
@@ -74,6 +75,8 @@ class FakeState:
         """The bot's command menus by (scope as JSON, language code)."""
         self.commands_set: Counter[tuple[str, str]] = Counter()
         """Successful ``setMyCommands`` calls per menu (what a lockout is counted on)."""
+        self.files = FileStore()
+        """What users sent (``inject_media``): served by ``getFile`` and the download route."""
         self.version = 0
 
         self._update_ids = itertools.count(first_update_id)

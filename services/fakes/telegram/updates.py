@@ -67,6 +67,73 @@ class FakeUpdates(FakeState):
         chat.messages[message["message_id"]] = message
         return self.inject_update({"message": copy.deepcopy(message)})
 
+    def inject_media(
+        self,
+        chat_id: int,
+        kind: str,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        media_group_id: str | None = None,
+        user_id: int | None = None,
+        width: int = 1280,
+        height: int = 720,
+        duration: int = 3,
+    ) -> JSONDict:
+        """A user sends a file of ``kind`` (``photo``, ``document``, ``voice``, ``audio``,
+        ``video``, ``video_note``, ``animation``) holding ``content``, as Telegram shapes it.
+
+        A photo comes in two sizes, a 90 px thumbnail and the full one (last, the largest),
+        both served from the same bytes. ``media_group_id`` makes it one part of an album.
+        """
+        stored = self.files.add(content, kind=kind, file_name=file_name)
+        ids = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        media: Any
+        if kind == "photo":
+            thumb = self.files.add(content[:1024], kind=kind)
+            small = {"file_id": thumb.file_id, "file_unique_id": thumb.file_unique_id}
+            media = [
+                {**small, "file_size": thumb.size, "width": 90, "height": 90 * height // width},
+                {**ids, "file_size": stored.size, "width": width, "height": height},
+            ]
+        else:
+            media = {**ids, "file_size": stored.size}
+            if kind in ("video", "animation"):
+                media |= {"width": width, "height": height}
+            if kind == "video_note":
+                media["length"] = width
+            if kind != "document":
+                media["duration"] = duration
+            if file_name is not None and kind in ("document", "audio", "video", "animation"):
+                media["file_name"] = file_name
+            if mime_type is not None and kind != "video_note":
+                media["mime_type"] = mime_type
+        fields: JSONDict = {kind: media}
+        if caption is not None:
+            fields["caption"] = caption
+        if media_group_id is not None:
+            fields["media_group_id"] = media_group_id
+        return self.inject_content(chat_id, fields, user_id=user_id)
+
+    def inject_content(
+        self, chat_id: int, fields: JSONDict, *, user_id: int | None = None
+    ) -> JSONDict:
+        """A user sends a message made of ``fields`` (a sticker, a location, a contact, a
+        poll...), given as Telegram shapes them; the message's id, sender and date are added."""
+        chat = self.chat(chat_id)
+        sender = self.user(user_id if user_id is not None else _default_user_id(chat_id))
+        message: JSONDict = {
+            "message_id": chat.next_message_id(),
+            "from": sender,
+            "chat": chat.info,
+            "date": int(time.time()),
+            **copy.deepcopy(fields),
+        }
+        chat.messages[message["message_id"]] = message
+        return self.inject_update({"message": copy.deepcopy(message)})
+
     def inject_edited_message(self, chat_id: int, message_id: int, text: str) -> JSONDict:
         """The user edits one of their messages."""
         message = self.chat(chat_id).messages.get(message_id)
