@@ -17,6 +17,8 @@ from typing import Any, Literal, TypeVar, get_origin
 
 import msgspec
 
+from shared.file_links import MIN_KEY_BYTES
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["json", "console"]
 POContractName = Literal["seed", "worker-streams", "po-service"]
@@ -66,6 +68,13 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     Off by default because several processes often share one host (a shell,
     the sandbox, the tests); the image sets 9100, supervisord one port per
     program (README, "Logs and metrics")."""
+    files_signing_key: Secret | None = None
+    """The HMAC key of the file links the PO gets (``shared.file_links``), at least 32
+    bytes; the ingress signs, the ``files`` process checks. Unset: files are not passed on."""
+    files_public_url: str = "http://localhost:8081"
+    """Where the PO reaches the ``files`` process: the base of every file link."""
+    files_link_ttl_s: int = 24 * 60 * 60
+    """How long a file link works after the message was received."""
 
     def __post_init__(self) -> None:
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))
@@ -84,7 +93,17 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
         # when the budget is built, too late for one clear line at start).
         if not self.telegram_rate_global_per_s >= 1:
             raise ValueError("telegram_rate_global_per_s: must be at least 1")
-        require_positive(self, "telegram_rate_chat_per_s")
+        require_positive(self, "telegram_rate_chat_per_s", "files_link_ttl_s")
+        _require_url("files_public_url", self.files_public_url, ("http", "https"))
+        key = self.files_signing_key
+        if key is not None and len(key.reveal().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"files_signing_key: must be at least {MIN_KEY_BYTES} bytes")
+
+    @property
+    def files_key(self) -> bytes | None:
+        """``FILES_SIGNING_KEY`` as the HMAC key; None: unset."""
+        key = self.files_signing_key
+        return key.reveal().encode() if key is not None else None
 
     def secrets(self) -> list[str]:
         """Every secret value, so logging can scrub them wherever they appear."""

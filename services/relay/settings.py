@@ -57,10 +57,16 @@ class RelaySettings(BaseSettings, kw_only=True, frozen=True):
     idle_sweep_s: float = 300.0
     """How often each relay sweeps its partitions for idle users (no session) whose PO wrote
     and who were not woken by a keyspace notification (lost, or notifications unavailable)."""
+    album_window_ms: int = 800
+    """An album's parts (Telegram sends each as its own update) are gathered into one PO
+    message until this long passes with no new part."""
+    files_fetch_allow: tuple[str, ...] = ()
+    """Hosts a PO's attachment ``url`` may point at although they resolve to a loopback,
+    private, link-local or metadata address (comma-separated; host or host:port)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_not_negative(self, "working_note_after_s")
+        require_not_negative(self, "working_note_after_s", "album_window_ms")
         require_positive(
             self,
             "po_start_timeout_s",
