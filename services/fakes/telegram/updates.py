@@ -85,7 +85,7 @@ class FakeUpdates(FakeState):
         """A user sends a file of ``kind`` (``photo``, ``document``, ``voice``, ``audio``,
         ``video``, ``video_note``, ``animation``) holding ``content``, as Telegram shapes it.
 
-        A photo comes in two sizes, a 90 px thumbnail and the full one (last, the largest),
+        A photo comes in two sizes, a thumbnail at most 90 px wide and the full one (last),
         both served from the same bytes. ``media_group_id`` makes it one part of an album.
         """
         stored = self.files.add(content, kind=kind, file_name=file_name)
@@ -94,8 +94,14 @@ class FakeUpdates(FakeState):
         if kind == "photo":
             thumb = self.files.add(content[:1024], kind=kind)
             small = {"file_id": thumb.file_id, "file_unique_id": thumb.file_unique_id}
+            thumb_width = min(90, width)  # never larger than the photo itself
             media = [
-                {**small, "file_size": thumb.size, "width": 90, "height": 90 * height // width},
+                {
+                    **small,
+                    "file_size": thumb.size,
+                    "width": thumb_width,
+                    "height": max(1, thumb_width * height // width),
+                },
                 {**ids, "file_size": stored.size, "width": width, "height": height},
             ]
         else:

@@ -56,3 +56,17 @@ async def test_a_sent_location_arrives_as_given(fake_telegram: FakeTelegram, bot
     assert update.message is not None
     assert update.message.location is not None
     assert update.message.location.latitude == 59.9
+
+
+async def test_a_photo_smaller_than_the_thumbnail_keeps_the_full_size_largest(
+    fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    fake_telegram.inject_media(100, "photo", b"tiny", width=40, height=30)
+
+    [update] = await bot.get_updates()
+
+    assert update.message is not None
+    assert update.message.photo is not None
+    thumb, full = update.message.photo
+    assert thumb.width * thumb.height <= full.width * full.height
+    assert (full.width, full.height) == (40, 30)
