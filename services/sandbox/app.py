@@ -51,6 +51,13 @@ logger = log.get_logger(__name__)
 RELAYS: Final = 2
 READY_TIMEOUT_S: Final = 60.0
 TYPING_SHOWN_S: Final = 5.0
+SENDS: Final = frozenset(
+    {
+        "sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendAudio",
+        "sendVoice", "sendVideo", "sendAnimation", "sendVideoNote",
+    }
+)  # fmt: skip
+"""The methods whose message ends the chat action shown (typing, sending a photo...)."""
 EXIT_CONFIG: Final = 2
 EXIT_FAILED: Final = 1
 
@@ -195,23 +202,26 @@ class Sandbox:
 
     def chat(self, telegram_id: int) -> dict[str, Any]:
         # The version lets the page wait for the next change without missing one.
+        actions = self.telegram.chat(telegram_id).actions
         return {
             **self.telegram.chat(telegram_id).to_json(),
             "now": self.telegram.clock(),
             "typing_s": self._typing_left(telegram_id),
+            "action": actions[-1].action if actions else None,
             "version": self.telegram.version,
         }
 
     def _typing_left(self, chat_id: int) -> float:
-        """How much longer Telegram would show "typing…": 5 s per action, ended by a message."""
-        actions = [a.time for a in self.telegram.chat(chat_id).actions if a.action == "typing"]
+        """How much longer Telegram would show the bot's last chat action ("typing…",
+        "sending a photo…"): 5 s per action, ended by a message."""
+        actions = self.telegram.chat(chat_id).actions
         if not actions:
             return 0.0
-        since = actions[-1]
+        since = actions[-1].time
         for call in reversed(self.telegram.calls):
             if call.finished < since:
                 break
-            if call.chat_id == chat_id and call.method == "sendMessage" and call.status == 200:
+            if call.chat_id == chat_id and call.method in SENDS and call.status == 200:
                 return 0.0
         return max(0.0, since + TYPING_SHOWN_S - self.telegram.clock())
 

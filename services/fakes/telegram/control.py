@@ -10,7 +10,8 @@ GET  /_fake/chats/{id}                   one chat: messages, drafts, actions
 POST /_fake/chats/{id}/messages          {"text", "user_id"?} user writes
 POST /_fake/chats/{id}/media             multipart: "file" (its name and type kept), "caption"?,
                                          "user_id"?, "kind"? (default: photo for a JPEG, PNG or
-                                         WebP image, else document), "media_group_id"? (an album)
+                                         WebP image, else document), "media_group_id"? (an album),
+                                         "width"?, "height"? (a photo's or video's, in pixels)
                                          user sends a file (``inject_media``)
 GET  /_fake/files/{file_id}              a stored file's bytes (what users sent, what the bot
                                          uploaded): images inline, other files as downloads
@@ -145,6 +146,9 @@ class ControlApi:
         if caption is not None and utf16_len(caption) > CAPTION_LIMIT:
             raise ValueError(f"a caption holds at most {CAPTION_LIMIT} characters")
         user_id = form.get("user_id")
+        size = {name: int(form[name]) for name in ("width", "height") if form.get(name)}
+        if any(value <= 0 for value in size.values()):
+            raise ValueError("width and height are positive")
         update = self.fake.inject_media(
             _chat_id_of(request),
             kind,
@@ -154,6 +158,7 @@ class ControlApi:
             mime_type=mime_type,
             media_group_id=form.get("media_group_id") or None,
             user_id=int(user_id) if user_id else None,
+            **size,
         )
         return _ok(update)
 

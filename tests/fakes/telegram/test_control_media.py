@@ -39,7 +39,8 @@ async def test_an_uploaded_png_arrives_as_a_photo_with_its_caption_and_is_served
     fake_telegram: FakeTelegram, bot: Bot, http: aiohttp.ClientSession
 ) -> None:
     png = demo_png()
-    await send_file(http, fake_telegram, upload(png, "shot.png", "image/png", caption="сломалось"))
+    form = upload(png, "shot.png", "image/png", caption="сломалось", width="96", height="64")
+    await send_file(http, fake_telegram, form)
 
     [update] = await bot.get_updates()
     message = update.message
@@ -47,6 +48,7 @@ async def test_an_uploaded_png_arrives_as_a_photo_with_its_caption_and_is_served
     assert message.photo is not None
     assert message.caption == "сломалось"
     largest = message.photo[-1]
+    assert (largest.width, largest.height, largest.file_size) == (96, 64, len(png))
     async with http.get(f"{fake_telegram.control_url}/files/{largest.file_id}") as resp:
         assert resp.status == 200
         assert resp.content_type == "image/png"
@@ -96,6 +98,7 @@ async def test_files_sent_with_one_media_group_id_arrive_as_one_album_from_the_u
         (b"", {}, "empty"),
         (b"x", {"kind": "sticker"}, "kind"),
         (b"x", {"caption": "я" * 1025}, "caption"),
+        (b"x", {"width": "0", "height": "10"}, "width"),
     ],
 )
 async def test_a_bad_upload_is_refused_with_400_and_sends_nothing(
