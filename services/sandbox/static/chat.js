@@ -183,6 +183,9 @@ function drawMedia(message) {
       // Its place is kept while it loads (it is redrawn with the chat): no jumping scroll.
       image.style.aspectRatio = `${largest.width} / ${largest.height}`;
     }
+    image.addEventListener("load", () => {  // the picture's own shape, once it is known
+      image.style.aspectRatio = `${image.naturalWidth} / ${image.naturalHeight}`;
+    });
     link.append(image);
     return link;
   }
