@@ -4,9 +4,12 @@ It reads ``po:input`` from where it started (plain ``XREAD``, as the bot
 never reads that stream), REJECTS an entry carrying ``user_id`` as the
 platform does (recorded in ``rejected``, never answered), and answers every
 ``user_message`` with ``echo: <text>`` on ``po:response:{request_id}`` in
-the platform's flat fields. Tests steer it per text: ``delays`` (answer
-after so many seconds), ``silent`` (never answer), ``errors`` (answer with
-``error="true"``).
+the platform's flat fields. A message with ``attachments`` (a flat field
+holding the JSON list) is answered with what its files were, fetched through
+their links; ``demo file`` with an image and a document in a flat
+``attachments`` field (:mod:`services.fakes.workers.files`). Tests steer it
+per text: ``delays`` (answer after so many seconds), ``silent`` (never
+answer), ``errors`` (answer with ``error="true"``).
 
 It also starts messages of its own, as the platform's PO does (task
 finished, reminders): ``proactive`` writes one on ``po:proactive`` (flat
@@ -21,9 +24,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
 
 from services.fakes.lifecycle import StartStop
+from services.fakes.workers.files import (
+    DEMO_TEXT,
+    demo_attachments,
+    describe,
+    is_demo,
+    read_attachments,
+)
 from services.fakes.workers.personas import reminder_text
 from shared import keys
 
@@ -84,12 +95,20 @@ class FakePOService(StartStop):
             await asyncio.wait(tasks, timeout=STOP_WAIT_S)
 
     async def answer(
-        self, request_id: str, chat_id: str, text: str, *, error: bool = False
+        self,
+        request_id: str,
+        chat_id: str,
+        text: str,
+        *,
+        error: bool = False,
+        attachments: list[dict[str, str]] | None = None,
     ) -> None:
         """Write an answer now, as the platform does (tests use it for late answers)."""
         fields = {"text": text, "telegram_chat_id": chat_id}
         if error:
             fields["error"] = "true"
+        if attachments:
+            fields["attachments"] = msgspec.json.encode(attachments).decode()
         async with self._writers:
             await self._redis.xadd(keys.po_response(request_id), fields)  # type: ignore[arg-type]
         self.answered.append(request_id)
@@ -133,8 +152,14 @@ class FakePOService(StartStop):
             await asyncio.sleep(delay_s)
         text = entry["text"]
         chat = entry["telegram_chat_id"]
+        files, unreadable = read_attachments(entry.get("attachments"))
         if text in self.errors:
             await self.answer(entry["request_id"], chat, self.errors[text], error=True)
+        elif files or unreadable:
+            description = await describe(files, text, unreadable=unreadable)
+            await self.answer(entry["request_id"], chat, description)
+        elif is_demo(text):
+            await self.answer(entry["request_id"], chat, DEMO_TEXT, attachments=demo_attachments())
         else:
             await self.answer(entry["request_id"], chat, f"echo: {text}")
         self._schedule_reminder(int(chat), text)

@@ -10,7 +10,9 @@ What runs, in start order (stopped in reverse):
 4. the fake worker-manager in the ``SANDBOX_PO_CONTRACT`` profile, whose PO
    workers echo, except for the people with a persona (``world``);
 5. supervisord running the real ``ingress``, two ``relay``s and the ``notifier``
-   (both with that ``PO_CONTRACT``), each its own process, pointed at the fakes.
+   (both with that ``PO_CONTRACT``), each its own process, pointed at the fakes;
+   and the ``files`` process, serving the PO the files users send, when this
+   build has it (``telegram-bot files``), with a signing key made for the run.
 
 SIGINT (Ctrl-C) or SIGTERM stops them all and removes the temporary
 directory: supervisord stops its programs first, Redis goes last.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -32,6 +35,7 @@ from redis.exceptions import RedisError
 from services.fakes.api import FakeApi
 from services.fakes.lifecycle import StartStop
 from services.fakes.po_service import FakePOService
+from services.fakes.redis_server import free_port
 from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager, personas
 from services.sandbox import page, provisioning
@@ -51,6 +55,13 @@ logger = log.get_logger(__name__)
 RELAYS: Final = 2
 READY_TIMEOUT_S: Final = 60.0
 TYPING_SHOWN_S: Final = 5.0
+SENDS: Final = frozenset(
+    {
+        "sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendAudio",
+        "sendVoice", "sendVideo", "sendAnimation", "sendVideoNote",
+    }
+)  # fmt: skip
+"""The methods whose message ends the chat action shown (typing, sending a photo...)."""
 EXIT_CONFIG: Final = 2
 EXIT_FAILED: Final = 1
 
@@ -67,6 +78,19 @@ def bot_environment(
         "LOG_FORMAT": "console",
         "LOG_LEVEL": log_level,
     }
+
+
+def files_process_available() -> bool:
+    """This build has the ``files`` process (``telegram-bot files``, issue 16)."""
+    from services.cli import COMMANDS  # light: names and descriptions only
+
+    return "files" in COMMANDS
+
+
+def files_environment(*, signing_key: str, public_url: str) -> dict[str, str]:
+    """What every process is told when the ``files`` process runs: the ingress signs the
+    links with the key, the files process checks them; the PO fetches from ``public_url``."""
+    return {"FILES_SIGNING_KEY": signing_key, "FILES_PUBLIC_URL": public_url}
 
 
 def relay_environment(*, po_contract: str) -> dict[str, str]:
@@ -93,6 +117,9 @@ class Sandbox:
         self.supervisor: Supervisor | None = None
         self._redis: aioredis.Redis | None = None
         self._ingress_polled = False
+        self.files_port = free_port() if files_process_available() else None
+        """Where the ``files`` process listens (on this machine only); None: not run."""
+        self._files_key = secrets.token_urlsafe(32)  # one run's links; never shown
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -139,6 +166,7 @@ class Sandbox:
             relay_env=relay_environment(po_contract=self.settings.sandbox_po_contract),
             # The notifier delivers the PO service's own messages in ``po-service``.
             notifier_env=relay_environment(po_contract=self.settings.sandbox_po_contract),
+            files_env=None if self.files_port is None else {"FILES_LISTEN": self._files_listen},
         )
         stack.push_async_callback(self.supervisor.stop)
         await self.supervisor.start()
@@ -178,14 +206,26 @@ class Sandbox:
             host = f"[{host}]"
         return f"http://{host}:{self.telegram.port}"
 
+    @property
+    def _files_listen(self) -> str:
+        return f"127.0.0.1:{self.files_port}"
+
     def process_env(self) -> dict[str, str]:
-        return bot_environment(
+        environment = bot_environment(
             token=self.telegram.token,
             telegram_api_url=self.local_url,
             api_url=self.api.url,
             redis_url=self.redis_url,
             log_level=self.settings.log_level,
         )
+        return environment | self.files_env()
+
+    def files_env(self) -> dict[str, str]:
+        """What every process is told of the ``files`` process; empty when it does not run."""
+        if self.files_port is None:
+            return {}
+        public_url = f"http://{self._files_listen}"
+        return files_environment(signing_key=self._files_key, public_url=public_url)
 
     # --- the page's backend (page.Backend) ----------------------------------------
 
@@ -195,23 +235,26 @@ class Sandbox:
 
     def chat(self, telegram_id: int) -> dict[str, Any]:
         # The version lets the page wait for the next change without missing one.
+        actions = self.telegram.chat(telegram_id).actions
         return {
             **self.telegram.chat(telegram_id).to_json(),
             "now": self.telegram.clock(),
             "typing_s": self._typing_left(telegram_id),
+            "action": actions[-1].action if actions else None,
             "version": self.telegram.version,
         }
 
     def _typing_left(self, chat_id: int) -> float:
-        """How much longer Telegram would show "typing…": 5 s per action, ended by a message."""
-        actions = [a.time for a in self.telegram.chat(chat_id).actions if a.action == "typing"]
+        """How much longer Telegram would show the bot's last chat action ("typing…",
+        "sending a photo…"): 5 s per action, ended by a message."""
+        actions = self.telegram.chat(chat_id).actions
         if not actions:
             return 0.0
-        since = actions[-1]
+        since = actions[-1].time
         for call in reversed(self.telegram.calls):
             if call.finished < since:
                 break
-            if call.chat_id == chat_id and call.method == "sendMessage" and call.status == 200:
+            if call.chat_id == chat_id and call.method in SENDS and call.status == 200:
                 return 0.0
         return max(0.0, since + TYPING_SHOWN_S - self.telegram.clock())
 

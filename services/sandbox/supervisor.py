@@ -52,8 +52,10 @@ class Program(NamedTuple):
     numprocs: int
 
 
-def programs(relays: int) -> tuple[Program, ...]:
-    return (Program("ingress", 1), Program("relay", relays), Program("notifier", 1))
+def programs(relays: int, *, files: bool = False) -> tuple[Program, ...]:
+    """The bot's programs; ``files``: the ``files`` process too (when this build has it)."""
+    bot = (Program("ingress", 1), Program("relay", relays), Program("notifier", 1))
+    return (*bot, Program("files", 1)) if files else bot
 
 
 def render_config(
@@ -63,8 +65,13 @@ def render_config(
     password: str,
     relay_env: Mapping[str, str] | None = None,
     notifier_env: Mapping[str, str] | None = None,
+    files_env: Mapping[str, str] | None = None,
 ) -> str:
-    """The supervisord config: the sections of ``deploy/supervisord.conf``, paths in ``workdir``."""
+    """The supervisord config: the sections of ``deploy/supervisord.conf``, paths in ``workdir``.
+
+    ``files_env``: run the ``files`` process too, told these variables (``FILES_LISTEN``).
+    """
+    bot = programs(relays, files=files_env is not None)
     lines = [
         "; Written by `telegram-bot sandbox`, removed when it stops.",
         "; Production runs deploy/supervisord.conf: the same programs.",
@@ -93,10 +100,10 @@ def render_config(
     # One group: supervisord stops a group's programs together, and waits a
     # second or more for each group before the next. Every process is safe to
     # stop at any point (what it had not finished is still in Redis).
-    lines += ["", f"[group:{GROUP}]", f"programs={','.join(p.name for p in programs(relays))}"]
+    lines += ["", f"[group:{GROUP}]", f"programs={','.join(p.name for p in bot)}"]
     command = " ".join(shlex.quote(part) for part in cli)
     relay_values = "".join(f",{name}={_quoted(value)}" for name, value in (relay_env or {}).items())
-    for program in programs(relays):
+    for program in bot:
         lines += ["", f"[program:{program.name}]", f"command={_escape(command)} {program.name}"]
         if program.numprocs > 1:
             lines += [
@@ -107,8 +114,9 @@ def render_config(
         if program.name == "relay":
             # Distinct consumer names: the relays share one consumer group.
             lines.append(f'environment=RELAY_NAME="sandbox-relay-%(process_num)d"{relay_values}')
-        if program.name == "notifier" and notifier_env:
-            values = ",".join(f"{name}={_quoted(value)}" for name, value in notifier_env.items())
+        own = {"notifier": notifier_env, "files": files_env}.get(program.name)
+        if own:
+            values = ",".join(f"{name}={_quoted(value)}" for name, value in own.items())
             lines.append(f"environment={values}")
         lines += [
             "autorestart=true",
@@ -176,14 +184,17 @@ class Supervisor:
         relays: int = 2,
         relay_env: Mapping[str, str] | None = None,
         notifier_env: Mapping[str, str] | None = None,
+        files_env: Mapping[str, str] | None = None,
         echo: BinaryIO | None = None,
     ) -> None:
         """``relay_env``, ``notifier_env``: what only the relays, the notifier are told;
-        ``echo``: where the programs' and supervisord's output goes (the sandbox's stdout)."""
+        ``files_env``: run the ``files`` process, told these; ``echo``: where the
+        programs' and supervisord's output goes (the sandbox's stdout)."""
         self.workdir = workdir
         self.relays = relays
         self.relay_env = dict(relay_env or {})
         self.notifier_env = dict(notifier_env or {})
+        self.files_env = None if files_env is None else dict(files_env)
         self.config_path = workdir / "supervisord.conf"
         self._env = environment(env)
         self._process: asyncio.subprocess.Process | None = None
@@ -195,7 +206,7 @@ class Supervisor:
     @property
     def program_names(self) -> list[str]:
         names = []
-        for program in programs(self.relays):
+        for program in programs(self.relays, files=self.files_env is not None):
             if program.numprocs == 1:
                 names.append(program.name)
             else:
@@ -211,6 +222,7 @@ class Supervisor:
                 self._password,
                 self.relay_env,
                 self.notifier_env,
+                self.files_env,
             )
         )
         supervisord = _next_to_python("supervisord", "supervisor.supervisord")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.po_service import FakePOService, as_text
+from services.fakes.workers.files import DEMO_TEXT
 from shared import keys
+from shared.attachments import OutgoingAttachment
+from tests.fakes.file_server import FileServer, head_hash
 
 ALAN = 100004
 
@@ -41,7 +46,9 @@ async def reading(redis: aioredis.Redis) -> None:
         await asyncio.sleep(0.01)
 
 
-async def user_message(redis: aioredis.Redis, chat_id: int, text: str, request_id: str) -> None:
+async def user_message(
+    redis: aioredis.Redis, chat_id: int, text: str, request_id: str, **optional: str
+) -> None:
     fields = {
         "type": "user_message",
         "text": text,
@@ -49,6 +56,7 @@ async def user_message(redis: aioredis.Redis, chat_id: int, text: str, request_i
         "request_id": request_id,
         "user_name": "",
         "timestamp": "2026-12-05T12:00:00",
+        **optional,
     }
     await redis.xadd(keys.PO_INPUT, fields)  # type: ignore[arg-type]
 
@@ -80,3 +88,49 @@ async def test_a_chat_with_a_reminder_gets_one_after_the_answer_to_its_last_mess
     assert "deploy the shop" in reminder["text"]
     assert po_service.answered == ["r-0", "r-1"]
     assert await redis.xlen(keys.PO_PROACTIVE) == 1
+
+
+async def next_response(redis: aioredis.Redis, request_id: str) -> dict[str, str]:
+    """The answer on ``po:response:{request_id}``, waiting for it (at most 10 s)."""
+    reply: Any = await redis.xread({keys.po_response(request_id): "0"}, count=1, block=10_000)
+    assert reply, f"no answer to {request_id} within 10 s"
+    return as_text(reply[0][1][0][1])
+
+
+async def test_a_message_with_files_is_answered_with_what_each_fetched_file_was(
+    redis: aioredis.Redis, po_service: FakePOService, file_server: FileServer
+) -> None:
+    file_server.files["shot"] = b"\x89PNG fake screenshot" * 100
+    attachments = [
+        {"kind": "photo", "url": file_server.url("shot"), "size": 2000, "width": 800},
+        {"kind": "document", "url": file_server.url("gone"), "file_name": "a.pdf"},
+    ]
+    await reading(redis)
+    await user_message(redis, 7, "broken page", "r-1", attachments=json.dumps(attachments))
+
+    answer = await next_response(redis, "r-1")
+
+    lines = answer["text"].splitlines()
+    assert lines[0] == "Получил файлов: 2."
+    assert lines[2].startswith("1. photo «без имени», 2000 байт, sha256")
+    assert lines[2].endswith(head_hash(file_server.files["shot"]))
+    assert lines[3] == "2. document «a.pdf»: не удалось скачать (HTTP 404)"
+    assert "attachments" not in answer
+    assert file_server.fetched == ["shot", "gone"]
+
+
+async def test_demo_file_is_answered_with_an_image_and_a_document_in_a_flat_field(
+    redis: aioredis.Redis, po_service: FakePOService
+) -> None:
+    await reading(redis)
+    await user_message(redis, 7, "demo file", "r-2")
+
+    answer = await next_response(redis, "r-2")
+
+    assert answer["text"] == DEMO_TEXT
+    files = msgspec.json.decode(answer["attachments"], type=list[OutgoingAttachment])
+    assert [(f.kind, f.file_name) for f in files] == [
+        ("photo", "demo.png"),
+        ("document", "report.md"),
+    ]
+    assert all(f.data for f in files)

@@ -64,3 +64,26 @@ def test_the_reply_keyboard_is_shown_until_the_bot_removes_it(tmp_path: Path) ->
     removal = {"remove_keyboard": True}
     sandbox.telegram.post_bot_message(CHAT, FormattedText("gone"), reply_markup=removal)
     assert sandbox.chat(CHAT)["keyboard"] is None
+
+
+def test_the_chat_view_names_the_bots_last_action(tmp_path: Path) -> None:
+    clock = ManualClock()
+    sandbox = sandbox_at(clock, tmp_path)
+    assert sandbox.chat(CHAT)["action"] is None
+
+    sandbox.telegram.chat(CHAT).actions.append(ChatAction("upload_photo", clock()))
+
+    assert (sandbox.chat(CHAT)["action"], sandbox.chat(CHAT)["typing_s"]) == ("upload_photo", 5)
+
+
+def test_a_photo_from_the_bot_ends_its_sending_a_photo_action_at_once(tmp_path: Path) -> None:
+    clock = ManualClock()
+    sandbox = sandbox_at(clock, tmp_path)
+    sandbox.telegram.chat(CHAT).actions.append(ChatAction("upload_photo", clock()))
+    clock.advance(1)
+    assert sandbox.chat(CHAT)["typing_s"] == 4
+
+    sent = Call(1, "sendPhoto", {}, clock(), clock(), status=200, chat_id=CHAT)
+    sandbox.telegram.calls.append(sent)
+
+    assert sandbox.chat(CHAT)["typing_s"] == 0

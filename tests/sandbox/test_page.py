@@ -23,6 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from services.fakes.redis_server import free_port
+from services.fakes.workers.files import DEMO_TEXT, demo_png
 from services.sandbox.world import STRANGER_ID
 from shared.texts import RU
 from tests.sandbox.running import Sandbox, descendants
@@ -162,6 +163,31 @@ class ChatPage:
         """The person's message ``text`` (id above ``after``), once the fake Telegram has it."""
         self.wait_until(lambda: text in self.messages("user", after), f"my message {text!r}")
 
+    def attach(self, path: Path) -> None:
+        """Pick ``path`` with the paperclip's file chooser (the text box becomes its caption)."""
+        self.driver.find_element(By.ID, "file-input").send_keys(str(path))
+
+    def media(self, sender: str, after: int = 0) -> list[dict[str, object]]:
+        """``sender``'s messages with a file: a photo (loaded: its natural size) or a file
+        bubble (its name and details), with the caption."""
+        found = self.driver.execute_script(
+            "const [sender, after] = arguments;"
+            "return [...document.querySelectorAll(`#messages .message.media.${sender}`)]"
+            ".filter(e => Number(e.dataset.messageId) > after).map(e => {"
+            "  const img = e.querySelector('img.photo');"
+            "  const file = e.querySelector('.file');"
+            "  const caption = e.querySelector('.caption');"
+            "  const parts = file ? [...file.querySelectorAll('strong, small')] : null;"
+            "  return {photo: img ? [img.complete ? img.naturalWidth : 0,"
+            "                        img.complete ? img.naturalHeight : 0] : null,"
+            "          file: parts ? parts.map(t => t.innerText) : null,"
+            "          caption: caption ? caption.innerText : ''};"
+            "})",
+            sender,
+            after,
+        )
+        return list(found)
+
     def reply_keyboard(self) -> list[list[str]]:
         """The reply keyboard's rows of labels as shown under the input; [] when none is."""
         rows = self.driver.execute_script(
@@ -236,6 +262,36 @@ def test_the_reply_keyboard_comes_with_start_and_a_press_sends_its_label(page: C
     page.wait_for_user_message(labels["projects"], after=before)  # the label, exactly
     page.wait_for_bot_message("shop", "blog", after=before)  # answered from the API
     assert page.reply_keyboard() == rows  # persistent: still there after the press
+
+
+def test_a_picked_image_shows_as_a_photo_and_any_other_file_as_a_named_bubble(
+    page: ChatPage, tmp_path: Path
+) -> None:
+    image = tmp_path / "screenshot.png"
+    image.write_bytes(demo_png(96, 64))
+    notes = tmp_path / "notes.md"
+    notes.write_bytes(b"# twelve b\n\n")
+    page.open_as("user")
+    before = page.last_message_id()
+
+    page.driver.find_element(By.ID, "message-input").send_keys("the broken page")
+    page.attach(image)
+    page.attach(notes)
+
+    expected = [
+        {"photo": [96, 64], "file": None, "caption": "the broken page"},
+        {"photo": None, "file": ["notes.md", "12 B"], "caption": ""},
+    ]
+    page.wait_until(lambda: page.media("user", before) == expected, f"my files {expected}")
+
+
+def test_demo_file_gets_the_pos_answer(page: ChatPage) -> None:
+    page.open_as("user")
+    before = page.last_message_id()
+
+    page.press('.quick[data-command="demo file"]')
+
+    page.wait_for_bot_message(DEMO_TEXT, after=before)
 
 
 def test_a_stranger_is_turned_away(page: ChatPage) -> None:

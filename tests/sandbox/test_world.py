@@ -12,8 +12,15 @@ import redis.asyncio as aioredis
 from services.fakes.api import FakeApi
 from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager, personas
-from services.sandbox.app import bot_environment, relay_environment
+from services.sandbox.app import (
+    Sandbox,
+    bot_environment,
+    files_environment,
+    files_process_available,
+    relay_environment,
+)
 from services.sandbox.provisioning import example_result, publish
+from services.sandbox.settings import SandboxSettings
 from services.sandbox.supervisor import render_config
 from services.sandbox.world import (
     ADMIN_ID,
@@ -132,3 +139,40 @@ def test_the_processes_log_readably_to_the_terminal() -> None:
     assert environment["LOG_FORMAT"] == "console"
     assert environment["LOG_LEVEL"] == "DEBUG"
     assert msgspec.json.decode(msgspec.json.encode(environment)) == environment
+
+
+def test_the_files_program_runs_only_when_asked_and_is_told_where_to_listen(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "supervisord.conf"
+    config.write_text(render_config(tmp_path, ["telegram-bot"], 2, "pw"))
+    assert "files" not in {p.name for p in parse(config)}
+
+    listen = {"FILES_LISTEN": "127.0.0.1:18081"}
+    config.write_text(render_config(tmp_path, ["telegram-bot"], 2, "pw", files_env=listen))
+    processes = {p.name: p for p in parse(config)}
+    assert processes["files"].command == "telegram-bot files"
+    assert processes["files"].environment == listen
+    assert "FILES_LISTEN" not in (processes["ingress"].environment or {})
+
+
+@pytest.mark.parametrize("command", ["ingress", "relay", "notifier"])
+def test_every_process_reads_the_files_key_and_address_it_is_told(command: str) -> None:
+    told = files_environment(signing_key="k" * 43, public_url="http://127.0.0.1:1")
+    assert set(told) <= read_by(command)
+
+
+def test_with_the_files_process_every_process_gets_the_links_key_and_address(
+    tmp_path: Path,
+) -> None:
+    sandbox = Sandbox(SandboxSettings(), tmp_path)  # not started: only what it would tell
+    environment = sandbox.files_env()
+
+    assert (sandbox.files_port is not None) == files_process_available()
+    if sandbox.files_port is None:
+        assert environment == {}
+        return
+    assert len(environment["FILES_SIGNING_KEY"]) >= 32
+    assert environment["FILES_PUBLIC_URL"] == f"http://127.0.0.1:{sandbox.files_port}"
+    other = Sandbox(SandboxSettings(), tmp_path).files_env()
+    assert other["FILES_SIGNING_KEY"] != environment["FILES_SIGNING_KEY"]  # one per run

@@ -8,6 +8,13 @@ GET  /_fake/calls?method=&since=SEQ      recorded calls
 GET  /_fake/chats                        known chats
 GET  /_fake/chats/{id}                   one chat: messages, drafts, actions
 POST /_fake/chats/{id}/messages          {"text", "user_id"?} user writes
+POST /_fake/chats/{id}/media             multipart: "file" (its name and type kept), "caption"?,
+                                         "user_id"?, "kind"? (default: photo for a JPEG, PNG or
+                                         WebP image, else document), "media_group_id"? (an album),
+                                         "width"?, "height"? (a photo's or video's, in pixels)
+                                         user sends a file (``inject_media``)
+GET  /_fake/files/{file_id}              a stored file's bytes (what users sent, what the bot
+                                         uploaded): images inline, other files as downloads
 POST /_fake/chats/{id}/edits             {"message_id", "text"} user edits
 POST /_fake/chats/{id}/callbacks         {"button": label | "data": raw, "message_id"?, "user_id"?}
                                          user presses a button: "button" only one the message
@@ -30,12 +37,14 @@ GET  /_fake/wait?after=VERSION&timeout=S wait for any change (for a web page)
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
+from .entities import utf16_len
 from .errors import ApiError
 from .failures import Failure
 from .flood import FloodLimits
@@ -45,6 +54,15 @@ if TYPE_CHECKING:
     from .fake import FakeTelegram
 
 CONTROL_PREFIX = "/_fake"
+MEDIA_KINDS: Final = frozenset(
+    {"photo", "document", "voice", "audio", "video", "video_note", "animation"}
+)
+PHOTO_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
+"""What a Telegram client sends as a photo (compressed) rather than as a file."""
+MAX_USER_FILE: Final = 64 * 1024 * 1024
+"""The largest file the control API takes: past the cloud Bot API's 20 MB download limit,
+to try a file the bot cannot fetch, without holding gigabytes in memory."""
+CAPTION_LIMIT: Final = 1024
 
 
 class ControlApi:
@@ -62,6 +80,8 @@ class ControlApi:
                 ("GET", "/chats", self.chats),
                 ("GET", "/chats/{chat_id}", self.chat),
                 ("POST", "/chats/{chat_id}/messages", self.message),
+                ("POST", "/chats/{chat_id}/media", self.media),
+                ("GET", "/files/{file_id}", self.file),
                 ("POST", "/chats/{chat_id}/edits", self.edit),
                 ("POST", "/chats/{chat_id}/callbacks", self.callback),
                 ("POST", "/chats/{chat_id}/block", self.block),
@@ -109,6 +129,52 @@ class ControlApi:
             _chat_id_of(request), str(data["text"]), user_id=data.get("user_id")
         )
         return _ok(update)
+
+    async def media(self, request: web.Request) -> web.StreamResponse:
+        """A user sends a file, as a Telegram client uploads one: multipart form data."""
+        form = await _media_form(request)
+        content = form.pop("file", None)
+        if not isinstance(content, bytes):
+            raise ValueError('a "file" part is required')
+        if not content:
+            raise ValueError("the file is empty (Telegram refuses empty files)")
+        mime_type = form.get("mime_type") or None
+        kind = form.get("kind") or ("photo" if mime_type in PHOTO_TYPES else "document")
+        if kind not in MEDIA_KINDS:
+            raise ValueError(f"kind must be one of {sorted(MEDIA_KINDS)}")
+        caption = form.get("caption") or None
+        if caption is not None and utf16_len(caption) > CAPTION_LIMIT:
+            raise ValueError(f"a caption holds at most {CAPTION_LIMIT} characters")
+        user_id = form.get("user_id")
+        size = {name: int(form[name]) for name in ("width", "height") if form.get(name)}
+        if any(value <= 0 for value in size.values()):
+            raise ValueError("width and height are positive")
+        update = self.fake.inject_media(
+            _chat_id_of(request),
+            kind,
+            content,
+            caption=caption,
+            file_name=form.get("file_name") or None,
+            mime_type=mime_type,
+            media_group_id=form.get("media_group_id") or None,
+            user_id=int(user_id) if user_id else None,
+            **size,
+        )
+        return _ok(update)
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.fake.files.get(request.match_info["file_id"])
+        if stored is None:
+            return _error(404, KeyError("no such file"))
+        content_type = mimetypes.guess_type(stored.file_path)[0] or "application/octet-stream"
+        name = stored.file_path.rsplit("/", 1)[-1]
+        shown = "inline" if content_type.startswith("image/") else "attachment"
+        headers = {
+            "Content-Disposition": f'{shown}; filename="{name}"',
+            "Cache-Control": "private, max-age=86400, immutable",  # a file id never changes
+            "X-Content-Type-Options": "nosniff",
+        }
+        return web.Response(body=stored.content, content_type=content_type, headers=headers)
 
     async def edit(self, request: web.Request) -> web.StreamResponse:
         data = await _json_body(request)
@@ -219,6 +285,31 @@ async def _json_body(request: web.Request) -> JSONDict:
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="body must be a JSON object")
     return data
+
+
+async def _media_form(request: web.Request) -> dict[str, Any]:
+    """The upload's fields: ``file`` as bytes (at most ``MAX_USER_FILE``), with the part's
+    ``file_name`` and ``mime_type``; every other part as text."""
+    if not request.content_type.startswith("multipart/"):
+        raise ValueError("send the file as multipart/form-data")
+    form: dict[str, Any] = {}
+    async for part in await request.multipart():
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        if part.name != "file":
+            form[part.name] = await part.text()
+            continue
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await part.read_chunk():
+            size += len(chunk)
+            if size > MAX_USER_FILE:
+                raise ValueError(f"the control API takes files up to {MAX_USER_FILE} bytes")
+            chunks.append(chunk)
+        form["file"] = b"".join(chunks)
+        form.setdefault("file_name", part.filename)
+        form.setdefault("mime_type", part.headers.get("Content-Type"))
+    return form
 
 
 def _chat_id_of(request: web.Request) -> int:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 
 from services.fakes.lifecycle import StartStop
 from shared import keys
+from shared.attachments import Attachment
 from shared.log import get_logger
 from shared.schemas import (
     DATA_FIELD,
@@ -139,9 +141,16 @@ class FakeWorkerManager(ManagerState, StartStop):
         return command
 
     async def send(
-        self, user_id: int, text: str, *, telegram_id: int = 0, chat_id: int = 0
+        self,
+        user_id: int,
+        text: str,
+        *,
+        telegram_id: int = 0,
+        chat_id: int = 0,
+        attachments: Sequence[Attachment | dict[str, Any]] = (),
     ) -> POWorkerInput:
-        """Write a message on the user's PO input stream, as the bot would (in ``seed``)."""
+        """Write a message on the user's PO input stream, as the bot would in the profile;
+        ``attachments`` go beside the text (CONTRACTS.md, "Bot extensions")."""
         message = POWorkerInput(
             request_id=new_id(),
             user_id=user_id,
@@ -150,10 +159,11 @@ class FakeWorkerManager(ManagerState, StartStop):
             text=text,
         )
         stream = input_stream(self.profile, user_id)
-        entry = encode_entry(message)
+        fields = msgspec.to_builtins(message)
+        if attachments:
+            fields["attachments"] = msgspec.to_builtins(list(attachments))
         if self.profile == "worker-streams":
-            fields = msgspec.to_builtins(message)
             fields["content"] = fields.pop("text")
-            entry = {DATA_FIELD: msgspec.json.encode(fields)}
+        entry = {DATA_FIELD: msgspec.json.encode(fields)}
         await self.client().xadd(stream, entry)  # type: ignore[arg-type]
         return message

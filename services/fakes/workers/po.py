@@ -20,11 +20,19 @@ from shared.connections import text
 from shared.log import get_logger
 from shared.schemas import DATA_FIELD, MalformedEntry, POWorkerInput, new_id, utc_now_iso
 
+from .files import DEMO_TEXT, demo_attachments, describe, is_demo, read_attachments
 from .records import Pending, SentOutput, Worker
 from .script import WorkerScript
 from .state import ManagerState
 from .status import WAKE_STREAM, read_statuses
-from .wire import input_stream, lifecycle_event, output_stream, read_input, wrapper_output
+from .wire import (
+    input_stream,
+    lifecycle_event,
+    output_stream,
+    read_attachments_field,
+    read_input,
+    wrapper_output,
+)
 
 log = get_logger(__name__)
 
@@ -98,7 +106,8 @@ class PoWorkers:
             if message.type == "button":
                 self._state.buttons.append(message)
                 await self._state.notify()
-            worker.queue.put_nowait(Pending(message, entry_id, before))
+            attachments, unreadable = read_attachments(read_attachments_field(profile, fields))
+            worker.queue.put_nowait(Pending(message, entry_id, before, attachments, unreadable))
 
     # --- answering -----------------------------------------------------------------
 
@@ -115,7 +124,7 @@ class PoWorkers:
                 if pending.message.request_id in worker.cancelled:
                     continue  # stopped before the PO got to it
                 worker.answering = pending.message.request_id
-                await self._reply(worker, pending.message)
+                await self._reply(worker, pending)
                 worker.answering = ""
                 self._schedule_follow_up(worker, pending.message)
             except RedisError as exc:
@@ -125,11 +134,12 @@ class PoWorkers:
                 # A reply function that raises is the test's bug: say so, keep serving.
                 log.exception("fake_po_reply_failed", user_id=worker.user_id)
 
-    async def _reply(self, worker: Worker, message: POWorkerInput) -> None:
+    async def _reply(self, worker: Worker, pending: Pending) -> None:
+        message = pending.message
         script = self._state.script_for(worker.user_id)
-        reply = script.reply(message)
+        reply, files = await _content(script, pending)
         if self._state.profile == "worker-streams":
-            await self._wrapper_reply(worker, message, reply, script)
+            await self._wrapper_reply(worker, message, reply, script, files)
             return
         chunks = max(1, script.chunks)
         if script.think_s > 0:
@@ -140,7 +150,8 @@ class PoWorkers:
                 await asyncio.sleep(script.reply_delay)  # the simulated PO thinking
             if message.request_id in worker.cancelled:
                 return  # the user stopped it: nothing more of this reply
-            await self._write_output(worker, message, snapshot, index == chunks, script)
+            final = index == chunks
+            await self._write_output(worker, message, snapshot, final, script, files)
 
     async def _write_output(
         self,
@@ -149,6 +160,7 @@ class PoWorkers:
         snapshot: str,
         is_final: bool,
         script: WorkerScript,
+        files: list[dict[str, str]],
     ) -> None:
         # A plain JSON object rather than POWorkerOutput: a PO writes only its own keys.
         payload = {
@@ -159,7 +171,7 @@ class PoWorkers:
             "timestamp": utc_now_iso(),
         }
         if is_final:
-            payload |= _buttons(script, message)
+            payload |= _buttons(script, message) | _files(files)
         entry_id = await self._state.client().xadd(
             keys.po_output(worker.user_id), {DATA_FIELD: msgspec.json.encode(payload)}
         )
@@ -169,7 +181,12 @@ class PoWorkers:
         await self._state.notify()
 
     async def _wrapper_reply(
-        self, worker: Worker, message: POWorkerInput, reply: str, script: WorkerScript
+        self,
+        worker: Worker,
+        message: POWorkerInput,
+        reply: str,
+        script: WorkerScript,
+        files: list[dict[str, str]],
     ) -> None:
         """The worker wrapper: ``started``, one output entry in the script's shape, then
         ``completed`` or ``failed`` (never streamed)."""
@@ -183,6 +200,8 @@ class PoWorkers:
         failed = script.wrapper_output == "failed"
         payload = wrapper_output(script.wrapper_output, reply, script.error)
         payload |= _buttons(script, message)
+        if not failed:
+            payload |= _files(files)
         entry_id = await redis.xadd(
             output_stream(state.profile, worker.user_id), {DATA_FIELD: msgspec.json.encode(payload)}
         )
@@ -228,9 +247,8 @@ class PoWorkers:
                 )
                 await state.notify()
             else:
-                await self._write_output(
-                    worker, own, follow_up, True, state.script_for(worker.user_id)
-                )
+                script = state.script_for(worker.user_id)
+                await self._write_output(worker, own, follow_up, True, script, [])
         except RedisError as exc:
             log.warning("fake_po_follow_up_lost", user_id=worker.user_id, error=type(exc).__name__)
 
@@ -248,6 +266,22 @@ def _buttons(script: WorkerScript, message: POWorkerInput) -> dict[str, Any]:
     if script.buttons is None or message.type == "button":
         return {}
     return {"buttons": script.buttons}
+
+
+async def _content(script: WorkerScript, pending: Pending) -> tuple[str, list[dict[str, str]]]:
+    """The reply's text and files: what a message's files were; the demo's files; else the
+    script's reply."""
+    message = pending.message
+    if pending.attachments or pending.unreadable:
+        return await describe(pending.attachments, message.text, unreadable=pending.unreadable), []
+    if message.type in (None, "message") and is_demo(message.text):
+        return DEMO_TEXT, demo_attachments()
+    return script.reply(message), []
+
+
+def _files(files: list[dict[str, str]]) -> dict[str, Any]:
+    """The output's ``attachments`` (CONTRACTS.md, "Bot extensions"), when there are files."""
+    return {"attachments": files} if files else {}
 
 
 def _apply_rewind(worker: Worker) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from shared.attachments import Attachment
 from shared.schemas import POWorkerInput
 
 
@@ -37,6 +38,10 @@ class Pending:
     entry_id: str
     before: str
     """The read cursor before this entry: where to rewind to read it again."""
+    attachments: list[Attachment] = field(default_factory=list)
+    """The files the message brought (CONTRACTS.md, "Bot extensions")."""
+    unreadable: int = 0
+    """``attachments`` entries the PO could not read."""
 
 
 @dataclass(eq=False)

@@ -71,6 +71,19 @@ def read_input(profile: Profile, user_id: int, fields: Fields) -> POWorkerInput:
     )
 
 
+def read_attachments_field(profile: Profile, fields: Fields) -> Any:
+    """The input's raw ``attachments`` (None: none): in ``seed`` a key of the ``data`` JSON,
+    in ``worker-streams`` a key of the task beside ``content`` (CONTRACTS.md, "Bot extensions")."""
+    data = fields.get(DATA_FIELD.encode())
+    if data is None:
+        return None
+    try:
+        entry = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    return entry.get("attachments") if isinstance(entry, dict) else None
+
+
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 

@@ -3,6 +3,19 @@
 "use strict";
 
 const DRAFT_SHOWN_S = 30;   // Telegram shows a draft about this long
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];  // sent as photos, as a client does
+const ALBUM_MAX = 10;       // Telegram's album limit
+// Fields of a message that carry a file other than a photo, and what to call one without a name.
+const FILE_KINDS = {
+  document: "file", audio: "audio", voice: "voice message", video: "video",
+  video_note: "video message", animation: "GIF", sticker: "sticker",
+};
+// What the bot's chat action shows, as Telegram words it.
+const ACTIONS = {
+  typing: "typing", upload_photo: "sending a photo", upload_document: "sending a file",
+  upload_video: "sending a video", upload_voice: "sending a voice message",
+  record_voice: "recording a voice message", record_video: "recording a video",
+};
 
 const state = {
   people: [],
@@ -107,6 +120,7 @@ function drawChat(chat) {
   // The sandbox works out "typing…" (5 s per action, ended by a message); it
   // also ends by itself, so hide it then in case nothing else changes.
   $("#typing").hidden = !(chat.typing_s > 0 && drafts.length === 0);
+  $("#typing").textContent = `bot is ${ACTIONS[chat.action] || "typing"}…`;
   clearTimeout(state.redrawTimer);
   if (chat.typing_s > 0) {
     state.redrawTimer = setTimeout(() => { $("#typing").hidden = true; }, chat.typing_s * 1000);
@@ -125,7 +139,19 @@ function drawMessage(message) {
   const fromBot = Boolean(message.from && message.from.is_bot);
   const item = bubble(fromBot ? "bot" : "user");
   item.dataset.messageId = message.message_id;
-  item.append(renderText(message.text || message.caption || "", message.entities || []));
+  const media = drawMedia(message);
+  if (media) {
+    item.classList.add("media");
+    item.append(media);
+    if (message.caption) {
+      const caption = document.createElement("div");
+      caption.className = "caption";
+      caption.append(renderText(message.caption, message.caption_entities || []));
+      item.append(caption);
+    }
+  } else {
+    item.append(renderText(message.text || message.caption || "", message.entities || []));
+  }
   if (message.edit_date) {
     const edited = document.createElement("span");
     edited.className = "edited";
@@ -135,6 +161,62 @@ function drawMessage(message) {
   const keyboard = message.reply_markup && message.reply_markup.inline_keyboard;
   if (keyboard) item.append(drawKeyboard(keyboard, message.message_id));
   return item;
+}
+
+function fileUrl(fileId) {
+  return `/_fake/files/${encodeURIComponent(fileId)}`;
+}
+
+// A photo inline (its largest size), any other file as a bubble with its name and size.
+function drawMedia(message) {
+  if (Array.isArray(message.photo) && message.photo.length) {
+    const largest = message.photo[message.photo.length - 1];
+    const link = document.createElement("a");
+    link.href = fileUrl(largest.file_id);
+    link.target = "_blank";
+    link.rel = "noopener";
+    const image = document.createElement("img");
+    image.className = "photo";
+    image.src = fileUrl(largest.file_id);
+    image.alt = "photo";
+    if (largest.width && largest.height) {
+      // Its place is kept while it loads (it is redrawn with the chat): no jumping scroll.
+      image.style.aspectRatio = `${largest.width} / ${largest.height}`;
+    }
+    image.addEventListener("load", () => {  // the picture's own shape, once it is known
+      image.style.aspectRatio = `${image.naturalWidth} / ${image.naturalHeight}`;
+    });
+    link.append(image);
+    return link;
+  }
+  const kind = Object.keys(FILE_KINDS).find((field) => message[field]);
+  if (!kind) return null;
+  const file = message[kind];
+  const link = document.createElement("a");
+  link.className = "file";
+  link.dataset.kind = kind;
+  link.href = fileUrl(file.file_id);
+  link.download = file.file_name || "";
+  const icon = document.createElement("span");
+  icon.className = "icon";
+  icon.textContent = kind === "document" ? "📄" : kind === "audio" || kind === "voice" ? "🎵" : "🎞";
+  const about = document.createElement("span");
+  const name = document.createElement("strong");
+  name.textContent = file.file_name || FILE_KINDS[kind];
+  const size = document.createElement("small");
+  const details = [formatSize(file.file_size)];
+  if (file.duration) details.push(`${file.duration} s`);
+  size.textContent = details.filter(Boolean).join(" · ");
+  about.append(name, size);
+  link.append(icon, about);
+  return link;
+}
+
+function formatSize(bytes) {
+  if (typeof bytes !== "number") return "";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function drawKeyboard(rows, messageId) {
@@ -299,6 +381,86 @@ async function send(text) {
   }
 }
 
+// Files go as a Telegram client sends them: images as photos, the rest as documents; several
+// of one sort as an album (up to 10), the caption (the text box) on the first.
+async function sendFiles(fileList) {
+  const files = [...fileList];
+  if (!state.person || !files.length) return;
+  const id = state.person.telegram_id;
+  const input = $("#message-input");
+  let caption = input.value.trim();
+  input.value = "";
+  const isPhoto = (file) => PHOTO_TYPES.includes(file.type);
+  const groups = [files.filter(isPhoto), files.filter((file) => !isPhoto(file))];
+  try {
+    for (const group of groups) {
+      for (let start = 0; start < group.length; start += ALBUM_MAX) {
+        const album = group.slice(start, start + ALBUM_MAX);
+        const albumId = album.length > 1 ? `album-${Date.now()}-${start}` : "";
+        for (const file of album) {
+          const form = new FormData();
+          form.append("file", file, file.name);
+          form.append("user_id", String(id));
+          if (caption) form.append("caption", caption);
+          if (albumId) form.append("media_group_id", albumId);
+          const size = isPhoto(file) ? await imageSize(file) : null;
+          if (size) {
+            form.append("width", String(size.width));
+            form.append("height", String(size.height));
+          }
+          caption = "";
+          await json(`/_fake/chats/${id}/media`, { method: "POST", body: form });
+        }
+      }
+    }
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// A photo's size, as a Telegram client tells it; null if the browser cannot decode it.
+async function imageSize(file) {
+  try {
+    const bitmap = await createImageBitmap(file);
+    const size = { width: bitmap.width, height: bitmap.height };
+    bitmap.close();
+    return size;
+  } catch (error) {
+    return null;
+  }
+}
+
+function watchDrops() {
+  const chat = $("#chat");
+  let depth = 0;  // dragenter/dragleave fire for every child crossed
+  const show = (on) => {
+    chat.classList.toggle("dropping", on);
+    $("#drop-hint").hidden = !on;
+  };
+  const carriesFiles = (event) => [...event.dataTransfer.types].includes("Files");
+  chat.addEventListener("dragenter", (event) => {
+    if (!carriesFiles(event)) return;
+    depth += 1;
+    show(true);
+  });
+  chat.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) show(false);
+  });
+  chat.addEventListener("dragover", (event) => {
+    if (carriesFiles(event)) event.preventDefault();  // allows the drop
+  });
+  chat.addEventListener("drop", (event) => {
+    event.preventDefault();
+    depth = 0;
+    show(false);
+    sendFiles(event.dataTransfer.files);
+  });
+  // A file dropped beside the chat must not replace the page with itself.
+  window.addEventListener("dragover", (event) => event.preventDefault());
+  window.addEventListener("drop", (event) => event.preventDefault());
+}
+
 async function press(data, messageId) {
   if (!state.person || data === undefined) return;
   try {
@@ -374,6 +536,12 @@ async function start() {
     input.value = "";
     input.focus();
   });
+  $("#attach").addEventListener("click", () => $("#file-input").click());
+  $("#file-input").addEventListener("change", async (event) => {
+    await sendFiles(event.target.files);
+    event.target.value = "";  // the same file can be picked again
+  });
+  watchDrops();
   for (const button of document.querySelectorAll(".quick")) {
     button.addEventListener("click", () => send(button.dataset.command));
   }
