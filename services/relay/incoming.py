@@ -7,7 +7,9 @@ carries on exactly where the last owner stopped, crash or not; no consumer
 group (see the relay's "Incoming" section of ``docs/ARCHITECTURE.md``).
 Each partition's entries are handled one at a time, in order; one that
 fails is tried again (Redis away: until it works; anything else: up to
-``max_attempts``, then dead-lettered) before the next.
+``max_attempts``, then dead-lettered) before the next. A part of an album
+is gathered with its other parts into one message first
+(:mod:`services.relay.albums`).
 """
 
 from __future__ import annotations
