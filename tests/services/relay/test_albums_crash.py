@@ -20,7 +20,7 @@ from shared import keys
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
 from tests.services.relay.conftest import chat_of, entries, wait_for_value, write_message
-from tests.services.relay.test_albums import USER, album_part, photo, write_part
+from tests.services.relay.test_albums import USER, album_part, photo, write_part, write_together
 
 PARTITION = keys.partition_of(USER)
 TAKEOVER_S = 30.0
@@ -78,9 +78,8 @@ async def test_a_relay_killed_just_after_forwarding_an_album_has_its_parts_skipp
     redis: aioredis.Redis, start_service: StartService, profile: str
 ) -> None:
     victim = relay(start_service, "relay-victim", profile, window_ms=200)
-    first = await write_part(redis, album_part(USER, 1, "three"))
-    await write_part(redis, album_part(USER, 2))
-    last = await write_part(redis, album_part(USER, 3))
+    parts = [album_part(USER, 1, "three"), album_part(USER, 2), album_part(USER, 3)]
+    first, _, last = await write_together(redis, parts)
     await wait_for_value(lambda: forwarded(redis), last, timeout=TAKEOVER_S)
     victim.kill()
     # The victim skipped the later parts in the moments after the album's forward;
