@@ -96,6 +96,8 @@ class POWorkerInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A ``button`` press: the request id of the reply whose button was pressed."""
     data: str | None = None
     """A ``button`` press: the button's data (``text`` is its label)."""
+    attachments: list[Attachment] | None = None
+    """A message's files (CONTRACTS.md, "Bot extensions"); ``text`` is then the caption."""
 
 
 class DeleteWorkerCommand(msgspec.Struct, kw_only=True):

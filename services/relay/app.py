@@ -153,6 +153,7 @@ class Relay:
             ownership=self,
             listener=self,
             control=self.control,
+            album_window_ms=settings.album_window_ms,
             metrics=self.metrics,
         )
         self.wakeups = self._wakeups(settings, contract, redis, users)

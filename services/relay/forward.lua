@@ -16,6 +16,7 @@
 -- KEYS[15] bot:acks:{user} (request -> the chat message reacted to)
 -- KEYS[16] bot:cancelled:{user}
 -- KEYS[17] bot:chats:{p} (the user's last chat, kept after the session: wakeups.py)
+-- KEYS[18] bot:albums:{user} (album -> 'first last': the parts forwarded as one message)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -32,6 +33,8 @@
 -- ARGV[14] the chat message's id, to react to ('' : no reaction)
 -- ARGV[15] the input entry's data marked as guidance (BUSY_POLICY=steer), used instead of
 --          ARGV[7] while an earlier request is still awaited ('' : never)
+-- ARGV[16] the album whose later parts this message carries ('' : none)
+-- ARGV[17] its record: 'first last' (the entry ids of its first and last part)
 -- Returns {'lost'}; {'duplicate', last forwarded, reply cursor, watch};
 -- or {'forwarded', worker id, spawned (0/1), previous status, reply cursor, watch, input id}.
 -- include: now_ms.lua
@@ -103,6 +106,11 @@ redis.call('EXPIRE', KEYS[14], ARGV[5])
 if ARGV[14] ~= '' then
   redis.call('HSET', KEYS[15], ARGV[13], ARGV[14])
   redis.call('EXPIRE', KEYS[15], ARGV[5])
+end
+if ARGV[16] ~= '' then
+  -- Its later parts are skipped when they reach the head (albums.py), by any owner.
+  redis.call('HSET', KEYS[18], ARGV[16], ARGV[17])
+  redis.call('EXPIRE', KEYS[18], ARGV[5])
 end
 redis.call('SET', KEYS[2], entry_id)
 -- Nobody else trims the partition's stream: drop what is forwarded, never more

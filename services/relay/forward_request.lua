@@ -11,6 +11,7 @@
 -- KEYS[9]  bot:chat:{user}
 -- KEYS[10] bot:pending:{user} (what /stop cancels and /status counts)
 -- KEYS[11] bot:acks:{user} (request -> the chat message reacted to)
+-- KEYS[12] bot:albums:{user} (album -> 'first last': the parts forwarded as one message)
 -- ARGV[1]  this relay's identity
 -- ARGV[2]  the incoming entry id
 -- ARGV[3]  the user id
@@ -20,7 +21,9 @@
 -- ARGV[7]  the "typing…" cap, ms
 -- ARGV[8]  the chat record's TTL, s
 -- ARGV[9]  the chat message's id, to react to ('' : no reaction)
--- ARGV[10..] the po:input entry's fields, name then value
+-- ARGV[10] the album whose later parts this message carries ('' : none)
+-- ARGV[11] its record: 'first last' (the entry ids of its first and last part)
+-- ARGV[12..] the po:input entry's fields, name then value
 -- Returns {'lost'}; {'duplicate', last forwarded}; or {'forwarded', input id}.
 -- include: now_ms.lua
 -- include: id_after.lua
@@ -31,7 +34,7 @@ if last and not id_after(entry_id, last) then return {'duplicate', last} end
 
 local now = now_ms()
 local fields = {}
-for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
 local input_id = redis.call('XADD', KEYS[3], '*', unpack(fields))
 redis.call('RPUSH', KEYS[4], request_id)
 local deadline = string.format('%d', now + tonumber(ARGV[6]))
@@ -48,6 +51,11 @@ end
 local typing_until = string.format('%d', now + tonumber(ARGV[7]))
 redis.call('HSET', KEYS[7], user, ARGV[5] .. ':' .. typing_until)
 
+if ARGV[10] ~= '' then
+  -- Its later parts are skipped when they reach the head (albums.py), by any owner.
+  redis.call('HSET', KEYS[12], ARGV[10], ARGV[11])
+  redis.call('EXPIRE', KEYS[12], ARGV[8])
+end
 redis.call('SET', KEYS[2], entry_id)
 redis.call('XTRIM', KEYS[8], 'MINID', '~', entry_id)
 return {'forwarded', input_id}

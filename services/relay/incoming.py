@@ -7,7 +7,9 @@ carries on exactly where the last owner stopped, crash or not; no consumer
 group (see the relay's "Incoming" section of ``docs/ARCHITECTURE.md``).
 Each partition's entries are handled one at a time, in order; one that
 fails is tried again (Redis away: until it works; anything else: up to
-``max_attempts``, then dead-lettered) before the next.
+``max_attempts``, then dead-lettered) before the next. A part of an album
+is gathered with its other parts into one message first
+(:mod:`services.relay.albums`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.relay import keyspace
+from services.relay.albums import Albums, Taken
 from services.relay.blocking import (
     Entries,
     Waker,
@@ -31,7 +34,7 @@ from services.relay.blocking import (
 )
 from services.relay.cursors import Advanced, Cursors, dead_letter
 from services.relay.partitions import Ownership
-from services.relay.sessions import Duplicate, Forwarded, Forwarder, Lost
+from services.relay.sessions import AlbumTaken, Duplicate, Forwarded, Forwarder, Lost
 from shared import keys
 from shared.backoff import backoff_delay
 from shared.connections import text
@@ -75,6 +78,8 @@ class _Partition:
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     throttled: bool = False
     """Left out of reads while its queue is full; back in once it drained."""
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when entries join ``queue`` (an album being gathered looks again)."""
 
 
 class IncomingReader:
@@ -95,6 +100,7 @@ class IncomingReader:
         block_ms: int = 10_000,
         queue_limit: int = 500,
         max_attempts: int = 5,
+        album_window_ms: int = 800,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics or Metrics("relay")
@@ -111,6 +117,7 @@ class IncomingReader:
         self._queue_limit = queue_limit
         self._max_attempts = max_attempts
         self._parts: dict[int, _Partition] = {}
+        self._albums = Albums(redis, identity, window_ms=album_window_ms)
         self._waker = Waker(redis, keyspace.wake(identity, "incoming"))
 
     @property
@@ -175,6 +182,7 @@ class IncomingReader:
         for raw_id, fields in entries:
             part.queue.append((raw_id.decode(), fields))
         part.position = part.queue[-1][0]
+        part.arrived.set()
         if len(part.queue) >= self._queue_limit:
             part.throttled = True
         if part.task is None:
@@ -246,13 +254,39 @@ class IncomingReader:
             request_id=request_id, update_id=message.update_id
         ):
             # A press of a PO's button goes to the PO like a message, in the user's order.
-            if message.kind in ("message", "button"):
+            if message.kind == "message" and message.media_group_id:
+                await self._album_part(part, entry_id, message)
+            elif message.kind in ("message", "button"):
                 await self._forward(part, entry_id, message)
             elif await self._control.handle(part.number, entry_id, message) is not None:
                 self._lost(part)
 
-    async def _forward(self, part: _Partition, entry_id: str, message: IncomingMessage) -> None:
-        result = await self._forwarder.forward(part.number, entry_id, message)
+    async def _album_part(self, part: _Partition, entry_id: str, message: IncomingMessage) -> None:
+        """A part of an album: skipped if an album message took it, else gathered and sent."""
+        taken = await self._albums.taken(part.number, entry_id, message)
+        if taken is Taken.LOST:
+            self._lost(part)
+            return
+        if taken is not Taken.NEW:
+            log.info(
+                "album_part_skipped",
+                partition=part.number,
+                user_id=message.user_id,
+                entry_id=entry_id,
+            )
+            return
+        album = await self._albums.gather(entry_id, message, part.queue, part.arrived, part.stopped)
+        if album is not None:
+            await self._forward(part, entry_id, album.message, album.taken)
+
+    async def _forward(
+        self,
+        part: _Partition,
+        entry_id: str,
+        message: IncomingMessage,
+        album: AlbumTaken | None = None,
+    ) -> None:
+        result = await self._forwarder.forward(part.number, entry_id, message, album)
         if isinstance(result, Lost):
             self._lost(part)
         elif isinstance(result, Duplicate):

@@ -101,6 +101,17 @@ def chats(partition: int) -> str:
     return f"bot:chats:{partition}"
 
 
+def albums(user_id: int) -> str:
+    """``bot:albums:{user}``: hash album (``media_group_id``) -> ``first last`` entry ids.
+
+    Written by the forwarding script that sends an album as one message: its
+    later parts (``first`` < id <= ``last``) are skipped when they reach the
+    head of the partition, by this relay or the next owner. Expires with the
+    session (``SESSION_TTL_S`` after the last album).
+    """
+    return f"bot:albums:{user_id}"
+
+
 def notifications(db: int, pattern: str) -> str:
     """The keyspace-notification channel pattern of the keys ``pattern`` in database ``db``."""
     return f"__keyspace@{db}__:{pattern}"

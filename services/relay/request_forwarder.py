@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from services.relay import keyspace
 from services.relay.contracts import po_service
-from services.relay.sessions import Duplicate, Forwarded, ForwardResult, Lost
+from services.relay.sessions import AlbumTaken, Duplicate, Forwarded, ForwardResult, Lost
 from shared import keys
 from shared.connections import text
 from shared.schemas import IncomingMessage
@@ -40,7 +40,11 @@ class RequestForwarder:
         self._script = register(redis, __file__, "forward_request.lua")
 
     async def forward(
-        self, partition: int, entry_id: str, message: IncomingMessage
+        self,
+        partition: int,
+        entry_id: str,
+        message: IncomingMessage,
+        album: AlbumTaken | None = None,
     ) -> ForwardResult:
         user_id = message.user_id
         request_id = po_service.request_id_for(message, entry_id)
@@ -58,6 +62,7 @@ class RequestForwarder:
                 keys.user_chat(user_id),
                 keys.pending(user_id),
                 keys.acks(user_id),
+                keyspace.albums(user_id),
             ],
             args=[
                 self._identity,
@@ -69,6 +74,8 @@ class RequestForwarder:
                 self._typing_cap_ms,
                 keys.SESSION_TTL_S,
                 message.message_id if self._reactions else "",
+                album.group if album else "",
+                album.record if album else "",
                 *(item for pair in fields.items() for item in pair),
             ],
         )

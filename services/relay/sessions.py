@@ -53,6 +53,27 @@ class Duplicate:
 
 
 @dataclass(frozen=True)
+class AlbumTaken:
+    """The later parts of an album forwarded as one message with its first part.
+
+    Recorded by the forwarding script in the same step (``bot:albums:{user}``):
+    a later part reaching the head of the partition is then skipped
+    (:mod:`services.relay.albums`), by this relay or the next owner.
+    """
+
+    group: str
+    """The album (Telegram's ``media_group_id``)."""
+    first: str
+    """The entry id of the first part (the one forwarded)."""
+    last: str
+    """The entry id of the last part included."""
+
+    @property
+    def record(self) -> str:
+        return f"{self.first} {self.last}"
+
+
+@dataclass(frozen=True)
 class Lost:
     """This relay no longer owns the partition: nothing was written."""
 
@@ -64,8 +85,14 @@ class Forwarder(Protocol):
     """What the incoming reader needs: one message to the PO side, once, fenced."""
 
     async def forward(
-        self, partition: int, entry_id: str, message: IncomingMessage
-    ) -> ForwardResult: ...
+        self,
+        partition: int,
+        entry_id: str,
+        message: IncomingMessage,
+        album: AlbumTaken | None = None,
+    ) -> ForwardResult:
+        """``album``: the later parts ``message`` carries, recorded in the same step."""
+        ...
 
 
 class SessionForwarder:
@@ -97,7 +124,11 @@ class SessionForwarder:
         self._script = register(redis, __file__, "forward.lua")
 
     async def forward(
-        self, partition: int, entry_id: str, message: IncomingMessage
+        self,
+        partition: int,
+        entry_id: str,
+        message: IncomingMessage,
+        album: AlbumTaken | None = None,
     ) -> ForwardResult:
         user_id = message.user_id
         # The ingress's id follows the message through every log; entries
@@ -124,6 +155,7 @@ class SessionForwarder:
                 keys.acks(user_id),
                 keys.cancelled(user_id),
                 keyspace.chats(partition),
+                keyspace.albums(user_id),
             ],
             args=[
                 self._identity,
@@ -142,6 +174,8 @@ class SessionForwarder:
                 # A press's message is the bot's own question: no 👀 on it.
                 message.message_id if self._reactions and message.kind == "message" else "",
                 self._steer_data(message, request_id),
+                album.group if album else "",
+                album.record if album else "",
             ],
         )
         result = _result(reply)

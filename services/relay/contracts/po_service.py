@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Final
 
+import msgspec
+
 from services.relay.contracts.base import POReply
 from shared import keys
 from shared.schemas import IncomingMessage, MalformedEntry
@@ -24,6 +26,7 @@ from shared.streams import Fields
 INPUT_STREAM: Final = keys.PO_INPUT
 RESPONSE_PREFIX: Final = keys.PO_RESPONSE_PREFIX
 TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
+_encoder: Final = msgspec.json.Encoder()
 FORBIDDEN_FIELD: Final = "user_id"
 """The platform rejects an entry addressing a user by its internal id."""
 
@@ -74,9 +77,13 @@ def request_id_for(message: IncomingMessage, entry_id: str) -> str:
 def input_fields(
     message: IncomingMessage, request_id: str, *, now: datetime | None = None
 ) -> dict[str, str]:
-    """The ``po:input`` entry for ``message``: exactly the platform's ``POUserMessage``."""
+    """The ``po:input`` entry for ``message``: exactly the platform's ``POUserMessage``.
+
+    Plus, for a message with files, ``attachments``: their JSON list (flat
+    fields are strings; CONTRACTS.md, "Bot extensions"). ``text`` is the caption.
+    """
     moment = now or datetime.now(UTC)
-    return {
+    fields = {
         "type": "user_message",
         "text": message.text,
         "telegram_chat_id": str(message.chat_id),
@@ -84,6 +91,9 @@ def input_fields(
         "user_name": "",
         "timestamp": moment.strftime(TIMESTAMP_FORMAT),
     }
+    if message.attachments:
+        fields["attachments"] = _encoder.encode(message.attachments).decode()
+    return fields
 
 
 def decode_response(fields: Fields, request_id: str) -> POReply:

@@ -52,6 +52,7 @@ class SeedContract:
                 type="button" if press else None,
                 reply_to=message.reply_to if press else None,
                 data=message.data if press else None,
+                attachments=message.attachments or None,
             )
         )
 
@@ -73,6 +74,7 @@ class SeedContract:
                 text=message.text,
                 type="message",
                 steer=True,
+                attachments=message.attachments or None,
             )
         )
 

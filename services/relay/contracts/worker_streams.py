@@ -20,6 +20,7 @@ import msgspec
 from services.relay.contracts.base import OutputStreams, POReply
 from services.relay.contracts.buttons import read_buttons
 from shared import keys
+from shared.attachments import Attachment
 from shared.schemas import (
     DATA_FIELD,
     DeleteWorkerCommand,
@@ -55,6 +56,8 @@ class WrapperInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     type: str | None = None
     reply_to: str | None = None
     data: str | None = None
+    attachments: list[Attachment] | None = None
+    """A message's files beside ``content`` (the caption), as in ``seed``."""
 
 
 class LifecycleEvent(msgspec.Struct, kw_only=True):
@@ -94,11 +97,12 @@ class WorkerStreamsContract:
     def input_data(self, message: IncomingMessage, request_id: str) -> bytes:
         return _encoder.encode(
             WrapperInput(
-                content=message.text,
+                content=message.text or _files_prompt(message.attachments),
                 request_id=request_id,
                 user_id=message.user_id,
                 telegram_id=message.telegram_id,
                 chat_id=message.chat_id,
+                attachments=message.attachments or None,
                 **_press_fields(message),
             )
         )
@@ -156,6 +160,16 @@ class WorkerStreamsContract:
         if len(stripped) > RAW_LIMIT:
             return stripped[: RAW_LIMIT - 1].rstrip() + "…"
         return stripped
+
+
+def _files_prompt(attachments: list[Attachment]) -> str:
+    """``content`` for files sent without a caption: the wrapper rejects an empty prompt.
+
+    One line per file with its link, so a PO that reads only ``content`` still gets them.
+    """
+    return "\n".join(
+        f"[{a.kind}{f' {a.file_name}' if a.file_name else ''}] {a.url}" for a in attachments
+    )
 
 
 def _press_fields(message: IncomingMessage) -> dict[str, str]:
