@@ -50,7 +50,14 @@ def output_stream(profile: Profile, user_id: int) -> str:
 def read_input(profile: Profile, user_id: int, fields: Fields) -> POWorkerInput:
     """An input entry as the PO understands it; ``MalformedEntry`` when it would reject it."""
     if profile == "seed":
-        return decode_entry(fields, POWorkerInput)
+        entry = decode_entry(fields, dict[str, Any])
+        # Files are read on their own (``read_attachments_field``), leniently: one the
+        # PO cannot read is described as such, never a reason to reject the message.
+        entry.pop("attachments", None)
+        try:
+            return msgspec.convert(entry, POWorkerInput)
+        except msgspec.ValidationError as exc:
+            raise MalformedEntry(str(exc)) from None
     data = fields.get(DATA_FIELD.encode())
     if data is None:
         raise MalformedEntry(f"entry has no {DATA_FIELD!r} field")
