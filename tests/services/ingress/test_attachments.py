@@ -1,0 +1,429 @@
+"""Files from users: a known user's file reaches the PO as one message with its attachment.
+
+The real ingress against the fake Telegram (which shapes photos, documents,
+voice... as Telegram does) and a real Redis; what the PO will get is read
+back from ``bot:incoming:{p}``. Links are checked with ``shared.file_links.verify``,
+as the ``files`` process checks them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+import redis.asyncio as aioredis
+import structlog
+
+from services.fakes.telegram import FakeTelegram
+from shared.attachments import Attachment
+from shared.file_links import PATH_PREFIX, verify
+from shared.schemas import IncomingMessage
+from shared.texts import RU
+from tests.services.ingress.conftest import KNOWN, STRANGER, StartIngress, handled, queued
+
+KEY = "k" * 32
+FILES_URL = "http://files.example.org:8081"
+FILES_ON = {
+    "FILES_SIGNING_KEY": KEY,
+    "FILES_PUBLIC_URL": FILES_URL,
+    # The fake stands for the cloud Bot API, whose limit it keeps.
+    "FILES_DOWNLOAD_LIMIT_MB": "20",
+}
+TTL_S = 24 * 60 * 60
+JPEG = b"\xff\xd8\xff\xe0" + b"p" * 5000
+
+
+@pytest.fixture
+async def files_on(known_user: dict[str, Any], start_ingress: StartIngress) -> None:
+    await start_ingress(**FILES_ON)
+
+
+async def the_message(redis: aioredis.Redis) -> IncomingMessage:
+    """The one message queued for the PO."""
+    (message,) = await queued(redis)
+    return message
+
+
+def link_of(url: str) -> tuple[str, str, str]:
+    """A file link's file id, expiry and signature."""
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}" == FILES_URL
+    assert parts.path.startswith(PATH_PREFIX)
+    query = parse_qs(parts.query)
+    return unquote(parts.path.removeprefix(PATH_PREFIX)), query["exp"][0], query["sig"][0]
+
+
+def opens(url: str, file_id: str) -> bool:
+    """Whether the files process would serve ``file_id`` at ``url`` now."""
+    linked, expires, sig = link_of(url)
+    return linked == file_id and verify(KEY.encode(), file_id, expires, sig, now=time.time())
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_photo_reaches_the_po_as_its_largest_size_with_the_caption_as_text(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_media(KNOWN, "photo", JPEG, caption="the page is broken")
+    await handled(fake_telegram, update)
+
+    message = await the_message(redis)
+    assert (message.kind, message.text) == ("message", "the page is broken")
+    (attachment,) = message.attachments
+    largest = update["message"]["photo"][-1]
+    assert attachment == Attachment(
+        kind="photo", url=attachment.url, size=len(JPEG), width=1280, height=720
+    )
+    assert opens(attachment.url, largest["file_id"])
+    assert message.media_group_id == ""
+    # The file went on: no "the file stayed behind" note, only the session's keyboard.
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_file_link_works_for_files_link_ttl_s_from_when_the_message_arrived(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    before = int(time.time())
+    await handled(fake_telegram, fake_telegram.inject_media(KNOWN, "photo", JPEG))
+    after = time.time()
+
+    (attachment,) = (await the_message(redis)).attachments
+    file_id, expires, sig = link_of(attachment.url)
+    assert before + TTL_S <= int(expires) <= after + TTL_S
+    assert verify(KEY.encode(), file_id, expires, sig, now=int(expires))
+    assert not verify(KEY.encode(), file_id, expires, sig, now=int(expires) + 1)
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_document_brings_its_name_type_and_size(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    pdf = b"%PDF-1.7 " + b"x" * 300
+    update = fake_telegram.inject_media(
+        KNOWN, "document", pdf, file_name="spec.pdf", mime_type="application/pdf"
+    )
+    await handled(fake_telegram, update)
+
+    message = await the_message(redis)
+    assert message.text == ""
+    (attachment,) = message.attachments
+    assert attachment == Attachment(
+        kind="document",
+        url=attachment.url,
+        file_name="spec.pdf",
+        mime_type="application/pdf",
+        size=len(pdf),
+    )
+    assert opens(attachment.url, update["message"]["document"]["file_id"])
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_voice_message_brings_its_duration(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_media(
+        KNOWN, "voice", b"OggS" + b"v" * 900, mime_type="audio/ogg", duration=7
+    )
+    await handled(fake_telegram, update)
+
+    (attachment,) = (await the_message(redis)).attachments
+    assert attachment == Attachment(
+        kind="voice", url=attachment.url, mime_type="audio/ogg", size=904, duration=7
+    )
+    assert opens(attachment.url, update["message"]["voice"]["file_id"])
+
+
+@pytest.mark.usefixtures("files_on")
+@pytest.mark.parametrize(
+    ("kind", "given", "expected"),
+    [
+        (
+            "audio",
+            {"file_name": "song.mp3", "mime_type": "audio/mpeg"},
+            {"file_name": "song.mp3", "mime_type": "audio/mpeg", "duration": 3},
+        ),
+        (
+            "video",
+            {"file_name": "bug.mp4", "mime_type": "video/mp4"},
+            {
+                "file_name": "bug.mp4",
+                "mime_type": "video/mp4",
+                "width": 1280,
+                "height": 720,
+                "duration": 3,
+            },
+        ),
+        ("video_note", {"width": 240}, {"width": 240, "height": 240, "duration": 3}),
+        (
+            "animation",
+            {"mime_type": "video/mp4"},
+            {"mime_type": "video/mp4", "width": 1280, "height": 720, "duration": 3},
+        ),
+    ],
+)
+async def test_each_kind_of_file_reaches_the_po_with_what_telegram_said_of_it(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    kind: str,
+    given: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    update = fake_telegram.inject_media(KNOWN, kind, b"m" * 2048, caption="see", **given)
+    await handled(fake_telegram, update)
+
+    message = await the_message(redis)
+    (attachment,) = message.attachments
+    assert message.text == "see"
+    assert attachment == Attachment(kind=kind, url=attachment.url, size=2048, **expected)  # type: ignore[arg-type]
+    assert opens(attachment.url, update["message"][kind]["file_id"])
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_each_part_of_an_album_goes_on_in_order_with_the_album_id(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    parts = [
+        fake_telegram.inject_media(KNOWN, "photo", JPEG, caption="three", media_group_id="g1"),
+        fake_telegram.inject_media(KNOWN, "photo", JPEG + b"2", media_group_id="g1"),
+        fake_telegram.inject_media(
+            KNOWN, "document", b"log", file_name="app.log", media_group_id="g1"
+        ),
+    ]
+    for part in parts:
+        await handled(fake_telegram, part)
+
+    messages = await queued(redis)
+    assert [m.media_group_id for m in messages] == ["g1", "g1", "g1"]
+    assert [m.message_id for m in messages] == [p["message"]["message_id"] for p in parts]
+    assert [m.text for m in messages] == ["three", "", ""]
+    assert [[a.kind for a in m.attachments] for m in messages] == [
+        ["photo"],
+        ["photo"],
+        ["document"],
+    ]
+    file_ids = [
+        parts[0]["message"]["photo"][-1]["file_id"],
+        parts[1]["message"]["photo"][-1]["file_id"],
+        parts[2]["message"]["document"]["file_id"],
+    ]
+    for message, file_id in zip(messages, file_ids, strict=True):
+        assert opens(message.attachments[0].url, file_id)
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_25_mb_document_goes_on_marked_too_large_and_the_user_is_told(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    size = 25 * 1024 * 1024
+    update = fake_telegram.inject_media(
+        KNOWN, "document", b"\0" * size, caption="logs", file_name="report.pdf"
+    )
+    await handled(fake_telegram, update)
+
+    message = await the_message(redis)
+    assert message.text == "logs"
+    (attachment,) = message.attachments
+    assert (attachment.too_large, attachment.size, attachment.file_name) == (
+        True,
+        size,
+        "report.pdf",
+    )
+    told = RU.file_too_large.format(name="файл «report.pdf»", limit=20)
+    assert "report.pdf" in told
+    assert "20 МБ" in told
+    assert fake_telegram.chat(KNOWN).texts == [told, RU.keyboard_note]
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_file_at_the_limit_is_not_too_large(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_media(KNOWN, "video", b"\0" * (20 * 1024 * 1024))
+    await handled(fake_telegram, update)
+
+    (attachment,) = (await the_message(redis)).attachments
+    assert attachment.too_large is False
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_too_large_file_without_a_name_is_named_by_its_kind(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_media(KNOWN, "video_note", b"\0" * (21 * 1024 * 1024))
+    await handled(fake_telegram, update)
+
+    (attachment,) = (await the_message(redis)).attachments
+    assert attachment.too_large is True
+    told = RU.file_too_large.format(name="видеосообщение", limit=20)
+    assert fake_telegram.chat(KNOWN).texts == [told, RU.keyboard_note]
+
+
+LOCATION = {"latitude": 59.94, "longitude": 30.31}
+STICKER = {
+    "file_id": "CAAD", "file_unique_id": "AgAD", "type": "regular", "width": 512,
+    "height": 512, "is_animated": False, "is_video": False,
+}  # fmt: skip
+
+
+@pytest.mark.usefixtures("files_on")
+@pytest.mark.parametrize(
+    ("content", "answer"),
+    [
+        ({"sticker": STICKER}, "sticker"),
+        ({"location": LOCATION}, "location"),
+        ({"location": {**LOCATION, "live_period": 900}}, "location"),
+        (
+            {
+                "location": LOCATION,
+                "venue": {"location": LOCATION, "title": "Эрмитаж", "address": "Дворцовая пл., 2"},
+            },
+            "location",
+        ),
+        ({"contact": {"phone_number": "+79990000000", "first_name": "Bob"}}, "contact"),
+        (
+            {
+                "poll": {
+                    "id": "1",
+                    "question": "Когда?",
+                    "options": [
+                        {"text": "Сейчас", "voter_count": 0, "persistent_id": "a"},
+                        {"text": "Потом", "voter_count": 0, "persistent_id": "b"},
+                    ],
+                    "total_voter_count": 0,
+                    "is_closed": False,
+                    "is_anonymous": True,
+                    "type": "regular",
+                    "allows_multiple_answers": False,
+                    "allows_revoting": False,
+                    "members_only": False,
+                }
+            },
+            "poll",
+        ),
+        ({"dice": {"emoji": "🎲", "value": 4}}, "dice"),
+        ({"story": {"chat": {"id": 5, "type": "channel", "title": "News"}, "id": 9}}, "other"),
+    ],
+    ids=["sticker", "location", "live-location", "venue", "contact", "poll", "dice", "story"],
+)
+async def test_what_cannot_go_to_the_po_gets_an_answer_saying_what_can(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    content: dict[str, Any],
+    answer: str,
+) -> None:
+    await handled(fake_telegram, fake_telegram.inject_content(KNOWN, content))
+
+    assert fake_telegram.chat(KNOWN).texts == [RU.not_passed_on[answer]]
+    assert "фото, документы, голосовые" in RU.not_passed_on[answer]
+    assert await queued(redis) == []
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_live_location_moving_is_not_answered(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_content(KNOWN, {"location": {**LOCATION, "live_period": 900}})
+    await handled(fake_telegram, update)
+    moved = {**update["message"], "location": {**LOCATION, "latitude": 59.95, "live_period": 900}}
+    edit = fake_telegram.inject_update({"edited_message": {**moved, "edit_date": int(time.time())}})
+    await handled(fake_telegram, edit)
+
+    assert fake_telegram.chat(KNOWN).texts == [RU.not_passed_on["location"]]
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_an_edited_caption_is_not_forwarded_a_second_time(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_media(KNOWN, "photo", JPEG, caption="frist")
+    await handled(fake_telegram, update)
+    edited = {**update["message"], "caption": "first", "edit_date": int(time.time())}
+    await handled(fake_telegram, fake_telegram.inject_update({"edited_message": edited}))
+
+    assert [m.text for m in await queued(redis)] == ["frist"]
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note, RU.edit_not_forwarded]
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_a_strangers_photo_is_rejected_never_queued_and_never_fetched(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    update = fake_telegram.inject_media(STRANGER, "photo", JPEG, caption="let me in")
+    await handled(fake_telegram, update)
+
+    assert fake_telegram.chat(STRANGER).texts == [
+        f"{RU.access_denied}\n{RU.access_denied_id.format(telegram_id=STRANGER)}"
+    ]
+    assert await queued(redis) == []
+    assert fake_telegram.calls_to("getFile") == []
+
+
+@pytest.mark.usefixtures("files_on")
+async def test_the_ingress_never_fetches_a_known_users_file_itself(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    await handled(fake_telegram, fake_telegram.inject_media(KNOWN, "document", b"doc"))
+
+    assert len(await queued(redis)) == 1
+    assert fake_telegram.calls_to("getFile") == []
+
+
+# --- FILES_SIGNING_KEY unset: files are not passed on ------------------------------------
+
+
+async def test_without_a_signing_key_files_are_off_and_that_is_logged_once_at_start(
+    known_user: dict[str, Any], start_ingress: StartIngress
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await start_ingress()
+
+    assert [e for e in logs if e["event"] == "files_disabled"] == [
+        {"event": "files_disabled", "reason": "FILES_SIGNING_KEY unset", "log_level": "warning"}
+    ]
+
+
+async def test_with_a_signing_key_files_disabled_is_not_logged(
+    known_user: dict[str, Any], start_ingress: StartIngress
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await start_ingress(**FILES_ON)
+
+    assert [e for e in logs if e["event"] == "files_disabled"] == []
+    assert KEY not in repr(logs)
+
+
+async def test_without_a_signing_key_a_captioned_photo_forwards_only_its_caption(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+) -> None:
+    await start_ingress()
+    update = fake_telegram.inject_media(KNOWN, "photo", JPEG, caption="look", media_group_id="g")
+    await handled(fake_telegram, update)
+
+    message = await the_message(redis)
+    assert (message.text, message.attachments, message.media_group_id) == ("look", [], "")
+    assert fake_telegram.chat(KNOWN).texts == [RU.caption_forwarded, RU.keyboard_note]
+
+
+@pytest.mark.parametrize("what", ["voice", "sticker"])
+async def test_without_a_signing_key_a_file_or_sticker_without_caption_gets_only_text(
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    what: str,
+) -> None:
+    await start_ingress()
+    if what == "voice":
+        update = fake_telegram.inject_media(KNOWN, "voice", b"OggS")
+    else:
+        update = fake_telegram.inject_content(KNOWN, {"sticker": STICKER})
+    await handled(fake_telegram, update)
+
+    assert fake_telegram.chat(KNOWN).texts == [RU.only_text]
+    assert await queued(redis) == []
