@@ -322,6 +322,19 @@ async def test_what_cannot_go_to_the_po_gets_an_answer_saying_what_can(
 
 
 @pytest.mark.usefixtures("files_on")
+async def test_a_caption_on_content_the_po_cannot_get_is_forwarded_without_a_note(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    paid = {"star_count": 5, "paid_media": [{"type": "preview", "width": 90, "height": 90}]}
+    update = fake_telegram.inject_content(KNOWN, {"paid_media": paid, "caption": "for stars"})
+    await handled(fake_telegram, update)
+
+    message = await the_message(redis)
+    assert (message.text, message.attachments) == ("for stars", [])
+    assert fake_telegram.chat(KNOWN).texts == [RU.keyboard_note]
+
+
+@pytest.mark.usefixtures("files_on")
 async def test_a_live_location_moving_is_not_answered(
     fake_telegram: FakeTelegram, redis: aioredis.Redis
 ) -> None:
