@@ -27,6 +27,7 @@ from typing import Any, Final
 from aiogram.filters import Filter
 from aiogram.types import Message, PhotoSize
 
+from services.ingress.batch import valid_unicode
 from services.ingress.settings import MB, IngressSettings
 from shared import file_links
 from shared.attachments import INCOMING_KINDS, Attachment, AttachmentKind
@@ -91,8 +92,8 @@ class FileLinks:
         return Attachment(
             kind=kind,
             url=url,
-            file_name=getattr(media, "file_name", None),
-            mime_type=getattr(media, "mime_type", None),
+            file_name=_text_or_none(getattr(media, "file_name", None)),
+            mime_type=_text_or_none(getattr(media, "mime_type", None)),
             size=size,
             width=width,
             height=height,
@@ -124,6 +125,10 @@ class HasFile(Filter):
                     media = max(media, key=_area)
                 return {"file": (kind, media)}
         return False
+
+
+def _text_or_none(value: str | None) -> str | None:
+    return valid_unicode(value) if value is not None else None
 
 
 def _area(size: PhotoSize) -> tuple[int, int]:

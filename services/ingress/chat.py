@@ -25,7 +25,7 @@ from aiogram import Router
 from aiogram.types import Message, Update
 
 from services.ingress.attachments import FileLinks, HasFile, not_passed_on
-from services.ingress.batch import IntakeBatch
+from services.ingress.batch import IntakeBatch, valid_unicode
 from services.ingress.filters import (
     HasCaption,
     HasLocation,
@@ -188,7 +188,7 @@ def _queue(
     attachments: list[Attachment] | None = None,
     media_group_id: str = "",
 ) -> None:
-    text = _valid_unicode(text)
+    text = valid_unicode(text)
     intake.add(
         IncomingMessage(
             user_id=user.id,
@@ -207,12 +207,3 @@ def _queue(
     # a dropped debug event still costs structlog several microseconds.)
     if _debug_enabled():
         log.debug("message_accepted", update_id=event_update.update_id, text=text)
-
-
-def _valid_unicode(text: str) -> str:
-    """``text`` with lone surrogates (valid in JSON escapes, not in UTF-8) replaced by U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text

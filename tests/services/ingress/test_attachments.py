@@ -361,6 +361,17 @@ async def test_an_edited_caption_is_not_forwarded_a_second_time(
 
 
 @pytest.mark.usefixtures("files_on")
+async def test_a_file_whose_id_is_not_telegrams_is_refused_not_linked(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis
+) -> None:
+    document = {"file_id": "../../etc/passwd", "file_unique_id": "u", "file_name": "x.pdf"}
+    await handled(fake_telegram, fake_telegram.inject_content(KNOWN, {"document": document}))
+
+    assert fake_telegram.chat(KNOWN).texts == [RU.not_passed_on["other"]]
+    assert await queued(redis) == []
+
+
+@pytest.mark.usefixtures("files_on")
 async def test_a_strangers_photo_is_rejected_never_queued_and_never_fetched(
     fake_telegram: FakeTelegram, redis: aioredis.Redis
 ) -> None:
