@@ -8,25 +8,34 @@ as the ``files`` process checks them. What is not passed on: ``test_attachments_
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import aiohttp
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from services.fakes.api import FakeApi
 from services.fakes.telegram import FakeTelegram
 from shared.attachments import Attachment
 from shared.file_links import PATH_PREFIX, verify
 from shared.texts import RU
 from tests.services.ingress.conftest import (
     FILES_KEY,
+    FILES_ON,
     FILES_URL,
     JPEG,
     KNOWN,
+    StartIngress,
     handled,
+    post,
     queued,
     the_message,
+    update_from,
+    webhook_env_on_a_free_port,
 )
 
 TTL_S = 24 * 60 * 60
@@ -196,6 +205,58 @@ async def test_each_part_of_an_album_goes_on_in_order_with_the_album_id(
     ]
     for message, file_id in zip(messages, file_ids, strict=True):
         assert opens(message.attachments[0].url, file_id)
+
+
+def album_part(fake_telegram: FakeTelegram, update_id: int, caption: str = "") -> dict[str, Any]:
+    """One photo of album ``g2`` as Telegram would post it to a webhook."""
+    stored = fake_telegram.files.add(JPEG + bytes([update_id % 256]), kind="photo")
+    update = update_from(KNOWN, "", update_id)
+    message = update["message"]
+    del message["text"]
+    message["message_id"] = update_id
+    message["media_group_id"] = "g2"
+    message["photo"] = [
+        {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "width": 800,
+         "height": 600, "file_size": stored.size},
+    ]  # fmt: skip
+    if caption:
+        message["caption"] = caption
+    return update
+
+
+async def test_an_album_posted_at_once_to_two_webhook_replicas_is_stored_in_order(
+    fake_api: FakeApi,
+    fake_telegram: FakeTelegram,
+    redis: aioredis.Redis,
+    known_user: dict[str, Any],
+    start_ingress: StartIngress,
+    http: aiohttp.ClientSession,
+) -> None:
+    first_env, second_env = webhook_env_on_a_free_port(), webhook_env_on_a_free_port()
+    await start_ingress(**first_env, **FILES_ON)
+    await start_ingress(**second_env, **FILES_ON)
+    await fake_telegram.wait_for_call("setWebhook", count=2)
+    asked = len(fake_api.requests_to("/api/users/"))
+    fake_api.delay_next("/api/users/", 1.0)  # the first part's auth is slow
+    parts = [
+        album_part(fake_telegram, 501, "three"),
+        *(album_part(fake_telegram, i) for i in (502, 503)),
+    ]
+
+    first = asyncio.create_task(post(http, first_env["WEBHOOK_URL"], msgspec.json.encode(parts[0])))
+    await fake_api.wait_for_request("/api/users/", count=asked + 1)  # the first is in flight
+    rest = [post(http, second_env["WEBHOOK_URL"], msgspec.json.encode(p)) for p in parts[1:]]
+    statuses = [*await asyncio.gather(*rest), await first]
+
+    assert statuses == [200, 200, 200]
+    messages = await queued(redis)
+    assert [(m.update_id, m.media_group_id, m.text) for m in messages] == [
+        (501, "g2", "three"),
+        (502, "g2", ""),
+        (503, "g2", ""),
+    ]
+    for message, part in zip(messages, parts, strict=True):
+        assert opens(message.attachments[0].url, part["message"]["photo"][0]["file_id"])
 
 
 @pytest.mark.usefixtures("files_on")
