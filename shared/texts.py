@@ -125,6 +125,17 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     proactive_alert_reason: dict[str, str]
     """Dead-letter reason -> its wording, with ``{deliveries}`` and ``{error}``; an unknown
     reason is shown as written."""
+    # --- ingress: files from users (issue 16; with ``FILES_SIGNING_KEY`` set)
+    file_too_large: str
+    """A file over the Bot API's download limit, said before its message goes on without
+    it: ``{name}`` (``file_named``, or the kind's ``attachment_names``) and ``{limit}`` (MB)."""
+    file_named: str
+    """A file by its ``{file_name}``, as ``file_too_large``'s ``{name}``."""
+    attachment_names: dict[str, str]
+    """Attachment kind -> how ``file_too_large`` names a file of it that has no name."""
+    not_passed_on: dict[str, str]
+    """What cannot go to the assistant (``sticker``, ``location``, ``contact``, ``poll``,
+    ``dice``, ``other``) -> the answer, which says what can."""
 
 
 _HELP_INTRO = (
@@ -139,6 +150,14 @@ _HELP_INTRO = (
 def _help(*commands: str) -> str:
     """The help text: the same introduction, then the commands this reader is offered."""
     return _HELP_INTRO + "\n".join(commands)
+
+
+def _not_passed_on(what: str) -> str:
+    """Why a message stays here, then what the assistant can be sent."""
+    return (
+        what + "\nАссистенту можно отправить текст, фото, документы, голосовые, аудио, "
+        "видео, видеосообщения и GIF."
+    )
 
 
 RU = Texts(
@@ -312,6 +331,30 @@ RU = Texts(
         "max_deliveries": "доставить не удалось (попыток: {deliveries}; {error})",
         "malformed": "запись в po:proactive некорректна ({error})",
         "trimmed": "запись удалена из po:proactive до доставки",
+    },
+    file_too_large=(
+        "Не могу передать ассистенту {name}: Telegram отдаёт ботам файлы только до {limit} МБ. "
+        "Ассистент получит сообщение без самого файла."
+    ),
+    file_named="файл «{file_name}»",
+    attachment_names={
+        "photo": "фото",
+        "document": "файл",
+        "voice": "голосовое сообщение",
+        "audio": "аудио",
+        "video": "видео",
+        "video_note": "видеосообщение",
+        "animation": "анимацию",
+    },
+    not_passed_on={
+        "sticker": _not_passed_on("Стикеры ассистенту не передаю."),
+        "location": _not_passed_on(
+            "Геопозицию ассистенту не передаю: напишите адрес или место словами."
+        ),
+        "contact": _not_passed_on("Контакты ассистенту не передаю: напишите нужное текстом."),
+        "poll": _not_passed_on("Опросы ассистенту не передаю: напишите вопрос и варианты текстом."),
+        "dice": _not_passed_on("Кубики и другие игровые эмодзи ассистенту не передаю."),
+        "other": _not_passed_on("Такие сообщения ассистенту не передаю."),
     },
 )
 

@@ -8,7 +8,7 @@ clock, and drive it exactly as production does.
 
 Handlers, in the order they are tried, after the auth middleware (which
 runs for every update type, callback queries included): ``chat`` (private,
-neither a command nor a button press: text to the relays; files, edits;
+neither a command nor a button press: text and files to the relays, edits;
 registered on the dispatcher itself, see ``chat.register``), then the
 routers ``commands`` (private commands: quick commands, help, unknown commands),
 ``buttons`` (private, exactly a quick-action label: the command it stands
@@ -33,6 +33,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
 from services.ingress import buttons, callbacks, chat, commands, conversation, groups, po_buttons
+from services.ingress.attachments import FileLinks
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit, Rejections
 from services.ingress.backend import IngressApi
 from services.ingress.courier import Courier
@@ -69,7 +70,9 @@ def build_dispatcher(
     metrics: Metrics | None = None,
     *,
     presses: po_buttons.ButtonPresses,
+    files: FileLinks | None = None,
 ) -> Dispatcher:
+    """``files``: how users' files become attachments; None: they are not passed on."""
     # No FSM: nothing here has conversation state, and it costs time per update.
     # No outbox and no keyboards here: each update brings its own, bound to
     # its batch (``UpdateProcessor.feed``), so its answers are stored with it.
@@ -78,11 +81,12 @@ def build_dispatcher(
         state=state,
         presses=presses,
         texts=texts,
+        files=files,
         disable_fsm=True,
         name="ingress",
     )
     dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics))
-    chat.register(dp, texts)
+    chat.register(dp, texts, files)
     dp.include_routers(
         # Before the quick commands: their last handler takes any command left.
         conversation.router(),
@@ -157,7 +161,14 @@ class Ingress:
                 state = ConversationState(redis)
                 presses = po_buttons.ButtonPresses(redis)
                 dp = build_dispatcher(
-                    api, directory, rejections, state, texts, metrics, presses=presses
+                    api,
+                    directory,
+                    rejections,
+                    state,
+                    texts,
+                    metrics,
+                    presses=presses,
+                    files=FileLinks.from_settings(settings),
                 )
                 intake = Intake(
                     redis,

@@ -100,3 +100,15 @@ class IntakeBatch:
     @property
     def answers(self) -> Sequence[PendingAnswer]:
         return self._answers
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (valid in JSON escapes, not in UTF-8) replaced by U+FFFD.
+
+    For what a user wrote or named, before it is added: it could not be encoded otherwise.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text

@@ -93,6 +93,13 @@ class HasCaption(Filter):
         return bool(message.caption)
 
 
+class HasLocation(Filter):
+    """A message with a location: in an edit, a live location that moved."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.location is not None
+
+
 class HasWords(Filter):
     """A text or a caption: something a person wrote."""
 

@@ -7,13 +7,17 @@ configuration error before the app, which takes seconds to import.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Final, Literal
+from urllib.parse import urlsplit
 
+from shared.attachments import CLOUD_DOWNLOAD_LIMIT, LOCAL_DOWNLOAD_LIMIT
 from shared.settings import BaseSettings, Secret, require_not_negative, require_positive
 
 IngressMode = Literal["polling", "webhook"]
 
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+CLOUD_API_HOST: Final = "api.telegram.org"
+MB: Final = 1024 * 1024
 
 
 class IngressSettings(BaseSettings, kw_only=True, frozen=True):
@@ -50,6 +54,9 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
 
     incoming_backlog_max: int = 100_000
     """Entries a ``bot:incoming:{p}`` stream may hold; at it, updates are not confirmed."""
+    files_download_limit_mb: int | None = None
+    """The Bot API's download limit (MB): a user's file above it reaches the PO marked
+    ``too_large``, and the user is told. Unset: see ``files_download_limit``."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,6 +74,8 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
             "webhook_order_wait_s",
             "incoming_backlog_max",
         )
+        if self.files_download_limit_mb is not None:
+            require_positive(self, "files_download_limit_mb")
         require_not_negative(self, "auth_cache_ttl_s", "auth_cache_unknown_ttl_s")
         if self.ingress_alive_refresh_s >= self.ingress_alive_ttl_s:
             raise ValueError("ingress_alive_refresh_s: must be less than INGRESS_ALIVE_TTL_S")
@@ -91,6 +100,20 @@ class IngressSettings(BaseSettings, kw_only=True, frozen=True):
         _scheme, _sep, rest = url.partition("://")
         _host, slash, path = rest.partition("/")
         return ("/" + path.split("?", 1)[0]) if slash else "/"
+
+    @property
+    def files_download_limit(self) -> int:
+        """The largest file (bytes) the Bot API at ``TELEGRAM_API_URL`` lets the bot download.
+
+        ``FILES_DOWNLOAD_LIMIT_MB`` when set; otherwise 20 MB when the URL's host is
+        ``api.telegram.org`` (the cloud Bot API), and 2,000 MB for any other host: a
+        self-hosted Bot API server (``--local``). A proxy in front of the cloud API
+        needs ``FILES_DOWNLOAD_LIMIT_MB=20``.
+        """
+        if self.files_download_limit_mb is not None:
+            return self.files_download_limit_mb * MB
+        cloud = urlsplit(self.telegram_api_url).hostname == CLOUD_API_HOST
+        return CLOUD_DOWNLOAD_LIMIT if cloud else LOCAL_DOWNLOAD_LIMIT
 
 
 def listen_address(value: str) -> tuple[str, int]:

@@ -127,6 +127,12 @@ async def queued(redis: aioredis.Redis) -> list[IncomingMessage]:
     return [message for _id, message in sorted(found, key=lambda item: _entry_key(item[0]))]
 
 
+async def the_message(redis: aioredis.Redis) -> IncomingMessage:
+    """The one message queued for the PO."""
+    (message,) = await queued(redis)
+    return message
+
+
 def _entry_key(entry_id: bytes) -> tuple[int, int]:
     millis, _, seq = entry_id.partition(b"-")
     return int(millis), int(seq)
@@ -142,6 +148,26 @@ async def handled(fake_telegram: FakeTelegram, update: dict[str, Any]) -> None:
     # Answers go out after the update is confirmed, in the background.
     for handle in _running:
         await asyncio.wait_for(handle.ingress.courier.join(), 10)
+
+
+# --- files (attachments) ----------------------------------------------------------
+
+FILES_KEY = "k" * 32
+FILES_URL = "http://files.example.org:8081"
+FILES_ON = {
+    "FILES_SIGNING_KEY": FILES_KEY,
+    "FILES_PUBLIC_URL": FILES_URL,
+    # The fake stands for the cloud Bot API, whose limit it keeps.
+    "FILES_DOWNLOAD_LIMIT_MB": "20",
+}
+"""Files passed on to the PO: the variables."""
+JPEG = b"\xff\xd8\xff\xe0" + b"p" * 5000
+
+
+@pytest.fixture
+async def files_on(known_user: dict[str, Any], start_ingress: StartIngress) -> None:
+    """A running ingress that passes files on (``FILES_ON``); ``known_user`` known."""
+    await start_ingress(**FILES_ON)
 
 
 @pytest.fixture

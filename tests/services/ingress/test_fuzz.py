@@ -59,6 +59,8 @@ FAILURES = frozenset({"update_failed", "courier_failed", "answer_malformed"})
 """What the ingress logs when a handler or the sending of an answer raised, or an
 answer it stored could not be read back."""
 UNPACED = {"TELEGRAM_RATE_CHAT_PER_S": "100000", "TELEGRAM_RATE_GLOBAL_PER_S": "100000"}
+FILES_ON = {"FILES_SIGNING_KEY": "f" * 32, "FILES_DOWNLOAD_LIMIT_MB": "20"}
+"""Files passed on (attachments), so their path is fuzzed too."""
 WEBHOOK_SECRET = "fuzz-secret"
 WEBHOOK_PATH = "/telegram/fuzz"
 
@@ -111,7 +113,7 @@ def rig_loop(redis_url: str, *, webhook: bool) -> Iterator[Rig]:
         fake_api.add_project(KNOWN, "<b>p & q")
         bot = make_bot(fake_telegram)
         stack.push_async_callback(bot.session.close)
-        env = dict(UNPACED)
+        env = UNPACED | FILES_ON
         port = free_port()
         if webhook:
             env |= {
@@ -214,6 +216,20 @@ def chats(draw: st.DrawFn, sender: dict[str, Any]) -> dict[str, Any]:
     return corrupted(draw, {"id": chat_id, "type": kind})
 
 
+def hostile_file(draw: st.DrawFn) -> dict[str, Any]:
+    """A file's fields, Telegram's or not: odd ids, names and sizes."""
+    return {
+        "file_id": draw(st.one_of(st.just("BQACAgIAAxkBAAI"), hostile_text)),
+        "file_unique_id": "b",
+        "file_name": draw(hostile_text),
+        "mime_type": draw(hostile_text),
+        "file_size": draw(st.integers(-1, 2**40)),
+        "duration": draw(st.integers(0, 2**31)),
+        "width": draw(st.integers(0, 10**5)),
+        "height": draw(st.integers(0, 10**5)),
+    }
+
+
 @st.composite
 def messages(draw: st.DrawFn) -> dict[str, Any]:
     sender = draw(people())
@@ -223,7 +239,9 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         "chat": draw(chats(sender)),
         "from": sender,
     }
-    content = draw(st.sampled_from(["text"] * 4 + ["caption", "photo", "sticker", "nothing"]))
+    content = draw(
+        st.sampled_from(["text"] * 4 + ["caption", "photo", "file", "sticker", "nothing"])
+    )
     if content == "text":
         message["text"] = draw(hostile_text)
     elif content == "caption":
@@ -231,6 +249,11 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         message["photo"] = [{"file_id": "a", "file_unique_id": "b", "width": 1, "height": 1}]
     elif content == "photo":
         message["photo"] = draw(json_values)
+    elif content == "file":
+        kind = draw(st.sampled_from(["document", "voice", "audio", "video", "animation"]))
+        message[kind] = corrupted(draw, hostile_file(draw))
+        if draw(st.booleans()):
+            message["media_group_id"] = draw(hostile_text)
     elif content == "sticker":
         message["sticker"] = {"file_id": "a", "file_unique_id": "b", "type": "regular"}
     if draw(st.integers(0, 3)) == 3:
@@ -280,11 +303,21 @@ def private_text(update_id: int, sender: int, text: str) -> dict[str, Any]:
     return {"update_id": update_id, "message": message}
 
 
+def private_file(update_id: int, sender: int, document: dict[str, Any]) -> dict[str, Any]:
+    update = private_text(update_id, sender, "")
+    message = update["message"]
+    del message["text"]
+    message["document"] = {"file_unique_id": "u", **document}
+    return update
+
+
 # Always tried, whatever Hypothesis draws: both sides of the gate, and the nastiest texts.
 ALWAYS_QUEUED = [
     private_text(1, KNOWN, "hello"),
     private_text(2, ADMIN, "lone \ud800 surrogate"),
     private_text(3, KNOWN, "Ω" * 100_000),
+    private_file(7, KNOWN, {"file_id": "BQACAgIAAxkB", "file_name": "lone \ud800.pdf"}),
+    private_file(8, KNOWN, {"file_id": "BQAC", "file_size": 2**40, "mime_type": "x\udfff"}),
 ]
 NEVER_QUEUED = [
     private_text(4, STRANGERS[0], "hello"),
@@ -318,6 +351,8 @@ FUZZ = settings(
 @example(raw=ALWAYS_QUEUED[0])
 @example(raw=ALWAYS_QUEUED[1])
 @example(raw=ALWAYS_QUEUED[2])
+@example(raw=ALWAYS_QUEUED[3])
+@example(raw=ALWAYS_QUEUED[4])
 @example(raw=NEVER_QUEUED[0])
 @example(raw=NEVER_QUEUED[1])
 @example(raw=NEVER_QUEUED[2])

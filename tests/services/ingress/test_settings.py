@@ -65,3 +65,27 @@ def test_webhook_mode_without_a_secret_stops_the_process_with_status_2() -> None
         "telegram-bot ingress: configuration error: "
         "WEBHOOK_SECRET: required when INGRESS_MODE=webhook"
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "limit_mb"),
+    [
+        ({}, 20),
+        ({"TELEGRAM_API_URL": "https://api.telegram.org/"}, 20),
+        ({"TELEGRAM_API_URL": "http://telegram-bot-api:8081"}, 2000),
+        ({"TELEGRAM_API_URL": "https://bot-api.example.org", "FILES_DOWNLOAD_LIMIT_MB": "20"}, 20),
+        ({"FILES_DOWNLOAD_LIMIT_MB": "50"}, 50),
+    ],
+    ids=["cloud-default", "cloud", "self-hosted", "self-hosted-set", "set"],
+)
+def test_the_file_download_limit_is_the_cloud_one_unless_the_bot_api_is_self_hosted(
+    env: dict[str, str], limit_mb: int
+) -> None:
+    settings = load(IngressSettings, {"TELEGRAM_BOT_TOKEN": TOKEN, **env})
+    assert settings.files_download_limit == limit_mb * 1024 * 1024
+
+
+@pytest.mark.parametrize("value", ["0", "-20", "twenty"])
+def test_a_download_limit_that_is_not_a_positive_number_is_named(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^FILES_DOWNLOAD_LIMIT_MB:"):
+        load(IngressSettings, {"TELEGRAM_BOT_TOKEN": TOKEN, "FILES_DOWNLOAD_LIMIT_MB": value})
