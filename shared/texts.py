@@ -125,6 +125,12 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     proactive_alert_reason: dict[str, str]
     """Dead-letter reason -> its wording, with ``{deliveries}`` and ``{error}``; an unknown
     reason is shown as written."""
+    attachment_failed: str
+    """A PO's file that could not be fetched or that Telegram refused (``{name}``)."""
+    attachment_failed_unnamed: str
+    """The same for a file with no name: ``{number}``, its place in the reply (from 1)."""
+    attachment_buttons: str
+    """Carries the PO's buttons when a reply ends with an album (an album cannot)."""
 
 
 _HELP_INTRO = (
@@ -313,6 +319,9 @@ RU = Texts(
         "malformed": "запись в po:proactive некорректна ({error})",
         "trimmed": "запись удалена из po:proactive до доставки",
     },
+    attachment_failed="файл {name} не удалось отправить",
+    attachment_failed_unnamed="вложение {number} не удалось отправить",
+    attachment_buttons="⬆️",
 )
 
 _LANGUAGES = {"ru": RU}
