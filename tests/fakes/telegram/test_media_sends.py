@@ -7,6 +7,7 @@ answers) and by the project's own ``TelegramClient``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -43,7 +44,8 @@ async def test_an_uploaded_photo_comes_back_as_photo_sizes_whose_largest_holds_t
     assert [size.width for size in message.photo] == [90, 1280]
     assert message.caption == "look"
     stored = fake_telegram.files.get(message.photo[-1].file_id)
-    assert stored is not None and stored.content == content
+    assert stored is not None
+    assert stored.content == content
     assert fake_telegram.chat(CHAT).sent[-1]["photo"][-1]["file_size"] == len(content)
 
 
@@ -107,7 +109,7 @@ async def test_a_caption_over_1024_characters_is_refused(bot: Bot) -> None:
 async def test_an_album_of_photos_and_a_video_arrives_as_one_media_group_in_order(
     fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
-    media = [
+    media: list[Any] = [
         InputMediaPhoto(media=file(b"one", "1.jpg"), caption="first"),
         InputMediaVideo(media=file(b"two", "2.mp4")),
         InputMediaPhoto(media=file(b"three", "3.jpg")),
