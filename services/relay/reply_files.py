@@ -166,7 +166,7 @@ class ReplyFiles:
         fetched: list[tuple[int, Attachment | Unreadable, FileUpload]] = []
         for index, item in members:
             try:
-                fetched.append((index, item, await self._file(item)))
+                fetched.append((index, item, await self._file(item, in_album=True)))
             except _Unavailable as exc:
                 _log_unavailable(index, item, str(exc))
                 sent = await self._note(chat_id, index, item, f"{key}:n{index}", None)
@@ -225,8 +225,12 @@ class ReplyFiles:
             return _DONE  # the note itself refused: nothing more to say
         return sent
 
-    async def _file(self, item: Attachment | Unreadable) -> FileUpload:
-        """The file's bytes as an upload, or ``_Unavailable``."""
+    async def _file(self, item: Attachment | Unreadable, *, in_album: bool = False) -> FileUpload:
+        """The file's bytes as an upload, or ``_Unavailable``.
+
+        A photo over Telegram's 10 MB goes as a document, except in an album
+        (which cannot mix them): there it is unavailable.
+        """
         if isinstance(item, Unreadable):
             raise _Unavailable(item.reason)
         mime = item.mime_type
@@ -243,6 +247,8 @@ class ReplyFiles:
         name = item.file_name or url_name or DEFAULT_NAMES[item.kind]
         kind = item.kind
         if kind == "photo" and len(content) > PHOTO_LIMIT:
+            if in_album:
+                raise _Unavailable(f"a photo over {PHOTO_LIMIT} bytes in an album")
             kind = "document"  # Telegram refuses a photo this big; as a file it goes
         return FileUpload(kind, Upload(name, content, mime), item.caption)
 
@@ -275,7 +281,9 @@ def _name(item: Attachment) -> str | None:
 
 
 def _log_unavailable(index: int, item: Attachment | Unreadable, error: str) -> None:
-    source = "unreadable" if isinstance(item, Unreadable) else "data" if item.data else "url"
+    if isinstance(item, Unreadable):
+        return  # logged when the entry was read (``po_attachments_dropped``)
+    source = "data" if item.data is not None else "url"
     log.warning("po_attachment_unavailable", index=index, source=source, error=error)
 
 
