@@ -133,6 +133,25 @@ async def test_the_buttons_of_a_reply_with_files_are_under_its_last_file(
     assert document["reply_markup"]["inline_keyboard"][0][0]["text"] == "Ещё"
 
 
+async def test_the_buttons_of_a_reply_ending_with_an_album_are_on_a_short_text_after_it(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    await after_echo(fake_telegram, redis, start_relay)
+
+    await reply(
+        redis, None, [photo(PHOTO_1), photo(PHOTO_2)], buttons=[[{"text": "Ок", "data": "ok"}]]
+    )
+
+    sent = await fake_telegram.wait_for_messages(CHAT, 4, timeout=10)
+    album, carrier = sent[1:3], sent[3]
+    assert all("reply_markup" not in m for m in album)
+    assert carrier["text"] == RU.attachment_buttons
+    assert carrier["reply_markup"]["inline_keyboard"][0][0]["text"] == "Ок"
+
+
 async def test_a_reply_of_files_only_sends_the_files(
     fake_telegram: FakeTelegram,
     fake_workers: FakeWorkerManager,
