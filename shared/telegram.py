@@ -3,14 +3,10 @@
 The relay and the notifier only *send*; importing aiogram for that costs a
 process some 130 MB (pydantic models of the whole Bot API). This client
 does what :mod:`shared.sending` needs and nothing more, with no aiogram
-anywhere in its import chain::
+anywhere in its import chain.
 
-    client = TelegramClient(token, api_url="https://api.telegram.org")
-    message = await client.send_message(42, "<b>hi</b>", parse_mode="HTML")
-    message["message_id"]
-    await client.close()
-
-Every method is a POST of a JSON object to ``{api_url}/bot{token}/{method}``
+Every method is a POST of a JSON object (a multipart form for uploads) to
+``{api_url}/bot{token}/{method}``
 (:meth:`TelegramClient.call`); answers are decoded JSON, not models (a
 ``Message`` is a ``dict`` with at least ``message_id``, ``chat`` and
 ``date``); failures are :class:`TelegramError` subclasses. The token is part
@@ -22,7 +18,7 @@ replaced by ``***``), and the original aiohttp exception is not chained.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Self
+from typing import Any, Final, NamedTuple, Self
 
 import aiohttp
 import msgspec
@@ -204,21 +200,27 @@ class TelegramClient:
     # ---- the one request
 
     async def call(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        files: Mapping[str, Upload] | None = None,
     ) -> Any:
-        """POST ``params`` (``None`` values left out) as JSON to ``method``; its ``result``.
+        """POST ``params`` (``None`` values left out) to ``method``; its ``result``.
 
+        JSON, or with ``files`` (field name -> :class:`Upload`) a multipart
+        form: each parameter a form field (objects as JSON), each file a part.
         Raises a :class:`TelegramError` (the kinds: its docstring), never
         an aiohttp exception.
         """
-        body = _encoder.encode({k: v for k, v in (params or {}).items() if v is not None})
+        given = {k: v for k, v in (params or {}).items() if v is not None}
+        body: Any = _encoder.encode(given) if files is None else _form(given, files)
+        headers = {"Content-Type": "application/json"} if files is None else None
         limit = aiohttp.ClientTimeout(total=self.timeout if timeout is None else timeout)
         try:
             async with self._open().post(
-                self._base + method,
-                data=body,
-                headers={"Content-Type": "application/json"},
-                timeout=limit,
+                self._base + method, data=body, headers=headers, timeout=limit
             ) as response:
                 status = response.status
                 content_type = response.content_type
@@ -347,6 +349,28 @@ class TelegramClient:
         return bool(await self.call("sendMessageDraft", params, timeout=timeout))
 
 
+class Upload(NamedTuple):
+    """A file sent as a multipart part: its name, bytes and MIME type."""
+
+    file_name: str
+    content: bytes
+    mime_type: str | None = None
+
+
+def _form(params: Mapping[str, Any], files: Mapping[str, Upload]) -> aiohttp.FormData:
+    form = aiohttp.FormData(quote_fields=False)
+    for name, value in params.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif not isinstance(value, str):
+            value = _encoder.encode(value).decode()
+        form.add_field(name, value)
+    for name, upload in files.items():
+        kind = upload.mime_type or "application/octet-stream"
+        form.add_field(name, upload.content, filename=upload.file_name, content_type=kind)
+    return form
+
+
 def _text(
     text: str,
     parse_mode: str | None,
@@ -354,41 +378,21 @@ def _text(
     disable_link_preview: bool,
 ) -> dict[str, Any]:
     """A message's text and its look, as ``sendMessage`` and ``editMessageText`` both take them."""
-    fields: dict[str, Any] = {
-        "text": text,
-        "parse_mode": parse_mode,
-        "reply_markup": _markup(reply_markup),
-    }
+    fields: dict[str, Any] = {"text": text, "parse_mode": parse_mode}
+    fields["reply_markup"] = _markup(reply_markup)
     if disable_link_preview:
         fields["link_preview_options"] = {"is_disabled": True}
     return fields
 
 
 def _markup(reply_markup: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``reply_markup`` is a plain JSON object, exactly as the Bot API defines it.
-
-    For example ``{"inline_keyboard": [[{"text": "OK", "callback_data": "ok"}]]}``,
-    ``{"keyboard": [[{"text": "/help"}]], "resize_keyboard": True}``,
-    ``{"remove_keyboard": True}`` or ``{"force_reply": True}``. aiogram's
-    markup objects convert with ``markup.model_dump(exclude_none=True)``.
-    """
+    """``reply_markup`` as the Bot API's plain JSON (``{"inline_keyboard": [[...]]}``, ...);
+    aiogram markup converts with ``markup.model_dump(exclude_none=True)``."""
     return None if reply_markup is None else dict(reply_markup)
 
 
 __all__ = [
-    "DEFAULT_API_URL",
-    "DEFAULT_TIMEOUT_S",
-    "ApiError",
-    "BadRequest",
-    "Conflict",
-    "DecodeError",
-    "Forbidden",
-    "NetworkError",
-    "NotFound",
-    "RetryAfter",
-    "ServerError",
-    "TelegramClient",
-    "TelegramError",
-    "Unauthorized",
-    "api_error",
-]
+    "DEFAULT_API_URL", "DEFAULT_TIMEOUT_S", "ApiError", "BadRequest", "Conflict", "DecodeError",
+    "Forbidden", "NetworkError", "NotFound", "RetryAfter", "ServerError", "TelegramClient",
+    "TelegramError", "Unauthorized", "Upload", "api_error",
+]  # fmt: skip

@@ -136,6 +136,12 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     not_passed_on: dict[str, str]
     """What cannot go to the assistant (``sticker``, ``location``, ``contact``, ``poll``,
     ``dice``, ``other``) -> the answer, which says what can."""
+    attachment_failed: str
+    """A PO's file that could not be fetched or that Telegram refused (``{name}``)."""
+    attachment_failed_unnamed: str
+    """The same for a file with no name: ``{number}``, its place in the reply (from 1)."""
+    attachment_buttons: str
+    """Carries the PO's buttons when a reply ends with an album (an album cannot)."""
 
 
 _HELP_INTRO = (
@@ -356,6 +362,9 @@ RU = Texts(
         "dice": _not_passed_on("Кубики и другие игровые эмодзи ассистенту не передаю."),
         "other": _not_passed_on("Такие сообщения ассистенту не передаю."),
     },
+    attachment_failed="файл {name} не удалось отправить",
+    attachment_failed_unnamed="вложение {number} не удалось отправить",
+    attachment_buttons="⬆️",
 )
 
 _LANGUAGES = {"ru": RU}

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from services.relay.fetching import Fetcher
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.po_buttons import TTL_S, ButtonOffer, keep
 from shared.ratelimit import FloodBudget
+from shared.sending.media import FileUpload, file_calls, group_calls
 from shared.sending.pieces import ReplyMarkup
 from shared.sending.results import Outcome, SendResult
 from shared.sending.sender import Sender
@@ -98,6 +101,32 @@ class Outbound(Protocol):
         """Delete a message the bot sent; best effort, never raises."""
         ...
 
+    async def send_file(
+        self, chat_id: int, file: FileUpload, *, key: str, reply_markup: ReplyMarkup | None = None
+    ) -> Sent:
+        """Upload one file (its long caption as text after it), at most once per ``key``."""
+        ...
+
+    async def send_album(
+        self,
+        chat_id: int,
+        files: Sequence[FileUpload],
+        *,
+        key: str,
+        reply_markup: ReplyMarkup | None = None,
+        markup_text: str = "",
+    ) -> Sent:
+        """2-10 photos and videos as one album, at most once per ``key``."""
+        ...
+
+    async def sent_parts(self, key: str) -> set[int]:
+        """The parts already sent under ``key`` (by any process)."""
+        ...
+
+    async def fetch(self, url: str) -> tuple[bytes, str | None, str | None]:
+        """Download a PO's attachment under the fetch guard (:mod:`services.relay.fetching`)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -117,10 +146,12 @@ class TelegramOutbound:
         budget: FloodBudget,
         metrics: Metrics | None = None,
         buttons_ttl_s: int = TTL_S,
+        fetch_allow: Iterable[str] = (),
     ) -> None:
         self._sender = Sender(client, redis, budget, metrics=metrics)
         self._redis = redis
         self._buttons_ttl_s = buttons_ttl_s
+        self._fetcher = Fetcher(fetch_allow)
 
     async def send(
         self,
@@ -134,7 +165,7 @@ class TelegramOutbound:
         result = await self._sender.send(
             chat_id, text, key=key, markdown=markdown, reply_markup=reply_markup
         )
-        return Sent(delivery_of(result), result.error or "", result.error_code)
+        return _sent(result)
 
     async def keep_buttons(self, key: str, offer: ButtonOffer) -> None:
         await keep(self._redis, key, offer, self._buttons_ttl_s)
@@ -189,8 +220,37 @@ class TelegramOutbound:
             log.info("delete_failed", chat_id=chat_id, error=type(exc).__name__)
             return False
 
+    async def send_file(
+        self, chat_id: int, file: FileUpload, *, key: str, reply_markup: ReplyMarkup | None = None
+    ) -> Sent:
+        calls = file_calls(self._sender.client, chat_id, file, reply_markup)
+        return _sent(await self._sender.send_calls(chat_id, calls, key=key))
+
+    async def send_album(
+        self,
+        chat_id: int,
+        files: Sequence[FileUpload],
+        *,
+        key: str,
+        reply_markup: ReplyMarkup | None = None,
+        markup_text: str = "",
+    ) -> Sent:
+        calls = group_calls(self._sender.client, chat_id, files, reply_markup, markup_text)
+        return _sent(await self._sender.send_calls(chat_id, calls, key=key))
+
+    async def sent_parts(self, key: str) -> set[int]:
+        return set(await self._sender.sent.load(key))
+
+    async def fetch(self, url: str) -> tuple[bytes, str | None, str | None]:
+        return await self._fetcher.fetch(url)
+
     async def close(self) -> None:
+        await self._fetcher.close()
         await self._sender.close()
+
+
+def _sent(result: SendResult) -> Sent:
+    return Sent(delivery_of(result), result.error or "", result.error_code)
 
 
 def delivery_of(result: SendResult) -> Delivery:

@@ -27,6 +27,7 @@ from services.relay.failed_sends import FailedSends
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
 from services.relay.reactions import AckReactions
+from services.relay.reply_files import ReplyFiles
 from shared import keys, po_buttons
 from shared.backoff import backoff_delay
 from shared.log import debug_enabled, get_logger
@@ -149,6 +150,7 @@ class ReplyDelivery:
         self._slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
         self._max_age_s = max_age_s
+        self._files = ReplyFiles(outbound, texts)
 
     async def work(self, user: ReplyUser) -> None:
         """The user's task: handle their queue until it is empty or they are gone."""
@@ -227,7 +229,7 @@ class ReplyDelivery:
             stopped = await self._cancellations.hidden(user.user_id, reply)
             if stopped is not None:
                 return await self._hide(user, item, reply, stopped)
-            if reply.text is None:
+            if reply.silent:
                 log.info("reply_silent", user_id=user.user_id, entry_id=item.entry_id)
                 return await self._advance(user, item, final=_final(reply))
             if not reply.is_final:
@@ -275,7 +277,7 @@ class ReplyDelivery:
         if reply.buttons:  # stored first, a press must find it; a re-send writes the same
             offer_key, offer, markup = po_buttons.offer(user.user_id, item.entry_id, chat_id, reply)
             await self._outbound.keep_buttons(offer_key, offer)
-        sent = await self._outbound.send(chat_id, reply.text or "", key=key, reply_markup=markup)
+        sent = await self._files.send_reply(chat_id, reply, key=key, reply_markup=markup)
         if sent.delivery is Delivery.RETRY:
             trouble.send_failed(sent)
             if trouble.sends.hopeless(self._max_attempts, self._max_age_s):

@@ -31,6 +31,7 @@ from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.pending_requests import PendingRequest, PendingRequests, RequestUser, Step
 from services.relay.reactions import AckReactions
+from services.relay.reply_files import ReplyFiles
 from services.relay.typing_indicator import TypingIndicator
 from shared import keys
 from shared.backoff import backoff_delay
@@ -78,6 +79,7 @@ class RequestDelivery:
         self._max_attempts = max_attempts
         self._max_age_s = max_age_s
         self._metrics = metrics
+        self._files = ReplyFiles(outbound, texts)
 
     async def work(self, user: RequestUser) -> None:
         """The user's queued steps, oldest first, until none is left or the user is forgotten."""
@@ -127,15 +129,14 @@ class RequestDelivery:
             log.info("reply_hidden", cancelled_request_id=request.request_id, **ids)
             return await self._finish(user, request)
         try:
-            shown = po_service.decode_response(fields, request.request_id).text or ""
+            reply = po_service.decode_response(fields, request.request_id)
         except MalformedEntry as exc:
             log.warning("po_answer_malformed", error=str(exc), **ids)
-            shown = self._texts.reply_failed
+            reply = POReply(self._texts.reply_failed, True, request.request_id)
         if po_service.is_error(fields):
             log.warning("po_answer_error", **ids)
-        sent = await self._outbound.send(
-            request.chat_id, shown, key=f"reply:{user.user_id}:{request.request_id}"
-        )
+        key = f"reply:{user.user_id}:{request.request_id}"
+        sent = await self._files.send_reply(request.chat_id, reply, key=key)
         if sent.delivery is Delivery.RETRY:
             request.sends.note()
             if request.sends.hopeless(self._max_attempts, self._max_age_s):

@@ -38,6 +38,15 @@ Call = Callable[[Piece], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
+class PartCall:
+    """One part of a keyed message: its text (or caption) and the request that sends it."""
+
+    piece: Piece
+    call: Call
+    method: str = "sendMessage"
+
+
+@dataclass(frozen=True)
 class Sent:
     message_id: int | None
     earlier: bool = False

@@ -28,7 +28,7 @@ from shared.formatting.splitting import Part
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget, FloodLimiter, is_group
-from shared.sending.attempts import Call, PieceAttempts, Sent, Stopped
+from shared.sending.attempts import Call, PartCall, PieceAttempts, Sent, Stopped
 from shared.sending.chat_locks import ChatLocks
 from shared.sending.live import LiveReply
 from shared.sending.pieces import Piece, ReplyMarkup, pieces
@@ -129,15 +129,22 @@ class Sender:
         if not items:
             log.warning("send_empty", chat_id=chat_id, key=key)
             return SendResult(outcome=Outcome.FAILED, error="empty text")
+        last = len(items) - 1
+        calls = [
+            PartCall(piece, self._send_call(chat_id, reply_markup if i == last else None))
+            for i, piece in enumerate(items)
+        ]
+        return await self.send_calls(chat_id, calls, key=key)
+
+    async def send_calls(
+        self, chat_id: int, calls: Sequence[PartCall], *, key: str | None = None
+    ) -> SendResult:
+        """Make ``calls`` in order, as one keyed message of parts (files among them)."""
         async with self._chat_lock(chat_id):
-            return await self._send_in_order(chat_id, items, key, reply_markup)
+            return await self._send_in_order(chat_id, calls, key)
 
     async def _send_in_order(
-        self,
-        chat_id: int,
-        items: Sequence[Piece],
-        key: str | None,
-        reply_markup: ReplyMarkup | None,
+        self, chat_id: int, items: Sequence[PartCall], key: str | None
     ) -> SendResult:
         # Parts kept in this process (Redis could not record them) are loaded,
         # and written to Redis if it can take them now; every other part is
@@ -145,16 +152,15 @@ class Sender:
         done = await self.sent.load(key) if key is not None and self.sent.unrecorded(key) else {}
         ids: list[int] = []
         resumed_at: int | None = None  # the first part this call sent or tried
-        for index, piece in enumerate(items):
+        for index, item in enumerate(items):
             if index in done:
                 ids.append(done[index])
                 continue
-            markup = reply_markup if index == len(items) - 1 else None
             step = await self._attempts.deliver(
                 chat_id,
-                piece,
-                self._send_call(chat_id, markup),
-                self._context(key, index, len(items)),
+                item.piece,
+                item.call,
+                self._context(key, index, len(items), item.method),
                 record=None if key is None else (key, index),
             )
             if isinstance(step, Sent) and step.earlier:  # by another call, maybe meanwhile
@@ -167,7 +173,7 @@ class Sender:
                     log.info("send_resumed", chat_id=chat_id, key=key, part=index, parts=len(items))
             if isinstance(step, Stopped):
                 return _stopped(step, message_ids=tuple(ids), resumed_at=resumed_at)
-            assert step.message_id is not None  # sendMessage always answers a Message
+            assert step.message_id is not None  # every send answers a Message
             ids.append(step.message_id)
         return SendResult(
             outcome=Outcome.DELIVERED,
@@ -176,8 +182,8 @@ class Sender:
         )
 
     @staticmethod
-    def _context(key: str | None, index: int, parts: int) -> dict[str, Any]:
-        return {"key": key, "part": index, "parts": parts, "method": "sendMessage"}
+    def _context(key: str | None, index: int, parts: int, method: str) -> dict[str, Any]:
+        return {"key": key, "part": index, "parts": parts, "method": method}
 
     async def edit(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -10,15 +11,26 @@ from .errors import bad_request
 from .wire import JSONDict, decode
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart call (``raw`` shows its name, type and size instead)."""
+
+    filename: str | None
+    content_type: str | None
+    content: bytes = field(repr=False)
+
+
 class Params:
     """A call's parameters: strings from forms, typed values from JSON; both accepted.
 
     Typed reads are remembered in ``decoded`` so the call record shows them.
+    ``files``: the multipart form's file parts by field name (uploads).
     """
 
-    def __init__(self, raw: JSONDict) -> None:
+    def __init__(self, raw: JSONDict, files: dict[str, UploadedFile] | None = None) -> None:
         self.raw = raw
         self.decoded: JSONDict = dict(raw)
+        self.files: dict[str, UploadedFile] = files or {}
 
     def has(self, name: str) -> bool:
         return self.raw.get(name) not in (None, "")

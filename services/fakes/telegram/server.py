@@ -13,16 +13,21 @@ from typing import TYPE_CHECKING
 import msgspec
 from aiohttp import web
 
+from shared.attachments import UPLOAD_LIMIT
+
 from .control import ControlApi, control_errors
 from .errors import ApiError, bad_request, not_found
 from .failures import NGINX_502, Failure, failure_error
 from .methods import MethodSpec
-from .params import Params
+from .params import Params, UploadedFile
 from .records import Call
 from .wire import JSONDict, decode, json_response
 
 if TYPE_CHECKING:
     from .fake import FakeTelegram
+
+MAX_REQUEST_BYTES = UPLOAD_LIMIT + 1024 * 1024
+"""A request body over this (Telegram's 50 MB upload limit, plus the form around it): 413."""
 
 
 def make_app(fake: FakeTelegram, routes: Sequence[web.AbstractRouteDef]) -> web.Application:
@@ -31,7 +36,7 @@ def make_app(fake: FakeTelegram, routes: Sequence[web.AbstractRouteDef]) -> web.
     async def bot_api(request: web.Request) -> web.StreamResponse:
         return await _answer(fake, request)
 
-    app = web.Application(middlewares=[control_errors])
+    app = web.Application(middlewares=[control_errors], client_max_size=MAX_REQUEST_BYTES)
     app.router.add_route("*", "/bot{token}/{method}", bot_api)
     app.router.add_routes(ControlApi(fake).routes())
     app.router.add_routes(routes)
@@ -49,7 +54,7 @@ async def _answer(fake: FakeTelegram, request: web.Request) -> web.StreamRespons
         if spec is None:
             raise not_found()
         call.method = spec.name
-        params = Params(await _read_params(request))
+        params = await _read_params(request)
         call.params = params.decoded
         failure = fake.failures.take(spec.name, params)
         if failure is not None:
@@ -113,11 +118,12 @@ async def _apply_failure(
     raise failure_error(failure)
 
 
-async def _read_params(request: web.Request) -> JSONDict:
+async def _read_params(request: web.Request) -> Params:
     """Query string plus a JSON, urlencoded or multipart body, as Telegram accepts."""
     params: JSONDict = dict(request.query)
+    files: dict[str, UploadedFile] = {}
     if not request.body_exists:
-        return params
+        return Params(params)
     if request.content_type == "application/json":
         try:
             body = decode(await request.read())
@@ -127,15 +133,19 @@ async def _read_params(request: web.Request) -> JSONDict:
             raise bad_request("can't parse JSON object")
         params.update(body)
     elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(413, "Request Entity Too Large") from None
         for key, value in form.items():
             if isinstance(value, web.FileField):
-                size = len(value.file.read())
+                content = value.file.read()
+                files[key] = UploadedFile(value.filename, value.content_type, content)
                 params[key] = {"filename": value.filename, "content_type": value.content_type,
-                               "size": size}  # fmt: skip
+                               "size": len(content)}  # fmt: skip
             else:
                 params[key] = value
-    return params
+    return Params(params, files)
 
 
 async def _not_found(request: web.Request) -> web.StreamResponse:

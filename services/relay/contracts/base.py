@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.relay.contracts.attachments import Attachments
 from shared.po_buttons import OfferedButton
 from shared.schemas import IncomingMessage
 from shared.streams import Fields
@@ -24,13 +25,21 @@ class POReply:
     """An output entry as the relay delivers it, whatever the profile's wire shape."""
 
     text: str | None
-    """What the user sees; None: nothing to show (the entry is handled silently)."""
+    """What the user reads; None: no text (with no attachments either, the entry is
+    handled silently)."""
     is_final: bool = True
     """False: a snapshot of a reply still being written (shown as a preview)."""
     request_id: str | None = None
     """The input it answers, when the PO says (links snapshots and logs)."""
     buttons: tuple[tuple[OfferedButton, ...], ...] = ()
     """Rows of buttons the PO offers under the reply (final replies only; ``()``: none)."""
+    attachments: Attachments = ()
+    """Files sent after the text, in the PO's order (final replies only; ``()``: none)."""
+
+    @property
+    def silent(self) -> bool:
+        """Nothing to show: no text and no file."""
+        return self.text is None and not self.attachments
 
 
 class LifecycleContract(Protocol):

@@ -18,6 +18,7 @@ from typing import Final
 
 import msgspec
 
+from services.relay.contracts.attachments import read_attachments
 from services.relay.contracts.base import POReply
 from shared import keys
 from shared.schemas import IncomingMessage, MalformedEntry
@@ -97,14 +98,20 @@ def input_fields(
 
 
 def decode_response(fields: Fields, request_id: str) -> POReply:
-    """A ``po:response:{request_id}`` entry; an ``error`` answer shows its text too."""
+    """A ``po:response:{request_id}`` entry; an ``error`` answer shows its text too.
+
+    ``attachments`` (the bot's extension): a flat field holding the JSON list;
+    with files, ``text`` may be absent or empty.
+    """
+    files = read_attachments(fields.get(b"attachments"), request_id)
     text = fields.get(b"text")
-    if text is None:
-        raise MalformedEntry("po:response entry has no 'text' field")
-    shown = text.decode(errors="replace")
-    if not shown.strip():
-        raise MalformedEntry("po:response entry has an empty 'text'")
-    return POReply(shown, True, request_id)
+    shown = None if text is None else text.decode(errors="replace")
+    if shown is None or not shown.strip():
+        if files:
+            return POReply(None, True, request_id, attachments=files)
+        what = "no 'text' field" if shown is None else "an empty 'text'"
+        raise MalformedEntry(f"po:response entry has {what}")
+    return POReply(shown, True, request_id, attachments=files)
 
 
 def is_error(fields: Fields) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+from services.relay.contracts.attachments import read_attachments
 from services.relay.contracts.base import OutputStreams, POReply
 from services.relay.contracts.buttons import read_buttons
 from shared import keys
@@ -18,6 +19,17 @@ from shared.schemas import (
 from shared.streams import Fields
 
 _OUTPUTS: Final = OutputStreams(keys.po_output)
+
+
+class SeedOutput(POWorkerOutput, kw_only=True):
+    """The output entry with the bot's ``attachments`` (CONTRACTS.md, "Bot extensions"):
+    a reply may then be files only, with no text."""
+
+    attachments: Any = None
+
+    def __post_init__(self) -> None:
+        if self.reply_text is None and not self.attachments:
+            raise ValueError("no reply text: none of text, content, response, result, raw_output")
 
 
 class SeedContract:
@@ -57,9 +69,11 @@ class SeedContract:
         )
 
     def decode_output(self, fields: Fields) -> POReply:
-        output = decode_entry(fields, POWorkerOutput)
-        buttons = read_buttons(output.buttons, output.request_id) if output.is_final else ()
-        return POReply(output.reply_text, output.is_final, output.request_id, buttons)
+        output = decode_entry(fields, SeedOutput)
+        final = output.is_final
+        buttons = read_buttons(output.buttons, output.request_id) if final else ()
+        files = read_attachments(output.attachments, output.request_id) if final else ()
+        return POReply(output.reply_text, final, output.request_id, buttons, files)
 
     def failed_user(self, fields: Fields) -> int | None:
         return None

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import msgspec
 
+from services.relay.contracts.attachments import read_attachments
 from services.relay.contracts.base import OutputStreams, POReply
 from services.relay.contracts.buttons import read_buttons
 from shared import keys
@@ -112,7 +113,11 @@ class WorkerStreamsContract:
         raw_id = output.get("request_id")
         request_id = raw_id if isinstance(raw_id, str) else None
         buttons = read_buttons(output.get("buttons"), request_id)
-        return POReply(self._text_of(output), True, request_id, buttons)
+        files = read_attachments(output.get("attachments"), request_id)
+        text = self._text_of(output)
+        if files and text is self._generic:
+            text = None  # files with no words: the files are the reply
+        return POReply(text, True, request_id, buttons, files)
 
     def steer_data(self, message: IncomingMessage, request_id: str) -> bytes | None:
         return None  # the wrapper runs one task at a time: a message waits for the last
