@@ -48,6 +48,9 @@ class FileStore:
         self._numbers = itertools.count(1)
         self.downloads: list[str] = []
         """The ``file_path`` of every download served, in order (HEAD requests left out)."""
+        self.cut_downloads_at: int | None = None
+        """Set: every download breaks after this many bytes (the connection closed short of
+        its ``Content-Length``), as a download from a failing Telegram does."""
 
     def add(self, content: bytes, *, kind: str, file_name: str | None = None) -> StoredFile:
         number = next(self._numbers)

@@ -163,8 +163,14 @@ async def _download(fake: FakeTelegram, request: web.Request) -> web.StreamRespo
     if request.method == "HEAD":
         return response
     view = memoryview(stored.content)
-    for start in range(0, len(view), DOWNLOAD_CHUNK):
-        await response.write(view[start : start + DOWNLOAD_CHUNK])
+    cut = fake.files.cut_downloads_at
+    end = len(view) if cut is None else min(cut, len(view))
+    for start in range(0, end, DOWNLOAD_CHUNK):
+        await response.write(view[start : min(start + DOWNLOAD_CHUNK, end)])
+    if end < len(view):
+        if request.transport is not None:
+            request.transport.close()  # short of Content-Length: the client sees it cut
+        return response
     await response.write_eof()
     fake.files.downloads.append(stored.file_path)
     fake.notify()

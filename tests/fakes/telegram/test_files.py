@@ -129,3 +129,18 @@ async def test_a_download_of_a_path_it_never_gave_is_not_found(
     async with http.get(url) as response:
         assert response.status == 404
     assert fake_telegram.files.downloads == []
+
+
+async def test_a_download_cut_short_ends_before_its_length(
+    fake_telegram: FakeTelegram, http: aiohttp.ClientSession
+) -> None:
+    file_id = sent_document(fake_telegram)
+    stored = fake_telegram.files.get(file_id)
+    assert stored is not None
+    fake_telegram.files.cut_downloads_at = 1000
+
+    url = f"{fake_telegram.url}/file/bot{fake_telegram.token}/{stored.file_path}"
+    async with http.get(url) as response:
+        assert response.content_length == len(PDF)
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.fakes.telegram import FakeTelegram
@@ -100,3 +102,20 @@ async def test_healthz_is_200_while_serving(
     async with http.get(files.metrics_url + "/healthz") as response:
         assert response.status == 200
         assert (await response.json())["checks"] == {"listening": "ok"}
+
+
+async def test_a_download_telegram_breaks_mid_way_reaches_the_client_cut_short(
+    files: FilesProcess, fake_telegram: FakeTelegram, http: aiohttp.ClientSession
+) -> None:
+    content = os.urandom(2 * MB)
+    file_id = send_file(fake_telegram, content)
+    fake_telegram.files.cut_downloads_at = MB
+
+    async with http.get(files.link(file_id)) as response:
+        assert response.status == 200
+        assert response.content_length == len(content)
+        # Never a whole-looking body, and no wait for bytes that will not come.
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async with asyncio.timeout(10):
+                await response.read()
+    await files.process.wait_for_event("file_upstream_broke")
