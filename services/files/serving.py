@@ -68,7 +68,8 @@ class FileLinks:
 
     def routes(self) -> list[web.RouteDef]:
         # add_get serves HEAD too (allow_head).
-        return [web.get(PATH_PREFIX + "{file_id}", self.handle)]
+        # Anything under /files/ is a link to check: a tampered path gets 403 too, not 404.
+        return [web.get(PATH_PREFIX + "{file_id:.+}", self.handle)]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]

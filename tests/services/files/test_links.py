@@ -61,6 +61,7 @@ def tampered_expiry(url: str) -> str:
         pytest.param(tampered_expiry, id="a later expiry"),
         pytest.param(lambda url: url.partition("&sig=")[0], id="no signature"),
         pytest.param(lambda url: url.partition("?")[0], id="no query"),
+        pytest.param(lambda url: url.replace("/files/", "/files/x/"), id="a longer path"),
     ],
 )
 async def test_a_tampered_link_gets_403_and_nothing_else(
