@@ -25,6 +25,7 @@ truncated body, never a complete-looking wrong file.
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import time
 from collections.abc import Callable
@@ -116,7 +117,8 @@ class FileLinks:
         self._metrics.request(result)
         elapsed_ms = round((time.monotonic() - started) * 1000)
         if result == "served":
-            await response.write_eof()
+            with contextlib.suppress(OSError):  # a client gone at the very end has it all
+                await response.write_eof()
             log.info("file_served", file_id=file_id, bytes=sent, duration_ms=elapsed_ms)
         else:
             level = log.info if result == "client_gone" else log.warning
@@ -142,7 +144,7 @@ class FileLinks:
                 return "served", sent
             try:
                 await response.write(chunk)
-            except (ConnectionError, OSError):
+            except OSError:  # ConnectionResetError and aiohttp's own kinds of it
                 return "client_gone", sent
             sent += len(chunk)
             self._metrics.sent(len(chunk))
