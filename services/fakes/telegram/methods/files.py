@@ -5,7 +5,8 @@ which the download route (``GET /file/bot<token>/<file_path>``,
 :mod:`..server`) serves. As on the cloud Bot API, a file over the fake's
 ``files.download_limit`` (20 MB) is refused (``file is too big``): it can
 be neither located nor downloaded. Unknown and empty ids are
-``invalid file_id``.
+``invalid file_id`` (Telegram's text for an unknown id; for an empty one a
+guess in its shape).
 """
 
 from __future__ import annotations
