@@ -1,4 +1,4 @@
-# One image carries every process: `docker run IMAGE ingress|relay|notifier`
+# One image carries every process: `docker run IMAGE ingress|relay|notifier|files`
 # (docker-compose.yml runs them). Configuration: environment variables only.
 
 FROM python:3.11-slim AS build

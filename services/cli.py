@@ -49,6 +49,15 @@ COMMANDS = {
         "With PO_CONTRACT=po-service it also delivers the PO service's own messages "
         "(po:proactive) and tells the admins of those it gives up.",
     ),
+    "files": Command(
+        "services.files",
+        "serve the files users send to the PO through signed, expiring links",
+        "Serves GET /files/<file_id>?exp=...&sig=... on FILES_LISTEN (0.0.0.0:8081): "
+        "checks the link's signature (FILES_SIGNING_KEY, required) and expiry, then "
+        "streams the file from the Bot API (getFile, then the download) without ever "
+        "showing the bot's token. A bad or expired link gets 403. Stateless: any number "
+        "can run behind one address (FILES_PUBLIC_URL).",
+    ),
 }
 
 

@@ -4,7 +4,7 @@ Each process makes one ``Metrics(service)`` in its serve function and hands
 it to the components that count; ``shared.health.serve_health`` serves it
 on ``/metrics``. Every ``Metrics`` has a registry of its own (never the
 global default one), so tests can make as many as they like. Every series
-carries ``service`` (``ingress``, ``relay``, ``notifier``); Prometheus adds
+carries ``service`` (``ingress``, ``relay``, ``notifier``, ``files``); Prometheus adds
 ``instance`` from the scrape target, so two relays are told apart without
 a label of ours.
 
@@ -34,7 +34,7 @@ from prometheus_client import (
 
 PREFIX: Final = "telegram_bot_"
 
-Service = Literal["ingress", "relay", "notifier"]
+Service = Literal["ingress", "relay", "notifier", "files"]
 
 RejectReason = Literal["stranger", "no_sender", "auth_unavailable", "malformed", "duplicate"]
 UndeliverableReason = Literal["blocked", "rejected"]

@@ -201,3 +201,20 @@ def test_the_build_context_leaves_out_the_venv_and_the_tests() -> None:
     assert rules[rules.index("*") :][:1] == ["*"], "everything excluded, then allowed back"
     allowed = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "shared", "services"}
+
+
+# --- the files process ---------------------------------------------------------
+
+
+def test_compose_refuses_to_start_without_the_files_signing_key() -> None:
+    # Required by the files process, so by the whole file: the ingress signs with it.
+    environment = environment_of(BOTS["files"])
+    assert re.fullmatch(r"\$\{FILES_SIGNING_KEY:\?[^}$]+\}", environment["FILES_SIGNING_KEY"])
+    assert "FILES_SIGNING_KEY" in COMPOSE["x-common-env"]
+
+
+def test_the_files_process_listens_on_the_port_it_exposes() -> None:
+    files = BOTS["files"]
+    _host, _sep, port = environment_of(files)["FILES_LISTEN"].rpartition(":")
+    assert files["expose"] == [port]
+    assert environment_of(files)["FILES_PUBLIC_URL"].endswith(f"//files:{port}}}")

@@ -4,6 +4,8 @@ A file gets a ``file_id``, a ``file_unique_id`` and a ``file_path`` as on
 Telegram; ``getFile`` and the download route (``/file/bot<token>/<path>``)
 serve them. The cloud Bot API serves downloads up to ``download_limit``
 bytes (20 MB), and ``getFile`` refuses a bigger file ("file is too big").
+Every download served is recorded in ``downloads`` (its ``file_path``), so a
+test can tell a file that was fetched from one that never was.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class FileStore:
         self._by_id: dict[str, StoredFile] = {}
         self._by_path: dict[str, StoredFile] = {}
         self._numbers = itertools.count(1)
+        self.downloads: list[str] = []
+        """The ``file_path`` of every download served, in order (HEAD requests left out)."""
+        self.cut_downloads_at: int | None = None
+        """Set: every download breaks after this many bytes (the connection closed short of
+        its ``Content-Length``), as a download from a failing Telegram does."""
 
     def add(self, content: bytes, *, kind: str, file_name: str | None = None) -> StoredFile:
         number = next(self._numbers)

@@ -1,12 +1,16 @@
 """The fake's web app: the Bot API at ``/bot<token>/<method>``, routed to the methods.
 
 A call is recorded from the moment it arrives; a scripted failure, if one
-matches, answers instead of (or before) the method's handler.
+matches, answers instead of (or before) the method's handler. Files are
+downloaded at ``/file/bot<token>/<file_path>`` (the path ``getFile`` gave),
+streamed in chunks as Telegram's file server does; a wrong token or an
+unknown path is Telegram's JSON 404.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -36,8 +40,12 @@ def make_app(fake: FakeTelegram, routes: Sequence[web.AbstractRouteDef]) -> web.
     async def bot_api(request: web.Request) -> web.StreamResponse:
         return await _answer(fake, request)
 
+    async def download(request: web.Request) -> web.StreamResponse:
+        return await _download(fake, request)
+
     app = web.Application(middlewares=[control_errors], client_max_size=MAX_REQUEST_BYTES)
     app.router.add_route("*", "/bot{token}/{method}", bot_api)
+    app.router.add_get("/file/bot{token}/{file_path:.+}", download)
     app.router.add_routes(ControlApi(fake).routes())
     app.router.add_routes(routes)
     app.router.add_route("*", "/{tail:.*}", _not_found)
@@ -146,6 +154,37 @@ async def _read_params(request: web.Request) -> Params:
             else:
                 params[key] = value
     return Params(params, files)
+
+
+DOWNLOAD_CHUNK = 64 * 1024
+
+
+async def _download(fake: FakeTelegram, request: web.Request) -> web.StreamResponse:
+    """A file's bytes, in chunks, with its length and a type guessed from its path."""
+    stored = fake.files.at(request.match_info["file_path"])
+    if request.match_info["token"] != fake.token or stored is None:
+        return json_response(404, not_found().body())
+    content_type, _encoding = mimetypes.guess_type(stored.file_path)
+    response = web.StreamResponse(
+        headers={"Content-Type": content_type or "application/octet-stream"}
+    )
+    response.content_length = stored.size
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    view = memoryview(stored.content)
+    cut = fake.files.cut_downloads_at
+    end = len(view) if cut is None else min(cut, len(view))
+    for start in range(0, end, DOWNLOAD_CHUNK):
+        await response.write(view[start : min(start + DOWNLOAD_CHUNK, end)])
+    if end < len(view):
+        if request.transport is not None:
+            request.transport.close()  # short of Content-Length: the client sees it cut
+        return response
+    await response.write_eof()
+    fake.files.downloads.append(stored.file_path)
+    fake.notify()
+    return response
 
 
 async def _not_found(request: web.Request) -> web.StreamResponse:

@@ -5,7 +5,7 @@ of its group (or a new module imported here); it gets the fake and the
 call's :class:`Params`, returns the ``result`` and raises ``ApiError``.
 """
 
-from . import bot, callbacks, media, messages, reactions, updates
+from . import bot, callbacks, files, media, messages, reactions, updates
 from .registry import METHODS, Handler, MethodSpec, bot_method
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "bot",
     "bot_method",
     "callbacks",
+    "files",
     "media",
     "messages",
     "reactions",

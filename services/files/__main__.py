@@ -1,0 +1,3 @@
+from services.cli import main_for
+
+main_for("files")
