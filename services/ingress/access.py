@@ -9,6 +9,9 @@ is about to be told):
 - ``open``: the rejection, its text unchanged, with the inline button
   "🙋 Запросить доступ" (``ar1:ask``) instead of the keyboard removal;
 - ``denied`` (a denial's cooldown runs): the rejection as before, no button;
+- ``keyboard`` (the chat has a keyboard session: a user just removed): the
+  rejection as before, which takes the keyboard away (a message carries
+  one markup); the session ends there, so the next rejection has the button;
 - ``pending`` (they asked already): instead of the rejection, "your request
   is still pending", at most once per ``REMINDER_S`` (an outbox ``Mark`` on
   ``bot:access:reminded:{id}``, set only as it goes out, so replicas agree).
@@ -54,7 +57,7 @@ log = get_logger(__name__)
 
 DECISION_PREFIX: Final = "ar1:"
 
-Standing = Literal["open", "pending", "denied", "unknown"]
+Standing = Literal["open", "pending", "denied", "keyboard", "unknown"]
 
 
 class AccessDesk:
@@ -100,6 +103,14 @@ class AccessDesk:
                 "access_state_unavailable", telegram_id=telegram_id, error=type(exc).__name__
             )
             return "unknown"
+
+    async def keyboard_removed(self, telegram_id: int) -> None:
+        try:
+            await self.store.keyboard_removed(telegram_id)
+        except RedisError as exc:
+            log.warning(
+                "access_state_unavailable", telegram_id=telegram_id, error=type(exc).__name__
+            )
 
     async def remember(self, event: TelegramObject, telegram_id: int) -> None:
         """Keep a stranger's first words (one not told this time: they may still ask)."""

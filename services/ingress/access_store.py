@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 import msgspec
 import redis.asyncio as aioredis
 
+from services.ingress.keyboard_sessions import session_key
 from shared.access import records
 from shared.access.records import AccessOutcome, AccessRequest
 from shared.connections import text
@@ -132,8 +133,9 @@ class AccessStore:
 
     async def stranger_state(
         self, telegram_id: int, first_message: str | None
-    ) -> Literal["open", "pending", "denied"]:
-        """Whether a stranger may ask (``open``), has asked, or was denied; one round trip.
+    ) -> Literal["open", "pending", "denied", "keyboard"]:
+        """Whether a stranger may ask (``open``), has asked, was denied, or still has the
+        quick-action keyboard in their chat (a user just removed); one round trip.
 
         ``first_message`` (already trimmed) is kept unless one is kept already.
         """
@@ -144,10 +146,18 @@ class AccessStore:
                 )
             pipe.exists(records.by_user_key(telegram_id))
             pipe.exists(records.denied_key(telegram_id))
-            *_, pending, denied = await pipe.execute()
+            # A private chat's id is its user's.
+            pipe.exists(session_key(telegram_id))
+            *_, pending, denied, keyboard = await pipe.execute()
         if pending:
             return "pending"
-        return "denied" if denied else "open"
+        if denied:
+            return "denied"
+        return "keyboard" if keyboard else "open"
+
+    async def keyboard_removed(self, telegram_id: int) -> None:
+        """The rejection took the keyboard away: the next one may offer the button."""
+        await self._redis.delete(session_key(telegram_id))
 
     async def remember_first_message(self, telegram_id: int, first_message: str) -> None:
         await self._redis.set(

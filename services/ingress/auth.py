@@ -194,9 +194,14 @@ class AuthMiddleware(BaseMiddleware):
                 await self._tell(data, self._texts.access_request_pending, mark=mark)
             return
         log.info("user_rejected", telegram_id=telegram_id, notified=notify)
-        if notify:
-            markup = access.ask_markup if access is not None and standing == "open" else None
-            await self._tell(data, self._rejection(telegram_id), markup or REMOVE_KEYBOARD)
+        if not notify:
+            return
+        if access is not None and standing == "open":
+            await self._tell(data, self._rejection(telegram_id), access.ask_markup)
+            return
+        await self._tell(data, self._rejection(telegram_id), REMOVE_KEYBOARD)
+        if access is not None and standing == "keyboard":
+            await access.keyboard_removed(telegram_id)
 
     async def _tell(
         self,

@@ -18,7 +18,7 @@ from services.ingress.access_store import first_message_key
 from shared.access import records
 from shared.connections import text, texts
 from shared.texts import RU
-from tests.services.ingress.conftest import STRANGER, RunningIngress, StartIngress, handled
+from tests.services.ingress.conftest import KNOWN, STRANGER, RunningIngress, StartIngress, handled
 from tests.services.ingress.test_auth import rejection
 from tests.services.ingress.test_callbacks import inline_keyboard, press
 
@@ -193,3 +193,23 @@ async def test_with_access_requests_off_the_rejection_is_exactly_todays(
     assert await redis.keys(f"{records.PREFIX}*") == []
     assert await redis.exists(records.AUDIT) == 0
     assert [r for r in fake_api.requests if r.method != "GET"] == []
+
+
+async def test_a_removed_user_loses_the_keyboard_first_and_is_offered_the_button_next_time(
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    known_user: dict[str, Any],
+    running: RunningIngress,
+) -> None:
+    await write(fake_telegram, "/start", chat_id=KNOWN)  # the quick-action keyboard shown
+    fake_api.users.remove(known_user)
+    running.clock.advance(61)  # past AUTH_CACHE_TTL_S
+
+    await write(fake_telegram, "hello", chat_id=KNOWN)
+    assert sent_markup(fake_telegram, KNOWN) == {"remove_keyboard": True}
+    assert fake_telegram.chat(KNOWN).keyboard is None
+    running.clock.advance(61)  # the stranger may be told again
+    await write(fake_telegram, "hello?", chat_id=KNOWN)
+
+    assert fake_telegram.chat(KNOWN).texts[-2:] == [rejection(KNOWN), rejection(KNOWN)]
+    assert inline_keyboard(fake_telegram.chat(KNOWN).sent[-1]) == ASK_BUTTON
