@@ -179,7 +179,7 @@ class AuthMiddleware(BaseMiddleware):
                 await access.remember(event, telegram_id)
             return
         standing: Standing = "unknown"
-        if access is not None:
+        if access is not None and chat is not None:
             standing = await access.standing(event, telegram_id)
         notify = self._rejections.tell(telegram_id)
         if notify:

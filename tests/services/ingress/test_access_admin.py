@@ -192,6 +192,28 @@ async def test_a_press_by_a_non_admin_is_refused_and_writes_nothing(
     assert await refusals(redis) == ["not_admin", "not_admin"]
 
 
+async def test_a_strangers_press_on_a_card_is_rejected_like_any_strangers_update(
+    fake_telegram: FakeTelegram, fake_api: FakeApi, redis: aioredis.Redis, rid: str
+) -> None:
+    intruder = STRANGER + 1
+
+    assert await approve(fake_telegram, rid, admin=intruder) == RU.access_denied
+
+    assert user_writes(fake_api) == []
+    assert (await request_hash(redis, rid))["status"] == "pending"
+
+
+async def test_a_known_user_pressing_the_request_button_is_told_they_have_access(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, running: RunningIngress
+) -> None:
+    shown = card(fake_telegram, KNOWN, "unused")
+
+    answer = await press(fake_telegram, shown, records.ASK_DATA, chat_id=KNOWN)
+
+    assert answer == RU.access_request_known
+    assert await redis.exists(records.by_user_key(KNOWN)) == 0
+
+
 async def test_an_admin_removed_after_the_card_was_sent_is_refused(
     fake_telegram: FakeTelegram, fake_api: FakeApi, redis: aioredis.Redis, rid: str
 ) -> None:
