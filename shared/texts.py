@@ -126,6 +126,30 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """Dead-letter reason -> its wording, with ``{deliveries}`` and ``{error}``; an unknown
     reason is shown as written."""
 
+    # --- access requests (issue 17; ingress): plain text, no formatting
+    access_request_button: str
+    """The stranger's inline button under the rejection (private chats only)."""
+    access_request_sent: str
+    access_request_pending: str
+    """The reminder while a request waits (at most once an hour); also a repeated press's answer."""
+    access_request_cooldown: str
+    """A press while a denial's cooldown runs (a callback answer: at most 200 characters)."""
+    access_request_known: str
+    """The request button pressed by someone who has access already."""
+    access_decision_approved: str
+    access_decision_denied: str
+    """Callback answers to the admin who decided."""
+    access_decided: str
+    """A press on a request decided already: ``{outcome}`` (``access_outcome``)."""
+    access_outcome: dict[str, str]
+    """``approved``/``denied``/``expired`` -> who and when: ``{name}``, ``{time}`` (HH:MM UTC)."""
+    access_in_progress: str
+    """Another admin's approval of this request is under way: ``{name}``."""
+    access_not_admin: str
+    access_unknown_request: str
+    access_approve_failed: str
+    """The API did not create the user: the request is pending again."""
+
 
 _HELP_INTRO = (
     "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
@@ -313,6 +337,25 @@ RU = Texts(
         "malformed": "запись в po:proactive некорректна ({error})",
         "trimmed": "запись удалена из po:proactive до доставки",
     },
+    access_request_button="🙋 Запросить доступ",
+    access_request_sent="Запрос отправлен администраторам. Я напишу, когда его рассмотрят.",
+    access_request_pending="Ваш запрос ещё рассматривается",
+    access_request_cooldown="Ваш запрос был отклонён. Повторить его пока нельзя.",
+    access_request_known="Доступ у вас уже есть.",
+    access_decision_approved="✅ Одобрено",
+    access_decision_denied="❌ Отклонено",
+    access_decided="Уже решено: {outcome}",
+    access_outcome={
+        "approved": "✅ {name}, {time}",
+        "denied": "❌ {name}, {time}",
+        "expired": "истёк",
+    },
+    access_in_progress="Запрос уже одобряет {name}",
+    access_not_admin="Решать запросы доступа могут только администраторы.",
+    access_unknown_request="Такого запроса нет.",
+    access_approve_failed=(
+        "Не удалось создать пользователя: API не ответил. Запрос ждёт, попробуйте ещё раз."
+    ),
 )
 
 _LANGUAGES = {"ru": RU}

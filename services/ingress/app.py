@@ -33,6 +33,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
 from services.ingress import buttons, callbacks, chat, commands, conversation, groups, po_buttons
+from services.ingress.access import AccessDesk
+from services.ingress.access_setup import access_desk, access_routers
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit, Rejections
 from services.ingress.backend import IngressApi
 from services.ingress.courier import Courier
@@ -69,6 +71,7 @@ def build_dispatcher(
     metrics: Metrics | None = None,
     *,
     presses: po_buttons.ButtonPresses,
+    access: AccessDesk | None = None,
 ) -> Dispatcher:
     # No FSM: nothing here has conversation state, and it costs time per update.
     # No outbox and no keyboards here: each update brings its own, bound to
@@ -81,7 +84,9 @@ def build_dispatcher(
         disable_fsm=True,
         name="ingress",
     )
-    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics))
+    if access is not None:
+        dp["access"] = access  # ACCESS_REQUESTS (``access``, ``access_admin``)
+    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics, access))
     chat.register(dp, texts)
     dp.include_routers(
         # Before the quick commands: their last handler takes any command left.
@@ -90,6 +95,7 @@ def build_dispatcher(
         buttons.router(texts),
         # Before ``callbacks``: its last handler refuses whatever is left.
         po_buttons.router(),
+        *access_routers(access),
         callbacks.router(),
         groups.router(),
     )
@@ -156,8 +162,9 @@ class Ingress:
                 keyboards = KeyboardSessions(texts, clock=clock)
                 state = ConversationState(redis)
                 presses = po_buttons.ButtonPresses(redis)
+                desk = access_desk(settings, redis, directory, texts)
                 dp = build_dispatcher(
-                    api, directory, rejections, state, texts, metrics, presses=presses
+                    api, directory, rejections, state, texts, metrics, presses=presses, access=desk
                 )
                 intake = Intake(
                     redis,
