@@ -42,6 +42,10 @@ class AccessExpiry:
             except RedisError as exc:
                 log.warning("access_expiry_redis_error", error=type(exc).__name__)
                 wait_s = ERROR_PAUSE_S
+            except Exception:
+                # A bug must not stop the notifier's other work; the next sweep tries again.
+                log.exception("access_expiry_failed")
+                wait_s = ERROR_PAUSE_S
             await pause(stop, wait_s)
 
     async def sweep(self) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from services.fakes.api import FakeApi
 from services.fakes.telegram import Failure, FakeTelegram
@@ -57,7 +58,8 @@ async def access_notifier(
     start_service: StartService, name: str = "notifier-a", **env: str
 ) -> ServiceProcess:
     """A notifier (ADMIN from the API, ENV_ADMIN from the environment) with access requests."""
-    process = start_notifier(start_service, name, **{"ACCESS_REQUEST_TTL_S": A_DECADE, **env})
+    env = {"ACCESS_REQUESTS": "true", "ACCESS_REQUEST_TTL_S": A_DECADE, **env}
+    process = start_notifier(start_service, name, **env)
     await process.wait_for_event("notifier_started", timeout=30)
     return process
 
@@ -91,12 +93,12 @@ async def make_request(
     return request
 
 
-def hash_fields(request: AccessRequest) -> dict[str, str]:
+def hash_fields(request: AccessRequest) -> dict[FieldT, EncodableT]:
     return {k: str(v) for k, v in msgspec.structs.asdict(request).items()}
 
 
 async def stored(redis: aioredis.Redis, rid: str) -> dict[str, str]:
-    raw: dict[bytes, bytes] = await redis.hgetall(request_key(rid))  # type: ignore[misc]
+    raw: dict[Any, Any] = await redis.hgetall(request_key(rid))
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
