@@ -22,6 +22,7 @@ from services.fakes.telegram import Failure, FakeTelegram
 from services.fakes.telegram.flood import FloodLimits
 from services.fakes.telegram.records import Call
 from shared.access.records import (
+    AUDIT,
     OPEN,
     OUTCOMES,
     QUEUE,
@@ -142,6 +143,12 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 20) 
         await asyncio.sleep(0.02)
 
 
+async def audited(redis: aioredis.Redis, event: str) -> list[dict[str, str]]:
+    entries: Any = await redis.xrange(AUDIT)
+    found = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+    return [entry for entry in found if entry["event"] == event]
+
+
 def events(process: ServiceProcess, name: str) -> list[dict[str, Any]]:
     return [event for event in process.events() if event.get("event") == name]
 
@@ -184,6 +191,8 @@ async def test_each_admin_gets_one_card_with_the_request_in_plain_text_and_two_b
     assert await card_ids(redis, request.rid) == {
         str(admin): cards(fake_telegram, admin)[0]["message_id"] for admin in (ADMIN, ENV_ADMIN)
     }
+    (sent,) = await audited(redis, "access_cards_sent")
+    assert (sent["rid"], sent["telegram_id"], sent["admins"]) == (request.rid, str(STRANGER), "2")
 
 
 def _to(call: Call, chat_id: int) -> bool:

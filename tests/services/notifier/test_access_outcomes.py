@@ -16,7 +16,6 @@ import redis.asyncio as aioredis
 from services.fakes.api import FakeApi
 from services.fakes.telegram import Failure, FakeTelegram
 from shared.access.records import (
-    AUDIT,
     OPEN,
     OUTCOMES,
     OUTCOMES_GROUP,
@@ -33,6 +32,7 @@ from tests.processes import ServiceProcess
 from tests.services.notifier.test_access_cards import (
     STRANGER,
     access_notifier,
+    audited,
     card_ids,
     cards,
     events,
@@ -133,12 +133,6 @@ async def wait_for_events(process: ServiceProcess, name: str, count: int) -> Non
 async def outcomes_pending(redis: aioredis.Redis) -> int:
     summary: Any = await redis.xpending(OUTCOMES, OUTCOMES_GROUP)
     return int(summary["pending"])
-
-
-async def audited(redis: aioredis.Redis, event: str) -> list[dict[str, str]]:
-    entries: Any = await redis.xrange(AUDIT)
-    found = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
-    return [entry for entry in found if entry["event"] == event]
 
 
 async def test_an_approval_tells_the_stranger_once_with_the_keyboard_and_edits_both_cards(
