@@ -125,6 +125,27 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     proactive_alert_reason: dict[str, str]
     """Dead-letter reason -> its wording, with ``{deliveries}`` and ``{error}``; an unknown
     reason is shown as written."""
+    # --- notifier: access requests (issue 17). Plain text: names and the stranger's
+    # words are shown exactly as written.
+    access_card: str
+    """An admin's card: ``{name}``, ``{username}``, ``{telegram_id}``, ``{language}``,
+    ``{requested}`` (``access_card_time``) and the stranger's ``{first_message}``."""
+    access_card_none: str
+    """An empty field of the card (no username, no language, no first message)."""
+    access_card_time: str
+    """A moment as the card shows it, in UTC: ``strftime`` codes."""
+    access_card_approve: str
+    access_card_deny: str
+    access_card_approved: str
+    """Added to the card once decided: ``{name}`` of the admin, ``{time}``."""
+    access_card_denied: str
+    access_card_expired: str
+    access_granted_notice: str
+    """To the stranger, with the quick-action keyboard, once approved."""
+    access_denied_notice: str
+    """To the stranger, once, when an admin denied the request."""
+    access_expired_notice: str
+    """To the stranger, once, when nobody decided within ``ACCESS_REQUEST_TTL_S``."""
 
     # --- access requests (issue 17; ingress): plain text, no formatting
     access_request_button: str
@@ -355,6 +376,35 @@ RU = Texts(
     access_unknown_request="Такого запроса нет.",
     access_approve_failed=(
         "Не удалось создать пользователя: API не ответил. Запрос ждёт, попробуйте ещё раз."
+    ),
+    access_card=(
+        "🙋 Запрос доступа\n"
+        "Имя: {name}\n"
+        "Username: {username}\n"
+        "Telegram ID: {telegram_id}\n"
+        "Язык: {language}\n"
+        "Запрошено: {requested}\n"
+        "Первое сообщение:\n"
+        "{first_message}"
+    ),
+    access_card_none="—",
+    access_card_time="%d.%m.%Y %H:%M UTC",
+    access_card_approve="✅ Одобрить",
+    access_card_deny="❌ Отклонить",
+    access_card_approved="✅ Одобрено: {name}, {time}",
+    access_card_denied="❌ Отклонено: {name}, {time}",
+    access_card_expired="⌛ Запрос истёк",
+    access_granted_notice=(
+        "Доступ открыт. Теперь ваши сообщения уходят ассистенту; то, что вы писали "
+        "до одобрения, не передано — напишите ещё раз. Кнопки под полем ввода — "
+        "быстрые действия."
+    ),
+    access_denied_notice=(
+        "К сожалению, администратор отклонил ваш запрос доступа. Спасибо за понимание."
+    ),
+    access_expired_notice=(
+        "Ваш запрос доступа истёк: администраторы не успели его рассмотреть. "
+        "Если доступ всё ещё нужен, напишите мне, и я предложу отправить запрос снова."
     ),
 )
 

@@ -41,10 +41,10 @@ from aiogram.types import CallbackQuery
 from redis.exceptions import RedisError
 
 from services.ingress.access import DECISION_PREFIX, AccessDesk
-from services.ingress.access_store import MISSING, AuditEntry, Claim, Decided, iso, now_ms
+from services.ingress.access_store import MISSING, Claim, Decided, now_ms
 from services.ingress.callbacks import answer_query
 from shared.access import records
-from shared.access.records import AccessRequest
+from shared.access.records import AccessRequest, AuditEntry
 from shared.api import ApiClient, ApiError
 from shared.log import get_logger
 from shared.schemas import NewUser
@@ -145,7 +145,7 @@ async def _approve(
         await access.store.audit(
             AuditEntry(
                 event="access_approve_failed",
-                at=iso(now_ms()),
+                at_ms=now_ms(),
                 by=admin,
                 rid=request.rid,
                 telegram_id=request.telegram_id,
@@ -208,7 +208,7 @@ async def _refuse(
     log.info("access_refused", by=presser, rid=rid or None, reason=reason)
     try:
         await access.store.audit(
-            AuditEntry(event="access_refused", at=iso(now_ms()), by=presser, rid=rid, reason=reason)
+            AuditEntry(event="access_refused", at_ms=now_ms(), by=presser, rid=rid, reason=reason)
         )
     except RedisError as exc:
         log.warning("access_audit_failed", error=type(exc).__name__)

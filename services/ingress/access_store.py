@@ -26,7 +26,6 @@ appended by :meth:`AccessStore.audit`.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import msgspec
@@ -34,7 +33,7 @@ import redis.asyncio as aioredis
 
 from services.ingress.keyboard_sessions import session_key
 from shared.access import records
-from shared.access.records import AccessOutcome, AccessRequest
+from shared.access.records import AccessOutcome, AccessRequest, AuditEntry
 from shared.connections import text
 from shared.log import get_logger
 from shared.scripts import register
@@ -57,24 +56,6 @@ Asked = Literal["created", "pending", "denied"]
 def first_message_key(telegram_id: int) -> str:
     """string: the first thing a stranger wrote, trimmed (``FIRST_MESSAGE_TTL_S``)."""
     return f"{records.PREFIX}first:{telegram_id}"
-
-
-class AuditEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A ``bot:audit`` entry (``data`` JSON): who did what to which request, and when.
-
-    Never a message text. ``telegram_id`` is the stranger the request is for
-    (0: not known, for a forged press); ``by`` who acted (the stranger for
-    a request, the admin for a decision or a refused press).
-    """
-
-    event: str
-    """``access_requested``, ``access_approved``, ``access_denied``,
-    ``access_approve_failed``, ``access_refused``."""
-    at: str
-    by: int
-    rid: str = ""
-    telegram_id: int = 0
-    reason: str = ""
 
 
 class Decided(msgspec.Struct, frozen=True):
@@ -100,10 +81,6 @@ _encoder = msgspec.json.Encoder()
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 class AccessStore:
@@ -174,7 +151,7 @@ class AccessStore:
             flat += [name, value]
         audit = AuditEntry(
             event="access_requested",
-            at=iso(request.created_ms),
+            at_ms=request.created_ms,
             by=request.telegram_id,
             rid=request.rid,
             telegram_id=request.telegram_id,
@@ -250,7 +227,7 @@ class AccessStore:
         )
         audit = AuditEntry(
             event="access_approved",
-            at=iso(decided),
+            at_ms=decided,
             by=admin_id,
             rid=request.rid,
             telegram_id=request.telegram_id,
@@ -289,7 +266,7 @@ class AccessStore:
         )
         audit = AuditEntry(
             event="access_denied",
-            at=iso(decided),
+            at_ms=decided,
             by=admin_id,
             rid=request.rid,
             telegram_id=request.telegram_id,

@@ -107,6 +107,31 @@ class AccessOutcome(msgspec.Struct, kw_only=True):
     """``approved``: the quick-action keyboard (reply_markup JSON) the stranger now gets."""
 
 
+class AuditEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A ``bot:audit`` entry (field ``data``, JSON): who did what to which request, and when.
+
+    Never a message text. ``telegram_id`` is the stranger the request is for
+    (0: not known, for a forged press); ``by`` the person who acted (the
+    stranger for a request, the admin for a decision or a refused press; 0
+    for the bot's own steps: cards sent, outcomes delivered, expiry), and
+    ``process`` the notifier that took such a step.
+    """
+
+    event: str
+    """``access_requested``, ``access_approved``, ``access_denied``, ``access_approve_failed``,
+    ``access_refused`` (ingress); ``access_cards_sent``, ``access_outcome_delivered``,
+    ``access_expired`` (notifier)."""
+    at_ms: int
+    """When, in ms since the epoch (Redis's clock where a script writes it)."""
+    by: int = 0
+    rid: str = ""
+    telegram_id: int = 0
+    reason: str = ""
+    process: str = ""
+    details: dict[str, str | int] = msgspec.field(default_factory=dict)
+    """What else the step knows (how many cards, the decision delivered...)."""
+
+
 request_decoder: Final = msgspec.json.Decoder(AccessRequest)
 outcome_decoder: Final = msgspec.json.Decoder(AccessOutcome)
 encoder: Final = msgspec.json.Encoder()

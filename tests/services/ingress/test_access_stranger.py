@@ -113,9 +113,9 @@ async def test_a_press_opens_one_pending_request_with_the_strangers_details(
     assert texts(await redis.zrange(records.QUEUE, 0, -1)) == [rid]
     assert texts(await redis.zrange(records.OPEN, 0, -1)) == [rid]
     (requested,) = await audit(redis)
-    assert requested | {"at": None} == {
+    assert requested | {"at_ms": None} == {
         "event": "access_requested",
-        "at": None,
+        "at_ms": None,
         "by": STRANGER,
         "rid": rid,
         "telegram_id": STRANGER,
