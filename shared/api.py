@@ -35,7 +35,7 @@ import msgspec
 from yarl import URL
 
 from shared.log import get_logger
-from shared.schemas import Project, Server, Task, User
+from shared.schemas import NewUser, Project, Server, Task, User
 from shared.settings import Secret
 
 log = get_logger(__name__)
@@ -46,6 +46,8 @@ _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 # strict=False: a number sent as a string ("42") still decodes.
 _users_decoder = msgspec.json.Decoder(list[User], strict=False)
+_user_decoder = msgspec.json.Decoder(User, strict=False)
+_encoder = msgspec.json.Encoder()
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
@@ -142,6 +144,28 @@ class ApiClient:
     async def list_tasks(self, telegram_id: int, status: str = "running") -> list[Task]:
         return await self._list("/api/tasks/", {"status": status}, telegram_id, Task)
 
+    async def create_user(self, new: NewUser, *, by: int) -> User:
+        """Create ``new`` (``POST /api/users/``) as the admin whose Telegram id is ``by``.
+
+        A user with that Telegram id already there (409) counts as done: that
+        user is returned. So a retry after a lost answer, or two admins
+        approving at once, never fails.
+        """
+        path = "/api/users/"
+        status, body = await self._request(
+            "POST", path, {}, by, body=_encoder.encode(new), allowed=(409,)
+        )
+        if status == 409:
+            existing = await self.find_user(new.telegram_id)
+            if existing is None:
+                raise ApiBadResponse(f"POST {path}: 409, yet no such user", status=status)
+            return existing
+        try:
+            return _user_decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            log.warning("api_bad_body", path=path, error=str(exc))
+            raise ApiBadResponse(f"POST {path}: expected the user object") from None
+
     # --- HTTP ----------------------------------------------------------------
 
     async def _list(
@@ -158,40 +182,65 @@ class ApiClient:
         *,
         allowed: Collection[int] = (),
     ) -> tuple[int, bytes]:
-        """GET ``path``, following same-origin redirects; return the final status and body.
+        """GET ``path``; see :meth:`_request`."""
+        return await self._request("GET", path, query, telegram_id, allowed=allowed)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        telegram_id: int | None,
+        *,
+        body: bytes | None = None,
+        allowed: Collection[int] = (),
+    ) -> tuple[int, bytes]:
+        """``method`` ``path``, following same-origin redirects; the final status and body.
 
         A status in ``allowed`` (404 for "no such user") is returned, not raised.
         """
+        what = f"{method} {path}"
+        headers = self._headers(telegram_id)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
             # One deadline for the whole exchange, redirect hops and body included.
             async with asyncio.timeout(self._timeout):
-                status, body = await self._follow(path, query, self._headers(telegram_id))
+                status, answer = await self._follow(method, path, query, headers, body)
         except TimeoutError:
-            log.warning("api_timeout", path=path, timeout_s=self._timeout)
-            raise ApiUnavailable(f"GET {path}: no answer within {self._timeout:g} s") from None
+            log.warning("api_timeout", path=path, method=method, timeout_s=self._timeout)
+            raise ApiUnavailable(f"{what}: no answer within {self._timeout:g} s") from None
         except aiohttp.ClientError as exc:
             # The exception text can hold the full URL; the class name is enough.
-            log.warning("api_unreachable", path=path, error=type(exc).__name__)
-            raise ApiUnavailable(f"GET {path}: {type(exc).__name__}") from None
-        return _check_status(path, status, allowed=allowed), body
+            log.warning("api_unreachable", path=path, method=method, error=type(exc).__name__)
+            raise ApiUnavailable(f"{what}: {type(exc).__name__}") from None
+        return _check_status(what, status, allowed=allowed), answer
 
     async def _follow(
-        self, path: str, query: dict[str, str], headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes | None,
     ) -> tuple[int, bytes]:
         session = self._require_session()
         url = self._url(path).update_query(query) if query else self._url(path)
         for _hop in range(self._max_redirects + 1):
-            async with session.get(url, headers=headers, allow_redirects=False) as response:
+            # 307 and 308 keep the method and body, as FastAPI's slash redirects expect.
+            async with session.request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            ) as response:
                 if response.status not in _REDIRECTS:
                     return response.status, await response.read()
-                url = self._redirect_target(path, url, response)
+                url = self._redirect_target(f"{method} {path}", url, response)
         log.warning("api_too_many_redirects", path=path, limit=self._max_redirects)
-        raise ApiBadResponse(f"GET {path}: more than {self._max_redirects} redirects")
+        raise ApiBadResponse(f"{method} {path}: more than {self._max_redirects} redirects")
 
-    def _redirect_target(self, path: str, url: URL, response: aiohttp.ClientResponse) -> URL:
+    def _redirect_target(self, what: str, url: URL, response: aiohttp.ClientResponse) -> URL:
         location = response.headers.get("Location")
         if not location:
-            raise ApiBadResponse(f"GET {path}: redirect without Location", status=response.status)
+            raise ApiBadResponse(f"{what}: redirect without Location", status=response.status)
         try:
             target = url.join(URL(location))
             same_origin = _origin(target) == _origin(self._base)
@@ -199,9 +248,9 @@ class ApiClient:
             same_origin = False
         if not same_origin:
             # Following it would hand the internal key to someone else.
-            log.warning("api_redirect_refused", path=path)
+            log.warning("api_redirect_refused", path=what.partition(" ")[2])
             raise ApiBadResponse(
-                f"GET {path}: redirect to another origin refused", status=response.status
+                f"{what}: redirect to another origin refused", status=response.status
             )
         return target
 
@@ -228,16 +277,20 @@ def _origin(url: URL) -> tuple[str, str | None, int | None]:
     return url.scheme.lower(), url.host, url.port  # .port fills in the scheme's default
 
 
-def _check_status(path: str, status: int, *, allowed: Collection[int]) -> int:
+def _check_status(what: str, status: int, *, allowed: Collection[int]) -> int:
+    """``status`` if it is a success or ``allowed``; else the ``ApiError`` it means.
+
+    ``what`` is the request as ``"GET /api/users/"``."""
     if 200 <= status < 300 or status in allowed:
         return status
+    path = what.partition(" ")[2]
     if status >= 500:
         log.warning("api_server_error", path=path, status=status)
-        raise ApiUnavailable(f"GET {path}: HTTP {status}", status=status)
+        raise ApiUnavailable(f"{what}: HTTP {status}", status=status)
     if status == 403:
-        raise ApiForbidden(f"GET {path}: forbidden", status=status)
+        raise ApiForbidden(f"{what}: forbidden", status=status)
     log.warning("api_unexpected_status", path=path, status=status)
-    raise ApiBadResponse(f"GET {path}: unexpected HTTP {status}", status=status)
+    raise ApiBadResponse(f"{what}: unexpected HTTP {status}", status=status)
 
 
 def _decoder(type_: type[T]) -> msgspec.json.Decoder[T]:

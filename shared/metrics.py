@@ -47,6 +47,7 @@ StreamKind = Literal[
     "provisioner_results",
     "po_proactive",
     "po_proactive_dead",
+    "access_outcomes",
 ]
 ProactiveDropReason = Literal["chat_unknown", "blocked", "too_old"]
 ControlAction = Literal["stop", "stop_idle", "restart"]

@@ -269,6 +269,16 @@ class User(msgspec.Struct, kw_only=True):
     is_admin: bool = False
 
 
+class NewUser(msgspec.Struct, kw_only=True):
+    """The body of ``POST /api/users/`` (CONTRACTS.md, "onboarding routes")."""
+
+    telegram_id: int
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    is_admin: bool = False
+
+
 class ProjectConfig(msgspec.Struct, kw_only=True):
     description: str | None = None
     repo_url: str | None = None

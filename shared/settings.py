@@ -75,6 +75,15 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Where the PO reaches the ``files`` process: the base of every file link."""
     files_link_ttl_s: int = 24 * 60 * 60
     """How long a file link works after the message was received."""
+    access_requests: bool = True
+    """Strangers may ask for access with a button; admins approve with one tap (ingress,
+    notifier). False: a stranger is only told the rejection, as before."""
+    access_request_ttl_s: int = 7 * 24 * 60 * 60
+    """A request nobody decided expires this long after it was made."""
+    access_request_cooldown_s: int = 7 * 24 * 60 * 60
+    """A denied stranger may ask again only this long after the denial."""
+    access_requests_per_hour: int = 20
+    """New requests' cards sent to admins per hour in all; the rest wait, in order."""
 
     def __post_init__(self) -> None:
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))
@@ -93,7 +102,14 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
         # when the budget is built, too late for one clear line at start).
         if not self.telegram_rate_global_per_s >= 1:
             raise ValueError("telegram_rate_global_per_s: must be at least 1")
-        require_positive(self, "telegram_rate_chat_per_s", "files_link_ttl_s")
+        require_positive(
+            self,
+            "telegram_rate_chat_per_s",
+            "files_link_ttl_s",
+            "access_request_ttl_s",
+            "access_request_cooldown_s",
+            "access_requests_per_hour",
+        )
         _require_url("files_public_url", self.files_public_url, ("http", "https"))
         key = self.files_signing_key
         if key is not None and len(key.reveal().encode()) < MIN_KEY_BYTES:

@@ -142,6 +142,51 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """The same for a file with no name: ``{number}``, its place in the reply (from 1)."""
     attachment_buttons: str
     """Carries the PO's buttons when a reply ends with an album (an album cannot)."""
+    # --- notifier: access requests (issue 17). Plain text: names and the stranger's
+    # words are shown exactly as written.
+    access_card: str
+    """An admin's card: ``{name}``, ``{username}``, ``{telegram_id}``, ``{language}``,
+    ``{requested}`` (``access_card_time``) and the stranger's ``{first_message}``."""
+    access_card_none: str
+    """An empty field of the card (no username, no language, no first message)."""
+    access_card_time: str
+    """A moment as the card shows it, in UTC: ``strftime`` codes."""
+    access_card_approve: str
+    access_card_deny: str
+    access_card_approved: str
+    """Added to the card once decided: ``{name}`` of the admin, ``{time}``."""
+    access_card_denied: str
+    access_card_expired: str
+    access_granted_notice: str
+    """To the stranger, with the quick-action keyboard, once approved."""
+    access_denied_notice: str
+    """To the stranger, once, when an admin denied the request."""
+    access_expired_notice: str
+    """To the stranger, once, when nobody decided within ``ACCESS_REQUEST_TTL_S``."""
+
+    # --- access requests (issue 17; ingress): plain text, no formatting
+    access_request_button: str
+    """The stranger's inline button under the rejection (private chats only)."""
+    access_request_sent: str
+    access_request_pending: str
+    """The reminder while a request waits (at most once an hour); also a repeated press's answer."""
+    access_request_cooldown: str
+    """A press while a denial's cooldown runs (a callback answer: at most 200 characters)."""
+    access_request_known: str
+    """The request button pressed by someone who has access already."""
+    access_decision_approved: str
+    access_decision_denied: str
+    """Callback answers to the admin who decided."""
+    access_decided: str
+    """A press on a request decided already: ``{outcome}`` (``access_outcome``)."""
+    access_outcome: dict[str, str]
+    """``approved``/``denied``/``expired`` -> who and when: ``{name}``, ``{time}`` (HH:MM UTC)."""
+    access_in_progress: str
+    """Another admin's approval of this request is under way: ``{name}``."""
+    access_not_admin: str
+    access_unknown_request: str
+    access_approve_failed: str
+    """The API did not create the user: the request is pending again."""
 
 
 _HELP_INTRO = (
@@ -365,6 +410,54 @@ RU = Texts(
     attachment_failed="файл {name} не удалось отправить",
     attachment_failed_unnamed="вложение {number} не удалось отправить",
     attachment_buttons="⬆️",
+    access_request_button="🙋 Запросить доступ",
+    access_request_sent="Запрос отправлен администраторам. Я напишу, когда его рассмотрят.",
+    access_request_pending="Ваш запрос ещё рассматривается",
+    access_request_cooldown="Ваш запрос был отклонён. Повторить его пока нельзя.",
+    access_request_known="Доступ у вас уже есть.",
+    access_decision_approved="✅ Одобрено",
+    access_decision_denied="❌ Отклонено",
+    access_decided="Уже решено: {outcome}",
+    access_outcome={
+        "approved": "✅ {name}, {time}",
+        "denied": "❌ {name}, {time}",
+        "expired": "истёк",
+    },
+    access_in_progress="Запрос уже одобряет {name}",
+    access_not_admin="Решать запросы доступа могут только администраторы.",
+    access_unknown_request="Такого запроса нет.",
+    access_approve_failed=(
+        "Не удалось создать пользователя: API не ответил. Запрос ждёт, попробуйте ещё раз."
+    ),
+    access_card=(
+        "🙋 Запрос доступа\n"
+        "Имя: {name}\n"
+        "Username: {username}\n"
+        "Telegram ID: {telegram_id}\n"
+        "Язык: {language}\n"
+        "Запрошено: {requested}\n"
+        "Первое сообщение:\n"
+        "{first_message}"
+    ),
+    access_card_none="—",
+    access_card_time="%d.%m.%Y %H:%M UTC",
+    access_card_approve="✅ Одобрить",
+    access_card_deny="❌ Отклонить",
+    access_card_approved="✅ Одобрено: {name}, {time}",
+    access_card_denied="❌ Отклонено: {name}, {time}",
+    access_card_expired="⌛ Запрос истёк",
+    access_granted_notice=(
+        "Доступ открыт. Теперь ваши сообщения уходят ассистенту; то, что вы писали "
+        "до одобрения, не передано — напишите ещё раз. Кнопки под полем ввода — "
+        "быстрые действия."
+    ),
+    access_denied_notice=(
+        "К сожалению, администратор отклонил ваш запрос доступа. Спасибо за понимание."
+    ),
+    access_expired_notice=(
+        "Ваш запрос доступа истёк: администраторы не успели его рассмотреть. "
+        "Если доступ всё ещё нужен, напишите мне, и я предложу отправить запрос снова."
+    ),
 )
 
 _LANGUAGES = {"ru": RU}

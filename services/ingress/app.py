@@ -33,6 +33,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import AiogramError
 
 from services.ingress import buttons, callbacks, chat, commands, conversation, groups, po_buttons
+from services.ingress.access import AccessDesk
+from services.ingress.access_setup import access_desk, access_routers
 from services.ingress.attachments import FileLinks
 from services.ingress.auth import REJECTION_BURST, AuthMiddleware, RateLimit, Rejections
 from services.ingress.backend import IngressApi
@@ -71,8 +73,10 @@ def build_dispatcher(
     *,
     presses: po_buttons.ButtonPresses,
     files: FileLinks | None = None,
+    access: AccessDesk | None = None,
 ) -> Dispatcher:
-    """``files``: how users' files become attachments; None: they are not passed on."""
+    """``files``: how users' files become attachments; None: they are not passed on.
+    ``access``: access requests (``ACCESS_REQUESTS``); None: strangers are only rejected."""
     # No FSM: nothing here has conversation state, and it costs time per update.
     # No outbox and no keyboards here: each update brings its own, bound to
     # its batch (``UpdateProcessor.feed``), so its answers are stored with it.
@@ -85,7 +89,9 @@ def build_dispatcher(
         disable_fsm=True,
         name="ingress",
     )
-    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics))
+    if access is not None:
+        dp["access"] = access  # ACCESS_REQUESTS (``access``, ``access_admin``)
+    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics, access))
     chat.register(dp, texts, files)
     dp.include_routers(
         # Before the quick commands: their last handler takes any command left.
@@ -94,6 +100,7 @@ def build_dispatcher(
         buttons.router(texts),
         # Before ``callbacks``: its last handler refuses whatever is left.
         po_buttons.router(),
+        *access_routers(access),
         callbacks.router(),
         groups.router(),
     )
@@ -160,6 +167,7 @@ class Ingress:
                 keyboards = KeyboardSessions(texts, clock=clock)
                 state = ConversationState(redis)
                 presses = po_buttons.ButtonPresses(redis)
+                desk = access_desk(settings, redis, directory, texts)
                 dp = build_dispatcher(
                     api,
                     directory,
@@ -169,6 +177,7 @@ class Ingress:
                     metrics,
                     presses=presses,
                     files=FileLinks.from_settings(settings),
+                    access=desk,
                 )
                 intake = Intake(
                     redis,

@@ -13,6 +13,11 @@ of them together at most ``AUTH_REJECTIONS_PER_S`` times a second, so a
 crowd of new ids cannot spend the bot's Telegram budget. Nothing from here
 is ever posted in a group. The details (buttons, group chats, what counts
 as told): ``docs/ARCHITECTURE.md``, "Ingress handlers".
+
+With ``ACCESS_REQUESTS`` on, the rejection carries a "request access"
+button, a stranger who asked already gets a reminder instead, and the
+button's press is the one stranger's update let through to a handler
+(``access``; "Access requests" in ``docs/ARCHITECTURE.md``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ from aiogram.enums import ChatType
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
+from services.ingress.access import AccessDesk, Standing
+from services.ingress.access_store import REMINDER_S
 from services.ingress.batch import IntakeBatch
 from services.ingress.callbacks import answer_query
 from services.ingress.directory import Clock, TtlCache, UserDirectory
 from services.ingress.keyboards import REMOVE_KEYBOARD
-from services.ingress.outbox import Outbox
+from services.ingress.outbox import Mark, Outbox
+from shared.access.records import reminded_key
 from shared.api import ApiError
 from shared.log import get_logger
 from shared.metrics import Metrics
@@ -100,11 +108,14 @@ class AuthMiddleware(BaseMiddleware):
         texts: Texts,
         rejections: Rejections,
         metrics: Metrics | None = None,
+        access: AccessDesk | None = None,
     ) -> None:
         self._directory = directory
         self._texts = texts
         self._rejections = rejections
         self._metrics = metrics or Metrics("ingress")
+        self._access = access
+        """Set while ``ACCESS_REQUESTS`` is on: strangers may ask for access (``access``)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender_id = _person(event, data)
@@ -122,10 +133,14 @@ class AuthMiddleware(BaseMiddleware):
             await self._tell(data, self._texts.service_unavailable)
             return None
         if lookup.user is None:
+            if self._access is not None and self._access.lets_through(event, sender_id):
+                # The one stranger's update a handler takes: a press of the request
+                # button (``access``), or an env admin's press on a card (``access_admin``).
+                return await handler(event, data)
             self._metrics.update_rejected("stranger")
             await self._answer_query(event, self._texts.access_denied)
             await self._reject(
-                sender_id, fresh=lookup.fresh, chat=data.get("event_chat"), data=data
+                sender_id, fresh=lookup.fresh, event=event, chat=data.get("event_chat"), data=data
             )
             return None
         data["user"] = lookup.user
@@ -137,7 +152,13 @@ class AuthMiddleware(BaseMiddleware):
             await answer_query(event.callback_query, text)
 
     async def _reject(
-        self, telegram_id: int, *, fresh: bool, chat: Chat | None, data: dict[str, Any]
+        self,
+        telegram_id: int,
+        *,
+        fresh: bool,
+        event: TelegramObject,
+        chat: Chat | None,
+        data: dict[str, Any],
     ) -> None:
         if chat is not None and chat.type != ChatType.PRIVATE:
             # Not posted: a stranger's id is nothing for a whole group to read.
@@ -151,24 +172,49 @@ class AuthMiddleware(BaseMiddleware):
                     notified=False,
                 )
             return
+        access = self._access
         if self._rejections.told(telegram_id):
             log.debug("user_rejected_again", telegram_id=telegram_id)
+            if access is not None:
+                await access.remember(event, telegram_id)
             return
+        standing: Standing = "unknown"
+        if access is not None and chat is not None:
+            standing = await access.standing(event, telegram_id)
         notify = self._rejections.tell(telegram_id)
-        log.info("user_rejected", telegram_id=telegram_id, notified=notify)
         if notify:
             batch: IntakeBatch = data["intake"]
             batch.if_discarded(lambda: self._rejections.forget(telegram_id))
-            await self._tell(data, self._rejection(telegram_id), REMOVE_KEYBOARD)
+        if standing == "pending":
+            # They asked already: a reminder, at most once an hour (the mark, set as it
+            # goes out, holds across replicas), never the rejection again.
+            log.info("access_reminder", telegram_id=telegram_id, notified=notify)
+            if notify:
+                mark = Mark(reminded_key(telegram_id), REMINDER_S, only_if_new=True)
+                await self._tell(data, self._texts.access_request_pending, mark=mark)
+            return
+        log.info("user_rejected", telegram_id=telegram_id, notified=notify)
+        if not notify:
+            return
+        if access is not None and standing == "open":
+            await self._tell(data, self._rejection(telegram_id), access.ask_markup)
+            return
+        await self._tell(data, self._rejection(telegram_id), REMOVE_KEYBOARD)
+        if access is not None and standing == "keyboard":
+            await access.keyboard_removed(telegram_id)
 
     async def _tell(
-        self, data: dict[str, Any], text: str, reply_markup: ReplyMarkup | None = None
+        self,
+        data: dict[str, Any],
+        text: str,
+        reply_markup: ReplyMarkup | None = None,
+        mark: Mark | None = None,
     ) -> None:
         """Say ``text`` in the update's chat, if it is a private one."""
         chat: Chat | None = data.get("event_chat")
         if chat is not None and chat.type == ChatType.PRIVATE:
             outbox: Outbox = data["outbox"]
-            outbox.say(chat.id, text, reply_markup=reply_markup)
+            outbox.say(chat.id, text, reply_markup=reply_markup, mark=mark)
 
     def _rejection(self, telegram_id: int) -> str:
         second = self._texts.access_denied_id.format(telegram_id=telegram_id)

@@ -133,6 +133,10 @@ class UserDirectory:
         fresh, shared.fresh_taken = not shared.fresh_taken, True
         return Lookup(user, fresh=fresh)
 
+    def forget(self, telegram_id: int) -> None:
+        """Drop what is cached about ``telegram_id``: the next lookup asks the API."""
+        self._cache.pop(telegram_id)
+
     def _forget(self, telegram_id: int, shared: _Shared) -> None:
         if self._inflight.get(telegram_id) is shared:
             del self._inflight[telegram_id]

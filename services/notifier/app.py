@@ -6,18 +6,21 @@ once every admin is done with it and the API's admins are known, so a crash
 or an outage leaves it pending and the retry sends only what is missing.
 With ``PO_CONTRACT=po-service`` it also delivers the PO service's own
 messages (``po:proactive``) and tells the admins of those it gives up
-(``proactive``). Why each rule: docs/ARCHITECTURE.md (Notifier).
+(``proactive``). With ``ACCESS_REQUESTS`` on it also sends the admins' cards
+of access requests, carries their outcomes and expires them (``access``).
+Why each rule: docs/ARCHITECTURE.md (Notifier).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 
+from services.notifier.access import AccessRequests
 from services.notifier.admins import Admins
 from services.notifier.backfill import Backfill
 from services.notifier.broadcast import AdminBroadcast
@@ -95,15 +98,25 @@ async def serve(settings: NotifierSettings) -> int:
         groups: list[GroupReader[Any]] = [readers.provisioning(notifier)]
         if settings.po_contract == "po-service":
             groups += readers.proactive(ProactiveDelivery(sender, api, metrics), broadcast)
+        loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+        if settings.access_requests:
+            access = AccessRequests(
+                settings, redis, sender, admins, heartbeat=heartbeat, metrics=metrics
+            )
+            groups.append(access.reader)
+            loops += access.loops()
         log.info(
             "notifier_started",
             consumer=settings.notifier_name,
             streams=[reader.consumer.stream for reader in groups],
+            access_requests=settings.access_requests,
         )
         try:
             async with asyncio.TaskGroup() as group:
                 for reader in groups:
                     group.create_task(reader.run(stop))
+                for loop in loops:
+                    group.create_task(loop(stop))
         finally:
             await sender.close()
             await redis.aclose()

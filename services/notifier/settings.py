@@ -42,6 +42,9 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
     """How old a result may be when the group first reads it and still be told: a new
     group starts this far back, and an older result read for the first time (a group
     made at ``0``, or every notifier down longer than this) is acknowledged unsent."""
+    access_requests_window_s: float = 3600.0
+    """The rolling window of ``ACCESS_REQUESTS_PER_HOUR``: at most that many requests' cards
+    go out in any window this long. An hour; shorter only in tests."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -57,6 +60,9 @@ class NotifierSettings(BaseSettings, kw_only=True, frozen=True):
         # Compared with stream ids, which count whole milliseconds.
         if not self.notifier_backfill_s >= 0.001:
             raise ValueError("notifier_backfill_s: must be at least 0.001")
+        # Compared with Redis's clock in whole milliseconds.
+        if not self.access_requests_window_s >= 0.001:
+            raise ValueError("access_requests_window_s: must be at least 0.001")
 
 
 Settings = NotifierSettings

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
 from services.fakes.api import FakeApi
 from services.fakes.redis_server import free_port
 from shared.api import ApiBadResponse, ApiClient, ApiForbidden, ApiUnavailable
+from shared.schemas import NewUser
 from shared.settings import Secret
 
 KEY = "internal-key-s3cr3t"
@@ -333,3 +335,70 @@ async def test_using_the_client_outside_its_context_is_a_programming_error() -> 
 
     with pytest.raises(RuntimeError):
         await client.list_users()
+
+
+# --- create_user -------------------------------------------------------------------
+
+
+async def test_create_user_posts_the_new_user_as_the_approving_admin(
+    people: FakeApi, client: ApiClient
+) -> None:
+    new = NewUser(telegram_id=STRANGER, username="grace", first_name="Grace")
+
+    user = await client.create_user(new, by=ADMIN)
+
+    assert (user.telegram_id, user.username, user.is_admin) == (STRANGER, "grace", False)
+    [post] = [r for r in people.requests if r.method == "POST"]
+    assert (post.path, post.headers["X-Telegram-ID"]) == ("/api/users/", str(ADMIN))
+    assert post.headers["X-Internal-Key"] == KEY
+    assert msgspec.json.decode(post.body)["first_name"] == "Grace"
+    assert people.user(STRANGER) is not None
+
+
+async def test_create_user_counts_an_existing_user_as_done(
+    people: FakeApi, client: ApiClient
+) -> None:
+    user = await client.create_user(NewUser(telegram_id=ALICE, username="other"), by=ADMIN)
+
+    assert (user.telegram_id, user.username) == (ALICE, "alice")
+    assert len([u for u in people.users if u["telegram_id"] == ALICE]) == 1
+
+
+async def test_create_user_twice_creates_one_user(people: FakeApi, client: ApiClient) -> None:
+    new = NewUser(telegram_id=STRANGER, first_name="Grace")
+
+    first, second = await client.create_user(new, by=ADMIN), await client.create_user(new, by=ADMIN)
+
+    assert first.id == second.id
+    assert len([u for u in people.users if u["telegram_id"] == STRANGER]) == 1
+
+
+async def test_create_user_follows_a_307_keeping_the_method_and_body(
+    people: FakeApi, client: ApiClient
+) -> None:
+    people.collections_unslashed = True  # the slashed path now answers 307 to /api/users
+
+    user = await client.create_user(NewUser(telegram_id=STRANGER), by=ADMIN)
+
+    assert user.telegram_id == STRANGER
+    posts = [r.path for r in people.requests if r.method == "POST"]
+    assert posts == ["/api/users/", "/api/users"]
+
+
+async def test_create_user_fails_as_unavailable_when_the_api_is_down(
+    people: FakeApi, client: ApiClient
+) -> None:
+    people.fail_with = 503
+
+    with pytest.raises(ApiUnavailable, match=r"POST /api/users/: HTTP 503"):
+        await client.create_user(NewUser(telegram_id=STRANGER), by=ADMIN)
+    assert people.user(STRANGER) is None
+
+
+async def test_create_user_refuses_an_answer_that_is_not_a_user(
+    people: FakeApi, client: ApiClient
+) -> None:
+    people.respond_with("/api/users/", b"[]", status=201)
+
+    with pytest.raises(ApiBadResponse, match="expected the user object"):
+        await client.create_user(NewUser(telegram_id=STRANGER), by=ADMIN)

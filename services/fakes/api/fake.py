@@ -126,6 +126,7 @@ class FakeApi(ApiData, Switches, StartStop):
                 query=dict(request.query),
                 headers=CIMultiDictProxy(CIMultiDict(request.headers)),
                 dropped=self.down,
+                body=await request.read() if request.can_read_body else b"",
             )
         )
         condition = self._condition()

@@ -20,6 +20,7 @@ class RecordedRequest:
     headers: CIMultiDictProxy[str]
     dropped: bool = False
     """True when the fake was ``down`` and reset the connection instead of answering."""
+    body: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ Like the deployed API (FastAPI), every collection path answers a 307 to its
 trailing-slash form with the query kept, and errors are ``{"detail": ...}``.
 The ``collections_unslashed`` switch turns that round (collections served
 unslashed, the slashed paths redirected), for tests of redirect following.
+The onboarding routes (``POST /api/users/``: 201, 409 on a duplicate
+``telegram_id``; ``POST /api/users/upsert``: 200) write to its data.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class Routes:
             app.router.add_get(collection, self._collection(handler, slashed=False))
             app.router.add_get(collection + "/", self._collection(handler, slashed=True))
         app.router.add_get("/api/users/by-telegram/{telegram_id}", self._user_by_telegram)
+        app.router.add_post("/api/users", self._collection(self._create_user, slashed=False))
+        app.router.add_post("/api/users/", self._collection(self._create_user, slashed=True))
+        app.router.add_post("/api/users/upsert", self._upsert_user)
         app.router.add_get("/api/projects/{project_id}", self._get_project)
 
     def _collection(self, handler: Handler, *, slashed: bool) -> Handler:
@@ -84,6 +89,26 @@ class Routes:
         user = self._api.user(telegram_id) if telegram_id is not None else None
         if user is None:
             return detail(404, "User not found")
+        return web.json_response(user)
+
+    async def _create_user(self, request: web.Request) -> web.StreamResponse:
+        """201 with the new user; 409 when one with that ``telegram_id`` exists (CONTRACTS.md)."""
+        body = await _user_body(request)
+        if isinstance(body, web.Response):
+            return body
+        if self._api.user(body["telegram_id"]) is not None:
+            return detail(409, "User with this telegram_id already exists")
+        return web.json_response(self._api.add_user(**body), status=201)
+
+    async def _upsert_user(self, request: web.Request) -> web.StreamResponse:
+        """200 with the user, created or updated (``is_admin`` kept unless given)."""
+        body = await _user_body(request, is_admin_default=None)
+        if isinstance(body, web.Response):
+            return body
+        user = self._api.user(body["telegram_id"])
+        if user is None:
+            return web.json_response(self._api.add_user(**_known(body)))
+        user.update(_known(body))
         return web.json_response(user)
 
     async def _list_projects(self, request: web.Request) -> web.StreamResponse:
@@ -138,6 +163,40 @@ def _scoped(
     # Without X-Telegram-ID the caller is a service and sees everything.
     scope = by_viewer.values() if viewer is None else [by_viewer.get(viewer, [])]
     return web.json_response([item for item in itertools.chain(*scope) if keep(item)])
+
+
+_USER_FIELDS: Final = ("username", "first_name", "last_name")
+
+
+async def _user_body(
+    request: web.Request, *, is_admin_default: bool | None = False
+) -> JSON | web.Response:
+    """The user body the API's schema accepts, or its 422 (FastAPI's wording, shortened)."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        return detail(422, "body: JSON decode error")
+    if not isinstance(raw, dict):
+        return detail(422, "body: Input should be a valid dictionary")
+    telegram_id = raw.get("telegram_id")
+    if not isinstance(telegram_id, int) or isinstance(telegram_id, bool):
+        return detail(422, "telegram_id: Field required (an integer)")
+    body: JSON = {"telegram_id": telegram_id}
+    for name in _USER_FIELDS:
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            return detail(422, f"{name}: Input should be a valid string")
+        body[name] = value
+    is_admin = raw.get("is_admin", is_admin_default)
+    if is_admin is not None and not isinstance(is_admin, bool):
+        return detail(422, "is_admin: Input should be a valid boolean")
+    body["is_admin"] = is_admin
+    return body
+
+
+def _known(body: JSON) -> JSON:
+    """``body`` without the fields left unset (an upsert keeps what it is not given)."""
+    return {name: value for name, value in body.items() if value is not None}
 
 
 def _viewer(request: web.Request) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from services.fakes.api import FakeApi
@@ -119,3 +121,70 @@ async def test_unknown_paths_answer_404_with_a_detail(
     world: FakeApi, http: aiohttp.ClientSession
 ) -> None:
     assert await get(http, world, "/api/nope") == (404, {"detail": "Not Found"})
+
+
+# --- onboarding: POST /api/users/ and /upsert ------------------------------------
+
+NEWCOMER = 7777
+
+
+async def post(
+    http: aiohttp.ClientSession, world: FakeApi, path: str, body: object
+) -> tuple[int, Any]:
+    async with http.post(world.url + path, json=body, allow_redirects=False) as response:
+        return response.status, await response.json()
+
+
+async def test_creating_a_user_answers_201_with_the_user(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    status, user = await post(
+        http, world, "/api/users/", {"telegram_id": NEWCOMER, "first_name": "Grace"}
+    )
+
+    assert status == 201
+    assert (user["telegram_id"], user["first_name"], user["is_admin"]) == (NEWCOMER, "Grace", False)
+    assert world.user(NEWCOMER) == user
+
+
+async def test_creating_a_user_whose_telegram_id_exists_answers_409(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    status, answer = await post(http, world, "/api/users/", {"telegram_id": ALICE})
+
+    assert status == 409
+    assert "already exists" in answer["detail"]
+    assert len([u for u in world.users if u["telegram_id"] == ALICE]) == 1
+
+
+async def test_creating_a_user_without_a_telegram_id_answers_422(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    status, _ = await post(http, world, "/api/users/", {"first_name": "Nobody"})
+
+    assert status == 422
+
+
+async def test_creating_a_user_at_the_unslashed_path_answers_307(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(
+        world.url + "/api/users", json={"telegram_id": NEWCOMER}, allow_redirects=False
+    ) as response:
+        assert response.status == 307
+    assert world.user(NEWCOMER) is None
+
+
+async def test_upsert_creates_then_updates_keeping_what_it_is_not_given(
+    world: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    created_status, _ = await post(
+        http, world, "/api/users/upsert", {"telegram_id": NEWCOMER, "username": "grace"}
+    )
+    status, user = await post(
+        http, world, "/api/users/upsert", {"telegram_id": NEWCOMER, "first_name": "Grace"}
+    )
+
+    assert (created_status, status) == (200, 200)
+    assert (user["username"], user["first_name"]) == ("grace", "Grace")
+    assert len([u for u in world.users if u["telegram_id"] == NEWCOMER]) == 1

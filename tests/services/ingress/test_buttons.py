@@ -101,7 +101,8 @@ async def test_a_stranger_gets_only_the_rejection_and_no_keyboard(
     assert [call.params["text"] for call in sent] == [
         f"{RU.access_denied}\n{RU.access_denied_id.format(telegram_id=STRANGER)}"
     ]
-    assert sent[0].params["reply_markup"] == {"remove_keyboard": True}
+    # No reply keyboard; the access request's inline button (test_access_stranger.py).
+    assert "keyboard" not in sent[0].params["reply_markup"]
     assert keyboard_labels(fake_telegram, STRANGER) is None
     assert fake_api.requests_to("/api/projects/") == []
 

@@ -27,6 +27,9 @@ FAST = {
     "TELEGRAM_RATE_CHAT_PER_S": "200",
     "TELEGRAM_RATE_GLOBAL_PER_S": "1000",
     "NOTIFIER_RETRY_AFTER_S": "1",
+    # Not the subject here; on, it adds a blocking reader (bot:access:outcomes) that
+    # wait_for_blocked_readers would count. tests/services/notifier/test_access_* turn it on.
+    "ACCESS_REQUESTS": "false",
 }
 
 
