@@ -31,7 +31,7 @@ from typing import Any, Final, Literal
 import msgspec
 import redis.asyncio as aioredis
 
-from services.ingress.keyboard_sessions import session_key
+from services.ingress.keyboard_sessions import SESSION_S, session_key
 from shared.access import records
 from shared.access.records import AccessOutcome, AccessRequest, AuditEntry
 from shared.connections import text
@@ -240,6 +240,7 @@ class AccessStore:
                 records.QUEUE,
                 records.OUTCOMES,
                 records.AUDIT,
+                session_key(request.chat_id),
             ],
             args=[
                 claim.token,
@@ -248,6 +249,7 @@ class AccessStore:
                 _encoder.encode(outcome),
                 _encoder.encode(audit),
                 self._maxlen,
+                SESSION_S,
             ],
         )
         return None if text(reply[0]) == "approved" else _answer(reply)

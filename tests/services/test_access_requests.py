@@ -36,6 +36,10 @@ def granted(fake_telegram: FakeTelegram) -> bool:
     return any(t.startswith("Доступ открыт") for t in fake_telegram.chat(STRANGER).texts)
 
 
+def helped(fake_telegram: FakeTelegram) -> bool:
+    return any("/projects" in t for t in fake_telegram.chat(STRANGER).texts)
+
+
 def labels(message: dict[str, Any]) -> list[str]:
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     return [button["text"] for row in rows for button in row]
@@ -74,6 +78,11 @@ async def test_a_stranger_asks_an_admin_approves_and_the_stranger_is_then_served
     assert [(r.path, r.headers["X-Telegram-ID"]) for r in posts] == [("/api/users/", str(ADMIN))]
     assert fake_api.user(STRANGER) is not None
     assert [m.text for m in fake_workers.inputs] == ["привет"], "nothing from before approval"
+    # The ingress answers a chat in order: once /help's answer is there, a keyboard
+    # note for "привет" would be too.
+    fake_telegram.inject_message(STRANGER, "/help")
+    await fake_telegram.wait_for(lambda: helped(fake_telegram), timeout=30)
+    assert RU.keyboard_note not in fake_telegram.chat(STRANGER).texts, "the keyboard came already"
     for admin in (ADMIN, ENV_ADMIN):
         decided = await fake_telegram.wait_for(partial(approved_card, fake_telegram, admin), 30)
         assert labels(decided) == []
