@@ -51,21 +51,13 @@ class FakeUpdates(FakeState):
     ) -> JSONDict:
         """A user writes ``text`` in ``chat_id`` (private chat: user id = chat id)."""
         chat = self.chat(chat_id)
-        sender = self.user(user_id if user_id is not None else _default_user_id(chat_id))
-        message: JSONDict = {
-            "message_id": chat.next_message_id(),
-            "from": sender,
-            "chat": chat.info,
-            "date": int(time.time()),
-            "text": text,
-        }
+        fields: JSONDict = {"text": text}
         entities = entities if entities is not None else _command_entities(text)
         if entities:
-            message["entities"] = entities
+            fields["entities"] = entities
         if reply_to_message_id is not None and reply_to_message_id in chat.messages:
-            message["reply_to_message"] = copy.deepcopy(chat.messages[reply_to_message_id])
-        chat.messages[message["message_id"]] = message
-        return self.inject_update({"message": copy.deepcopy(message)})
+            fields["reply_to_message"] = chat.messages[reply_to_message_id]
+        return self.inject_content(chat_id, fields, user_id=user_id)
 
     def inject_media(
         self,
