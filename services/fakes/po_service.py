@@ -125,7 +125,10 @@ class FakePOService(StartStop):
         return entry_id
 
     async def _run(self) -> None:
-        position = "$"
+        # Where the stream ends now, as an id: "$" again on every round would miss
+        # an entry written between one blocking read timing out and the next.
+        newest: Any = await self._redis.xrevrange(keys.PO_INPUT, count=1)
+        position = newest[0][0].decode() if newest else "0-0"
         while True:
             reply: Any = await self._redis.xread({keys.PO_INPUT: position}, block=self._block_ms)
             for _stream, entries in reply or []:
