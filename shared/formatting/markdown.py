@@ -1,11 +1,12 @@
 """PO text (plain text that may hold Markdown) as Telegram HTML that always parses.
 
-A small, predictable subset: fenced code blocks, headings as bold, and inline
+A small, predictable subset: fenced code blocks, headings as bold, tables as
+aligned monospace blocks (:mod:`.tables`), and inline
 code spans, ``**bold**``, ``*italic*``, ``_italic_`` and
 ``[text](http(s)://url)`` that never cross a line. ``<``, ``>`` and ``&`` are
 always escaped, so the user reads what the PO wrote; markup that is not well
 formed (``2*3*4``, ``snake_case``, ``javascript:`` links) stays literal text.
-Lists, quotes, rules and tables stay text. An unclosed fence runs to the end,
+Lists (their indentation kept), quotes and rules stay text. An unclosed fence runs to the end,
 so a streamed snapshot shows its code as code while it is being written.
 The exact rules: ``docs/ARCHITECTURE.md``, "Formatting replies".
 """
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from shared.formatting.cleaning import clean, escape_cleaned
+from shared.formatting.html import parse_html
+from shared.formatting.tables import parse_table, render_table
 
 __all__ = ["render"]
 
@@ -37,6 +40,11 @@ def render(text: str) -> str:
     i = 0
     while i < len(lines):
         fence = _opening_fence(lines[i])
+        table = None if fence is not None else parse_table(lines, i)
+        if table is not None:
+            out.append(render_table(table[0], _inline_text))
+            i = table[1]
+            continue
         if fence is None:
             out.append(_render_line(lines[i]))
             i += 1
@@ -76,6 +84,11 @@ def _code_block(lines: list[str], fence: re.Match[str]) -> str:
 def _dedent(line: str, indent: int) -> str:
     stripped = len(line) - len(line.lstrip(" \t"))
     return line[min(stripped, indent) :]
+
+
+def _inline_text(cell: str) -> str:
+    """A table cell's visible text: its inline markup applied, then flattened."""
+    return parse_html(_render_inline(cell)).text
 
 
 def _render_line(line: str) -> str:
