@@ -182,12 +182,15 @@ def test_a_limit_below_one_surrogate_pair_is_refused() -> None:
 # Properties over arbitrary text
 
 
-def after_units(text: str, units: int) -> str:
-    """``text`` after its first ``units`` UTF-16 units."""
-    for index in range(len(text) + 1):
-        if utf16_len(text[:index]) >= units:
-            return text[index:]
-    return ""
+def whitespace_cut_after(text: str, units: int) -> bool:
+    """Whether a whitespace run starts in ``text`` after at least ``units`` UTF-16 units."""
+    return any(
+        char in WHITESPACE
+        and text[index - 1] not in WHITESPACE
+        and utf16_len(text[:index]) >= units
+        for index, char in enumerate(text)
+        if index
+    )
 
 
 @FAST
@@ -200,7 +203,7 @@ def test_any_text_splits_into_parts_that_render_fit_and_cover_it(text: str, limi
     assert all(not gap.strip(WHITESPACE + EMPTY) for gap in found)
     for before, gap in zip(pieces[:-1], found[1:-1], strict=True):
         if not gap:  # a hard cut: no whitespace to cut at leaving a part of min_part or more
-            assert not any(char in WHITESPACE for char in after_units(before, limit // 4))
+            assert not whitespace_cut_after(before, limit // 4)
 
 
 @FAST
