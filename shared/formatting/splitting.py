@@ -113,7 +113,7 @@ class _Splitter:
             end -= 1
         start = self._skip_whitespace(0)
         while start < end:
-            stop = end if self._fits(start, end) else self._cut(start, self._room(start, end, end))
+            stop = self._part_end(start, end)
             if not _is_blank(text[start:stop]):
                 parts.append(Part(self._html(start, stop), text[start:stop]))
             start = self._skip_whitespace(stop)
@@ -136,24 +136,41 @@ class _Splitter:
             return False
         return self._html_bytes(start, stop) <= self.max_bytes
 
-    def _room(self, start: int, end: int, text_end: int) -> int:
+    def _room(self, start: int, end: int) -> int:
         """The furthest stop such that every part [start, s) with s <= stop fits.
 
         At least one character, so that a lone oversized atom still moves on.
-        Short of ``text_end`` by at least ``min_part`` units when the part can
-        give them up: the text's last part is then not a stray scrap.
         """
         stop = start + 1
         while stop < end and self._fits(start, stop + 1):
             stop += 1
-        if self.units[text_end] - self.units[stop] >= self.min_part:
+        return stop
+
+    def _part_end(self, start: int, end: int) -> int:
+        """Where the part starting at ``start`` ends (the text's visible part ends at ``end``)."""
+        if self._fits(start, end):
+            return end
+        room = self._room(start, end)
+        stop = self._cut(start, room)
+        if not self._scrap_after(stop, end):
             return stop
-        # Give the rest at least min_part, unless that would leave this part under half.
-        floor = self.units[start] + (self.units[stop] - self.units[start]) // 2
-        shorter = stop
-        while shorter > start + 1 and self.units[text_end] - self.units[shorter] < self.min_part:
+        # Leave the last part min_part units, unless this part would be under half its
+        # room, or a word would be cut where a space was near.
+        floor = self.units[start] + (self.units[room] - self.units[start]) // 2
+        shorter = room
+        while shorter > start + 1 and self.units[end] - self.units[shorter] < self.min_part:
             shorter -= 1
-        return shorter if self.units[shorter] >= floor else stop
+        if self.units[shorter] < floor:
+            return stop
+        other = self._cut(start, shorter)
+        at_space = stop < len(self.text) and self.text[stop] in _WHITESPACE
+        if at_space and self.text[other] not in _WHITESPACE:
+            return stop
+        return other
+
+    def _scrap_after(self, stop: int, end: int) -> bool:
+        rest = self.units[end] - self.units[self._skip_whitespace(stop)]
+        return 0 < rest < self.min_part
 
     def _cut(self, start: int, room: int) -> int:
         """Where the part starting at ``start`` ends, given it may end anywhere up to ``room``."""

@@ -109,6 +109,19 @@ def test_a_word_longer_than_the_limit_is_cut_hard_at_the_limit() -> None:
     assert [part.plain for part in parts] == ["x" * 4096, "x" * 4096, "x" * 1808 + " tail"]
 
 
+def test_a_text_just_over_the_limit_does_not_end_in_a_scrap_part() -> None:
+    text = "word " * 819 + "tail12"  # 4,101 characters: a cut at the last space leaves 6
+    parts = render_parts(text)
+    assert len(parts) == 2
+    assert all(utf16_len(part.plain) >= MIN_PART for part in parts)
+    assert_whitespace_cuts(text, [part.plain for part in parts])
+
+
+def test_a_scrap_part_is_allowed_when_nothing_else_fits() -> None:
+    parts = render_parts("x" * 4096 + " tail", min_part=20)
+    assert [part.plain for part in parts] == ["x" * 4096, "tail"]
+
+
 def test_a_short_word_before_a_long_one_is_not_left_as_a_part_of_its_own() -> None:
     parts = render_parts("short " + "x" * 10_000 + " tail")
     assert [part.plain for part in parts] == [
