@@ -6,7 +6,9 @@ open at a cut are closed and reopened) and shows something (Telegram rejects
 an empty message and trims whitespace, so cuts go at whitespace, which is
 dropped). Cuts prefer a paragraph break, then a line break, then a space;
 a word longer than a part is cut hard, never inside a tag, an entity, a
-surrogate pair or a grapheme joined by ZWJ or a combining mark. The exact
+surrogate pair or a grapheme joined by ZWJ or a combining mark. No part is
+left under ``MIN_PART`` units when a cut elsewhere avoids it without
+cutting a word. The exact
 rules, and what the parts add up to: ``docs/ARCHITECTURE.md``, "Formatting
 replies".
 
