@@ -15,7 +15,8 @@ from shared.ratelimit import FloodBudget
 from shared.sending.results import Outcome
 from shared.sending.retry import RetryPolicy
 from shared.sending.sender import Sender
-from shared.telegram import TelegramClient
+from shared.settings import BaseSettings, load
+from shared.telegram import BadRequest, TelegramClient
 
 CHAT = 4242
 REPLY = """## Servers
@@ -130,3 +131,39 @@ async def test_a_plain_text_send_never_goes_rich(
 ) -> None:
     await rich_sender.send(CHAT, REPLY, key="notice", markdown=False)
     assert fake_telegram.calls_to("sendRichMessage") == []
+
+
+@pytest.mark.parametrize(("value", "enabled"), [("true", True), (None, False)])
+async def test_the_rich_messages_setting_turns_the_rich_path_on(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, value: str | None, enabled: bool
+) -> None:
+    environ = {"TELEGRAM_BOT_TOKEN": fake_telegram.token, "TELEGRAM_API_URL": fake_telegram.url}
+    if value is not None:
+        environ["RICH_MESSAGES"] = value
+    sender = Sender.from_settings(load(BaseSettings, environ), redis)
+    try:
+        assert sender.rich.enabled is enabled
+    finally:
+        await sender.close()
+
+
+# ---------------------------------------------------------------------------
+# The fake checks what it is sent, so a malformed rich message cannot pass unseen
+
+
+@pytest.mark.parametrize(
+    "rich",
+    [
+        {"blocks": [{"type": "table", "cells": [[{"text": "a"}]]}]},  # no align/valign
+        {"blocks": [{"type": "heading", "text": "a", "size": 7}]},
+        {"blocks": [{"type": "paragraph", "text": {"type": "blink", "text": "a"}}]},
+        {"html": "<b>a</b>", "blocks": [{"type": "paragraph", "text": "a"}]},
+        {"blocks": []},
+    ],
+)
+async def test_the_fake_refuses_a_malformed_rich_message(
+    fake_telegram: FakeTelegram, telegram_client: TelegramClient, rich: dict[str, object]
+) -> None:
+    with pytest.raises(BadRequest):
+        await telegram_client.call("sendRichMessage", {"chat_id": CHAT, "rich_message": rich})
+    assert fake_telegram.chat(CHAT).messages == {}
