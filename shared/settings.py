@@ -84,6 +84,10 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     """A denied stranger may ask again only this long after the denial."""
     access_requests_per_hour: int = 20
     """New requests' cards sent to admins per hour in all; the rest wait, in order."""
+    rich_messages: bool = False
+    """PO replies go as Bot API 10.1 rich messages (``sendRichMessage``: real tables and
+    headings), falling back to the HTML form on any refusal. Off: some Telegram clients
+    show rich messages as "not supported" (README)."""
 
     def __post_init__(self) -> None:
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))

@@ -354,6 +354,7 @@ async def open_relay(
         metrics=metrics,
         buttons_ttl_s=settings.po_buttons_ttl_s,
         fetch_allow=settings.files_fetch_allow,
+        rich_messages=settings.rich_messages,
     )
     # Asked only when waking an idle user whose session expired (is the user still known?).
     api = ApiClient(settings.api_url, settings.internal_api_key)

@@ -147,8 +147,9 @@ class TelegramOutbound:
         metrics: Metrics | None = None,
         buttons_ttl_s: int = TTL_S,
         fetch_allow: Iterable[str] = (),
+        rich_messages: bool = False,
     ) -> None:
-        self._sender = Sender(client, redis, budget, metrics=metrics)
+        self._sender = Sender(client, redis, budget, metrics=metrics, rich_messages=rich_messages)
         self._redis = redis
         self._buttons_ttl_s = buttons_ttl_s
         self._fetcher = Fetcher(fetch_allow)

@@ -1,11 +1,12 @@
 """PO text (plain text that may hold Markdown) as Telegram HTML that always parses.
 
-A small, predictable subset: fenced code blocks, headings as bold, and inline
+A small, predictable subset: fenced code blocks, headings as bold, tables as
+aligned monospace blocks (:mod:`.tables`), and inline
 code spans, ``**bold**``, ``*italic*``, ``_italic_`` and
 ``[text](http(s)://url)`` that never cross a line. ``<``, ``>`` and ``&`` are
 always escaped, so the user reads what the PO wrote; markup that is not well
 formed (``2*3*4``, ``snake_case``, ``javascript:`` links) stays literal text.
-Lists, quotes, rules and tables stay text. An unclosed fence runs to the end,
+Lists (their indentation kept), quotes and rules stay text. An unclosed fence runs to the end,
 so a streamed snapshot shows its code as code while it is being written.
 The exact rules: ``docs/ARCHITECTURE.md``, "Formatting replies".
 """
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from shared.formatting.cleaning import clean, escape_cleaned
+from shared.formatting.html import parse_html
+from shared.formatting.tables import Table, parse_table, render_table
 
-__all__ = ["render"]
+__all__ = ["Block", "Code", "Line", "blocks", "inline_text", "render", "render_inline"]
 
 # --------------------------------------------------------------------------
 # Blocks: fenced code, headings, lines
@@ -30,21 +33,63 @@ _LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
 _HEADING = re.compile(r"#{1,6}[ \t]+(?=\S)")
 
 
-def render(text: str) -> str:
-    """PO text (plain text that may hold Markdown) as Telegram HTML that always parses."""
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line of text (a heading when ``level``), inline markup not yet applied."""
+
+    text: str
+    level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A fenced code block: its text (not escaped) and its language, if it names one."""
+
+    code: str
+    language: str | None
+
+
+Block = Line | Code | Table
+
+
+def blocks(text: str) -> list[Block]:
+    """PO text (cleaned here) as its blocks, in order: what :func:`render` renders."""
     lines = clean(text).split("\n")
-    out: list[str] = []
+    out: list[Block] = []
     i = 0
     while i < len(lines):
         fence = _opening_fence(lines[i])
+        table = None if fence is not None else parse_table(lines, i)
+        if table is not None:
+            out.append(table[0])
+            i = table[1]
+            continue
         if fence is None:
-            out.append(_render_line(lines[i]))
+            out.append(_line(lines[i]))
             i += 1
             continue
         end = _closing_fence(lines, i + 1, fence.group("fence"))
-        out.append(_code_block(lines[i + 1 : end], fence))
+        out.append(_code(lines[i + 1 : end], fence))
         i = end + 1
-    return "\n".join(out)
+    return out
+
+
+def render(text: str) -> str:
+    """PO text (plain text that may hold Markdown) as Telegram HTML that always parses."""
+    return "\n".join(_render_block(block) for block in blocks(text))
+
+
+def _render_block(block: Block) -> str:
+    if isinstance(block, Table):
+        return render_table(block, inline_text)
+    if isinstance(block, Code):
+        code = escape_cleaned(block.code)
+        if block.language is None:
+            return f"<pre>{code}</pre>"
+        language = escape_cleaned(block.language, quote=True)
+        return f'<pre><code class="language-{language}">{code}</code></pre>'
+    html = render_inline(block.text)
+    return f"<b>{html}</b>" if block.level else html
 
 
 def _opening_fence(line: str) -> re.Match[str] | None:
@@ -63,14 +108,11 @@ def _closing_fence(lines: list[str], start: int, fence: str) -> int:
     return len(lines)
 
 
-def _code_block(lines: list[str], fence: re.Match[str]) -> str:
+def _code(lines: list[str], fence: re.Match[str]) -> Code:
     indent = len(fence.group("indent"))
-    code = escape_cleaned("\n".join(_dedent(line, indent) for line in lines))
+    code = "\n".join(_dedent(line, indent) for line in lines)
     info = fence.group("info").split()
-    if info and _LANGUAGE.fullmatch(info[0]):
-        language = escape_cleaned(info[0], quote=True)
-        return f'<pre><code class="language-{language}">{code}</code></pre>'
-    return f"<pre>{code}</pre>"
+    return Code(code, info[0] if info and _LANGUAGE.fullmatch(info[0]) else None)
 
 
 def _dedent(line: str, indent: int) -> str:
@@ -78,11 +120,16 @@ def _dedent(line: str, indent: int) -> str:
     return line[min(stripped, indent) :]
 
 
-def _render_line(line: str) -> str:
+def inline_text(text: str) -> str:
+    """The visible text of one line's inline markup (a table cell's text)."""
+    return parse_html(render_inline(text)).text
+
+
+def _line(line: str) -> Line:
     heading = _HEADING.match(line)
     if heading:
-        return f"<b>{_render_inline(line[heading.end() :])}</b>"
-    return _render_inline(line)
+        return Line(line[heading.end() :], len(heading.group().rstrip(" \t")))
+    return Line(line)
 
 
 # --------------------------------------------------------------------------
@@ -114,7 +161,8 @@ _LINK = re.compile(
 _MAX_URL = 2048
 
 
-def _render_inline(line: str) -> str:
+def render_inline(line: str) -> str:
+    """One line's inline markup (code, emphasis, links) as Telegram HTML."""
     tokens = _tokenize(line)
     closers: dict[str, list[int]] = {}
     for index, token in enumerate(tokens):
@@ -165,7 +213,7 @@ def _link(line: str, start: int) -> tuple[_Token, int]:
     if match is None or len(match.group("url")) > _MAX_URL:
         return "[", start + 1
     href = escape_cleaned(match.group("url"), quote=True)
-    return f'<a href="{href}">{_render_inline(match.group("text"))}</a>', match.end()
+    return f'<a href="{href}">{render_inline(match.group("text"))}</a>', match.end()
 
 
 def _bare_url(line: str, start: int) -> tuple[_Token, int]:

@@ -6,7 +6,9 @@ open at a cut are closed and reopened) and shows something (Telegram rejects
 an empty message and trims whitespace, so cuts go at whitespace, which is
 dropped). Cuts prefer a paragraph break, then a line break, then a space;
 a word longer than a part is cut hard, never inside a tag, an entity, a
-surrogate pair or a grapheme joined by ZWJ or a combining mark. The exact
+surrogate pair or a grapheme joined by ZWJ or a combining mark. No part is
+left under ``MIN_PART`` units when a cut elsewhere avoids it without
+cutting a word. The exact
 rules, and what the parts add up to: ``docs/ARCHITECTURE.md``, "Formatting
 replies".
 
@@ -28,6 +30,7 @@ from shared.formatting.markdown import render
 __all__ = [
     "MAX_HTML_BYTES",
     "MAX_UTF16",
+    "MIN_PART",
     "Part",
     "html_parts",
     "plain_parts",
@@ -40,6 +43,8 @@ MAX_UTF16: Final = 4096
 #: Our own cap on one part's HTML (UTF-8 bytes). Ordinary text stays far
 #: below it (4,096 escaped ``&`` take 20,480 bytes); many long links do not.
 MAX_HTML_BYTES: Final = 32_768
+#: The shortest part (UTF-16 units) a cut leaves when the text allows a longer one.
+MIN_PART: Final = 20
 
 
 class Part(msgspec.Struct, frozen=True):
@@ -85,13 +90,17 @@ def _binds_to_previous(char: str) -> bool:
 class _Splitter:
     """Cuts a document's visible text into parts that fit (rules: the module docstring)."""
 
-    def __init__(self, document: Document, limit: int, max_bytes: int) -> None:
+    def __init__(
+        self, document: Document, limit: int, max_bytes: int, min_part: int = MIN_PART
+    ) -> None:
         if limit < 2:
             raise ValueError("limit must be at least 2 UTF-16 units (one surrogate pair)")
         self.doc = document
         self.text = document.text
         self.limit = limit
         self.max_bytes = max_bytes
+        # A tiny limit (tests) cannot promise 20: at most a quarter of a part.
+        self.min_part = min(min_part, limit // 4)
         self.units = [0]  # units[i]: UTF-16 length of text[:i]
         for char in self.text:
             self.units.append(self.units[-1] + _units(char))
@@ -106,7 +115,7 @@ class _Splitter:
             end -= 1
         start = self._skip_whitespace(0)
         while start < end:
-            stop = end if self._fits(start, end) else self._cut(start, self._room(start, end))
+            stop = self._part_end(start, end)
             if not _is_blank(text[start:stop]):
                 parts.append(Part(self._html(start, stop), text[start:stop]))
             start = self._skip_whitespace(stop)
@@ -139,6 +148,32 @@ class _Splitter:
             stop += 1
         return stop
 
+    def _part_end(self, start: int, end: int) -> int:
+        """Where the part starting at ``start`` ends (the text's visible part ends at ``end``)."""
+        if self._fits(start, end):
+            return end
+        room = self._room(start, end)
+        stop = self._cut(start, room)
+        if not self._scrap_after(stop, end):
+            return stop
+        # Leave the last part min_part units, unless this part would be under half its
+        # room, or a word would be cut where a space was near.
+        floor = self.units[start] + (self.units[room] - self.units[start]) // 2
+        shorter = room
+        while shorter > start + 1 and self.units[end] - self.units[shorter] < self.min_part:
+            shorter -= 1
+        if self.units[shorter] < floor:
+            return stop
+        other = self._cut(start, shorter)
+        at_space = stop < len(self.text) and self.text[stop] in _WHITESPACE
+        if at_space and self.text[other] not in _WHITESPACE:
+            return stop
+        return other
+
+    def _scrap_after(self, stop: int, end: int) -> bool:
+        rest = self.units[end] - self.units[self._skip_whitespace(stop)]
+        return 0 < rest < self.min_part
+
     def _cut(self, start: int, room: int) -> int:
         """Where the part starting at ``start`` ends, given it may end anywhere up to ``room``."""
         if room >= len(self.text):
@@ -157,7 +192,10 @@ class _Splitter:
         for found in best:
             if found is not None:
                 return found
-        return last_any if last_any is not None else self._hard_cut(start, room)
+        # A space far back is still better than a cut word, unless it leaves a scrap.
+        if last_any is not None and self.units[last_any] - self.units[start] >= self.min_part:
+            return last_any
+        return self._hard_cut(start, room)
 
     def _break_kind(self, index: int) -> int:
         newlines = 0
@@ -186,25 +224,41 @@ class _Splitter:
 # The entry points
 
 
-def split(html: str, limit: int = MAX_UTF16, *, max_bytes: int = MAX_HTML_BYTES) -> list[str]:
+def split(
+    html: str,
+    limit: int = MAX_UTF16,
+    *,
+    max_bytes: int = MAX_HTML_BYTES,
+    min_part: int = MIN_PART,
+) -> list[str]:
     """Valid Telegram HTML (from :func:`render`, or built with :func:`escape`) in parts."""
-    return [part.html for part in html_parts(html, limit, max_bytes=max_bytes)]
+    return [part.html for part in html_parts(html, limit, max_bytes=max_bytes, min_part=min_part)]
 
 
-def html_parts(html: str, limit: int = MAX_UTF16, *, max_bytes: int = MAX_HTML_BYTES) -> list[Part]:
+def html_parts(
+    html: str,
+    limit: int = MAX_UTF16,
+    *,
+    max_bytes: int = MAX_HTML_BYTES,
+    min_part: int = MIN_PART,
+) -> list[Part]:
     """Like :func:`split`, with each part's visible text for a plain-text resend."""
-    return _Splitter(parse_html(html), limit, max_bytes).parts()
+    return _Splitter(parse_html(html), limit, max_bytes, min_part).parts()
 
 
 def render_parts(
-    text: str, limit: int = MAX_UTF16, *, max_bytes: int = MAX_HTML_BYTES
+    text: str,
+    limit: int = MAX_UTF16,
+    *,
+    max_bytes: int = MAX_HTML_BYTES,
+    min_part: int = MIN_PART,
 ) -> list[Part]:
     """The main entry: PO text rendered and split; ``[]`` when nothing is visible."""
-    return _Splitter(parse_html(render(text)), limit, max_bytes).parts()
+    return _Splitter(parse_html(render(text)), limit, max_bytes, min_part).parts()
 
 
-def plain_parts(text: str, limit: int = MAX_UTF16) -> list[str]:
+def plain_parts(text: str, limit: int = MAX_UTF16, *, min_part: int = MIN_PART) -> list[str]:
     """Text to send with no parse mode, cleaned and split by the same rules."""
     document = plain_document(clean(text))
     # No HTML, so no byte cap beyond the limit's own (UTF-8 takes at most 3 bytes per unit).
-    return [part.plain for part in _Splitter(document, limit, 3 * limit).parts()]
+    return [part.plain for part in _Splitter(document, limit, 3 * limit, min_part).parts()]

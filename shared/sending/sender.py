@@ -34,6 +34,7 @@ from shared.sending.live import LiveReply
 from shared.sending.pieces import Piece, ReplyMarkup, pieces
 from shared.sending.results import Outcome, SendResult
 from shared.sending.retry import RECORD_RETRY, RetryPolicy, describe
+from shared.sending.rich import RichPath
 from shared.sending.sent_log import SENT_TTL_S, SentLog
 from shared.settings import BaseSettings
 from shared.telegram import RetryAfter, TelegramClient, TelegramError
@@ -54,8 +55,10 @@ class Sender:
         record_retry: RetryPolicy = RECORD_RETRY,
         sent_ttl_s: float = SENT_TTL_S,
         metrics: Metrics | None = None,
+        rich_messages: bool = False,
     ) -> None:
         self.client = client
+        self.rich = RichPath(client, rich_messages)
         self.redis = redis
         self.limiter = FloodLimiter(redis, budget)
         self.sent = SentLog(redis, sent_ttl_s)
@@ -74,14 +77,16 @@ class Sender:
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
     ) -> Sender:
-        """A sender with the settings' budget (``TELEGRAM_RATE_*``) and, unless given, a
-        client for ``TELEGRAM_BOT_TOKEN`` at ``TELEGRAM_API_URL``; :meth:`close` it."""
+        """A sender with the settings' budget (``TELEGRAM_RATE_*``), ``RICH_MESSAGES``
+        and, unless given, a client for ``TELEGRAM_BOT_TOKEN`` at ``TELEGRAM_API_URL``;
+        :meth:`close` it."""
         return cls(
             client if client is not None else TelegramClient.from_settings(settings),
             redis,
             FloodBudget.from_settings(settings),
             retry=retry,
             metrics=metrics,
+            rich_messages=settings.rich_messages,
         )
 
     async def close(self) -> None:
@@ -99,7 +104,21 @@ class Sender:
         markdown: bool = True,
         reply_markup: ReplyMarkup | None = None,
     ) -> SendResult:
-        """Send ``text`` (split into parts as needed) to ``chat_id``, at most once per ``key``."""
+        """Send ``text`` (split into parts as needed) to ``chat_id``, at most once per ``key``.
+
+        Markdown goes as one rich message when ``rich_messages`` is on and
+        Telegram takes it (:mod:`.rich`), else as HTML parts.
+        """
+        if markdown:
+            rich = await self.rich.send(
+                chat_id,
+                text,
+                lambda chat, calls, rich_key: self.send_calls(chat, calls, key=rich_key),
+                key=key,
+                reply_markup=reply_markup,
+            )
+            if rich is not None:
+                return rich
         return await self.send_pieces(
             chat_id, pieces(text, markdown=markdown), key=key, reply_markup=reply_markup
         )

@@ -167,12 +167,13 @@ def test_a_heading_becomes_bold_and_a_list_stays_text() -> None:
 # --------------------------------------------------------------------------
 # Properties over arbitrary text
 
-PLAIN = st.text(st.characters(exclude_characters="*_`[#~"), max_size=80)
+PLAIN = st.text(st.characters(exclude_characters="*_`[#~|"), max_size=80)
+NO_TABLES = ARBITRARY.filter(lambda text: "|" not in text)  # tables add padding and rules
 
 
 @FAST
-@given(ARBITRARY)
-def test_any_text_renders_without_inventing_or_reordering_characters(text: str) -> None:
+@given(NO_TABLES)
+def test_text_without_tables_renders_without_inventing_or_reordering_characters(text: str) -> None:
     visible = parsed(render(text)).text
     cleaned = iter(parsed(escape(text, quote=False)).text)
     assert all(char in cleaned for char in visible)  # a subsequence

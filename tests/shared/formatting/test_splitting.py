@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from services.fakes.telegram import utf16_len
 from shared.formatting.cleaning import escape
 from shared.formatting.markdown import render
-from shared.formatting.splitting import MAX_HTML_BYTES, MAX_UTF16, Part, plain_parts, render_parts
+from shared.formatting.splitting import (
+    MAX_HTML_BYTES,
+    MAX_UTF16,
+    MIN_PART,
+    Part,
+    plain_parts,
+    render_parts,
+)
 from tests.shared.formatting.judge import (
     ARBITRARY,
     EMPTY,
@@ -76,13 +83,13 @@ def ends_in_code(part: Part) -> bool:
 
 
 def test_an_emoji_after_4095_ascii_characters_is_not_cut_in_half() -> None:
-    parts = render_parts("a" * 4095 + "😀")
+    parts = render_parts("a" * 4095 + "😀", min_part=0)
     assert [part.plain for part in parts] == ["a" * 4095, "😀"]
     assert_sendable(parts, MAX_UTF16)
 
 
 def test_an_emoji_that_exactly_fills_the_limit_stays_in_the_part() -> None:
-    parts = render_parts("a" * 4094 + "😀b")
+    parts = render_parts("a" * 4094 + "😀b", min_part=0)
     assert [part.plain for part in parts] == ["a" * 4094 + "😀", "b"]
 
 
@@ -91,15 +98,37 @@ def test_4096_cyrillic_letters_fit_in_one_part() -> None:
     assert utf16_len(part.plain) == 4096
 
 
-def test_4097_cyrillic_letters_take_two_parts() -> None:
+def test_4097_cyrillic_letters_take_two_parts_the_second_not_a_scrap() -> None:
     parts = render_parts("ж" * 4097)
-    assert [len(part.plain) for part in parts] == [4096, 1]
+    assert [len(part.plain) for part in parts] == [4097 - MIN_PART, MIN_PART]
     assert_sendable(parts, MAX_UTF16)
 
 
 def test_a_word_longer_than_the_limit_is_cut_hard_at_the_limit() -> None:
+    parts = render_parts("x" * 10_000 + " tail")
+    assert [part.plain for part in parts] == ["x" * 4096, "x" * 4096, "x" * 1808 + " tail"]
+
+
+def test_a_text_just_over_the_limit_does_not_end_in_a_scrap_part() -> None:
+    text = "word " * 819 + "tail12"  # 4,101 characters: a cut at the last space leaves 6
+    parts = render_parts(text)
+    assert len(parts) == 2
+    assert all(utf16_len(part.plain) >= MIN_PART for part in parts)
+    assert_whitespace_cuts(text, [part.plain for part in parts])
+
+
+def test_a_scrap_part_is_allowed_when_nothing_else_fits() -> None:
+    parts = render_parts("x" * 4096 + " tail", min_part=20)
+    assert [part.plain for part in parts] == ["x" * 4096, "tail"]
+
+
+def test_a_short_word_before_a_long_one_is_not_left_as_a_part_of_its_own() -> None:
     parts = render_parts("short " + "x" * 10_000 + " tail")
-    assert [part.plain for part in parts] == ["short", "x" * 4096, "x" * 4096, "x" * 1808 + " tail"]
+    assert [part.plain for part in parts] == [
+        "short " + "x" * 4090,
+        "x" * 4096,
+        "x" * 1814 + " tail",
+    ]
 
 
 def test_a_hard_cut_does_not_separate_an_emoji_from_its_joiners() -> None:
@@ -166,6 +195,17 @@ def test_a_limit_below_one_surrogate_pair_is_refused() -> None:
 # Properties over arbitrary text
 
 
+def whitespace_cut_after(text: str, units: int) -> bool:
+    """Whether a whitespace run starts in ``text`` after at least ``units`` UTF-16 units."""
+    return any(
+        char in WHITESPACE
+        and text[index - 1] not in WHITESPACE
+        and utf16_len(text[:index]) >= units
+        for index, char in enumerate(text)
+        if index
+    )
+
+
 @FAST
 @given(ARBITRARY, st.integers(min_value=2, max_value=40))
 def test_any_text_splits_into_parts_that_render_fit_and_cover_it(text: str, limit: int) -> None:
@@ -175,8 +215,8 @@ def test_any_text_splits_into_parts_that_render_fit_and_cover_it(text: str, limi
     found = gaps(parsed(render(text)).text, pieces)
     assert all(not gap.strip(WHITESPACE + EMPTY) for gap in found)
     for before, gap in zip(pieces[:-1], found[1:-1], strict=True):
-        if not gap:  # a hard cut: there was no whitespace to cut at
-            assert not any(char in WHITESPACE for char in before)
+        if not gap:  # a hard cut: no whitespace to cut at leaving a part of min_part or more
+            assert not whitespace_cut_after(before, limit // 4)
 
 
 @FAST

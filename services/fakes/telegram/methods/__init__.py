@@ -5,7 +5,7 @@ of its group (or a new module imported here); it gets the fake and the
 call's :class:`Params`, returns the ``result`` and raises ``ApiError``.
 """
 
-from . import bot, callbacks, files, media, messages, reactions, updates
+from . import bot, callbacks, files, media, messages, reactions, rich, updates
 from .registry import METHODS, Handler, MethodSpec, bot_method
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "media",
     "messages",
     "reactions",
+    "rich",
     "updates",
 ]
