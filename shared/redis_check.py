@@ -17,9 +17,10 @@ It reads, with ``CONFIG GET``, the settings the bot's guarantees rest on
 * ``appendonly``: without an AOF a restart loses everything written
   since the last snapshot, updates Telegram was told we had included;
 * ``appendfsync`` (only with an AOF): ``always`` keeps "nothing
-  acknowledged is lost"; ``everysec`` loses up to about two seconds of
-  acknowledged writes when the host (not only Redis) goes down, ``no``
-  what the kernel had not written yet.
+  acknowledged is lost"; ``everysec`` can lose up to about two seconds of
+  acknowledged writes in a crash (of the host; of Redis itself only while
+  its disk is slow, when it holds writes back), ``no`` what the kernel had
+  not written yet.
 
 Each problem is one warning (``redis_unsafe``: the setting, its value,
 what it risks), and ``/healthz`` lists them (``warnings.redis_config``)
@@ -61,7 +62,8 @@ NO_AOF_RISK: Final = (
     "a Redis restart loses what was written since the last snapshot, acknowledged updates included"
 )
 FSYNC_RISK: Final = {
-    "everysec": "a host crash or power loss loses up to about 2 s of acknowledged writes",
+    "everysec": "a crash (of the host, or of Redis while its disk is slow) can lose up to "
+    "about 2 s of acknowledged writes",
     "no": "a host crash or power loss loses whatever the kernel had not yet written (often 30 s)",
 }
 
