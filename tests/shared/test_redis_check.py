@@ -85,7 +85,7 @@ async def test_a_redis_without_an_append_only_file_is_one_warning(server: RedisS
 
 
 @pytest.mark.parametrize("server", [(*SAFE, "--appendfsync", "everysec")], indirect=True)
-async def test_an_aof_synced_every_second_is_a_warning_about_a_host_crash(
+async def test_an_aof_synced_every_second_is_a_warning_about_two_seconds_lost_in_a_crash(
     server: RedisServer,
 ) -> None:
     _safety, logs = await checked(server)
@@ -118,6 +118,7 @@ async def test_a_redis_with_config_renamed_is_one_notice_and_no_refusal(
 ) -> None:
     safety, logs = await checked(server, require_safe=True)
     assert [(e["event"], e["error"]) for e in logs] == [("redis_config_unchecked", "ResponseError")]
+    assert "CONFIG GET refused" in logs[0]["reason"]
     assert not safety.refused
     assert safety.health_warnings == {"redis_config": [f"not checked: {safety.unchecked}"]}
 
