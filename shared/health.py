@@ -13,7 +13,10 @@ every process has (Redis, through a client of its own, and the loop)::
 ``check_timeout_s``, and answers 200 when all pass, 503 when any returns
 false, raises or times out. The body is a small JSON object naming each
 check's outcome; an error is named by its type only, never its message,
-which could carry a URL with a password. ``GET /metrics`` is the
+which could carry a URL with a password. Warnings, facts found at start
+that do not make a process unhealthy (a Redis that may evict keys:
+``shared.redis_check``), are listed under ``warnings`` when there are any;
+the status stays 200. ``GET /metrics`` is the
 Prometheus text format of ``metrics`` (404 when there is none).
 
 Port 0 serves nothing: several processes often share one host (a shell,
@@ -27,8 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -43,6 +46,8 @@ log = get_logger(__name__)
 
 Check = Callable[[], Awaitable[bool]]
 """Healthy when it returns true; false, an exception or a timeout make it fail."""
+Warnings = Mapping[str, Sequence[str]]
+"""Shown by ``/healthz`` without failing it: a name, and what is wrong there."""
 
 DEFAULT_HOST: Final = "0.0.0.0"
 CHECK_TIMEOUT_S: Final = 2.0
@@ -96,6 +101,7 @@ class Report:
     """What ``/healthz`` answers: every check's outcome, ``ok`` or why not."""
 
     checks: Mapping[str, str]
+    warnings: Warnings = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -107,18 +113,25 @@ class Report:
 
     def body(self) -> dict[str, object]:
         failed = sorted(name for name, outcome in self.checks.items() if outcome != OK)
-        return {
+        body: dict[str, object] = {
             "status": "ok" if self.healthy else "unavailable",
             "failed": failed,
             "checks": dict(self.checks),
         }
+        if self.warnings:
+            body["warnings"] = {name: list(found) for name, found in self.warnings.items()}
+        return body
 
 
-async def run_checks(checks: Mapping[str, Check], timeout_s: float = CHECK_TIMEOUT_S) -> Report:
-    """Every check at once, each within ``timeout_s``."""
+async def run_checks(
+    checks: Mapping[str, Check],
+    timeout_s: float = CHECK_TIMEOUT_S,
+    warnings: Warnings | None = None,
+) -> Report:
+    """Every check at once, each within ``timeout_s``; ``warnings`` passed on as they are."""
     names = list(checks)
     outcomes = await asyncio.gather(*(_outcome(checks[name], timeout_s) for name in names))
-    return Report(dict(zip(names, outcomes, strict=True)))
+    return Report(dict(zip(names, outcomes, strict=True)), dict(warnings or {}))
 
 
 async def _outcome(check: Check, timeout_s: float) -> str:
@@ -151,11 +164,12 @@ def application(
     metrics: Metrics | None = None,
     *,
     check_timeout_s: float = CHECK_TIMEOUT_S,
+    warnings: Warnings | None = None,
 ) -> web.Application:
     """The aiohttp app: ``GET /healthz`` and ``GET /metrics``."""
 
     async def healthz(_request: web.Request) -> web.Response:
-        report = await run_checks(checks, check_timeout_s)
+        report = await run_checks(checks, check_timeout_s, warnings)
         if not report.healthy:
             log.warning("health_check_failed", checks=dict(report.checks))
         return web.json_response(
@@ -181,6 +195,7 @@ async def serve_health(
     metrics: Metrics | None = None,
     host: str = DEFAULT_HOST,
     check_timeout_s: float = CHECK_TIMEOUT_S,
+    warnings: Warnings | None = None,
 ) -> AsyncIterator[HealthServer | None]:
     """Serve ``/healthz`` and ``/metrics`` on ``host:port`` inside the block; ``None`` for port 0.
 
@@ -192,7 +207,7 @@ async def serve_health(
         return
     # No access log: a healthcheck every few seconds would drown the real lines.
     runner = web.AppRunner(
-        application(checks, metrics, check_timeout_s=check_timeout_s),
+        application(checks, metrics, check_timeout_s=check_timeout_s, warnings=warnings),
         access_log=None,
         shutdown_timeout=1.0,
     )
@@ -211,7 +226,11 @@ async def serve_health(
 
 @contextlib.asynccontextmanager
 async def serve_process_health(
-    settings: BaseSettings, *, metrics: Metrics, heartbeat: Heartbeat | None
+    settings: BaseSettings,
+    *,
+    metrics: Metrics,
+    heartbeat: Heartbeat | None,
+    warnings: Warnings | None = None,
 ) -> AsyncIterator[HealthServer | None]:
     """``/healthz`` and ``/metrics`` on ``METRICS_PORT`` for a process; nothing for port 0.
 
@@ -219,6 +238,8 @@ async def serve_process_health(
     ``heartbeat``, ``loop``. The ping has a client of its own: it never
     waits behind the process's work for a pooled connection, and a ping cut
     short by the check's timeout closes only its own connection.
+    ``warnings``: what the process found at start, such as
+    ``RedisSafety.health_warnings`` (``shared.redis_check``).
     """
     if settings.metrics_port == 0:
         yield None
@@ -228,7 +249,9 @@ async def serve_process_health(
     if heartbeat is not None:
         checks["loop"] = heartbeat.check
     try:
-        async with serve_health(settings.metrics_port, checks=checks, metrics=metrics) as server:
+        async with serve_health(
+            settings.metrics_port, checks=checks, metrics=metrics, warnings=warnings
+        ) as server:
             yield server
     finally:
         await redis.aclose()

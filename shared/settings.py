@@ -57,6 +57,9 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     api_url: str = "http://api:8000"
     internal_api_key: Secret | None = None
     redis_url: str = "redis://localhost:6379/0"
+    redis_require_safe: bool = False
+    """Refuse to start on a Redis whose settings break the guarantees (eviction,
+    no AOF, an fsync other than ``always``: ``shared.redis_check``); false: warn."""
     admin_telegram_ids: tuple[int, ...] = ()
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "json"

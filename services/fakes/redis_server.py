@@ -3,7 +3,9 @@
 Not a fake: the genuine server binary, started with persistence off in a
 temporary directory, stopped (and its directory removed) on ``stop``.
 ``restart`` keeps the port, so clients can reconnect, and drops the data,
-like a Redis without persistence that crashed.
+like a Redis without persistence that crashed. ``options`` are more
+``redis-server`` arguments, after (so overriding) ours: ``("--appendonly",
+"yes")``, ``("--rename-command", "CONFIG", "")``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -34,9 +37,12 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None, databases: int = 16) -> None:
+    def __init__(
+        self, port: int | None = None, databases: int = 16, options: Sequence[str] = ()
+    ) -> None:
         self.port = port or free_port()
         self.databases = databases
+        self.options = tuple(options)
         self._dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -69,6 +75,7 @@ class RedisServer:
                 str(self._dir),
                 "--loglevel",
                 "warning",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

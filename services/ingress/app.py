@@ -49,9 +49,11 @@ from services.ingress.status import ConversationState
 from services.ingress.updates import UpdateProcessor
 from services.ingress.webhook import WebhookHandler, serve_webhook
 from shared.connections import redis_client, telegram_bot
+from shared.entrypoint import EXIT_CONFIG
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
 from shared.metrics import Metrics
+from shared.redis_check import check_redis
 from shared.sending.sender import Sender
 from shared.stopping import install_stop_signals
 from shared.texts import RU, Texts
@@ -277,12 +279,16 @@ class Ingress:
 async def serve(settings: IngressSettings) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
+    if (redis_safety := await check_redis(settings)).refused:
+        return EXIT_CONFIG
     metrics = Metrics("ingress")
     # Polling turns at least every POLLING_TIMEOUT_S; a webhook has no loop of its own.
     polling = settings.ingress_mode == "polling"
     heartbeat = Heartbeat(stale_after_s=3 * settings.polling_timeout_s + 60) if polling else None
     async with (
-        serve_process_health(settings, metrics=metrics, heartbeat=heartbeat),
+        serve_process_health(
+            settings, metrics=metrics, heartbeat=heartbeat, warnings=redis_safety.health_warnings
+        ),
         Ingress.open(settings, metrics=metrics, heartbeat=heartbeat) as ingress,
     ):
         # aiogram and everything built so far live as long as the process:

@@ -31,10 +31,12 @@ from services.notifier.settings import NotifierSettings
 from shared import keys
 from shared.api import ApiClient
 from shared.connections import redis_client
+from shared.entrypoint import EXIT_CONFIG
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
 from shared.metrics import Metrics, entry_age_s
 from shared.proactive import decode_proactive
+from shared.redis_check import check_redis
 from shared.schemas import ProvisionerResult
 from shared.sending.sender import Sender
 from shared.stopping import install_stop_signals
@@ -80,13 +82,17 @@ class Notifier:
 async def serve(settings: NotifierSettings) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
+    if (redis_safety := await check_redis(settings)).refused:
+        return EXIT_CONFIG
     metrics = Metrics("notifier")
     # Loose on purpose: a handler waiting out a long 429 is working, not stuck.
     heartbeat = Heartbeat(stale_after_s=120)
     redis = redis_client(settings, blocking=True)
     sender = Sender.from_settings(settings, redis, metrics=metrics)
     async with (
-        serve_process_health(settings, metrics=metrics, heartbeat=heartbeat),
+        serve_process_health(
+            settings, metrics=metrics, heartbeat=heartbeat, warnings=redis_safety.health_warnings
+        ),
         ApiClient(
             settings.api_url, settings.internal_api_key, timeout=settings.api_timeout_s
         ) as api,

@@ -44,10 +44,12 @@ from services.relay.working_note import WorkingNotes
 from shared import keys
 from shared.api import ApiClient
 from shared.connections import redis_client
+from shared.entrypoint import EXIT_CONFIG
 from shared.health import Heartbeat, serve_process_health
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.ratelimit import FloodBudget
+from shared.redis_check import check_redis
 from shared.schemas import IncomingMessage
 from shared.stopping import install_stop_signals
 from shared.telegram import TelegramClient
@@ -371,11 +373,15 @@ async def open_relay(
 
 async def run(settings: RelaySettings, stop: asyncio.Event) -> int:
     """The relay until ``stop`` is set; the process's exit status."""
+    if (redis_safety := await check_redis(settings)).refused:
+        return EXIT_CONFIG
     metrics = Metrics("relay")
     # The lease loop turns every LEASE_TICK_S whatever the traffic.
     heartbeat = Heartbeat(stale_after_s=max(30.0, 10 * settings.lease_tick_s))
     async with (
-        serve_process_health(settings, metrics=metrics, heartbeat=heartbeat),
+        serve_process_health(
+            settings, metrics=metrics, heartbeat=heartbeat, warnings=redis_safety.health_warnings
+        ),
         open_relay(settings, metrics=metrics, heartbeat=heartbeat) as relay,
     ):
         # Everything imported and built so far lives as long as the process:

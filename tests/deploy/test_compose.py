@@ -20,6 +20,7 @@ import yaml
 from services.cli import COMMANDS
 from services.fakes.redis_server import free_port
 from shared.health import CHECK_TIMEOUT_S, serve_health
+from shared.redis_check import assess
 from tests.deploy.settings_names import read_by, required_by
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,25 @@ def test_redis_keeps_its_data_in_an_append_only_file_on_a_volume() -> None:
     command = redis["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert any(str(volume).endswith(":/data") for volume in redis["volumes"])
+
+
+def redis_options() -> dict[str, str]:
+    """The redis service's ``--name value`` arguments."""
+    command = SERVICES["redis"]["command"]
+    assert command[0] == "redis-server"
+    names, values = command[1::2], command[2::2]
+    assert all(name.startswith("--") for name in names), command
+    return {name.removeprefix("--"): value for name, value in zip(names, values, strict=True)}
+
+
+def test_redis_syncs_every_write_and_never_evicts_as_the_architecture_promises() -> None:
+    options = redis_options()
+    assert options["appendfsync"] == "always"
+    assert options["maxmemory-policy"] == "noeviction"
+
+
+def test_the_redis_compose_runs_passes_the_processes_start_up_check() -> None:
+    assert assess(redis_options()) == ()
 
 
 def test_redis_has_a_ping_healthcheck() -> None:
