@@ -33,7 +33,8 @@ browser:
 		echo "warning: chromium and chromium-driver could not be installed;" \
 			"the browser test will be skipped" >&2
 
-# The Prometheus alert rules and scrape configuration (deploy/prometheus), checked
+# The Prometheus alert rules, their unit tests and the scrape configuration
+# (deploy/prometheus), checked
 # by promtool from Debian's prometheus package, installed when missing. In CI
 # (CI set) a promtool that cannot be installed fails the build; elsewhere the
 # check is skipped with a warning (as is tests/deploy/test_monitoring.py's).
@@ -43,7 +44,8 @@ deploy-check:
 		apt-get install -y -qq --no-install-recommends prometheus; } >/dev/null 2>&1 || true; fi
 	@if command -v promtool >/dev/null 2>&1; then \
 		promtool check rules deploy/prometheus/alerts.yml && \
-		cd deploy/prometheus && promtool check config prometheus.yml >/dev/null; \
+		cd deploy/prometheus && promtool check config prometheus.yml >/dev/null && \
+		promtool test rules alerts_test.yml; \
 	elif [ -n "$$CI" ]; then \
 		echo "error: promtool could not be installed; CI must check deploy/prometheus" >&2; exit 1; \
 	else \

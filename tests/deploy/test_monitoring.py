@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULES = PROMETHEUS / "alerts.yml"
 SCRAPE = PROMETHEUS / "prometheus.yml"
+RULE_TESTS = PROMETHEUS / "alerts_test.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "telegram-bot.json"
 SERVICES: tuple[Service, ...] = ("ingress", "relay", "notifier", "files")
 
@@ -136,6 +137,28 @@ def test_promtool_accepts_the_alert_rules() -> None:
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_alerts_fire_on_the_series_their_unit_tests_feed_them() -> None:
+    done = subprocess.run(
+        [promtool(), "test", "rules", RULE_TESTS.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROMETHEUS,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_rule_unit_tests_feed_only_exported_series() -> None:
+    known = exported()
+    document = yaml.safe_load(RULE_TESTS.read_text())
+    fed = {
+        series["series"].partition("{")[0]
+        for test in document["tests"]
+        for series in test.get("input_series", [])
+    }
+    assert fed - known == set()
 
 
 def test_promtool_accepts_the_scrape_configuration_with_its_rules() -> None:
