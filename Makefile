@@ -34,10 +34,10 @@ browser:
 			"the browser test will be skipped" >&2
 
 # The Prometheus alert rules, their unit tests and the scrape configuration
-# (deploy/prometheus), checked
-# by promtool from Debian's prometheus package, installed when missing. In CI
-# (CI set) a promtool that cannot be installed fails the build; elsewhere the
-# check is skipped with a warning (as is tests/deploy/test_monitoring.py's).
+# (deploy/prometheus), checked by promtool from Debian's prometheus package,
+# installed when missing. In CI (CI set) a promtool that cannot be installed
+# fails the build; elsewhere the check is skipped with a warning (as is
+# tests/deploy/test_monitoring.py's).
 deploy-check:
 	@if ! command -v promtool >/dev/null 2>&1; then \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
