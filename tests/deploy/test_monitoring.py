@@ -23,7 +23,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from services.files.metrics import FilesMetrics
-from shared.metrics import PREFIX, Metrics, Service
+from shared.metrics import OTHER, PREFIX, UPDATE_KINDS, Metrics, Service
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -43,6 +43,10 @@ _SUFFIXES = {
     "Histogram": ("_bucket", "_count", "_sum"),
     "Summary": ("_count", "_sum"),
 }
+CHECKED_LABELS = frozenset({"service", "kind", "reason", "stream_kind", "result", "action"})
+"""Our labels, each with a closed list of values (``shared.metrics``)."""
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$service": ".*"}
+_MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"')
 _KEYWORDS = frozenset(
     {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring"}
     | {"group_left", "group_right", "inf", "nan"}
@@ -65,6 +69,33 @@ def _defined_in_source() -> set[str]:
         for kind, name in _DEFINED.findall(path.read_text()):
             names.update(f"{PREFIX}{name}{suffix}" for suffix in _SUFFIXES[kind])
     return names
+
+
+def label_values() -> dict[str, set[str]]:
+    """Every value each of our labels can take, from the processes' own registries."""
+    values: dict[str, set[str]] = {"kind": set(UPDATE_KINDS) | {OTHER}}
+    for service in SERVICES:
+        metrics = Metrics(service)
+        if service == "files":
+            FilesMetrics(metrics)
+        for family in metrics.registry.collect():
+            for sample in family.samples:
+                for label, value in sample.labels.items():
+                    values.setdefault(label, {OTHER}).add(value)
+    return values
+
+
+def unknown_label_values(expr: str, values: dict[str, set[str]]) -> set[str]:
+    """``label="value"`` matchers of ours whose value no series ever has."""
+    unknown = set()
+    for label, op, value in _MATCHER.findall(expr):
+        if label not in CHECKED_LABELS or "$" in value:
+            continue
+        alternatives = value.split("|") if op in ("=~", "!~") else [value]
+        for alternative in alternatives:
+            if re.fullmatch(r"\w+", alternative) and alternative not in values[label]:
+                unknown.add(f"{label}={alternative}")
+    return unknown
 
 
 def exported() -> frozenset[str]:
@@ -205,6 +236,33 @@ def test_every_metric_a_dashboard_panel_queries_is_exported() -> None:
     assert {name for name in used if name.startswith(PREFIX)}, "no bot metric in the dashboard"
     unknown = {name: title for name, title in used.items() if name not in known}
     assert unknown == {}
+
+
+def test_every_label_value_the_rules_and_dashboard_match_is_one_a_series_has() -> None:
+    values = label_values()
+    exprs = [rule["expr"] for rule in rules()] + [expr for _title, expr in dashboard_queries()]
+    assert {bad for expr in exprs for bad in unknown_label_values(expr, values)} == set()
+
+
+def test_the_label_check_sees_a_value_no_series_has() -> None:
+    values = label_values()
+    expr = 'x{stream_kind="po_outputs", service=~"relay|ingres", job="any"}'
+    assert unknown_label_values(expr, values) == {"stream_kind=po_outputs", "service=ingres"}
+
+
+def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
+    queries = []
+    for index, (title, expr) in enumerate(dashboard_queries()):
+        for variable, value in GRAFANA_VARIABLES.items():
+            expr = expr.replace(variable, value)
+        queries.append({"record": f"dashboard:query_{index}", "expr": expr, "labels": {}})
+        assert "$" not in expr, f"{title}: a Grafana variable the test does not know"
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": queries}]}))
+    done = subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_every_alert_has_a_severity_and_a_summary() -> None:
