@@ -31,6 +31,7 @@ RULES = PROMETHEUS / "alerts.yml"
 SCRAPE = PROMETHEUS / "prometheus.yml"
 RULE_TESTS = PROMETHEUS / "alerts_test.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "telegram-bot.json"
+OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
 SERVICES: tuple[Service, ...] = ("ingress", "relay", "notifier", "files")
 
 PROMETHEUS_OWN = frozenset({"up"})
@@ -273,6 +274,11 @@ def test_every_alert_has_a_severity_and_a_summary() -> None:
         or not rule.get("annotations", {}).get("summary")
     ]
     assert incomplete == []
+
+
+def test_docs_operations_explains_every_alert() -> None:
+    explained = set(re.findall(r"`(TelegramBot\w+)`", OPERATIONS.read_text()))
+    assert {rule["alert"] for rule in rules()} - explained == set()
 
 
 def test_every_dashboard_panel_has_a_unique_id() -> None:
