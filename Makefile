@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run install test lint typecheck unit redis-server browser clean
+.PHONY: run install test lint typecheck unit redis-server browser deploy-check clean
 
 # The whole bot on this machine, offline, with a web chat page (README, "Sandbox").
 # Its own redis-server unless REDIS_URL is set.
@@ -33,6 +33,24 @@ browser:
 		echo "warning: chromium and chromium-driver could not be installed;" \
 			"the browser test will be skipped" >&2
 
+# The Prometheus alert rules, their unit tests and the scrape configuration
+# (deploy/prometheus), checked by promtool from Debian's prometheus package,
+# installed when missing. In CI (CI set) a promtool that cannot be installed
+# fails the build; elsewhere the check is skipped with a warning (as is
+# tests/deploy/test_monitoring.py's).
+deploy-check:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends prometheus; } >/dev/null 2>&1 || true; fi
+	@if command -v promtool >/dev/null 2>&1; then \
+		promtool check rules deploy/prometheus/alerts.yml && \
+		cd deploy/prometheus && promtool check config prometheus.yml >/dev/null && \
+		promtool test rules alerts_test.yml; \
+	elif [ -n "$$CI" ]; then \
+		echo "error: promtool could not be installed; CI must check deploy/prometheus" >&2; exit 1; \
+	else \
+		echo "warning: promtool could not be installed; deploy/prometheus is not checked" >&2; fi
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -44,7 +62,7 @@ typecheck: $(BIN)/.installed
 unit: $(BIN)/.installed redis-server browser
 	$(BIN)/pytest --numprocesses=2 --dist=worksteal
 
-test: lint typecheck unit
+test: lint typecheck deploy-check unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
