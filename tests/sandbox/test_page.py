@@ -300,19 +300,24 @@ def test_the_menu_offers_the_bot_s_commands_and_a_stranger_gets_no_chips(page: C
 def test_an_emoji_is_drawn_in_colour_not_as_an_empty_box(page: ChatPage) -> None:
     page.open_as("user")
 
-    coloured = page.driver.execute_script(
-        "const canvas = document.createElement('canvas');"
-        "canvas.width = canvas.height = 64;"
-        "const context = canvas.getContext('2d');"
-        "context.font = '40px ' + getComputedStyle(document.body).fontFamily;"
-        "context.fillText(arguments[0], 4, 48);"
-        "const pixels = context.getImageData(0, 0, 64, 64).data;"
-        "let count = 0;"
-        "for (let i = 0; i < pixels.length; i += 4) {"
-        "  const [r, g, b, a] = pixels.slice(i, i + 4);"
-        "  if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60) count++;"
-        "}"
-        "return count",
+    # Drawn with the page's own fonts, once the browser has loaded the one for emoji.
+    coloured = page.driver.execute_async_script(
+        "const [emoji, done] = arguments;"
+        "const font = '40px ' + getComputedStyle(document.body).fontFamily;"
+        "document.fonts.load(font, emoji).then(() => {"
+        "  const canvas = document.createElement('canvas');"
+        "  canvas.width = canvas.height = 64;"
+        "  const context = canvas.getContext('2d');"
+        "  context.font = font;"
+        "  context.fillText(emoji, 4, 48);"
+        "  const pixels = context.getImageData(0, 0, 64, 64).data;"
+        "  let count = 0;"
+        "  for (let i = 0; i < pixels.length; i += 4) {"
+        "    const [r, g, b, a] = pixels.slice(i, i + 4);"
+        "    if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60) count++;"
+        "  }"
+        "  done(count);"
+        "});",
         "😀",
     )
 
