@@ -325,6 +325,7 @@ class Sandbox:
             "  or a stranger. Write to the bot, try /projects /servers /tasks /help, and",
             "  publish a provisioning result to see what admins are told. Grace's PO",
             "  streams its reply slowly; Alan's writes again by itself a minute later.",
+            "  Emma's Telegram is in English; Margaret has 25 projects to page through.",
             f"  The PO side speaks PO_CONTRACT={self.settings.sandbox_po_contract}.",
             "",
             f"  Processes run under supervisord and use {redis}; their logs follow.",
