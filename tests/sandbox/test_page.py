@@ -268,6 +268,8 @@ def test_the_page_fits_a_400_pixel_wide_window(page: ChatPage) -> None:
 def test_an_english_persona_gets_the_page_in_english_and_a_start_button(page: ChatPage) -> None:
     page.open_as("emma")
     assert page.driver.execute_script("return document.documentElement.lang") == "en"
+    keys = page.driver.execute_script("return [Object.keys(UI.ru), Object.keys(UI.en)]")
+    assert sorted(keys[0]) == sorted(keys[1])  # every word of the page in both languages
     assert page.text_of("send") == "Send"
     page.wait_until(lambda: page.driver.find_element(By.ID, "start").is_displayed(), "START")
     assert page.text_of("start") == "START"
