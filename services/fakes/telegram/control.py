@@ -45,10 +45,11 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from aiohttp import BodyPartReader, web
 
-from .entities import utf16_len
+from .entities import found_entities, utf16_len
 from .errors import ApiError
 from .failures import Failure
 from .flood import FloodLimits
+from .updates import _command_entities
 from .wire import JSONDict, decode, json_response
 
 if TYPE_CHECKING:
@@ -131,7 +132,11 @@ class ControlApi:
         if utf16_len(text) > TEXT_LIMIT:
             # A client splits a longer text into several messages (the sandbox page does).
             raise ValueError(f"a message holds at most {TEXT_LIMIT} characters: split it")
-        update = self.fake.inject_message(_chat_id_of(request), text, user_id=data.get("user_id"))
+        # A client's message comes with the links Telegram finds in it, as a bot's does.
+        entities = found_entities(text, _command_entities(text))
+        update = self.fake.inject_message(
+            _chat_id_of(request), text, user_id=data.get("user_id"), entities=entities
+        )
         return _ok(update)
 
     async def media(self, request: web.Request) -> web.StreamResponse:

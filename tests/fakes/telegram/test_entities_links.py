@@ -3,9 +3,10 @@ by itself, ``text_link`` entities from HTML, Markdown or explicit entities."""
 
 from __future__ import annotations
 
+import aiohttp
 from aiogram import Bot
 
-from services.fakes.telegram import format_message_text
+from services.fakes.telegram import FakeTelegram, format_message_text
 from services.fakes.telegram.entities import found_entities
 from tests.fakes.telegram import PRIVATE
 
@@ -77,3 +78,19 @@ async def test_a_sent_message_comes_back_with_its_url_entity(bot: Bot) -> None:
 
     assert message.entities is not None
     assert [(e.type, e.offset, e.length) for e in message.entities] == [("url", 10, 19)]
+
+
+async def test_a_user_s_message_through_the_control_api_comes_with_its_links(
+    fake_telegram: FakeTelegram,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        await http.post(
+            f"{fake_telegram.control_url}/chats/{PRIVATE}/messages",
+            json={"text": "/help see example.org"},
+        )
+
+    (message,) = fake_telegram.chat(PRIVATE).messages.values()
+    assert message["entities"] == [
+        {"type": "bot_command", "offset": 0, "length": 5},
+        {"type": "url", "offset": 10, "length": 11},
+    ]
