@@ -175,7 +175,8 @@ def test_messages_show_their_time_under_a_day_separator(page: ChatPage) -> None:
     assert shown["first"] == "day Сегодня"  # Linus's Telegram is in Russian
     assert shown["times"]
     assert all(re.fullmatch(r"\d\d:\d\d", t) for t in shown["times"])
-    page.screenshot("times")
+    page.driver.execute_script("document.getElementById('messages').scrollTop = 0")
+    page.screenshot("times")  # the day's separator on top
 
 
 def test_a_link_in_the_bot_s_reply_is_clickable(page: ChatPage) -> None:
