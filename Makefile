@@ -25,13 +25,15 @@ redis-server:
 
 # The browser test drives Debian's Chromium through chromedriver: a large
 # install, so only when either is missing. Where it cannot be installed the
-# browser test is skipped, except in CI, where it fails.
+# browser test is skipped, except in CI, where it fails. The page's emoji need
+# a colour emoji font (Noto Color Emoji): without one they are empty boxes.
 browser:
-	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver && \
+		fc-list 2>/dev/null | grep -qi "color emoji"; } >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq chromium chromium-driver; } || \
-		echo "warning: chromium and chromium-driver could not be installed;" \
-			"the browser test will be skipped" >&2
+		apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji; } || \
+		echo "warning: chromium, chromium-driver and fonts-noto-color-emoji could not be" \
+			"installed; the browser test will be skipped" >&2
 
 # The Prometheus alert rules, their unit tests and the scrape configuration
 # (deploy/prometheus), checked by promtool from Debian's prometheus package,

@@ -40,6 +40,7 @@ from services.fakes.telegram import FakeTelegram
 from services.fakes.workers import FakeWorkerManager, personas
 from services.sandbox import page, provisioning
 from services.sandbox.embedded_redis import EmbeddedRedis, RedisFailed
+from services.sandbox.menu import menu_for
 from services.sandbox.provisioning import Outcome
 from services.sandbox.settings import SandboxSettings, load
 from services.sandbox.supervisor import Supervisor
@@ -53,6 +54,9 @@ from shared.stopping import install_stop_signals, pause
 logger = log.get_logger(__name__)
 
 RELAYS: Final = 2
+BOT_NAME: Final = "Dev Team Bot"
+BOT_USERNAME: Final = "dev_team_bot"
+"""What the page shows as the bot's name (its avatar: the initials)."""
 READY_TIMEOUT_S: Final = 60.0
 TYPING_SHOWN_S: Final = 5.0
 SENDS: Final = frozenset(
@@ -109,7 +113,11 @@ class Sandbox:
         self.settings = settings
         self.workdir = workdir
         self.telegram = FakeTelegram(
-            host=settings.sandbox_host, port=settings.sandbox_port, routes=page.routes(self)
+            host=settings.sandbox_host,
+            port=settings.sandbox_port,
+            routes=page.routes(self),
+            bot_name=BOT_NAME,
+            bot_username=BOT_USERNAME,
         )
         self.api = FakeApi()
         self.redis_url = settings.redis_url or ""
@@ -236,8 +244,13 @@ class Sandbox:
     def chat(self, telegram_id: int) -> dict[str, Any]:
         # The version lets the page wait for the next change without missing one.
         actions = self.telegram.chat(telegram_id).actions
+        language = self.telegram.user(telegram_id).get("language_code")
+        bot = self.telegram.bot_user
         return {
             **self.telegram.chat(telegram_id).to_json(),
+            "bot": {"first_name": bot["first_name"], "username": bot["username"]},
+            "language_code": language,
+            "menu": menu_for(self.telegram.commands, telegram_id, language),
             "now": self.telegram.clock(),
             "typing_s": self._typing_left(telegram_id),
             "action": actions[-1].action if actions else None,
@@ -312,6 +325,7 @@ class Sandbox:
             "  or a stranger. Write to the bot, try /projects /servers /tasks /help, and",
             "  publish a provisioning result to see what admins are told. Grace's PO",
             "  streams its reply slowly; Alan's writes again by itself a minute later.",
+            "  Emma's Telegram is in English; Margaret has 25 projects to page through.",
             f"  The PO side speaks PO_CONTRACT={self.settings.sandbox_po_contract}.",
             "",
             f"  Processes run under supervisord and use {redis}; their logs follow.",

@@ -8,7 +8,9 @@ only the sandbox knows is under ``/_sandbox``:
 
 GET  /_sandbox/people          who one can be on the page
 GET  /_sandbox/status          the processes' states; ``ready`` once the bot answers
-GET  /_sandbox/chats/{id}      the chat as its user sees it, with the fake's clock
+GET  /_sandbox/chats/{id}      the chat as its user sees it, with the fake's clock, the bot's
+                               name, the user's language_code and the "/" menu their client
+                               would show (``menu``)
 POST /_sandbox/provisioning    {"outcome": "success"|"failed"}: publish a provisioning result
 """
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.fakes.telegram import Call, ChatAction, FormattedText, ManualClock
-from services.sandbox.app import Sandbox
+from services.fakes.telegram.wire import encode
+from services.sandbox.app import BOT_NAME, BOT_USERNAME, Sandbox
 from services.sandbox.settings import SandboxSettings
 
 CHAT = 100002
@@ -87,3 +88,19 @@ def test_a_photo_from_the_bot_ends_its_sending_a_photo_action_at_once(tmp_path: 
     sandbox.telegram.calls.append(sent)
 
     assert sandbox.chat(CHAT)["typing_s"] == 0
+
+
+def test_the_chat_names_the_bot_and_offers_the_menu_in_the_person_s_language(
+    tmp_path: Path,
+) -> None:
+    sandbox = sandbox_at(ManualClock(), tmp_path)
+    sandbox.telegram.user(CHAT)["language_code"] = "en"
+    default = encode({"type": "default"}).decode()
+    sandbox.telegram.commands[(default, "")] = [{"command": "help", "description": "Справка"}]
+    sandbox.telegram.commands[(default, "en")] = [{"command": "help", "description": "Help"}]
+
+    chat = sandbox.chat(CHAT)
+
+    assert chat["bot"] == {"first_name": BOT_NAME, "username": BOT_USERNAME}
+    assert chat["language_code"] == "en"
+    assert chat["menu"] == [{"command": "help", "description": "Help"}]

@@ -9,48 +9,33 @@ the sandbox's output, never on fixed sleeps.
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.wait import WebDriverWait
 
 from services.fakes.redis_server import free_port
 from services.fakes.workers.files import DEMO_TEXT, demo_png
 from services.sandbox.world import STRANGER_ID
 from shared.texts import RU
+from tests.sandbox.chat_page import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    STARTUP_S,
+    STOP_S,
+    ChatPage,
+    require_browser,
+)
 from tests.sandbox.running import Sandbox, descendants
 
 pytestmark = pytest.mark.timeout(300)
-
-STARTUP_S = 150.0
-"""Four Python processes import aiogram at once: tens of seconds on a busy 2-core machine."""
-REPLY_S = 30.0
-STOP_S = 40.0
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-# Without the background-networking flags Chromium keeps calling out to a
-# network this machine does not have.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,900",
-)
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +51,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         running.kill()
 
 
-def _require_browser() -> None:
-    """Skip on a machine without the browser; fail in CI, where this test must run."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
-    if not missing:
-        return
-    reason = (
-        f"{' and '.join(missing)} missing: `make browser` installs chromium and chromium-driver"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser test)", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    _require_browser()
+    require_browser()
     options = Options()
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
@@ -93,133 +65,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
-
-
-class ChatPage:
-    """The page, driven as a person would: pick someone, write, press buttons, read."""
-
-    def __init__(self, driver: WebDriver, sandbox: Sandbox) -> None:
-        self.driver = driver
-        self.sandbox = sandbox
-
-    def open_as(self, role: str) -> None:
-        self.driver.get(self.sandbox.url)
-        self.wait_until(
-            lambda: self.driver.find_element(By.ID, "status").get_attribute("data-ready") == "true",
-            "the page says the bot is up",
-            STARTUP_S,  # the banner comes after a minute even if the bot is not up yet
-        )
-        self.wait_until(lambda: self.driver.find_elements(By.ID, f"person-{role}"), role)
-        self.driver.find_element(By.ID, f"person-{role}").click()
-        self.wait_until(lambda: f"({role})" in self.text_of("chat-title"), f"chatting as {role}")
-
-    def write(self, text: str) -> None:
-        self.driver.find_element(By.ID, "message-input").send_keys(text)
-        self.driver.find_element(By.ID, "send").click()
-
-    def press(self, css: str) -> None:
-        self.driver.find_element(By.CSS_SELECTOR, css).click()
-
-    def text_of(self, element_id: str) -> str:
-        return str(self.driver.find_element(By.ID, element_id).text)
-
-    def messages(self, sender: str = "bot", after: int = 0) -> list[str]:
-        """The texts of ``sender``'s messages (``bot`` or ``user``) with ids above ``after``."""
-        # One script call: the page redraws the chat on every change, so
-        # element handles would go stale between two calls.
-        texts = self.driver.execute_script(
-            "const [sender, after] = arguments;"
-            "return [...document.querySelectorAll(`#messages .message.${sender}:not(.draft)`)]"
-            ".filter(e => Number(e.dataset.messageId) > after).map(e => e.innerText)",
-            sender,
-            after,
-        )
-        return [str(text) for text in texts]
-
-    def bot_messages(self) -> list[str]:
-        return self.messages("bot")
-
-    def last_message_id(self) -> int:
-        """The newest message's id on the page (0 if none): what a later wait is ``after``."""
-        ids = self.driver.execute_script(
-            "return [...document.querySelectorAll('#messages .message[data-message-id]')]"
-            ".map(e => Number(e.dataset.messageId))"
-        )
-        return max((int(i) for i in ids), default=0)
-
-    def wait_for_bot_message(self, *parts: str, after: int = 0) -> str:
-        """The first bot message (id above ``after``) holding all of ``parts``, once shown."""
-
-        def found() -> str | None:
-            messages = self.messages("bot", after)
-            return next((m for m in messages if all(p in m for p in parts)), None)
-
-        self.wait_until(found, f"a bot message with {parts}", REPLY_S)
-        message = found()
-        assert message is not None
-        return message
-
-    def wait_for_user_message(self, text: str, after: int = 0) -> None:
-        """The person's message ``text`` (id above ``after``), once the fake Telegram has it."""
-        self.wait_until(lambda: text in self.messages("user", after), f"my message {text!r}")
-
-    def attach(self, path: Path) -> None:
-        """Pick ``path`` with the paperclip's file chooser (the text box becomes its caption)."""
-        self.driver.find_element(By.ID, "file-input").send_keys(str(path))
-
-    def media(self, sender: str, after: int = 0) -> list[dict[str, object]]:
-        """``sender``'s messages with a file: a photo (loaded: its natural size) or a file
-        bubble (its name and details), with the caption."""
-        found = self.driver.execute_script(
-            "const [sender, after] = arguments;"
-            "return [...document.querySelectorAll(`#messages .message.media.${sender}`)]"
-            ".filter(e => Number(e.dataset.messageId) > after).map(e => {"
-            "  const img = e.querySelector('img.photo');"
-            "  const file = e.querySelector('.file');"
-            "  const caption = e.querySelector('.caption');"
-            "  const parts = file ? [...file.querySelectorAll('strong, small')] : null;"
-            "  return {photo: img ? [img.complete ? img.naturalWidth : 0,"
-            "                        img.complete ? img.naturalHeight : 0] : null,"
-            "          file: parts ? parts.map(t => t.innerText) : null,"
-            "          caption: caption ? caption.innerText : ''};"
-            "})",
-            sender,
-            after,
-        )
-        return list(found)
-
-    def reply_keyboard(self) -> list[list[str]]:
-        """The reply keyboard's rows of labels as shown under the input; [] when none is."""
-        rows = self.driver.execute_script(
-            "const box = document.getElementById('reply-keyboard');"
-            "if (box.hidden || !box.offsetParent) return [];"
-            "return [...box.querySelectorAll('.row')]"
-            ".map(row => [...row.querySelectorAll('button')].map(b => b.innerText))"
-        )
-        return [[str(label) for label in row] for row in rows]
-
-    def press_reply_button(self, label: str) -> None:
-        buttons = self.driver.find_elements(By.CSS_SELECTOR, "#reply-keyboard button")
-        matching = [button for button in buttons if button.text == label]
-        assert len(matching) == 1, (label, [button.text for button in buttons])
-        matching[0].click()
-
-    def wait_for_published(self, status: str) -> str:
-        """The server handle of the newest result the page published, once it says so."""
-        self.wait_until(
-            lambda: f": {status} published" in self.text_of("published").split("\n")[0],
-            f"a {status} result published",
-        )
-        return self.text_of("published").split(":")[0]
-
-    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 30) -> None:
-        try:
-            WebDriverWait(self.driver, timeout).until(lambda _driver: condition())
-        except TimeoutException:
-            raise AssertionError(
-                f"never on the page: {what}\nbot messages: {self.bot_messages()}\n"
-                f"sandbox output (last lines):\n{self.sandbox.output()[-6000:]}"
-            ) from None
 
 
 @pytest.fixture
@@ -310,6 +155,176 @@ def test_the_admin_is_told_about_a_published_provisioning_result(page: ChatPage)
         handle = page.wait_for_published(status)
 
         page.wait_for_bot_message(handle)
+
+
+# --- the page feels like Telegram (issue 18) ---------------------------------------------
+
+
+def test_messages_show_their_time_under_a_day_separator(page: ChatPage) -> None:
+    page.open_as("user")
+
+    page.write("what time is it?")
+
+    page.wait_for_bot_message("echo: what time is it?")
+    shown = page.driver.execute_script(
+        "const items = [...document.querySelectorAll('#messages > li')];"
+        "return {first: items[0].className + ' ' + items[0].innerText,"
+        "        times: items.filter(e => e.matches('.message'))"
+        "          .map(e => e.querySelector('.meta time').textContent)}"
+    )
+    assert shown["first"] == "day Сегодня"  # Linus's Telegram is in Russian
+    assert shown["times"]
+    assert all(re.fullmatch(r"\d\d:\d\d", t) for t in shown["times"])
+    page.driver.execute_script("document.getElementById('messages').scrollTop = 0")
+    page.screenshot("times")  # the day's separator on top
+
+
+def test_a_link_in_the_bot_s_reply_is_clickable(page: ChatPage) -> None:
+    page.open_as("user")
+    before = page.last_message_id()
+
+    page.write("the docs: https://example.org/docs/start, or example.com.")
+
+    page.wait_for_bot_message("https://example.org/docs/start", after=before)
+    links = page.driver.execute_script(
+        "const [after] = arguments;"
+        "return [...document.querySelectorAll('#messages .message.bot')]"
+        ".filter(e => Number(e.dataset.messageId) > after)"
+        ".flatMap(e => [...e.querySelectorAll('a')].map(a => [a.innerText, a.href, a.target]))",
+        before,
+    )
+    assert links == [
+        ["https://example.org/docs/start", "https://example.org/docs/start", "_blank"],
+        ["example.com", "https://example.com/", "_blank"],
+    ]
+    page.screenshot("links")
+
+
+def test_a_long_message_goes_as_several_and_the_whole_reply_shows(page: ChatPage) -> None:
+    words = " ".join(f"w{n:04d}" for n in range(1, 834))  # 4,997 characters
+    page.open_as("user")
+    before = page.last_message_id()
+
+    page.driver.execute_script(
+        "document.getElementById('message-input').value = arguments[0]",
+        words,
+    )
+    page.press("#send")
+
+    page.wait_until(lambda: len(page.messages("user", before)) == 2, "my text in two messages")
+    sent = page.messages("user", before)
+    assert all(len(part) <= 4096 for part in sent)
+    assert " ".join(sent) == words  # cut at a space, nothing lost
+
+    def reply() -> str:  # every part of the echo, without "echo: " and the spacing
+        parts = [m for m in page.messages("bot", before) if re.fullmatch(r"(echo: )?[w\d ]+", m)]
+        return "".join(parts).replace("echo:", "").replace(" ", "")
+
+    page.wait_until(lambda: reply() == words.replace(" ", ""), "the whole echo, in parts")
+    page.screenshot("long-message")
+
+
+def test_a_person_with_25_projects_pages_through_them(page: ChatPage) -> None:
+    page.open_as("margaret")
+    before = page.last_message_id()
+
+    page.press('.quick[data-command="/projects"]')
+
+    first = page.wait_for_bot_message("project-01", after=before)
+    assert "project-25" not in first
+    buttons = page.driver.find_elements(
+        By.CSS_SELECTOR, f'.message.bot[data-message-id="{page.last_message_id()}"] button'
+    )
+    (forward,) = [button for button in buttons if button.text == "▶"]
+    forward.click()
+    page.wait_until(
+        lambda: any("project-11" in m for m in page.messages("bot", before)), "the second page"
+    )
+    page.screenshot("pagination")
+
+
+def test_the_page_fits_a_400_pixel_wide_window(page: ChatPage) -> None:
+    page.driver.set_window_size(400, 800)
+    try:
+        page.open_as("user")
+        page.wait_until(lambda: page.messages("bot"), "the chat drawn")
+
+        layout = page.driver.execute_script(
+            "const box = (id) => document.getElementById(id).getBoundingClientRect();"
+            "return {page: document.documentElement.scrollWidth,"
+            "        window: document.documentElement.clientWidth,"
+            "        send: box('send').right, input: box('message-input').width,"
+            "        chat: box('chat').width}"
+        )
+        page.screenshot("narrow")
+    finally:
+        page.driver.set_window_size(1280, 900)
+    assert layout["window"] <= 400
+    assert layout["page"] <= layout["window"]  # nothing scrolls sideways
+    assert layout["send"] <= layout["window"]
+    assert layout["input"] >= 120  # room to type
+    assert layout["chat"] >= layout["window"] - 40
+
+
+def test_an_english_persona_gets_the_page_in_english_and_a_start_button(page: ChatPage) -> None:
+    page.open_as("emma")
+    assert page.driver.execute_script("return document.documentElement.lang") == "en"
+    keys = page.driver.execute_script("return [Object.keys(UI.ru), Object.keys(UI.en)]")
+    assert sorted(keys[0]) == sorted(keys[1])  # every word of the page in both languages
+    assert page.text_of("send") == "Send"
+    page.wait_until(lambda: page.driver.find_element(By.ID, "start").is_displayed(), "START")
+    assert page.text_of("start") == "START"
+    page.screenshot("start")
+
+    page.press("#start")
+
+    page.wait_for_user_message("/start")
+    page.wait_until(lambda: page.messages("bot"), "the bot's greeting")
+    assert not page.driver.find_element(By.ID, "start").is_displayed()
+
+
+def test_the_menu_offers_the_bot_s_commands_and_a_stranger_gets_no_chips(page: ChatPage) -> None:
+    page.open_as("user")
+    page.press("#menu-button")
+
+    page.wait_until(lambda: page.driver.find_elements(By.CSS_SELECTOR, "#command-menu li"), "menu")
+    offered = page.driver.execute_script(
+        "return [...document.querySelectorAll('#command-menu li')].map(e => e.dataset.command)"
+    )
+    assert {"projects", "tasks", "help"} <= set(offered)
+    assert "servers" not in offered  # the menu is everyone's; a user is not offered /servers
+    page.screenshot("menu")
+
+    page.open_as("stranger")
+    page.wait_until(lambda: page.driver.find_element(By.ID, "menu-button").is_displayed(), "/")
+    assert page.driver.find_elements(By.CSS_SELECTOR, "#quick .quick") == []
+
+
+def test_an_emoji_is_drawn_in_colour_not_as_an_empty_box(page: ChatPage) -> None:
+    page.open_as("user")
+
+    # Drawn with the page's own fonts, once the browser has loaded the one for emoji.
+    coloured = page.driver.execute_async_script(
+        "const [emoji, done] = arguments;"
+        "const font = '40px ' + getComputedStyle(document.body).fontFamily;"
+        "document.fonts.load(font, emoji).then(() => {"
+        "  const canvas = document.createElement('canvas');"
+        "  canvas.width = canvas.height = 64;"
+        "  const context = canvas.getContext('2d');"
+        "  context.font = font;"
+        "  context.fillText(emoji, 4, 48);"
+        "  const pixels = context.getImageData(0, 0, 64, 64).data;"
+        "  let count = 0;"
+        "  for (let i = 0; i < pixels.length; i += 4) {"
+        "    const [r, g, b, a] = pixels.slice(i, i + 4);"
+        "    if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60) count++;"
+        "  }"
+        "  done(count);"
+        "});",
+        "😀",
+    )
+
+    assert coloured > 100, "the emoji font is missing: `make browser` installs it"
 
 
 def test_ctrl_c_stops_every_process_and_removes_the_temporary_files(sandbox: Sandbox) -> None:

@@ -68,19 +68,21 @@ async def test_the_bot_api_and_the_fakes_404_still_answer_beside_the_page(
         assert response.status == 404
 
 
-async def test_the_people_are_the_admin_the_user_two_users_with_a_po_persona_and_a_stranger(
+async def test_the_people_are_the_admin_users_with_a_persona_a_language_or_projects_a_stranger(
     http: aiohttp.ClientSession,
 ) -> None:
     async with http.get("/_sandbox/people") as response:
         people = await response.json()
-    assert [(p["key"], p["role"], p["persona"]) for p in people] == [
-        ("admin", "admin", None),
-        ("user", "user", None),
-        ("grace", "user", "streaming"),
-        ("alan", "user", "proactive"),
-        ("stranger", "stranger", None),
+    assert [(p["key"], p["role"], p["persona"], p["language_code"]) for p in people] == [
+        ("admin", "admin", None, "ru"),
+        ("user", "user", None, "ru"),
+        ("grace", "user", "streaming", "ru"),
+        ("alan", "user", "proactive", "ru"),
+        ("emma", "user", None, "en"),
+        ("margaret", "user", None, "ru"),
+        ("stranger", "stranger", None, "ru"),
     ]
-    assert len({p["telegram_id"] for p in people}) == 5
+    assert len({p["telegram_id"] for p in people}) == 7
 
 
 async def test_a_chat_id_that_is_not_a_number_is_a_bad_request(http: aiohttp.ClientSession) -> None:

@@ -24,6 +24,9 @@ from services.sandbox.settings import SandboxSettings
 from services.sandbox.supervisor import render_config
 from services.sandbox.world import (
     ADMIN_ID,
+    ENGLISH_ID,
+    MANY_PROJECTS_ID,
+    PEOPLE,
     PROACTIVE_ID,
     STRANGER_ID,
     STREAMING_ID,
@@ -64,6 +67,24 @@ async def test_grace_and_alan_are_users_whose_pos_have_a_persona_and_linus_s_ech
     assert personas.script("streaming").chunks > 1
     assert personas.script("proactive").follow_up_s == 60.0
     assert FakeWorkerManager("redis://unused").script_for(user_ids[USER_ID]).chunks == 1
+
+
+async def test_every_person_has_an_explicit_telegram_language_and_emma_s_is_english(
+    fake_api: FakeApi, fake_telegram: FakeTelegram
+) -> None:
+    populate(fake_api, fake_telegram)
+    languages = {p.telegram_id: fake_telegram.user(p.telegram_id)["language_code"] for p in PEOPLE}
+    assert languages.pop(ENGLISH_ID) == "en"
+    assert set(languages.values()) == {"ru"}
+
+
+async def test_margaret_has_25_projects_in_the_api_and_emma_is_a_known_user(
+    fake_api: FakeApi, fake_telegram: FakeTelegram
+) -> None:
+    populate(fake_api, fake_telegram)
+    assert len(fake_api.projects[MANY_PROJECTS_ID]) == 25
+    known = {u["telegram_id"] for u in fake_api.users}
+    assert {ENGLISH_ID, MANY_PROJECTS_ID} <= known
 
 
 async def test_telegram_shows_the_people_by_the_names_on_the_page(

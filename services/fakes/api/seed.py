@@ -57,3 +57,20 @@ def seed_demo(
         ),
     ]
     return DemoSeed(admin=admin, user=user, projects=projects, servers=servers, tasks=tasks)
+
+
+PROJECT_STATUSES = ("active", "developing", "draft", "active", "archived")
+
+
+def seed_projects(api: ApiData, telegram_id: int, count: int) -> list[JSON]:
+    """``count`` projects for ``telegram_id`` (``project-01``...), enough to page through."""
+    return [
+        api.add_project(
+            telegram_id,
+            f"project-{number:02d}",
+            status=PROJECT_STATUSES[number % len(PROJECT_STATUSES)],
+            description=f"Demo project number {number}",
+            repository_url=f"https://git.example.org/project-{number:02d}",
+        )
+        for number in range(1, count + 1)
+    ]

@@ -7,7 +7,8 @@ GET  /_fake                              state summary (set_my_commands: calls t
 GET  /_fake/calls?method=&since=SEQ      recorded calls
 GET  /_fake/chats                        known chats
 GET  /_fake/chats/{id}                   one chat: messages, drafts, actions
-POST /_fake/chats/{id}/messages          {"text", "user_id"?} user writes
+POST /_fake/chats/{id}/messages          {"text", "user_id"?} user writes (at most 4096 UTF-16
+                                         units, as a Telegram client sends: longer is a 400)
 POST /_fake/chats/{id}/media             multipart: "file" (its name and type kept), "caption"?,
                                          "user_id"?, "kind"? (default: photo for a JPEG, PNG or
                                          WebP image, else document), "media_group_id"? (an album),
@@ -44,10 +45,11 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from aiohttp import BodyPartReader, web
 
-from .entities import utf16_len
+from .entities import found_entities, utf16_len
 from .errors import ApiError
 from .failures import Failure
 from .flood import FloodLimits
+from .updates import _command_entities
 from .wire import JSONDict, decode, json_response
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ MAX_USER_FILE: Final = 64 * 1024 * 1024
 """The largest file the control API takes: past the cloud Bot API's 20 MB download limit,
 to try a file the bot cannot fetch, without holding gigabytes in memory."""
 CAPTION_LIMIT: Final = 1024
+TEXT_LIMIT: Final = 4096
 
 
 class ControlApi:
@@ -125,8 +128,14 @@ class ControlApi:
 
     async def message(self, request: web.Request) -> web.StreamResponse:
         data = await _json_body(request)
+        text = str(data["text"])
+        if utf16_len(text) > TEXT_LIMIT:
+            # A client splits a longer text into several messages (the sandbox page does).
+            raise ValueError(f"a message holds at most {TEXT_LIMIT} characters: split it")
+        # A client's message comes with the links Telegram finds in it, as a bot's does.
+        entities = found_entities(text, _command_entities(text))
         update = self.fake.inject_message(
-            _chat_id_of(request), str(data["text"]), user_id=data.get("user_id")
+            _chat_id_of(request), text, user_id=data.get("user_id"), entities=entities
         )
         return _ok(update)
 

@@ -6,6 +6,7 @@ parse errors at UTF-8 byte offsets of the raw text; the helpers here do both.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,3 +114,58 @@ def check_entities(text: str, entities: Any) -> list[JSONDict]:
             raise bad_request(f'can\'t parse MessageEntity #{index}: field "{required}" is missing')
         checked.append(dict(given))
     return sorted_entities(checked)
+
+
+# --- entities Telegram finds by itself -------------------------------------------------------
+# Telegram marks links in every message's text, whatever the parse mode: a ``url`` entity
+# over ``https://…``, ``www.…`` or a bare ``name.tld/…``, and an ``email`` one over an
+# address. Not inside code, pre or a text link, where the text is not meant as a link.
+
+_URL_TLDS = "com|org|net|io|dev|app|ru|su|info|biz|edu|gov|me|co|uk|de|fr|eu|us|tech|ai|xyz|рф"
+_URL = re.compile(
+    r"(?<![\w@./-])(?:"
+    r"(?:https?|ftp|tg)://[^\s<>\"]+"
+    r"|www\.[^\s<>\"]+"
+    rf"|(?:[a-z0-9\u0400-\u04ff-]+\.)+(?:{_URL_TLDS})(?![\w.-]*\w)(?:[/?#:][^\s<>\"]*)?"
+    r")",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,}\b", re.IGNORECASE)
+_TRAILING = ".,;:!?'\"»"
+_NOT_LINKS = frozenset({"code", "pre", "text_link", "url", "email"})
+
+
+def _link_end(text: str, start: int, end: int) -> int:
+    """Where a link found by the pattern really ends: without trailing punctuation, and
+    without a closing bracket it did not open (``(see https://x.org)``)."""
+    while end > start:
+        last = text[end - 1]
+        unopened = last == ")" and text.count("(", start, end) < text.count(")", start, end)
+        if last not in _TRAILING and not unopened:
+            break
+        end -= 1
+    return end
+
+
+def found_entities(text: str, entities: list[JSONDict]) -> list[JSONDict]:
+    """``entities`` with the ``url`` and ``email`` entities Telegram adds by itself."""
+    taken: list[tuple[int, int]] = [
+        (e["offset"], e["offset"] + e["length"]) for e in entities if e["type"] in _NOT_LINKS
+    ]
+    found: list[JSONDict] = []
+    for kind, pattern in (("email", _EMAIL), ("url", _URL)):
+        for match in pattern.finditer(text):
+            end = _link_end(text, match.start(), match.end())
+            start16 = utf16_len(text[: match.start()])
+            end16 = start16 + utf16_len(text[match.start() : end])
+            if end16 <= start16 or any(s < end16 and start16 < e for s, e in taken):
+                continue
+            taken.append((start16, end16))
+            found.append(entity(kind, start16, end16 - start16))
+    if not found:
+        return entities
+    return sorted_entities([*entities, *found])
+
+
+def with_found_entities(formatted: FormattedText) -> FormattedText:
+    return FormattedText(formatted.text, found_entities(formatted.text, formatted.entities))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .entities import FormattedText, check_entities, utf16_len
+from .entities import FormattedText, check_entities, utf16_len, with_found_entities
 from .errors import bad_request
 from .html import parse_html
 from .markdown import parse_markdown, parse_markdown_v2
@@ -47,4 +47,5 @@ def format_message_text(
         formatted = FormattedText(text, check_entities(text, entities))
     else:
         formatted = FormattedText(text)
-    return _trim(formatted)
+    # Links and addresses in the text are found after trimming, as Telegram does.
+    return with_found_entities(_trim(formatted))

@@ -5,17 +5,12 @@
 const DRAFT_SHOWN_S = 30;   // Telegram shows a draft about this long
 const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];  // sent as photos, as a client does
 const ALBUM_MAX = 10;       // Telegram's album limit
-// Fields of a message that carry a file other than a photo, and what to call one without a name.
-const FILE_KINDS = {
-  document: "file", audio: "audio", voice: "voice message", video: "video",
-  video_note: "video message", animation: "GIF", sticker: "sticker",
-};
-// What the bot's chat action shows, as Telegram words it.
-const ACTIONS = {
-  typing: "typing", upload_photo: "sending a photo", upload_document: "sending a file",
-  upload_video: "sending a video", upload_voice: "sending a voice message",
-  record_voice: "recording a voice message", record_video: "recording a video",
-};
+// Fields of a message that carry a file other than a photo (named in i18n.js "files").
+const FILE_KINDS = ["document", "audio", "voice", "video", "video_note", "animation", "sticker"];
+const TEXT_LIMIT = 4096;    // Telegram's, in UTF-16 units: what JavaScript's length counts
+const DAY_MS = 24 * 60 * 60 * 1000;
+// Emoji fonts after the text fonts: a machine without colour emoji in its text font still
+// draws them (Makefile's browser target installs Noto Color Emoji where CI runs).
 
 const state = {
   people: [],
@@ -26,7 +21,12 @@ const state = {
   replyKeyboardJson: "",    // the same as JSON, to redraw it only when the bot changes it
   replyKeyboardOpen: true,  // a keyboard that may be hidden is shown (Telegram's ⌨ icon)
   placeholder: "",          // the input's own placeholder, when no keyboard sets one
+  language: UI_DEFAULT_LANGUAGE,  // the page's, the person's Telegram language_code
+  menu: [],                 // the bot's "/" menu for this person: [{command, description}]
+  menuJson: "",
 };
+
+const say = (key, values) => t(state.language, key, values);
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -62,9 +62,11 @@ function drawPeople() {
     button.id = `person-${person.key}`;
     button.setAttribute("aria-pressed", String(person === state.person));
     const name = document.createElement("strong");
-    name.textContent = `${person.first_name} · ${person.role}`;
+    const role = words(state.language, "roles")[person.role] || person.role;
+    name.textContent = `${person.first_name} · ${role}`;
     const about = document.createElement("small");
-    about.textContent = `${person.about} (id ${person.telegram_id})`;
+    const line = UI[state.language].about[person.key] || person.about;
+    about.textContent = `${line} (id ${person.telegram_id}, ${person.language_code})`;
     button.append(name, about);
     button.addEventListener("click", () => choose(person));
     const item = document.createElement("li");
@@ -75,12 +77,23 @@ function drawPeople() {
 
 function choose(person) {
   state.person = person;
+  state.language = uiLanguage(person.language_code);
+  translatePage(state.language);
+  state.placeholder = $("#message-input").placeholder;
   history.replaceState(null, "", `#${person.key}`);
   drawPeople();
-  $("#chat-title").textContent = `Chat with the bot, as ${person.first_name} (${person.role})`;
+  $("#chat").dataset.person = person.key;
+  $("#chat").dataset.language = state.language;
+  const role = words(state.language, "roles")[person.role] || person.role;
+  $("#chat-title").textContent = say("you_are", { name: `${person.first_name} (${role})` });
   $("#messages").replaceChildren();
+  $("#start-panel").hidden = true;
+  state.menuJson = null;
+  drawMenu([]);
+  state.replyKeyboardJson = null;  // redrawn in this language
   drawReplyKeyboard(null);
   showError(null);
+  watchStatusOnce();
   follow(person);
 }
 
@@ -99,7 +112,7 @@ async function follow(person) {
       await json(`/_fake/wait?after=${chat.version}&timeout=20`, { signal });
     } catch (error) {
       if (signal.aborted) return;
-      showError(`lost the sandbox (${error.message}); retrying…`);
+      showError(say("lost", { error: error.message }));
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
@@ -109,8 +122,18 @@ function drawChat(chat) {
   const list = $("#messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.replaceChildren();
+  drawBot(chat.bot);
   const messages = [...chat.messages].sort((a, b) => a.message_id - b.message_id);
-  for (const message of messages) list.append(drawMessage(message));
+  let day = null;
+  for (const message of messages) {
+    const date = new Date(message.date * 1000);
+    if (day === null || !sameDay(day, date)) list.append(daySeparator(date));
+    day = date;
+    list.append(drawMessage(message));
+  }
+  // An empty chat shows what the bot is and its START button, as Telegram does.
+  $("#start-panel").hidden = messages.length > 0;
+  drawMenu(chat.menu || []);
   const drafts = chat.drafts.filter((d) => chat.now - d.time < DRAFT_SHOWN_S);
   for (const draft of drafts) {
     const item = bubble("bot draft");
@@ -120,7 +143,8 @@ function drawChat(chat) {
   // The sandbox works out "typing…" (5 s per action, ended by a message); it
   // also ends by itself, so hide it then in case nothing else changes.
   $("#typing").hidden = !(chat.typing_s > 0 && drafts.length === 0);
-  $("#typing").textContent = `bot is ${ACTIONS[chat.action] || "typing"}…`;
+  const action = words(state.language, "actions");
+  $("#typing").textContent = say("typing", { action: action[chat.action] || action.typing });
   clearTimeout(state.redrawTimer);
   if (chat.typing_s > 0) {
     state.redrawTimer = setTimeout(() => { $("#typing").hidden = true; }, chat.typing_s * 1000);
@@ -152,12 +176,7 @@ function drawMessage(message) {
   } else {
     item.append(renderText(message.text || message.caption || "", message.entities || []));
   }
-  if (message.edit_date) {
-    const edited = document.createElement("span");
-    edited.className = "edited";
-    edited.textContent = "edited";
-    item.append(edited);
-  }
+  item.append(meta(message));
   const keyboard = message.reply_markup && message.reply_markup.inline_keyboard;
   if (keyboard) item.append(drawKeyboard(keyboard, message.message_id));
   return item;
@@ -189,7 +208,7 @@ function drawMedia(message) {
     link.append(image);
     return link;
   }
-  const kind = Object.keys(FILE_KINDS).find((field) => message[field]);
+  const kind = FILE_KINDS.find((field) => message[field]);
   if (!kind) return null;
   const file = message[kind];
   const link = document.createElement("a");
@@ -202,7 +221,7 @@ function drawMedia(message) {
   icon.textContent = kind === "document" ? "📄" : kind === "audio" || kind === "voice" ? "🎵" : "🎞";
   const about = document.createElement("span");
   const name = document.createElement("strong");
-  name.textContent = file.file_name || FILE_KINDS[kind];
+  name.textContent = file.file_name || words(state.language, "files")[kind];
   const size = document.createElement("small");
   const details = [formatSize(file.file_size)];
   if (file.duration) details.push(`${file.duration} s`);
@@ -243,6 +262,78 @@ function drawKeyboard(rows, messageId) {
     keyboard.append(line);
   }
   return keyboard;
+}
+
+// --- the "/" menu and the command chips -----------------------------------------
+// The menu is the one the bot set with setMyCommands that this person's Telegram client
+// would show (the sandbox picks it by scope and language). The chips under the chat are
+// the commands the bot offers this person: the menu's, and /servers for an admin (their
+// /help and keyboard offer it; the menu is everyone's). A stranger is offered nothing.
+
+function drawMenu(menu) {
+  const json = JSON.stringify(menu);
+  if (json === state.menuJson) return;
+  state.menuJson = json;
+  state.menu = menu;
+  $("#menu-button").hidden = menu.length === 0;
+  drawChips();
+  if (!$("#command-menu").hidden) openMenu(true, "");
+}
+
+function offeredCommands() {
+  if (!state.person || state.person.role === "stranger") return [];
+  const commands = state.menu.map((entry) => entry.command).filter((c) => c !== "start");
+  if (state.person.role === "admin" && commands.length && !commands.includes("servers")) {
+    commands.splice(Math.min(1, commands.length), 0, "servers");
+  }
+  return commands;
+}
+
+function drawChips() {
+  const box = $("#quick");
+  box.replaceChildren();
+  const commands = offeredCommands();
+  for (const command of commands) {
+    const entry = state.menu.find((e) => e.command === command);
+    box.append(chip(`/${command}`, `/${command}`, entry ? entry.description : ""));
+  }
+  if (commands.length) box.append(chip("demo file", say("demo_file"), say("demo_file_title")));
+}
+
+function chip(command, label, title) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "quick";
+  button.dataset.command = command;
+  button.textContent = label;
+  if (title) button.title = title;
+  button.addEventListener("click", () => send(command));
+  return button;
+}
+
+// Shown above the input: every command, or those starting with what was typed after "/".
+function openMenu(open, prefix = "") {
+  const list = $("#command-menu");
+  const shown = open ? state.menu.filter((e) => e.command.startsWith(prefix.toLowerCase())) : [];
+  list.replaceChildren();
+  for (const entry of shown) {
+    const item = document.createElement("li");
+    item.setAttribute("role", "option");
+    item.dataset.command = entry.command;
+    const name = document.createElement("strong");
+    name.textContent = `/${entry.command}`;
+    const about = document.createElement("span");
+    about.textContent = entry.description;
+    item.append(name, about);
+    item.addEventListener("click", () => {
+      $("#message-input").value = "";
+      openMenu(false);
+      send(`/${entry.command}`);
+    });
+    list.append(item);
+  }
+  list.hidden = shown.length === 0;
+  $("#menu-button").setAttribute("aria-expanded", String(!list.hidden));
 }
 
 // --- the reply keyboard ------------------------------------------------------
@@ -287,7 +378,7 @@ function replyButton(key) {
   const special = typeof key === "object" && SPECIAL_BUTTONS.find((kind) => key[kind]);
   if (special) {
     button.disabled = true;
-    button.title = `${special}: the sandbox can only send text`;
+    button.title = say("only_text", { kind: special });
   } else {
     button.addEventListener("click", () => pressReplyButton(text));
   }
@@ -314,71 +405,44 @@ function showReplyKeyboard() {
   toggle.setAttribute("aria-expanded", String(open));
 }
 
-// Telegram's entities, drawn as nested elements. Offsets count UTF-16 code
-// units, which is exactly what JavaScript string indices count.
-function renderText(text, entities) {
-  const root = document.createDocumentFragment();
-  const sorted = [...entities].sort((a, b) => a.offset - b.offset || b.length - a.length);
-  const stack = [{ node: root, end: text.length }];
-  let position = 0;
-  let next = 0;
-  for (;;) {
-    const top = stack[stack.length - 1];
-    const nextStart = next < sorted.length ? sorted[next].offset : Infinity;
-    const until = Math.min(top.end, nextStart, text.length);
-    if (until > position) {
-      top.node.append(text.slice(position, until));
-      position = until;
-    }
-    if (stack.length > 1 && position >= top.end) {
-      stack.pop();
-    } else if (next < sorted.length && sorted[next].offset <= position) {
-      const entity = sorted[next++];
-      const element = entityElement(entity, text);
-      top.node.append(element);
-      // An entity crossing its parent's end is cut there (Telegram nests them properly).
-      stack.push({ node: element, end: Math.min(entity.offset + entity.length, top.end) });
-    } else if (position >= text.length) {
-      return root;
-    }
-  }
-}
-
-const SIMPLE_TAGS = {
-  bold: "b", italic: "i", underline: "u", strikethrough: "s", code: "code",
-  pre: "pre", blockquote: "blockquote", expandable_blockquote: "blockquote",
-};
-
-function entityElement(entity, text) {
-  if (SIMPLE_TAGS[entity.type]) return document.createElement(SIMPLE_TAGS[entity.type]);
-  const span = document.createElement("span");
-  if (entity.type === "text_link" && /^(https?|tg|mailto):/i.test(entity.url || "")) {
-    const link = document.createElement("a");
-    link.href = entity.url;
-    link.target = "_blank";
-    link.rel = "noopener";
-    return link;
-  }
-  if (entity.type === "spoiler") span.className = "spoiler";
-  if (entity.type === "bot_command") {
-    // As in Telegram, a command in the bot's text can be tapped to send it.
-    span.className = "command";
-    const command = text.slice(entity.offset, entity.offset + entity.length);
-    span.addEventListener("click", () => send(command));
-  }
-  return span;
-}
-
 // --- what the person does -------------------------------------------------
 
 async function send(text) {
   if (!state.person || !text.trim()) return;
   const id = state.person.telegram_id;
   try {
-    await post(`/_fake/chats/${id}/messages`, { text, user_id: id });
+    // As Telegram's clients do, a text past the limit goes as several messages.
+    for (const part of splitMessage(text)) {
+      await post(`/_fake/chats/${id}/messages`, { text: part, user_id: id });
+    }
   } catch (error) {
     showError(error);
   }
+}
+
+// Parts of at most TEXT_LIMIT UTF-16 units, cut at a line break or a space in the last
+// quarter of a part when there is one, never inside a surrogate pair; nothing is lost
+// but the one line break or space each cut replaces.
+function splitMessage(text, limit = TEXT_LIMIT) {
+  const parts = [];
+  let rest = text;
+  while (rest.length > limit) {
+    let cut = limit;
+    const newline = rest.lastIndexOf("\n", limit);
+    const space = rest.lastIndexOf(" ", limit);
+    const breakAt = newline >= limit * 0.75 ? newline : space >= limit * 0.75 ? space : -1;
+    if (breakAt > 0) {
+      parts.push(rest.slice(0, breakAt));
+      rest = rest.slice(breakAt + 1);
+      continue;
+    }
+    const code = rest.charCodeAt(cut - 1);
+    if (code >= 0xd800 && code <= 0xdbff) cut -= 1;  // a pair's first half stays with it
+    parts.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  if (rest.trim()) parts.push(rest);
+  return parts;
 }
 
 // Files go as a Telegram client sends them: images as photos, the rest as documents; several
@@ -478,8 +542,8 @@ async function publish(button) {
     const result = await post("/_sandbox/provisioning", { outcome: button.dataset.outcome });
     const item = document.createElement("li");
     const admin = state.person && state.person.role === "admin";
-    item.textContent = `${result.server_handle}: ${result.status} published` +
-      (admin ? "" : " (switch to the admin to see the notice)");
+    item.textContent = say("published", { handle: result.server_handle, status: result.status }) +
+      (admin ? "" : say("published_not_admin"));
     $("#published").prepend(item);
   } catch (error) {
     showError(error);
@@ -492,25 +556,29 @@ async function publish(button) {
 
 async function watchStatus() {
   for (;;) {
-    let ready = false;
-    try {
-      const status = await json("/_sandbox/status");
-      ready = status.ready;
-      drawStatus(status);
-    } catch (error) {
-      $("#status").textContent = "the sandbox does not answer (stopped?)";
-      $("#status").dataset.ready = "false";
-    }
+    const ready = await watchStatusOnce();
     await new Promise((resolve) => setTimeout(resolve, ready ? 3000 : 500));
+  }
+}
+
+async function watchStatusOnce() {
+  try {
+    const status = await json("/_sandbox/status");
+    drawStatus(status);
+    return status.ready;
+  } catch (error) {
+    $("#status").textContent = say("no_answer");
+    $("#status").dataset.ready = "false";
+    return false;
   }
 }
 
 function drawStatus(status) {
   const line = $("#status");
   line.dataset.ready = String(status.ready);
-  line.textContent = status.ready
-    ? "the bot is up: write to it"
-    : status.ingress_polling ? "starting…" : "starting… (the ingress is not polling yet)";
+  line.textContent = say(
+    status.ready ? "ready" : status.ingress_polling ? "starting" : "starting_no_polling"
+  );
   const list = $("#processes");
   list.replaceChildren();
   for (const [name, processState] of Object.entries(status.processes)) {
@@ -524,7 +592,18 @@ function drawStatus(status) {
 // --- start ----------------------------------------------------------------
 
 async function start() {
+  translatePage(state.language);
   state.placeholder = $("#message-input").placeholder;
+  $("#start").addEventListener("click", () => send("/start"));
+  $("#menu-button").addEventListener("click", () => openMenu($("#command-menu").hidden, ""));
+  $("#message-input").addEventListener("input", (event) => {
+    const typed = event.target.value;
+    // Typing "/" at the start offers the menu's commands that begin so, as Telegram does.
+    openMenu(/^\/\w*$/.test(typed), typed.slice(1));
+  });
+  $("#message-input").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") openMenu(false);
+  });
   $("#keyboard-toggle").addEventListener("click", () => {
     state.replyKeyboardOpen = !state.replyKeyboardOpen;
     showReplyKeyboard();
@@ -534,6 +613,7 @@ async function start() {
     const input = $("#message-input");
     send(input.value);
     input.value = "";
+    openMenu(false);
     input.focus();
   });
   $("#attach").addEventListener("click", () => $("#file-input").click());
@@ -542,9 +622,6 @@ async function start() {
     event.target.value = "";  // the same file can be picked again
   });
   watchDrops();
-  for (const button of document.querySelectorAll(".quick")) {
-    button.addEventListener("click", () => send(button.dataset.command));
-  }
   for (const button of document.querySelectorAll("#provisioner-panel button")) {
     button.addEventListener("click", () => publish(button));
   }

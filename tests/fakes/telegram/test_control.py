@@ -81,3 +81,17 @@ async def test_control_api_covers_edits_callbacks_raw_updates_flood_and_waiting(
     assert edited is not None
     assert edited.text == "b"
     assert fake_telegram.flood.limits == FloodLimits.off()
+
+
+async def test_a_user_message_over_4096_utf16_units_is_refused_as_no_client_sends_it(
+    fake_telegram: FakeTelegram,
+) -> None:
+    control = fake_telegram.control_url
+    async with aiohttp.ClientSession() as http:
+        longest = await http.post(f"{control}/chats/{PRIVATE}/messages", json={"text": "😀" * 2048})
+        too_long = await http.post(f"{control}/chats/{PRIVATE}/messages", json={"text": "x" * 4097})
+
+    assert longest.status == 200
+    assert too_long.status == 400
+    assert "split it" in (await too_long.json())["error"]
+    assert len(fake_telegram.chat(PRIVATE).messages) == 1
