@@ -126,9 +126,9 @@ async def test_servers_show_status_and_usage_against_capacity(
 
     assert answer == (
         "Серверы (3)\n\n"
-        "srv-alpha — active\nRAM: 2 ГБ из 8 ГБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
-        "srv-tiny — provisioning\nRAM: 128 МБ из 512 МБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
-        "srv-new — active\nRAM: нет данных · диск: нет данных"
+        "srv-alpha — работает\nRAM: 2 ГБ из 8 ГБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
+        "srv-tiny — настраивается\nRAM: 128 МБ из 512 МБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
+        "srv-new — работает\nRAM: нет данных · диск: нет данных"
     )
 
 
