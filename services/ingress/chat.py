@@ -19,6 +19,7 @@ is exactly a button's label is not a chat message: it is the button's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiogram import Router
@@ -34,7 +35,7 @@ from services.ingress.filters import (
     PrivateChatMessage,
 )
 from services.ingress.keyboard_sessions import KeyboardSessions
-from services.ingress.keyboards import button_actions
+from services.ingress.keyboards import every_button_action
 from services.ingress.outbox import Outbox
 from shared.attachments import Attachment, AttachmentKind
 from shared.log import debug_enabled, get_logger
@@ -45,7 +46,7 @@ log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
 
 
-def register(router: Router, texts: Texts, files: FileLinks | None = None) -> None:
+def register(router: Router, languages: Sequence[Texts], files: FileLinks | None = None) -> None:
     """Put the chat handlers on ``router``: the dispatcher itself, in the ingress.
 
     Unlike the other concerns, which each bring a router of their own, these
@@ -60,7 +61,7 @@ def register(router: Router, texts: Texts, files: FileLinks | None = None) -> No
     # keep the update from every router below it (aiogram's REJECTED).
     # Commands and button presses are those routers'.
     # ``files`` (None: FILES_SIGNING_KEY unset) is in the dispatcher's data as well.
-    chat_message = PrivateChatMessage(button_actions(texts))
+    chat_message = PrivateChatMessage(every_button_action(languages))
     router.message.register(queue_text, chat_message, HasText())
     if files is None:
         router.message.register(queue_caption_without_file, chat_message, HasCaption())
