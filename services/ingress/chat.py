@@ -80,9 +80,10 @@ async def queue_text(
     intake: IntakeBatch,
     event_update: Update,
     keyboards: KeyboardSessions,
+    texts: Texts,
 ) -> None:
     assert message.text is not None  # guaranteed by HasText
-    _queue(message, message.text, user, intake, event_update)
+    _queue(message, message.text, user, intake, event_update, texts.language)
     keyboards.offer(message.chat.id, admin=user.is_admin)
 
 
@@ -117,6 +118,7 @@ async def queue_file(
         user,
         intake,
         event_update,
+        texts.language,
         attachments=[attachment],
         media_group_id=message.media_group_id or "",
     )
@@ -129,10 +131,11 @@ async def queue_caption(
     intake: IntakeBatch,
     event_update: Update,
     keyboards: KeyboardSessions,
+    texts: Texts,
 ) -> None:
     """A caption on something that is not a file the PO gets (files passed on)."""
     assert message.caption is not None  # guaranteed by HasCaption
-    _queue(message, message.caption, user, intake, event_update)
+    _queue(message, message.caption, user, intake, event_update, texts.language)
     keyboards.offer(message.chat.id, admin=user.is_admin)
 
 
@@ -147,7 +150,7 @@ async def queue_caption_without_file(
 ) -> None:
     """A caption, files not passed on (FILES_SIGNING_KEY unset): the file stays behind."""
     assert message.caption is not None  # guaranteed by HasCaption
-    _queue(message, message.caption, user, intake, event_update)
+    _queue(message, message.caption, user, intake, event_update, texts.language)
     outbox.say(message.chat.id, texts.caption_forwarded)
     keyboards.offer(message.chat.id, admin=user.is_admin)
 
@@ -185,6 +188,7 @@ def _queue(
     user: User,
     intake: IntakeBatch,
     event_update: Update,
+    language: str,
     *,
     attachments: list[Attachment] | None = None,
     media_group_id: str = "",
@@ -202,6 +206,7 @@ def _queue(
             request_id=new_id(),
             attachments=attachments or [],
             media_group_id=media_group_id,
+            language=language,
         )
     )
     # Message texts only at DEBUG: they are the users' words. (Checked first:
