@@ -73,8 +73,8 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     help_admin: str
     """``/help`` for an admin: ``help`` with ``/servers``."""
     menu: dict[str, str]
-    """Command -> its description in Telegram's command menu (``setMyCommands``). One menu
-    serves everyone, so it leaves out the admins' ``/servers``."""
+    """Command -> its description in Telegram's command menu (``setMyCommands``), one menu
+    per language. The menu serves everyone, so it leaves out the admins' ``/servers``."""
     buttons: dict[str, str]
     """Quick action (``projects``, ``servers``, ``tasks``, ``help``) -> its reply-keyboard label.
     A message whose text is exactly a label is that action; labels must differ from each

@@ -71,7 +71,7 @@ async def register_menu(bot: Bot, texts: Texts, language_code: str | None = None
     Set only when it differs from what Telegram already has (``getMyCommands``
     for the same scope and language): setting it on every restart has cost
     other bots lockouts of minutes, and restarts are frequent (deploys, crashes).
-    One menu for everyone (the default scope), so it leaves out the admins'
+    One menu per language for everyone (the default scope), so it leaves out the admins'
     ``/servers``: a menu per admin chat would have to follow every change of
     who is an admin, and admins know the command from their ``/help``.
     """
