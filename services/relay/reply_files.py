@@ -101,11 +101,17 @@ class ReplyFiles:
         self, chat_id: int, reply: POReply, *, key: str, reply_markup: ReplyMarkup | None = None
     ) -> Sent:
         """The reply's text, then its files; the buttons under the last part of all."""
+        text = reply.text
+        if text is not None and text == self._languages.default.po_result_generic:
+            # The contract's words for a result with nothing to show: decoded before the
+            # chat was known, so in DEFAULT_LANGUAGE; said in the user's.
+            text = (await self._languages.texts(chat_id)).po_result_generic
         if not reply.attachments:
-            text = reply.text or ""
-            return await self._outbound.send(chat_id, text, key=key, reply_markup=reply_markup)
-        if reply.text is not None and reply.text.strip():
-            sent = await self._outbound.send(chat_id, reply.text, key=key)
+            return await self._outbound.send(
+                chat_id, text or "", key=key, reply_markup=reply_markup
+            )
+        if text is not None and text.strip():
+            sent = await self._outbound.send(chat_id, text, key=key)
             if sent.delivery is Delivery.RETRY or sent.error_code == BLOCKED:
                 return sent
         return await self.send(chat_id, reply.attachments, key=key, reply_markup=reply_markup)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from services.fakes.telegram import FakeTelegram
@@ -83,3 +84,19 @@ async def test_a_chats_language_is_kept_in_redis_for_any_relay(redis: aioredis.R
     assert (await ChatLanguages(redis).texts(CHAT)).language == "en", "a fresh relay reads it"
     assert (await ChatLanguages(redis).texts(CHAT + 1)).language == "ru", "unknown: the default"
     assert (await ChatLanguages(redis, "en").texts(CHAT + 1)).language == "en"
+
+
+@pytest.mark.parametrize("po_contract", ["worker-streams"])
+async def test_a_result_with_nothing_to_show_is_said_in_the_users_language(
+    fake_telegram: FakeTelegram,
+    fake_workers: FakeWorkerManager,
+    redis: aioredis.Redis,
+    start_relay: StartRelay,
+) -> None:
+    fake_workers.script(USER, wrapper_output="structured_bare")
+    await start_relay()
+
+    await write(redis, "hi", "en")
+
+    await fake_telegram.wait_for_messages(CHAT, 1, timeout=10)
+    assert fake_telegram.chat(CHAT).texts == [EN.po_result_generic]
