@@ -220,6 +220,9 @@ class IncomingMessage(msgspec.Struct, kw_only=True):
     album gathered by the relay brings all its files, in order."""
     media_group_id: str = ""
     """``message``: the album (Telegram's ``media_group_id``) this message is one part of."""
+    language: str = ""
+    """The sender's language as the ingress chose it (a catalogue's, ``shared.texts``): what
+    the relay writes to them in. Empty (older entries): ``DEFAULT_LANGUAGE``."""
 
 
 class AnswerMark(msgspec.Struct, frozen=True):

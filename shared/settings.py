@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, get_origin
 
 import msgspec
 
+from shared import i18n
 from shared.file_links import MIN_KEY_BYTES
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -91,6 +92,9 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     """PO replies go as Bot API 10.1 rich messages (``sendRichMessage``: real tables and
     headings), falling back to the HTML form on any refusal. Off: some Telegram clients
     show rich messages as "not supported" (README)."""
+    default_language: str = "ru"
+    """The language of a user whose Telegram ``language_code`` has no catalogue (or none is
+    known), and of the admins' messages: one of ``shared/locales/*``."""
 
     def __post_init__(self) -> None:
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))
@@ -118,6 +122,9 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
             "access_requests_per_hour",
         )
         _require_url("files_public_url", self.files_public_url, ("http", "https"))
+        if self.default_language not in i18n.languages():
+            known = ", ".join(i18n.languages())
+            raise ValueError(f"default_language: expected one of {known}")
         key = self.files_signing_key
         if key is not None and len(key.reveal().encode()) < MIN_KEY_BYTES:
             raise ValueError(f"files_signing_key: must be at least {MIN_KEY_BYTES} bytes")

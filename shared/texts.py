@@ -1,16 +1,25 @@
-"""Everything the bot says to people, in one place.
+"""Everything the bot says to people: the typed interface over the catalogues.
 
-Russian is the default (the design document's language). Another language
-is one more ``Texts`` instance; ``for_language`` picks one, falling back to
-Russian.
+The code reads a ``Texts``; its values come from ``shared/locales/<language>/
+LC_MESSAGES/bot.po`` (``shared.i18n``): msgid = field name, dict fields as
+``field.key``. Russian is the default (the design document's language);
+``DEFAULT_LANGUAGE`` may name another catalogue. ``for_language`` picks by a
+Telegram ``language_code``; a new language is a new catalogue, no code change.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Final, get_type_hints
+
 import msgspec
+
+from shared import i18n
 
 
 class Texts(msgspec.Struct, frozen=True, kw_only=True):
+    language: str
+    """The catalogue's language (``ru``, ``en``): the locale dates are written in."""
     access_denied: str
     access_denied_id: str
     service_unavailable: str
@@ -54,6 +63,9 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     duration_minutes: str
     duration_hours: str
     duration_under_minute: str
+    duration_seconds: str
+    """A provisioning run's length under a minute: ``{seconds}`` with one decimal."""
+    duration_minutes_seconds: str
     # --- ingress: quick commands and chat. Fields ending in ``_html`` are HTML
     # templates: whatever fills their placeholders must be escaped first.
     help: str
@@ -61,8 +73,8 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     help_admin: str
     """``/help`` for an admin: ``help`` with ``/servers``."""
     menu: dict[str, str]
-    """Command -> its description in Telegram's command menu (``setMyCommands``). One menu
-    serves everyone, so it leaves out the admins' ``/servers``."""
+    """Command -> its description in Telegram's command menu (``setMyCommands``), one menu
+    per language. The menu serves everyone, so it leaves out the admins' ``/servers``."""
     buttons: dict[str, str]
     """Quick action (``projects``, ``servers``, ``tasks``, ``help``) -> its reply-keyboard label.
     A message whose text is exactly a label is that action; labels must differ from each
@@ -106,6 +118,8 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     project_deployed_html: str
     project_status: dict[str, str]
     server_html: str
+    server_status: dict[str, str]
+    """A server's status as the API writes it -> its wording; an unknown one is shown as is."""
     server_usage: str
     server_usage_unknown: str
     size_mb: str
@@ -116,6 +130,7 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     task_project_name_html: str
     """A task's project by its ``{name}``."""
     task_started_html: str
+    """``{started}``: the moment, as the reader's locale writes it (``i18n.short_datetime``)."""
     task_status: dict[str, str]
     # --- notifier, ``po-service``: PO-initiated messages given up (plain text)
     proactive_alert: str
@@ -189,279 +204,56 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """The API did not create the user: the request is pending again."""
 
 
-_HELP_INTRO = (
-    "Я — вход на платформу. Напишите обычным текстом, и сообщение уйдёт "
-    "вашему ассистенту (Product Owner); его ответ придёт сюда.\n"
-    "\n"
-    "Быстрые команды (они же кнопки под полем ввода) отвечают сразу, "
-    "без ассистента:\n"
+DEFAULT_LANGUAGE: Final = "ru"
+_DICT_FIELDS: Final = frozenset(
+    name for name, hint in get_type_hints(Texts).items() if hint == dict[str, str]
 )
 
 
-def _help(*commands: str) -> str:
-    """The help text: the same introduction, then the commands this reader is offered."""
-    return _HELP_INTRO + "\n".join(commands)
+def keys() -> list[str]:
+    """Every msgid a complete catalogue has, dict fields by their entries in ``ru``."""
+    ru = i18n.catalogue(DEFAULT_LANGUAGE)
+    found = []
+    for name in Texts.__struct_fields__:
+        if name == "language":
+            continue
+        if name in _DICT_FIELDS:
+            found += [key for key in ru if key.startswith(f"{name}.")]
+        else:
+            found.append(name)
+    return found
 
 
-def _not_passed_on(what: str) -> str:
-    """Why a message stays here, then what the assistant can be sent."""
-    return (
-        what + "\nАссистенту можно отправить текст, фото, документы, голосовые, аудио, "
-        "видео, видеосообщения и GIF."
-    )
+@cache
+def catalogue_texts(language: str) -> Texts:
+    """``language``'s catalogue as ``Texts``; ``CatalogueError`` names a missing text."""
+    messages = i18n.catalogue(language)
+    values: dict[str, object] = {"language": language}
+    for name in Texts.__struct_fields__:
+        if name == "language":
+            continue
+        if name in _DICT_FIELDS:
+            prefix = f"{name}."
+            entries = {k[len(prefix) :]: v for k, v in messages.items() if k.startswith(prefix)}
+            if not entries:
+                raise i18n.CatalogueError(f"{language}: no {name}.* texts")
+            values[name] = entries
+        elif name in messages:
+            values[name] = messages[name]
+        else:
+            raise i18n.CatalogueError(f"{language}: no text {name!r}")
+    return msgspec.convert(values, Texts)
 
 
-RU = Texts(
-    access_denied="Доступ запрещён. Обратитесь к администратору.",
-    access_denied_id="Ваш Telegram ID: {telegram_id}",
-    service_unavailable="Сервис временно недоступен. Попробуйте ещё раз через минуту.",
-    po_failed=(
-        "Не удалось запустить вашего ассистента. Ваше сообщение сохранено, "
-        "попробуйте написать ещё раз чуть позже."
-    ),
-    po_start_slow=(
-        "Ваш ассистент запускается дольше обычного. Сообщение сохранено: "
-        "он ответит, как только запустится."
-    ),
-    po_no_answer=(
-        "Ассистент не ответил вовремя. Сообщение сохранено: ответ придёт, если он появится."
-    ),
-    po_result_generic="Ассистент выполнил запрос, но не прислал текстового ответа.",
-    reply_failed="Не удалось доставить ответ. Попробуйте повторить запрос.",
-    provision_success=(
-        "✅ Сервер {handle} настроен\n"
-        "IP: {ip}\n"
-        "Перезапущено сервисов: {redeployed}\n"
-        "Длительность: {duration}"
-    ),
-    provision_failure="❌ Настройка сервера {handle}: {status}\n{details}",
-    provision_status={
-        "failed": "ошибка",
-        "error": "сбой",
-        "timeout": "превышено время ожидания",
-    },
-    stopped="⏹ Остановлено",
-    nothing_to_stop="Сейчас нечего останавливать: ассистент ничем не занят.",
-    new_confirm=(
-        "Начать заново? Ассистент забудет текущий разговор, "
-        "а сообщения, на которые он ещё не ответил, будут отменены."
-    ),
-    new_yes="Да, начать заново",
-    new_no="Отмена",
-    new_declined="Хорошо, продолжаем текущий разговор.",
-    restarted="🆕 Начинаем заново: следующее сообщение получит новый ассистент.{cancelled}",
-    restart_cancelled="\nОтменено сообщений без ответа: {count}.",
-    restarted_service=(
-        "🆕 Начинаем заново: ответы на прежние сообщения больше не придут.{cancelled}"
-    ),
-    working_note="⏳ Ассистент работает… {minutes} мин",
-    working_note_stop="⏹ Стоп",
-    status_none="Ассистент ещё не запущен: он появится, когда вы напишете сообщение.",
-    status_starting="Ассистент запускается.",
-    status_working="Ассистент работает над вашим сообщением: {duration}.",
-    status_idle="Ассистент свободен и ждёт ваших сообщений.",
-    status_failed=(
-        "Ассистент остановлен или завершился с ошибкой: следующее сообщение запустит нового."
-    ),
-    status_waiting="Ждут своей очереди: {count}.",
-    status_worker="Ассистент: {worker_id}",
-    duration_minutes="{minutes} мин",
-    duration_hours="{hours} ч {minutes} мин",
-    duration_under_minute="меньше минуты",
-    provision_errors_more="…и ещё {count}",
-    duration_unknown="неизвестно",
-    help=_help(
-        "/projects — ваши проекты",
-        "/tasks — активные задачи",
-        "/status — что сейчас делает ассистент",
-        "/stop — остановить ответ ассистента",
-        "/new — начать разговор заново",
-        "/help — эта справка",
-    ),
-    help_admin=_help(
-        "/projects — ваши проекты",
-        "/servers — серверы (для администраторов)",
-        "/tasks — активные задачи",
-        "/status — что сейчас делает ассистент",
-        "/stop — остановить ответ ассистента",
-        "/new — начать разговор заново",
-        "/help — эта справка",
-    ),
-    menu={
-        "projects": "Ваши проекты",
-        "tasks": "Активные задачи",
-        "status": "Что делает ассистент",
-        "stop": "Остановить ответ",
-        "new": "Начать заново",
-        "help": "Справка",
-    },
-    buttons={
-        "projects": "📁 Проекты",
-        "servers": "🖥 Серверы",
-        "tasks": "📋 Задачи",
-        "help": "❓ Помощь",
-    },
-    keyboard_placeholder="Сообщение ассистенту",
-    keyboard_note=(
-        "Передаю ассистенту. Кнопки под полем ввода — быстрые действия: "
-        "они отвечают сразу, без ассистента."
-    ),
-    button_expired="Эта кнопка устарела. Запросите список ещё раз.",
-    po_button_expired="Эта кнопка уже не действует.",
-    po_button_chosen="→ {label}",
-    page_back="◀",
-    page_forward="▶",
-    list_page="стр. {page} из {pages}",
-    project_button="ℹ️ {name}",
-    unknown_command="Команды {command} нет, ассистенту она не передана.",
-    private_only="Я работаю только в личных сообщениях: напишите мне напрямую.",
-    only_text=(
-        "Пока я понимаю только текст: фото, файлы, голосовые и стикеры не передаются. "
-        "Напишите, пожалуйста, словами."
-    ),
-    caption_forwarded="Подпись передана ассистенту, а сам файл — нет: пока я передаю только текст.",
-    edit_not_forwarded=(
-        "Исправления не передаются: ассистент видит первый вариант. "
-        "Если нужно, отправьте исправленный текст новым сообщением."
-    ),
-    admins_only="Эта команда доступна только администраторам.",
-    list_forbidden=(
-        "Вашей учётной записи это недоступно. Если это ошибка, обратитесь к администратору."
-    ),
-    list_empty={
-        "projects": "У вас пока нет проектов.",
-        "servers": "Серверов пока нет.",
-        "tasks": "Сейчас нет активных задач.",
-    },
-    list_title_html={
-        "projects": "<b>Ваши проекты</b> ({count})",
-        "servers": "<b>Серверы</b> ({count})",
-        "tasks": "<b>Активные задачи</b> ({count})",
-    },
-    project_html="<b>{name}</b> — {status}",
-    project_repository_html="Репозиторий: {url}",
-    project_card_html="<b>{name}</b>\nСтатус: {status}",
-    project_description_html="Описание: {description}",
-    project_deployed_html="Развёрнут: {url}",
-    project_status={
-        "draft": "черновик",
-        "scaffolding": "создаётся каркас",
-        "scaffolded": "каркас готов",
-        "developing": "в разработке",
-        "testing": "тестируется",
-        "deploying": "развёртывается",
-        "active": "работает",
-        "failed": "ошибка",
-        "archived": "в архиве",
-    },
-    server_html="<b>{handle}</b> — {status}\nRAM: {ram} · диск: {disk}",
-    server_usage="{used} из {total} ({percent}%)",
-    server_usage_unknown="нет данных",
-    size_mb="{value} МБ",
-    size_gb="{value} ГБ",
-    task_html="<b>{type}</b> — {status} · <code>{id}</code>",
-    task_project_html="проект <code>{project}</code>",
-    task_project_name_html="проект «{name}»",
-    task_started_html="запущена {started}",
-    task_status={
-        "queued": "в очереди",
-        "running": "выполняется",
-        "completed": "завершена",
-        "failed": "ошибка",
-        "cancelled": "отменена",
-    },
-    proactive_alert=(
-        "⚠️ Сообщение ассистента пользователю не доставлено\n"
-        "Чат: {chat}\n"
-        "{event}"
-        "Текст: {text}\n"
-        "Причина: {reason}"
-    ),
-    proactive_alert_event="Событие: {event}\n",
-    proactive_alert_reason={
-        "max_deliveries": "доставить не удалось (попыток: {deliveries}; {error})",
-        "malformed": "запись в po:proactive некорректна ({error})",
-        "trimmed": "запись удалена из po:proactive до доставки",
-    },
-    file_too_large=(
-        "Не могу передать ассистенту {name}: Telegram отдаёт ботам файлы только до {limit} МБ. "
-        "Ассистент получит сообщение без самого файла."
-    ),
-    file_named="файл «{file_name}»",
-    attachment_names={
-        "photo": "фото",
-        "document": "файл",
-        "voice": "голосовое сообщение",
-        "audio": "аудио",
-        "video": "видео",
-        "video_note": "видеосообщение",
-        "animation": "анимацию",
-    },
-    not_passed_on={
-        "sticker": _not_passed_on("Стикеры ассистенту не передаю."),
-        "location": _not_passed_on(
-            "Геопозицию ассистенту не передаю: напишите адрес или место словами."
-        ),
-        "contact": _not_passed_on("Контакты ассистенту не передаю: напишите нужное текстом."),
-        "poll": _not_passed_on("Опросы ассистенту не передаю: напишите вопрос и варианты текстом."),
-        "dice": _not_passed_on("Кубики и другие игровые эмодзи ассистенту не передаю."),
-        "other": _not_passed_on("Такие сообщения ассистенту не передаю."),
-    },
-    attachment_failed="файл {name} не удалось отправить",
-    attachment_failed_unnamed="вложение {number} не удалось отправить",
-    attachment_buttons="⬆️",
-    access_request_button="🙋 Запросить доступ",
-    access_request_sent="Запрос отправлен администраторам. Я напишу, когда его рассмотрят.",
-    access_request_pending="Ваш запрос ещё рассматривается",
-    access_request_cooldown="Ваш запрос был отклонён. Повторить его пока нельзя.",
-    access_request_known="Доступ у вас уже есть.",
-    access_decision_approved="✅ Одобрено",
-    access_decision_denied="❌ Отклонено",
-    access_decided="Уже решено: {outcome}",
-    access_outcome={
-        "approved": "✅ {name}, {time}",
-        "denied": "❌ {name}, {time}",
-        "expired": "истёк",
-    },
-    access_in_progress="Запрос уже одобряет {name}",
-    access_not_admin="Решать запросы доступа могут только администраторы.",
-    access_unknown_request="Такого запроса нет.",
-    access_approve_failed=(
-        "Не удалось создать пользователя: API не ответил. Запрос ждёт, попробуйте ещё раз."
-    ),
-    access_card=(
-        "🙋 Запрос доступа\n"
-        "Имя: {name}\n"
-        "Username: {username}\n"
-        "Telegram ID: {telegram_id}\n"
-        "Язык: {language}\n"
-        "Запрошено: {requested}\n"
-        "Первое сообщение:\n"
-        "{first_message}"
-    ),
-    access_card_none="—",
-    access_card_time="%d.%m.%Y %H:%M UTC",
-    access_card_approve="✅ Одобрить",
-    access_card_deny="❌ Отклонить",
-    access_card_approved="✅ Одобрено: {name}, {time}",
-    access_card_denied="❌ Отклонено: {name}, {time}",
-    access_card_expired="⌛ Запрос истёк",
-    access_granted_notice=(
-        "Доступ открыт. Теперь ваши сообщения уходят ассистенту; то, что вы писали "
-        "до одобрения, не передано — напишите ещё раз. Кнопки под полем ввода — "
-        "быстрые действия."
-    ),
-    access_denied_notice=(
-        "К сожалению, администратор отклонил ваш запрос доступа. Спасибо за понимание."
-    ),
-    access_expired_notice=(
-        "Ваш запрос доступа истёк: администраторы не успели его рассмотреть. "
-        "Если доступ всё ещё нужен, напишите мне, и я предложу отправить запрос снова."
-    ),
-)
-
-_LANGUAGES = {"ru": RU}
+def for_language(code: str | None, default: str = DEFAULT_LANGUAGE) -> Texts:
+    """The texts for a Telegram ``language_code`` (``en``, ``en-GB``); otherwise ``default``'s."""
+    return catalogue_texts(i18n.pick(code, i18n.languages(), default))
 
 
-def for_language(code: str | None) -> Texts:
-    return _LANGUAGES.get((code or "ru").split("-")[0].lower(), RU)
+def every_language() -> list[Texts]:
+    """One ``Texts`` per catalogue (the keyboard labels and menus of all of them)."""
+    return [catalogue_texts(language) for language in i18n.languages()]
+
+
+RU: Final = catalogue_texts("ru")
+"""The Russian texts: the default, and what the tests compare with."""

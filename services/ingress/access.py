@@ -51,7 +51,7 @@ from shared.access.records import AccessRequest
 from shared.log import get_logger
 from shared.schemas import User
 from shared.sending.pieces import ReplyMarkup
-from shared.texts import Texts
+from shared.texts import DEFAULT_LANGUAGE, Texts, for_language
 
 log = get_logger(__name__)
 
@@ -67,19 +67,25 @@ class AccessDesk:
         self,
         store: AccessStore,
         directory: UserDirectory,
-        texts: Texts,
         admin_ids: Collection[int] = (),
+        default_language: str = DEFAULT_LANGUAGE,
     ) -> None:
+        self.default_language = default_language
         self.store = store
         self.directory = directory
         self.admin_ids = frozenset(admin_ids)
-        self.ask_markup: ReplyMarkup = {
-            "inline_keyboard": [
-                [{"text": texts.access_request_button, "callback_data": records.ASK_DATA}]
-            ]
-        }
-        self.keyboard = msgspec.json.encode(quick_keyboard(texts, admin=False)).decode()
-        """The approved user's quick-action keyboard (reply_markup JSON, for the outcome)."""
+
+    @staticmethod
+    def ask_markup(texts: Texts) -> ReplyMarkup:
+        """The request button under a stranger's rejection, in their language."""
+        button = {"text": texts.access_request_button, "callback_data": records.ASK_DATA}
+        return {"inline_keyboard": [[button]]}
+
+    def keyboard(self, language_code: str) -> str:
+        """The approved user's quick-action keyboard (reply_markup JSON, for the outcome),
+        in the language they asked in (the request's ``language``)."""
+        texts = for_language(language_code, self.default_language)
+        return msgspec.json.encode(quick_keyboard(texts, admin=False)).decode()
 
     def lets_through(self, event: TelegramObject, sender_id: int) -> bool:
         """Whether a stranger's update goes on to the routers: the request button's press,

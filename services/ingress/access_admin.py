@@ -156,7 +156,7 @@ async def _approve(
         return
     # Known to the API now: this replica stops serving them as a stranger at once.
     access.directory.forget(request.telegram_id)
-    lost = await access.store.finish(claim, admin, name, access.keyboard)
+    lost = await access.store.finish(claim, admin, name, access.keyboard(request.language))
     if lost is not None:
         # The claim ran out while the API answered, and another press took the request.
         await _already(query, access, admin, request.rid, lost, texts)

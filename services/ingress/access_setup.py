@@ -11,11 +11,10 @@ from services.ingress.access import AccessDesk
 from services.ingress.access_store import CLAIM_S, AccessStore
 from services.ingress.directory import UserDirectory
 from services.ingress.settings import IngressSettings
-from shared.texts import Texts
 
 
 def access_desk(
-    settings: IngressSettings, redis: aioredis.Redis, directory: UserDirectory, texts: Texts
+    settings: IngressSettings, redis: aioredis.Redis, directory: UserDirectory
 ) -> AccessDesk | None:
     if not settings.access_requests:
         return None
@@ -26,7 +25,9 @@ def access_desk(
         # Outlasts an approval's API calls (a POST, and a GET after a 409), each timed out.
         claim_s=max(CLAIM_S, 4 * settings.api_timeout_s),
     )
-    return AccessDesk(store, directory, texts, settings.admin_telegram_ids)
+    return AccessDesk(
+        store, directory, settings.admin_telegram_ids, default_language=settings.default_language
+    )
 
 
 def access_routers(desk: AccessDesk | None) -> list[Router]:

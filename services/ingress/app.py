@@ -42,6 +42,7 @@ from services.ingress.courier import Courier
 from services.ingress.directory import Clock, UserDirectory
 from services.ingress.intake import Intake
 from services.ingress.keyboard_sessions import KeyboardSessions
+from services.ingress.languages import LanguageMiddleware
 from services.ingress.ordering import UserOrder
 from services.ingress.polling import Poller
 from services.ingress.settings import IngressSettings, listen_address
@@ -56,7 +57,7 @@ from shared.metrics import Metrics
 from shared.redis_check import check_redis
 from shared.sending.sender import Sender
 from shared.stopping import install_stop_signals
-from shared.texts import RU, Texts
+from shared.texts import DEFAULT_LANGUAGE, every_language, for_language
 
 log = get_logger(__name__)
 
@@ -70,9 +71,9 @@ def build_dispatcher(
     directory: UserDirectory,
     rejections: Rejections,
     state: ConversationState,
-    texts: Texts = RU,
     metrics: Metrics | None = None,
     *,
+    default_language: str = DEFAULT_LANGUAGE,
     presses: po_buttons.ButtonPresses,
     files: FileLinks | None = None,
     access: AccessDesk | None = None,
@@ -86,20 +87,24 @@ def build_dispatcher(
         api=api,
         state=state,
         presses=presses,
-        texts=texts,
+        # Replaced per update by the sender's language (``LanguageMiddleware``).
+        texts=for_language(None, default_language),
         files=files,
         disable_fsm=True,
         name="ingress",
     )
     if access is not None:
         dp["access"] = access  # ACCESS_REQUESTS (``access``, ``access_admin``)
-    dp.update.outer_middleware(AuthMiddleware(directory, texts, rejections, metrics, access))
-    chat.register(dp, texts, files)
+    # First: the rejection and every answer after it are in the sender's language.
+    dp.update.outer_middleware(LanguageMiddleware(default_language))
+    dp.update.outer_middleware(AuthMiddleware(directory, rejections, metrics, access))
+    languages = every_language()
+    chat.register(dp, languages, files)
     dp.include_routers(
         # Before the quick commands: their last handler takes any command left.
         conversation.router(),
         commands.router(),
-        buttons.router(texts),
+        buttons.router(languages),
         # Before ``callbacks``: its last handler refuses whatever is left.
         po_buttons.router(),
         *access_routers(access),
@@ -118,7 +123,6 @@ class Ingress:
     intake: Intake
     courier: Courier
     """Sends the answers ``intake`` stored (``join`` waits until what is queued went out)."""
-    texts: Texts
     metrics: Metrics
     heartbeat: Heartbeat | None = None
 
@@ -130,7 +134,6 @@ class Ingress:
         *,
         bot: Bot | None = None,
         clock: Clock = time.monotonic,
-        texts: Texts = RU,
         metrics: Metrics | None = None,
         heartbeat: Heartbeat | None = None,
     ) -> AsyncIterator[Ingress]:
@@ -166,17 +169,18 @@ class Ingress:
                     scan_s=settings.answers_scan_s,
                     max_age_s=settings.answers_max_age_s,
                 )
-                keyboards = KeyboardSessions(texts, clock=clock)
+                default_texts = for_language(None, settings.default_language)
+                keyboards = KeyboardSessions(default_texts, clock=clock)
                 state = ConversationState(redis)
                 presses = po_buttons.ButtonPresses(redis)
-                desk = access_desk(settings, redis, directory, texts)
+                desk = access_desk(settings, redis, directory)
                 dp = build_dispatcher(
                     api,
                     directory,
                     rejections,
                     state,
-                    texts,
                     metrics,
+                    default_language=settings.default_language,
                     presses=presses,
                     files=FileLinks.from_settings(settings),
                     access=desk,
@@ -190,9 +194,7 @@ class Ingress:
                 await courier.start()
                 try:
                     processor = UpdateProcessor(dp, bot, courier, keyboards, metrics)
-                    yield cls(
-                        settings, bot, dp, processor, intake, courier, texts, metrics, heartbeat
-                    )
+                    yield cls(settings, bot, dp, processor, intake, courier, metrics, heartbeat)
                 finally:
                     await courier.close(ANSWERS_GRACE_S)
         finally:
@@ -235,7 +237,7 @@ class Ingress:
 
     async def _register_menu(self) -> None:
         try:
-            await commands.register_menu(self.bot, self.texts)
+            await commands.register_menus(self.bot, self.settings.default_language)
         except AiogramError as exc:
             # The menu is a convenience; failing to set it must not keep updates waiting.
             log.warning("command_menu_failed", error=type(exc).__name__)

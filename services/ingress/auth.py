@@ -105,13 +105,11 @@ class AuthMiddleware(BaseMiddleware):
     def __init__(
         self,
         directory: UserDirectory,
-        texts: Texts,
         rejections: Rejections,
         metrics: Metrics | None = None,
         access: AccessDesk | None = None,
     ) -> None:
         self._directory = directory
-        self._texts = texts
         self._rejections = rejections
         self._metrics = metrics or Metrics("ingress")
         self._access = access
@@ -129,8 +127,9 @@ class AuthMiddleware(BaseMiddleware):
         except ApiError as exc:
             log.warning("auth_unavailable", telegram_id=sender_id, error=type(exc).__name__)
             self._metrics.update_rejected("auth_unavailable")
-            await self._answer_query(event, self._texts.service_unavailable)
-            await self._tell(data, self._texts.service_unavailable)
+            texts: Texts = data["texts"]
+            await self._answer_query(event, texts.service_unavailable)
+            await self._tell(data, texts.service_unavailable)
             return None
         if lookup.user is None:
             if self._access is not None and self._access.lets_through(event, sender_id):
@@ -138,7 +137,7 @@ class AuthMiddleware(BaseMiddleware):
                 # button (``access``), or an env admin's press on a card (``access_admin``).
                 return await handler(event, data)
             self._metrics.update_rejected("stranger")
-            await self._answer_query(event, self._texts.access_denied)
+            await self._answer_query(event, data["texts"].access_denied)
             await self._reject(
                 sender_id, fresh=lookup.fresh, event=event, chat=data.get("event_chat"), data=data
             )
@@ -191,15 +190,16 @@ class AuthMiddleware(BaseMiddleware):
             log.info("access_reminder", telegram_id=telegram_id, notified=notify)
             if notify:
                 mark = Mark(reminded_key(telegram_id), REMINDER_S, only_if_new=True)
-                await self._tell(data, self._texts.access_request_pending, mark=mark)
+                await self._tell(data, data["texts"].access_request_pending, mark=mark)
             return
         log.info("user_rejected", telegram_id=telegram_id, notified=notify)
         if not notify:
             return
+        rejection = self._rejection(telegram_id, data["texts"])
         if access is not None and standing == "open":
-            await self._tell(data, self._rejection(telegram_id), access.ask_markup)
+            await self._tell(data, rejection, access.ask_markup(data["texts"]))
             return
-        await self._tell(data, self._rejection(telegram_id), REMOVE_KEYBOARD)
+        await self._tell(data, rejection, REMOVE_KEYBOARD)
         if access is not None and standing == "keyboard":
             await access.keyboard_removed(telegram_id)
 
@@ -216,9 +216,10 @@ class AuthMiddleware(BaseMiddleware):
             outbox: Outbox = data["outbox"]
             outbox.say(chat.id, text, reply_markup=reply_markup, mark=mark)
 
-    def _rejection(self, telegram_id: int) -> str:
-        second = self._texts.access_denied_id.format(telegram_id=telegram_id)
-        return f"{self._texts.access_denied}\n{second}"
+    @staticmethod
+    def _rejection(telegram_id: int, texts: Texts) -> str:
+        second = texts.access_denied_id.format(telegram_id=telegram_id)
+        return f"{texts.access_denied}\n{second}"
 
 
 def _person(event: TelegramObject, data: dict[str, Any]) -> int | None:

@@ -19,6 +19,7 @@ is exactly a button's label is not a chat message: it is the button's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiogram import Router
@@ -34,7 +35,7 @@ from services.ingress.filters import (
     PrivateChatMessage,
 )
 from services.ingress.keyboard_sessions import KeyboardSessions
-from services.ingress.keyboards import button_actions
+from services.ingress.keyboards import every_button_action
 from services.ingress.outbox import Outbox
 from shared.attachments import Attachment, AttachmentKind
 from shared.log import debug_enabled, get_logger
@@ -45,7 +46,7 @@ log = get_logger(__name__)
 _debug_enabled = debug_enabled(__name__)
 
 
-def register(router: Router, texts: Texts, files: FileLinks | None = None) -> None:
+def register(router: Router, languages: Sequence[Texts], files: FileLinks | None = None) -> None:
     """Put the chat handlers on ``router``: the dispatcher itself, in the ingress.
 
     Unlike the other concerns, which each bring a router of their own, these
@@ -60,7 +61,7 @@ def register(router: Router, texts: Texts, files: FileLinks | None = None) -> No
     # keep the update from every router below it (aiogram's REJECTED).
     # Commands and button presses are those routers'.
     # ``files`` (None: FILES_SIGNING_KEY unset) is in the dispatcher's data as well.
-    chat_message = PrivateChatMessage(button_actions(texts))
+    chat_message = PrivateChatMessage(every_button_action(languages))
     router.message.register(queue_text, chat_message, HasText())
     if files is None:
         router.message.register(queue_caption_without_file, chat_message, HasCaption())
@@ -79,9 +80,10 @@ async def queue_text(
     intake: IntakeBatch,
     event_update: Update,
     keyboards: KeyboardSessions,
+    texts: Texts,
 ) -> None:
     assert message.text is not None  # guaranteed by HasText
-    _queue(message, message.text, user, intake, event_update)
+    _queue(message, message.text, user, intake, event_update, texts.language)
     keyboards.offer(message.chat.id, admin=user.is_admin)
 
 
@@ -116,6 +118,7 @@ async def queue_file(
         user,
         intake,
         event_update,
+        texts.language,
         attachments=[attachment],
         media_group_id=message.media_group_id or "",
     )
@@ -128,10 +131,11 @@ async def queue_caption(
     intake: IntakeBatch,
     event_update: Update,
     keyboards: KeyboardSessions,
+    texts: Texts,
 ) -> None:
     """A caption on something that is not a file the PO gets (files passed on)."""
     assert message.caption is not None  # guaranteed by HasCaption
-    _queue(message, message.caption, user, intake, event_update)
+    _queue(message, message.caption, user, intake, event_update, texts.language)
     keyboards.offer(message.chat.id, admin=user.is_admin)
 
 
@@ -146,7 +150,7 @@ async def queue_caption_without_file(
 ) -> None:
     """A caption, files not passed on (FILES_SIGNING_KEY unset): the file stays behind."""
     assert message.caption is not None  # guaranteed by HasCaption
-    _queue(message, message.caption, user, intake, event_update)
+    _queue(message, message.caption, user, intake, event_update, texts.language)
     outbox.say(message.chat.id, texts.caption_forwarded)
     keyboards.offer(message.chat.id, admin=user.is_admin)
 
@@ -184,6 +188,7 @@ def _queue(
     user: User,
     intake: IntakeBatch,
     event_update: Update,
+    language: str,
     *,
     attachments: list[Attachment] | None = None,
     media_group_id: str = "",
@@ -201,6 +206,7 @@ def _queue(
             request_id=new_id(),
             attachments=attachments or [],
             media_group_id=media_group_id,
+            language=language,
         )
     )
     # Message texts only at DEBUG: they are the users' words. (Checked first:

@@ -33,7 +33,7 @@ from services.ingress.outbox import Outbox
 from shared.api import ApiClient, ApiError
 from shared.log import get_logger
 from shared.schemas import User
-from shared.texts import Texts
+from shared.texts import Texts, every_language, for_language
 
 log = get_logger(__name__)
 
@@ -55,23 +55,34 @@ def router() -> Router:
     return commands
 
 
-async def register_menu(bot: Bot, texts: Texts) -> bool:
+async def register_menus(bot: Bot, default_language: str) -> int:
+    """The command menu of every language (``language_code``), and the default one (no
+    language: users whose language has no catalogue) in ``default_language``; how many were
+    set. Telegram shows a user the menu of their language, else the default."""
+    changed = int(await register_menu(bot, for_language(None, default_language)))
+    for texts in every_language():
+        changed += await register_menu(bot, texts, language_code=texts.language)
+    return changed
+
+
+async def register_menu(bot: Bot, texts: Texts, language_code: str | None = None) -> bool:
     """Telegram's command menu (``setMyCommands``), from ``texts.menu``; True if it was set.
 
     Set only when it differs from what Telegram already has (``getMyCommands``
     for the same scope and language): setting it on every restart has cost
     other bots lockouts of minutes, and restarts are frequent (deploys, crashes).
-    One menu for everyone (the default scope), so it leaves out the admins'
+    One menu per language for everyone (the default scope), so it leaves out the admins'
     ``/servers``: a menu per admin chat would have to follow every change of
     who is an admin, and admins know the command from their ``/help``.
     """
     menu = [BotCommand(command=name, description=text) for name, text in texts.menu.items()]
-    current = await bot.get_my_commands()
+    language = language_code or ""
+    current = await bot.get_my_commands(language_code=language_code)
     if _entries(current) == _entries(menu):
-        log.info("command_menu_unchanged", commands=len(menu))
+        log.info("command_menu_unchanged", commands=len(menu), language=language)
         return False
-    await bot.set_my_commands(menu)
-    log.info("command_menu_set", commands=len(menu))
+    await bot.set_my_commands(menu, language_code=language_code)
+    log.info("command_menu_set", commands=len(menu), language=language)
     return True
 
 

@@ -52,27 +52,35 @@ def router() -> Router:
     return conversation
 
 
-async def stop(message: Message, user: User, intake: IntakeBatch, event_update: Update) -> None:
-    _queue(intake, user, event_update, message.chat.id, message.message_id, "cancel", "/stop")
+async def stop(
+    message: Message, user: User, intake: IntakeBatch, event_update: Update, texts: Texts
+) -> None:
+    where = (message.chat.id, message.message_id)
+    _queue(intake, user, event_update, *where, "cancel", "/stop", texts.language)
     log.info("stop_requested", user_id=user.id)
 
 
 async def stop_pressed(
-    query: CallbackQuery, user: User, intake: IntakeBatch, event_update: Update
+    query: CallbackQuery, user: User, intake: IntakeBatch, event_update: Update, texts: Texts
 ) -> None:
     """ "⏹ Стоп" under the relay's "working…" note: ``/stop``."""
     assert query.message is not None  # guaranteed by PrivateCallback
     chat_id = query.message.chat.id
-    _queue(intake, user, event_update, chat_id, query.message.message_id, "cancel", "/stop")
+    message_id = query.message.message_id
+    _queue(intake, user, event_update, chat_id, message_id, "cancel", "/stop", texts.language)
     log.info("stop_requested", user_id=user.id, via="working_note")
     await answer_query(query)
 
 
 async def stop_generation(
-    event: MessageGenerationStopped, user: User, intake: IntakeBatch, event_update: Update
+    event: MessageGenerationStopped,
+    user: User,
+    intake: IntakeBatch,
+    event_update: Update,
+    texts: Texts,
 ) -> None:
     """The stop button of a streamed reply: ``/stop``, pressed on the reply being written."""
-    _queue(intake, user, event_update, event.chat.id, 0, "cancel", "/stop")
+    _queue(intake, user, event_update, event.chat.id, 0, "cancel", "/stop", texts.language)
     log.info("stop_requested", user_id=user.id, draft_id=event.draft_id)
 
 
@@ -95,7 +103,8 @@ async def start_over(
         return
     chat_id, question_id = question.chat.id, question.message_id
     if callback_data.answer is StartOverAnswer.YES:
-        _queue(intake, user, event_update, chat_id, question_id, "restart", "/new")
+        where = (chat_id, question_id)
+        _queue(intake, user, event_update, *where, "restart", "/new", texts.language)
         log.info("restart_requested", user_id=user.id, confirm_id=question_id)
         # The question loses its buttons; the relay says what was done.
         outbox.edit(chat_id, question_id, texts.new_confirm)
@@ -125,6 +134,7 @@ def _queue(
     message_id: int,
     kind: MessageKind,
     command: str,
+    language: str,
 ) -> None:
     intake.add(
         IncomingMessage(
@@ -138,5 +148,6 @@ def _queue(
             request_id=new_id(),
             kind=kind,
             confirm_id=message_id if kind == "restart" else 0,
+            language=language,
         )
     )

@@ -23,8 +23,10 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple, TypeVar
 
+from shared import i18n
 from shared.schemas import Project, Server, Task
 from shared.texts import Texts
 
@@ -144,7 +146,7 @@ def project_card(project: Project, texts: Texts) -> str:
 def server_block(server: Server, texts: Texts) -> str:
     return texts.server_html.format(
         handle=api_text(server.handle),
-        status=api_text(server.status),
+        status=api_text(texts.server_status.get(server.status, server.status)),
         ram=usage(server.used_ram_mb, server.capacity_ram_mb, texts),
         disk=usage(server.used_disk_mb, server.capacity_disk_mb, texts),
     )
@@ -163,7 +165,8 @@ def task_block(entry: NamedTask, texts: Texts) -> str:
     elif task.project_id is not None:
         parts.append(texts.task_project_html.format(project=api_text(task.project_id)))
     if task.started_at:
-        parts.append(texts.task_started_html.format(started=api_text(_short_time(task.started_at))))
+        started = _short_time(task.started_at, texts.language)
+        parts.append(texts.task_started_html.format(started=api_text(started)))
     return "\n".join(parts)
 
 
@@ -185,10 +188,11 @@ def size(megabytes: int, texts: Texts) -> str:
     return texts.size_gb.format(value=f"{megabytes / 1024:.1f}".rstrip("0").rstrip("."))
 
 
-def _short_time(stamp: str) -> str:
-    """``2026-11-23T21:56:03.248759Z`` -> ``2026-11-23 21:56 UTC``; anything else as it is."""
-    date, sep, clock = stamp.partition("T")
-    if not sep or len(clock) < 5:
+def _short_time(stamp: str, language: str) -> str:
+    """``2026-11-23T21:56:03Z`` -> ``23.11.2026, 21:56 UTC`` as ``language`` writes it (Babel);
+    anything that is not an ISO moment, as it is. A moment without a zone is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
         return stamp
-    zone = " UTC" if clock.endswith(("Z", "+00:00")) else ""
-    return f"{date} {clock[:5]}{zone}"
+    return i18n.short_datetime(moment, language)

@@ -72,13 +72,14 @@ class KeyboardSessions:
         self._session_s = session_s
         self._local_s = local_s
         self._offered: TtlCache[int, bool] = TtlCache(max_chats, clock)
-        self._markups = {admin: quick_keyboard(texts, admin=admin) for admin in (False, True)}
+        self._markups: dict[tuple[str, bool], ReplyMarkup] = {}
 
-    def bind(self, outbox: Outbox) -> KeyboardSessions:
-        """These sessions, answering through ``outbox`` (one update's)."""
+    def bind(self, outbox: Outbox, texts: Texts | None = None) -> KeyboardSessions:
+        """These sessions, answering through ``outbox`` (one update's), in ``texts``' language
+        (None: as they are)."""
         bound = object.__new__(KeyboardSessions)
         bound._outbox = outbox
-        bound._texts = self._texts
+        bound._texts = texts if texts is not None else self._texts
         bound._session_s = self._session_s
         bound._local_s = self._local_s
         bound._offered = self._offered
@@ -92,8 +93,13 @@ class KeyboardSessions:
         return self._outbox
 
     def markup(self, *, admin: bool) -> ReplyMarkup:
-        """The keyboard for an admin, or for anyone else (no ``servers``)."""
-        return self._markups[admin]
+        """The keyboard for an admin, or for anyone else (no ``servers``), labelled in this
+        binding's language (built once per language)."""
+        key = (self._texts.language, admin)
+        markup = self._markups.get(key)
+        if markup is None:
+            markup = self._markups[key] = quick_keyboard(self._texts, admin=admin)
+        return markup
 
     def show(self, chat_id: int, text: str, *, admin: bool) -> None:
         """Answer ``text`` (plain) with the keyboard, and start a new session."""

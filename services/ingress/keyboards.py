@@ -32,7 +32,7 @@ with aiogram's types for their validation, then dumped.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Final
 
 from aiogram.filters.callback_data import CallbackData
@@ -136,6 +136,17 @@ def button_actions(texts: Texts) -> dict[str, str]:
     actions = {texts.buttons[action]: action for action in QUICK_ACTIONS}
     if len(actions) != len(QUICK_ACTIONS) or any(label.startswith("/") for label in actions):
         raise ValueError("quick-action labels must be distinct and must not start with '/'")
+    return actions
+
+
+def every_button_action(languages: Iterable[Texts]) -> dict[str, str]:
+    """Label -> quick action in every language: a press is recognised whatever the
+    presser's language (their keyboard may predate a change of it)."""
+    actions: dict[str, str] = {}
+    for texts in languages:
+        for label, action in button_actions(texts).items():
+            if actions.setdefault(label, action) != action:
+                raise ValueError(f"quick-action label {label!r} stands for two actions")
     return actions
 
 

@@ -119,6 +119,7 @@ async def pressed(
             kind="button",
             reply_to=offer.reply_to,
             data=button.data,
+            language=texts.language,
         )
     )
     log.info("po_button_pressed", user_id=user.id, reply_to=offer.reply_to or None)

@@ -30,7 +30,7 @@ from shared.health import Heartbeat
 from shared.metrics import Metrics
 from shared.sending.sender import Sender
 from shared.streams import entry_decoder
-from shared.texts import RU, Texts
+from shared.texts import Texts, for_language
 
 RETRY_FOREVER = 1_000_000
 """Only malformed outcomes are dead-lettered; one waiting for Telegram is retried as long
@@ -49,8 +49,10 @@ class AccessRequests:
         *,
         heartbeat: Heartbeat,
         metrics: Metrics,
-        texts: Texts = RU,
+        texts: Texts | None = None,
     ) -> None:
+        # The admins' cards in DEFAULT_LANGUAGE (no cheap way to know an admin's own).
+        texts = texts or for_language(None, settings.default_language)
         store = AccessStore(redis)
         editor = CardEditor(sender, texts)
         self.cards = AccessCards(

@@ -33,7 +33,7 @@ from services.notifier.broadcast import undeliverable
 from shared.access.records import AccessOutcome, AccessRequest, AuditEntry
 from shared.log import get_logger
 from shared.sending.sender import Sender
-from shared.texts import Texts
+from shared.texts import Texts, for_language
 
 log = get_logger(__name__)
 
@@ -121,11 +121,21 @@ class AccessOutcomes:
                 cards=cards,
             )
 
+    async def _stranger_texts(self, outcome: AccessOutcome) -> Texts:
+        """The stranger's language: the one their request was made in (the admins' cards
+        are in ``DEFAULT_LANGUAGE``); the default when the request cannot be read."""
+        try:
+            request = await self._store.request(outcome.rid)
+        except MalformedRequest:
+            request = None
+        code = request.language if request is not None else None
+        return for_language(code, self._texts.language)
+
     async def _tell_stranger(self, outcome: AccessOutcome) -> bool:
         """Whether the stranger has the notice (False: they can never get it)."""
         sent = await self._sender.send(
             outcome.chat_id,
-            stranger_notice(outcome.decision, self._texts),
+            stranger_notice(outcome.decision, await self._stranger_texts(outcome)),
             key=notice_key(outcome.rid),
             markdown=False,
             reply_markup=self._keyboard(outcome),

@@ -41,7 +41,7 @@ from shared.schemas import ProvisionerResult
 from shared.sending.sender import Sender
 from shared.stopping import install_stop_signals
 from shared.streams import DeadLetter, entry_decoder
-from shared.texts import RU, Texts
+from shared.texts import RU, Texts, for_language
 
 log = get_logger(__name__)
 
@@ -100,7 +100,9 @@ async def serve(settings: NotifierSettings) -> int:
         admins = Admins(api, settings.admin_telegram_ids, ttl_s=settings.admins_cache_s)
         broadcast = AdminBroadcast(sender, admins, metrics)
         readers = Readers(settings, redis, heartbeat, metrics)
-        notifier = Notifier(broadcast, metrics=metrics)
+        # Admins are written to in DEFAULT_LANGUAGE: the API does not say an admin's language.
+        admin_texts = for_language(None, settings.default_language)
+        notifier = Notifier(broadcast, admin_texts, metrics=metrics)
         groups: list[GroupReader[Any]] = [readers.provisioning(notifier)]
         if settings.po_contract == "po-service":
             groups += readers.proactive(ProactiveDelivery(sender, api, metrics), broadcast)
@@ -186,7 +188,7 @@ class Readers:
             heartbeat=self._heartbeat,
             metrics=metrics,
         )
-        alerts = ProactiveAlerts(broadcast, RU)
+        alerts = ProactiveAlerts(broadcast, for_language(None, self._settings.default_language))
         # Starts back like the other groups, but never skips a dead letter as too
         # old: one written just before every notifier went down is still told.
         alert_backfill = self._backfill(lambda _count: None, "proactive_alert_too_old")

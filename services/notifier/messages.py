@@ -47,9 +47,9 @@ def _duration(duration_ms: float | None, texts: Texts) -> str:
         return texts.duration_unknown
     seconds = duration_ms / 1000
     if seconds < 60:
-        return f"{seconds:.1f} с"
+        return texts.duration_seconds.format(seconds=f"{seconds:.1f}")
     minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} мин {rest} с"
+    return texts.duration_minutes_seconds.format(minutes=minutes, seconds=rest)
 
 
 def _details(result: ProvisionerResult, texts: Texts) -> str:

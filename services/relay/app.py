@@ -27,6 +27,7 @@ from services.relay.cancellations import Cancellations
 from services.relay.control import ConversationControl
 from services.relay.cursors import Cursors
 from services.relay.incoming import IncomingReader
+from services.relay.languages import ChatLanguages
 from services.relay.leases import Leases
 from services.relay.lifecycle import LifecycleWatch
 from services.relay.outbound import Outbound, TelegramOutbound
@@ -53,7 +54,6 @@ from shared.redis_check import check_redis
 from shared.schemas import IncomingMessage
 from shared.stopping import install_stop_signals
 from shared.telegram import TelegramClient
-from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
@@ -90,14 +90,16 @@ class Relay:
         blocking: aioredis.Redis,
         outbound: Outbound,
         *,
-        texts: Texts = RU,
         metrics: Metrics | None = None,
         heartbeat: Heartbeat | None = None,
         users: Users | None = None,
     ) -> None:
         self.metrics = metrics or Metrics("relay")
         # The one place the profile is chosen: every component gets the contract.
-        contract = contracts.for_name(settings.po_contract, texts)
+        # Each user's notes in the language they last wrote in (``languages``); the
+        # contract's one text (a result without words) in DEFAULT_LANGUAGE.
+        self.languages = languages = ChatLanguages(redis, settings.default_language)
+        contract = contracts.for_name(settings.po_contract, languages.default)
         self._heartbeat = heartbeat
         # The random part tells this process from a restarted one of the same name.
         self.identity = f"{settings.relay_name}#{secrets.token_hex(4)}"
@@ -108,7 +110,7 @@ class Relay:
             ttl_ms=int(settings.lease_ttl_s * 1000),
         )
         cursors = Cursors(redis, self.identity)
-        self.notes = WorkingNotes(outbound, texts, after_s=settings.working_note_after_s)
+        self.notes = WorkingNotes(outbound, languages, after_s=settings.working_note_after_s)
         self.typing = TypingIndicator(
             redis, outbound, cap_s=settings.typing_cap_s, notes=self.notes
         )
@@ -119,20 +121,20 @@ class Relay:
             outbound=outbound,
             ownership=self,
             typing=self.typing,
-            texts=texts,
+            languages=languages,
         )
         self.watch = StartWatch(
             redis,
             identity=self.identity,
             outbound=outbound,
             ownership=self,
-            texts=texts,
+            languages=languages,
             typing=self.typing,
         )
         self.cancellations = Cancellations(redis)
         self.reactions = AckReactions(redis, outbound, enabled=settings.ack_reactions)
         self.answers, forwarder = self._po_side(
-            settings, contract, redis, blocking, outbound, cursors, texts
+            settings, contract, redis, blocking, outbound, cursors, languages
         )
         self.control = ConversationControl(
             redis,
@@ -143,7 +145,7 @@ class Relay:
             cancellations=self.cancellations,
             reactions=self.reactions,
             watch=self.watch,
-            texts=texts,
+            languages=languages,
             metrics=self.metrics,
         )
         self.incoming = IncomingReader(
@@ -185,7 +187,7 @@ class Relay:
         blocking: aioredis.Redis,
         outbound: Outbound,
         cursors: Cursors,
-        texts: Texts,
+        languages: ChatLanguages,
     ) -> tuple[Answers, Forwarder]:
         """The profile's forwarder and answer reader: per-user streams, or requests."""
         if isinstance(contract, contracts.PoServiceContract):
@@ -198,7 +200,7 @@ class Relay:
                 typing=self.typing,
                 late_s=settings.po_late_answer_s,
                 reply_timeout_s=settings.po_reply_timeout_s,
-                texts=texts,
+                languages=languages,
                 max_attempts=settings.reply_max_attempts,
                 max_age_s=settings.reply_max_age_s,
                 metrics=self.metrics,
@@ -220,7 +222,7 @@ class Relay:
             cursors=cursors,
             ownership=self,
             typing=self.typing,
-            texts=texts,
+            languages=languages,
             concurrency=settings.reply_concurrency,
             max_attempts=settings.reply_max_attempts,
             max_age_s=settings.reply_max_age_s,
@@ -298,6 +300,8 @@ class Relay:
         # Typing first: a fast PO's reply, read while activate() awaits Redis,
         # must find it on, to stop it; started after, it would run to its cap.
         self.typing.start(message.user_id, message.chat_id, partition)
+        # Before the reply is read: a note about it is in the language just written in.
+        await self.languages.note(message.chat_id, message.language)
         if message.kind == "message":  # a button press's message is the bot's own question
             self.reactions.received(
                 message.user_id, result.request_id, message.chat_id, message.message_id
@@ -311,6 +315,7 @@ class Relay:
     async def already_forwarded(
         self, partition: int, message: IncomingMessage, result: Duplicate
     ) -> None:
+        await self.languages.note(message.chat_id, message.language)
         if result.reply_cursor:
             await self.answers.activate(
                 partition, message.user_id, message.chat_id, result.reply_cursor

@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from services.relay import keyspace
 from services.relay.cancellations import Cancellations
 from services.relay.contracts import ControlContract
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Outbound
 from services.relay.reactions import AckReactions
 from services.relay.sessions import Lost
@@ -41,7 +42,6 @@ from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.schemas import IncomingMessage
 from shared.scripts import register
-from shared.texts import Texts
 
 log = get_logger(__name__)
 
@@ -68,7 +68,7 @@ class ConversationControl:
         cancellations: Cancellations,
         reactions: AckReactions,
         watch: StartWatch,
-        texts: Texts,
+        languages: ChatLanguages,
         metrics: Metrics,
     ) -> None:
         self._identity = identity
@@ -78,7 +78,7 @@ class ConversationControl:
         self._cancellations = cancellations
         self._reactions = reactions
         self._watch = watch
-        self._texts = texts
+        self._languages = languages
         self._metrics = metrics
         self._has_workers = bool(contract.delete_command(0))
         self._cancel = register(redis, __file__, "cancel.lua")
@@ -87,6 +87,7 @@ class ConversationControl:
 
     async def handle(self, partition: int, entry_id: str, message: IncomingMessage) -> Lost | None:
         """Act on a control entry once; ``Lost``: the partition is not this relay's."""
+        await self._languages.note(message.chat_id, message.language)
         if message.kind == "cancel":
             return await self._stop(partition, entry_id, message)
         if message.kind == "restart":
@@ -118,7 +119,8 @@ class ConversationControl:
         if outcome == "idle":
             self._metrics.conversation_control("stop_idle")
             log.info("stop_nothing_running", user_id=user_id, partition=partition)
-            self._tell(message.chat_id, self._texts.nothing_to_stop, key=f"stop:{entry_id}")
+            texts = await self._languages.texts(message.chat_id)
+            self._tell(message.chat_id, texts.nothing_to_stop, key=f"stop:{entry_id}")
             return None
         request_id, left = text(reply[1]), int(reply[2])
         self._cancellations.add(partition, user_id, [request_id])
@@ -135,7 +137,8 @@ class ConversationControl:
             still_pending=left,
             po_told=bool(data),
         )
-        self._tell(message.chat_id, self._texts.stopped, key=f"stop:{entry_id}")
+        texts = await self._languages.texts(message.chat_id)
+        self._tell(message.chat_id, texts.stopped, key=f"stop:{entry_id}")
         return None
 
     async def _start_over(
@@ -190,7 +193,7 @@ class ConversationControl:
             cancelled=cancelled,
             worker_deleted=deleted,
         )
-        texts = self._texts
+        texts = await self._languages.texts(message.chat_id)
         extra = texts.restart_cancelled.format(count=cancelled) if cancelled else ""
         # No worker to replace (po-service): its context is the PO service's.
         restarted = texts.restarted if self._has_workers else texts.restarted_service

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from services.relay import keyspace
 from services.relay.blocking import read_streams
 from services.relay.contracts.base import LifecycleContract
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
@@ -29,7 +30,6 @@ from shared.log import get_logger
 from shared.schemas import MalformedEntry
 from shared.stopping import pause
 from shared.streams import Fields
-from shared.texts import Texts
 
 log = get_logger(__name__)
 
@@ -49,7 +49,7 @@ class LifecycleWatch:
         outbound: Outbound,
         ownership: Ownership,
         typing: TypingIndicator,
-        texts: Texts,
+        languages: ChatLanguages,
         block_ms: int = 10_000,
     ) -> None:
         self._redis = redis
@@ -58,7 +58,7 @@ class LifecycleWatch:
         self._outbound = outbound
         self._ownership = ownership
         self._typing = typing
-        self._texts = texts
+        self._languages = languages
         self._block_ms = block_ms
         self.position: str | None = None
         """The last entry read; None until the first read is set up."""
@@ -120,7 +120,8 @@ class LifecycleWatch:
             log.warning("po_failed_chat_unknown", **fields_)
             return
         log.warning("po_failed_on_message", **fields_)
-        key, notice = f"po-failed:{user_id}:{entry_id}", self._texts.po_failed
+        key = f"po-failed:{user_id}:{entry_id}"
+        notice = (await self._languages.texts(int(chat))).po_failed
         for attempt in range(1, NOTICE_ATTEMPTS + 1):
             sent = await self._outbound.send(int(chat), notice, key=key, markdown=False)
             if sent.delivery is not Delivery.RETRY:

@@ -34,6 +34,7 @@ from services.relay.blocking import (
 from services.relay.cancellations import Cancellations
 from services.relay.contracts import SEED, POContract
 from services.relay.cursors import Cursors
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
 from services.relay.pruning import ExpiredSessions
@@ -51,7 +52,6 @@ from shared.backoff import backoff_delay
 from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.stopping import pause
-from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
@@ -76,7 +76,7 @@ class ReplyForwarder:
         cursors: Cursors,
         ownership: Ownership,
         typing: TypingIndicator,
-        texts: Texts = RU,
+        languages: ChatLanguages,
         concurrency: int = 32,
         max_attempts: int = 8,
         max_age_s: float = 600.0,
@@ -118,7 +118,7 @@ class ReplyForwarder:
             outbound=outbound,
             cursors=cursors,
             ownership=ownership,
-            texts=texts,
+            languages=languages,
             metrics=metrics or Metrics("relay"),
             stats=self.stats,
             concurrency=concurrency,

@@ -24,6 +24,7 @@ from services.relay.cancellations import Cancellations
 from services.relay.contracts import POContract, POReply
 from services.relay.cursors import Advanced, Cursors, dead_letter
 from services.relay.failed_sends import FailedSends
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Delivery, Outbound, Sent, draft_id_for
 from services.relay.partitions import Ownership
 from services.relay.reactions import AckReactions
@@ -34,7 +35,6 @@ from shared.log import debug_enabled, get_logger
 from shared.metrics import Metrics, entry_age_s
 from shared.schemas import MalformedEntry
 from shared.streams import Fields
-from shared.texts import Texts
 
 log = get_logger(__name__)
 _debug = debug_enabled(__name__)
@@ -124,7 +124,7 @@ class ReplyDelivery:
         outbound: Outbound,
         cursors: Cursors,
         ownership: Ownership,
-        texts: Texts,
+        languages: ChatLanguages,
         metrics: Metrics,
         stats: ReplyStats,
         concurrency: int,
@@ -144,13 +144,13 @@ class ReplyDelivery:
         self._outbound = outbound
         self._cursors = cursors
         self._ownership = ownership
-        self._texts = texts
+        self._languages = languages
         self._metrics = metrics
         self._stats = stats
         self._slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
         self._max_age_s = max_age_s
-        self._files = ReplyFiles(outbound, texts)
+        self._files = ReplyFiles(outbound, languages)
 
     async def work(self, user: ReplyUser) -> None:
         """The user's task: handle their queue until it is empty or they are gone."""
@@ -304,7 +304,8 @@ class ReplyDelivery:
         entry over before its cursor moved tries it again, and tells no twice.
         """
         key = f"reply-failed:{user.user_id}:{item.entry_id}"
-        told = await self._outbound.send(chat_id, self._texts.reply_failed, key=key, markdown=False)
+        notice = (await self._languages.texts(chat_id)).reply_failed
+        told = await self._outbound.send(chat_id, notice, key=key, markdown=False)
         moved = await self._dead_letter(
             user,
             item,

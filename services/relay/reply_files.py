@@ -29,6 +29,7 @@ from typing import Final
 from services.relay.contracts.attachments import Attachments, Unreadable
 from services.relay.contracts.base import POReply
 from services.relay.fetching import FetchError
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Delivery, Outbound, Sent
 from shared.attachments import INLINE_DATA_LIMIT, MEDIA_GROUP_MAX, MEDIA_GROUP_MIN
 from shared.attachments import OutgoingAttachment as Attachment
@@ -36,7 +37,6 @@ from shared.log import get_logger
 from shared.sending.media import FileUpload
 from shared.sending.pieces import ReplyMarkup
 from shared.telegram import Upload
-from shared.texts import Texts
 
 log = get_logger(__name__)
 
@@ -93,19 +93,25 @@ def _albumable(item: Attachment | Unreadable) -> bool:
 class ReplyFiles:
     """Sends a reply's files through the relay's :class:`Outbound`; see the module docstring."""
 
-    def __init__(self, outbound: Outbound, texts: Texts) -> None:
+    def __init__(self, outbound: Outbound, languages: ChatLanguages) -> None:
         self._outbound = outbound
-        self._texts = texts
+        self._languages = languages
 
     async def send_reply(
         self, chat_id: int, reply: POReply, *, key: str, reply_markup: ReplyMarkup | None = None
     ) -> Sent:
         """The reply's text, then its files; the buttons under the last part of all."""
+        text = reply.text
+        if text is not None and text == self._languages.default.po_result_generic:
+            # The contract's words for a result with nothing to show: decoded before the
+            # chat was known, so in DEFAULT_LANGUAGE; said in the user's.
+            text = (await self._languages.texts(chat_id)).po_result_generic
         if not reply.attachments:
-            text = reply.text or ""
-            return await self._outbound.send(chat_id, text, key=key, reply_markup=reply_markup)
-        if reply.text is not None and reply.text.strip():
-            sent = await self._outbound.send(chat_id, reply.text, key=key)
+            return await self._outbound.send(
+                chat_id, text or "", key=key, reply_markup=reply_markup
+            )
+        if text is not None and text.strip():
+            sent = await self._outbound.send(chat_id, text, key=key)
             if sent.delivery is Delivery.RETRY or sent.error_code == BLOCKED:
                 return sent
         return await self.send(chat_id, reply.attachments, key=key, reply_markup=reply_markup)
@@ -196,11 +202,11 @@ class ReplyFiles:
             files,
             key=key,
             reply_markup=markup,
-            markup_text=self._texts.attachment_buttons,
+            markup_text=(await self._languages.texts(chat_id)).attachment_buttons,
         )
 
     async def _markup_only(self, chat_id: int, key: str, markup: ReplyMarkup) -> Sent:
-        text = self._texts.attachment_buttons
+        text = (await self._languages.texts(chat_id)).attachment_buttons
         return await self._outbound.send(
             chat_id, text, key=f"{key}:b", markdown=False, reply_markup=markup
         )
@@ -214,10 +220,11 @@ class ReplyFiles:
         markup: ReplyMarkup | None,
     ) -> Sent:
         name = item.name if isinstance(item, Unreadable) else _name(item)
+        texts = await self._languages.texts(chat_id)
         if name:
-            text = self._texts.attachment_failed.format(name=name)
+            text = texts.attachment_failed.format(name=name)
         else:
-            text = self._texts.attachment_failed_unnamed.format(number=index + 1)
+            text = texts.attachment_failed_unnamed.format(number=index + 1)
         sent = await self._outbound.send(
             chat_id, text, key=key, markdown=False, reply_markup=markup
         )

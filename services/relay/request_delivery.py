@@ -27,6 +27,7 @@ from services.relay.blocking import Waker
 from services.relay.cancellations import Cancellations
 from services.relay.contracts import POReply, po_service
 from services.relay.cursors import DEAD_LETTER_MAXLEN, dead_letter
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.pending_requests import PendingRequest, PendingRequests, RequestUser, Step
@@ -39,7 +40,6 @@ from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.schemas import MalformedEntry, encode_entry
 from shared.streams import Fields
-from shared.texts import Texts
 
 log = get_logger(__name__)
 
@@ -58,7 +58,7 @@ class RequestDelivery:
         ownership: Ownership,
         typing: TypingIndicator,
         late_ms: int,
-        texts: Texts,
+        languages: ChatLanguages,
         max_attempts: int,
         max_age_s: float,
         metrics: Metrics,
@@ -75,11 +75,11 @@ class RequestDelivery:
         self._ownership = ownership
         self._typing = typing
         self._late_ms = late_ms
-        self._texts = texts
+        self._languages = languages
         self._max_attempts = max_attempts
         self._max_age_s = max_age_s
         self._metrics = metrics
-        self._files = ReplyFiles(outbound, texts)
+        self._files = ReplyFiles(outbound, languages)
 
     async def work(self, user: RequestUser) -> None:
         """The user's queued steps, oldest first, until none is left or the user is forgotten."""
@@ -132,7 +132,8 @@ class RequestDelivery:
             reply = po_service.decode_response(fields, request.request_id)
         except MalformedEntry as exc:
             log.warning("po_answer_malformed", error=str(exc), **ids)
-            reply = POReply(self._texts.reply_failed, True, request.request_id)
+            texts = await self._languages.texts(request.chat_id)
+            reply = POReply(texts.reply_failed, True, request.request_id)
         if po_service.is_error(fields):
             log.warning("po_answer_error", **ids)
         key = f"reply:{user.user_id}:{request.request_id}"
@@ -161,9 +162,8 @@ class RequestDelivery:
         """As for the stream profiles: the user told in one line (keyed), the answer
         dead-lettered on ``po:response:dead``, and their next answers follow."""
         key = f"reply-failed:{user.user_id}:{request.request_id}"
-        told = await self._outbound.send(
-            request.chat_id, self._texts.reply_failed, key=key, markdown=False
-        )
+        notice = (await self._languages.texts(request.chat_id)).reply_failed
+        told = await self._outbound.send(request.chat_id, notice, key=key, markdown=False)
         stream = po_service.response_stream(request.request_id)
         letter = dead_letter(
             stream,
@@ -202,9 +202,8 @@ class RequestDelivery:
                 return self._lost(user)
             return True
         key = f"po-no-answer:{user.user_id}:{request.request_id}"
-        sent = await self._outbound.send(
-            request.chat_id, self._texts.po_no_answer, key=key, markdown=False
-        )
+        notice = (await self._languages.texts(request.chat_id)).po_no_answer
+        sent = await self._outbound.send(request.chat_id, notice, key=key, markdown=False)
         if sent.delivery is Delivery.RETRY:
             return False
         if not await self._pending.mark_late(user, request, self._late_ms):

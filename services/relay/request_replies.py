@@ -26,6 +26,7 @@ from services.relay import keyspace
 from services.relay.blocking import Waker, abandon, read_streams
 from services.relay.cancellations import Cancellations
 from services.relay.contracts import po_service
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Outbound
 from services.relay.partitions import Ownership
 from services.relay.pending_requests import PendingRequest, PendingRequests, Step, now_ms
@@ -37,7 +38,6 @@ from shared.log import get_logger
 from shared.metrics import Metrics
 from shared.stopping import pause
 from shared.streams import Fields
-from shared.texts import RU, Texts
 
 log = get_logger(__name__)
 
@@ -58,7 +58,7 @@ class RequestReplies:
         typing: TypingIndicator,
         late_s: float,
         reply_timeout_s: float = 120.0,
-        texts: Texts = RU,
+        languages: ChatLanguages,
         max_attempts: int = 8,
         max_age_s: float = 600.0,
         block_ms: int = 10_000,
@@ -81,7 +81,7 @@ class RequestReplies:
             ownership=ownership,
             typing=typing,
             late_ms=int(late_s * 1000),
-            texts=texts,
+            languages=languages,
             max_attempts=max_attempts,
             max_age_s=max_age_s,
             metrics=metrics or Metrics("relay"),

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.relay import keyspace
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Delivery, Outbound
 from services.relay.partitions import Ownership
 from services.relay.typing_indicator import TypingIndicator
@@ -30,7 +31,6 @@ from shared.log import get_logger
 from shared.schemas import MalformedEntry, WorkerResponse, decode_entry
 from shared.scripts import register
 from shared.stopping import pause
-from shared.texts import Texts
 
 log = get_logger(__name__)
 
@@ -73,7 +73,7 @@ class StartWatch:
         identity: str,
         outbound: Outbound,
         ownership: Ownership,
-        texts: Texts,
+        languages: ChatLanguages,
         typing: TypingIndicator,
         interval_s: float = 1.0,
     ) -> None:
@@ -81,7 +81,7 @@ class StartWatch:
         self._identity = identity
         self._outbound = outbound
         self._ownership = ownership
-        self._texts = texts
+        self._languages = languages
         self._typing = typing
         self._interval_s = interval_s
         self._watched: dict[int, _Watched] = {}
@@ -154,10 +154,10 @@ class StartWatch:
             and (watch.seen not in _STOPPED or watch.record.request_id in answers)
         ):
             log.warning("po_start_failed", status=status, **fields)
-            await self._close(watch, self._texts.po_failed)
+            await self._close(watch, "po_failed")
         elif now_ms >= int(watch.record.deadline_ms):
             log.warning("po_start_timeout", status=status or None, **fields)
-            await self._close(watch, self._texts.po_start_slow)
+            await self._close(watch, "po_start_slow")
         elif status:
             watch.seen = status
 
@@ -187,10 +187,14 @@ class StartWatch:
                 answers[response.request_id] = response.success
         return answers
 
-    async def _close(self, watch: _Watched, notice: str | None) -> None:
-        if notice is not None:
+    async def _close(
+        self, watch: _Watched, said: Literal["po_failed", "po_start_slow"] | None
+    ) -> None:
+        """Close the watch, telling the user ``said`` (a ``Texts`` field) first, if any."""
+        if said is not None:
             key = f"po-start:{watch.user_id}:{watch.record.request_id or watch.record.deadline_ms}"
             chat_id = int(watch.record.chat_id)
+            notice: str = getattr(await self._languages.texts(chat_id), said)
             sent = await self._outbound.send(chat_id, notice, key=key, markdown=False)
             if sent.delivery is Delivery.RETRY:
                 return  # Telegram is away: the next check tries again
@@ -208,7 +212,7 @@ class StartWatch:
                 watch.raw,
                 watch.record.request_id,
                 # The user was told it failed: no "typing…" after a takeover either.
-                "1" if notice is not None else "",
+                "1" if said is not None else "",
             ],
         )
         if not closed:

@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
+from services.relay.languages import ChatLanguages
 from services.relay.outbound import Outbound
 from shared.log import get_logger
 from shared.schemas import STOP_BUTTON_DATA
@@ -52,13 +53,13 @@ class WorkingNotes:
     def __init__(
         self,
         outbound: Outbound,
-        texts: Texts,
+        languages: ChatLanguages,
         *,
         after_s: float,
         edit_every_s: float = EDIT_EVERY_S,
     ) -> None:
         self._outbound = outbound
-        self._texts = texts
+        self._languages = languages
         self._after_s = after_s
         self._edit_every_s = edit_every_s
         self._notes: dict[int, _Note] = {}
@@ -108,22 +109,20 @@ class WorkingNotes:
         return None if next_at is None else max(0.0, next_at - now)
 
     async def _show(self, user_id: int, note: _Note, minutes: int) -> None:
-        text = self._texts.working_note.format(minutes=minutes)
         try:
+            texts = await self._languages.texts(note.chat_id)
+            text = texts.working_note.format(minutes=minutes)
             if note.message_id is None:
-                note.message_id = await self._outbound.note(note.chat_id, text, self._markup())
+                note.message_id = await self._outbound.note(note.chat_id, text, _markup(texts))
             else:
-                await self._outbound.edit_note(note.chat_id, note.message_id, text, self._markup())
+                edited = (note.chat_id, note.message_id, text, _markup(texts))
+                await self._outbound.edit_note(*edited)
             note.minutes = minutes
         finally:
             note.busy = False
         if self._notes.get(user_id) is not note and note.message_id is not None:
             # The reply came while the note was going out: it must not stay.
             await self._delete(note.chat_id, note.message_id)
-
-    def _markup(self) -> ReplyMarkup:
-        button = {"text": self._texts.working_note_stop, "callback_data": STOP_BUTTON_DATA}
-        return {"inline_keyboard": [[button]]}
 
     async def _delete(self, chat_id: int, message_id: int) -> None:
         if not await self._outbound.delete(chat_id, message_id):
@@ -133,3 +132,8 @@ class WorkingNotes:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _markup(texts: Texts) -> ReplyMarkup:
+    button = {"text": texts.working_note_stop, "callback_data": STOP_BUTTON_DATA}
+    return {"inline_keyboard": [[button]]}

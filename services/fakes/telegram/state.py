@@ -221,7 +221,7 @@ class FakeState:
             user_id,
             {
                 "id": user_id, "is_bot": False, "first_name": f"User{user_id}",
-                "username": f"user{user_id}", "language_code": "en",
+                "username": f"user{user_id}", "language_code": "ru",
             },
         )  # fmt: skip
 

@@ -124,7 +124,7 @@ async def test_thirty_five_projects_are_paged_forwards_and_back_in_the_same_mess
 
 @pytest.mark.usefixtures("running")
 @pytest.mark.parametrize(
-    ("command", "last"), [("/servers", "srv-10 — active"), ("/tasks", "job-10 — выполняется")]
+    ("command", "last"), [("/servers", "srv-10 — работает"), ("/tasks", "job-10 — выполняется")]
 )
 async def test_servers_and_tasks_are_paged_the_same_way(
     fake_telegram: FakeTelegram, fake_api: FakeApi, command: str, last: str

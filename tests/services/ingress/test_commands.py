@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from services.fakes.api import FakeApi
 from services.fakes.telegram import Failure, FakeTelegram, utf16_len
+from shared import i18n
 from shared.texts import RU
 from tests.services.ingress.conftest import (
     ADMIN,
@@ -39,10 +40,18 @@ async def running(
 async def test_the_command_menu_is_registered_at_start_without_the_admins_servers(
     fake_telegram: FakeTelegram,
 ) -> None:
-    await fake_telegram.wait_for_call("setMyCommands")
-    assert list(fake_telegram.commands) == [('{"type":"default"}', "")], "one menu, for everyone"
-    menu = fake_telegram.commands[('{"type":"default"}', "")]
-    assert [c["command"] for c in menu] == ["projects", "tasks", "status", "stop", "new", "help"]
+    menus = 1 + len(i18n.languages())  # the default one and one per language
+    await fake_telegram.wait_for_call("setMyCommands", count=menus)
+    assert {scope for scope, _language in fake_telegram.commands} == {'{"type":"default"}'}
+    for menu in fake_telegram.commands.values():
+        assert [c["command"] for c in menu] == [
+            "projects",
+            "tasks",
+            "status",
+            "stop",
+            "new",
+            "help",
+        ]
 
 
 async def test_a_slow_command_menu_neither_delays_polling_nor_a_sigterm(
@@ -126,9 +135,9 @@ async def test_servers_show_status_and_usage_against_capacity(
 
     assert answer == (
         "Серверы (3)\n\n"
-        "srv-alpha — active\nRAM: 2 ГБ из 8 ГБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
-        "srv-tiny — provisioning\nRAM: 128 МБ из 512 МБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
-        "srv-new — active\nRAM: нет данных · диск: нет данных"
+        "srv-alpha — работает\nRAM: 2 ГБ из 8 ГБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
+        "srv-tiny — настраивается\nRAM: 128 МБ из 512 МБ (25%) · диск: 10 ГБ из 80 ГБ (12%)\n\n"
+        "srv-new — работает\nRAM: нет данных · диск: нет данных"
     )
 
 

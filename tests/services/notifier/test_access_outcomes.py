@@ -27,6 +27,7 @@ from shared.access.records import (
     request_key,
 )
 from shared.schemas import encode_entry
+from shared.texts import for_language
 from tests.plugins.processes import StartService
 from tests.processes import ServiceProcess
 from tests.services.notifier.test_access_cards import (
@@ -157,6 +158,21 @@ async def test_an_approval_tells_the_stranger_once_with_the_keyboard_and_edits_b
     told = await audited(redis, "access_outcome_delivered")
     assert told[0].rid == request.rid
     assert told[0].details == {"decision": "approved", "stranger_told": 1, "cards": 2}
+
+
+async def test_the_stranger_is_told_in_the_language_of_their_request_the_admins_in_russian(
+    fake_telegram: FakeTelegram, redis: aioredis.Redis, start_service: StartService
+) -> None:
+    request = await make_request(redis, language="en-GB")
+    await access_notifier(start_service)
+    for admin in (ADMIN, ENV_ADMIN):
+        await wait_for_cards(fake_telegram, admin, 1)
+
+    await decide(redis, request, "denied")
+
+    await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 05.12.2026 14:10 UTC")
+    await fake_telegram.wait_for(lambda: fake_telegram.chat(STRANGER).texts, 20)
+    assert fake_telegram.chat(STRANGER).texts == [for_language("en").access_denied_notice]
 
 
 async def test_a_denial_tells_the_stranger_politely_once_and_edits_both_cards(
