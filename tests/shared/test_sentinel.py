@@ -12,16 +12,22 @@ import asyncio
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from services.fakes.api import FakeApi
 from services.fakes.redis_server import SentinelSetup, free_port
+from services.fakes.telegram import FakeTelegram
+from shared import keys
 from shared.connections import redis_client
+from shared.schemas import ProvisionerResult, encode_entry
 from shared.settings import BaseSettings, SettingsError, load
+from tests.plugins.processes import StartService
 
 RECOVERY_S = 10.0
 """How long a client may take to write again once a replica is promoted."""
@@ -48,10 +54,15 @@ def sentinel_settings(setup: SentinelSetup, **extra: str) -> BaseSettings:
 
 async def retry_until_written(client: aioredis.Redis, key: str, value: str) -> float:
     """SET ``key`` with retries on connection errors, as our loops retry; the seconds it took."""
+    return await retrying(lambda: client.set(key, value))
+
+
+async def retrying(command: Callable[[], Awaitable[object]]) -> float:
+    """Run ``command`` until it passes a connection error, within ``RECOVERY_S``; seconds taken."""
     started = time.monotonic()
     while True:
         try:
-            await client.set(key, value)
+            await command()
             return time.monotonic() - started
         except RedisConnectionError:
             if time.monotonic() - started > RECOVERY_S:
@@ -142,6 +153,50 @@ async def test_a_blocking_read_cut_by_the_failover_resumes_on_the_new_master(
     finally:
         await client.aclose()
         await replica.aclose()
+
+
+def provisioning_result(handle: str) -> Any:
+    """A provisioner result's stream entry (its fields, as ``xadd`` takes them)."""
+    return encode_entry(
+        ProvisionerResult(server_handle=handle, status="success", request_id=handle)
+    )
+
+
+async def test_a_notifier_process_tells_the_admin_before_and_after_a_failover(
+    sentinel_setup: SentinelSetup,
+    fake_telegram: FakeTelegram,
+    fake_api: FakeApi,
+    start_service: StartService,
+) -> None:
+    admin = 5001
+    fake_api.add_user(admin, is_admin=True)
+    settings = sentinel_settings(sentinel_setup)
+    notifier = start_service(
+        "notifier", REDIS_URL=settings.redis_url, REDIS_SENTINELS=sentinel_setup.addresses
+    )
+    client = redis_client(settings)
+    try:
+        await notifier.wait_for_event("stream_group_created", timeout=30)
+        await client.xadd(keys.PROVISIONER_RESULTS, provisioning_result("srv-before"))
+        await fake_telegram.wait_for_messages(admin, 1, timeout=30)
+        # Replicated before the kill: this test is about reconnecting, not about
+        # what asynchronous replication may lose.
+        assert await client.wait(1, 5000) == 1
+
+        old = sentinel_setup.sentinels[0].master_address()
+        assert old is not None
+        sentinel_setup.master.kill()
+        await asyncio.to_thread(sentinel_setup.wait_promoted, old)
+        await retrying(
+            lambda: client.xadd(keys.PROVISIONER_RESULTS, provisioning_result("srv-after"))
+        )
+
+        # The same process, not restarted, reads from the new master and sends.
+        await fake_telegram.wait_for_messages(admin, 2, timeout=30)
+        assert "srv-after" in fake_telegram.chat(admin).texts[1]
+        assert notifier.returncode is None
+    finally:
+        await client.aclose()
 
 
 def test_a_sentinel_entry_without_a_port_is_refused_naming_the_variable() -> None:
