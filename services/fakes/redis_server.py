@@ -146,9 +146,11 @@ class RedisSentinel:
         quorum: int = 2,
         down_after_ms: int = 1000,
         failover_timeout_ms: int = 3000,
+        password: str | None = None,
         port: int | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.password = password
         self.master_port = master_port
         self.master_name = master_name
         self.quorum = quorum
@@ -178,17 +180,19 @@ class RedisSentinel:
             f"sentinel down-after-milliseconds {name} {self.down_after_ms}\n"
             f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n"
             f"sentinel parallel-syncs {name} 1\n"
+            # Sentinels present their own requirepass to each other.
+            + (f"requirepass {self.password}\n" if self.password else "")
         )
         self._proc = subprocess.Popen(
             [binary, str(config), "--sentinel"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_pong(self._proc, self.port, timeout, "redis-sentinel")
+        _wait_for_pong(self._proc, self.port, timeout, "redis-sentinel", self.password)
 
     def command(self, *args: str, timeout: float = 1.0) -> list[str]:
         """One Sentinel command's reply, flattened to its strings (RESP2, no client needed)."""
-        return _command(self.port, args, timeout)
+        return _command(self.port, args, timeout, self.password)
 
     def master_address(self) -> tuple[str, int] | None:
         """Where this Sentinel says the master is now (None: it does not know)."""
@@ -206,26 +210,37 @@ class RedisSentinel:
             self._dir = None
 
 
-def _wait_for_pong(process: subprocess.Popen[bytes], port: int, timeout: float, what: str) -> None:
+def _wait_for_pong(
+    process: subprocess.Popen[bytes], port: int, timeout: float, what: str, password: str | None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
         with contextlib.suppress(OSError):
-            if _command(port, ("PING",), 0.2) == ["PONG"]:
+            if _command(port, ("PING",), 0.2, password) == ["PONG"]:
                 return
         time.sleep(0.02)
     raise RuntimeError(f"{what} did not answer on port {port}")
 
 
-def _command(port: int, args: Sequence[str], timeout: float) -> list[str]:
-    """Send one command in RESP and read the reply's strings: enough for PING and
-    SENTINEL queries, which answer with a status, a bulk string or a flat array."""
-    request = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+def _command(
+    port: int, args: Sequence[str], timeout: float, password: str | None = None
+) -> list[str]:
+    """Send one command in RESP and read the reply's strings (after an AUTH with
+    ``password``): enough for PING and SENTINEL queries."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(request.encode())
         reader = sock.makefile("rb")
+        if password:
+            sock.sendall(_request(("AUTH", password)))
+            _read_reply(reader)
+        sock.sendall(_request(args))
         return _read_reply(reader)
+
+
+def _request(args: Sequence[str]) -> bytes:
+    parts = "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    return f"*{len(args)}\r\n{parts}".encode()
 
 
 def _read_reply(reader: BinaryIO) -> list[str]:
@@ -249,11 +264,14 @@ class SentinelSetup:
     Sentinels, so a failover can be voted at once. ``stop`` stops all of them.
     """
 
-    def __init__(self, master_name: str = "mymaster", sentinels: int = 3) -> None:
+    def __init__(
+        self, master_name: str = "mymaster", sentinels: int = 3, password: str | None = None
+    ) -> None:
         self.master = RedisServer()
         self.replica = RedisServer(options=("--replicaof", "127.0.0.1", str(self.master.port)))
         self.sentinels = [
-            RedisSentinel(self.master.port, master_name=master_name) for _ in range(sentinels)
+            RedisSentinel(self.master.port, master_name=master_name, password=password)
+            for _ in range(sentinels)
         ]
         self.master_name = master_name
 

@@ -33,10 +33,15 @@ RECOVERY_S = 10.0
 """How long a client may take to write again once a replica is promoted."""
 
 
-@pytest.fixture
-def sentinel_setup() -> Iterator[SentinelSetup]:
+def require_redis_server() -> None:
+    """Skip where redis-server (which is also Sentinel) is missing, except in CI."""
     if shutil.which("redis-server") is None and not os.environ.get("CI"):
         pytest.skip("redis-server is not installed (make redis-server)")
+
+
+@pytest.fixture
+def sentinel_setup() -> Iterator[SentinelSetup]:
+    require_redis_server()
     with SentinelSetup() as setup:
         yield setup
 
@@ -153,6 +158,21 @@ async def test_a_blocking_read_cut_by_the_failover_resumes_on_the_new_master(
     finally:
         await client.aclose()
         await replica.aclose()
+
+
+async def test_sentinels_with_a_password_are_reached_with_redis_sentinel_password() -> None:
+    require_redis_server()
+    with SentinelSetup(password="sentinel-secret") as setup:
+        refused = redis_client(sentinel_settings(setup))
+        client = redis_client(sentinel_settings(setup, REDIS_SENTINEL_PASSWORD="sentinel-secret"))
+        try:
+            with pytest.raises(RedisConnectionError, match="No master found") as caught:
+                await refused.ping()
+            assert "sentinel-secret" not in str(caught.value)
+            assert await client.ping() is True
+        finally:
+            await refused.aclose()
+            await client.aclose()
 
 
 def provisioning_result(handle: str) -> Any:
