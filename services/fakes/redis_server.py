@@ -6,6 +6,10 @@ temporary directory, stopped (and its directory removed) on ``stop``.
 like a Redis without persistence that crashed. ``options`` are more
 ``redis-server`` arguments, after (so overriding) ours: ``("--appendonly",
 "yes")``, ``("--rename-command", "CONFIG", "")``.
+
+``SentinelSetup`` is a small Redis HA for the Sentinel tests: a master, a
+replica (``--replicaof``) and three ``RedisSentinel``s, each the same binary
+run as ``redis-server <conf> --sentinel`` (no ``redis-sentinel`` package needed).
 """
 
 from __future__ import annotations
