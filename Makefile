@@ -19,6 +19,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # The tests and the sandbox start their own redis-server unless REDIS_URL is set.
+# The same binary runs the Sentinel tests' Sentinels (redis-server <conf> --sentinel).
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }

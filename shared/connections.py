@@ -9,11 +9,13 @@ never loads aiogram (about 130 MB) into the relay or the notifier.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
-from shared.settings import BaseSettings
+from shared.settings import BaseSettings, sentinel_addresses
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -29,18 +31,69 @@ plain pool raises ``MaxConnectionsError`` at once instead, so a burst of
 per-user tasks past the pool size would fail commands that a moment's wait saves."""
 
 
+SENTINEL_TIMEOUT_S = 2.0
+"""Connect and reply timeout of a question to one Sentinel: a dead one is skipped for
+the next soon enough that finding the new master stays within seconds."""
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """redis-py's Sentinel-managed pool, waiting for a free connection like ours do.
+
+    ``SentinelConnectionPool`` asks the Sentinels for the master before each new
+    connection and drops idle ones when the master moved; ``BlockingConnectionPool``
+    (next in the MRO) makes a command wait ``timeout`` for a connection when all
+    ``max_connections`` are busy instead of failing at once. Closing it closes the
+    Sentinel clients too: each ``redis_client`` has a ``Sentinel`` of its own.
+    """
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self.sentinel_manager.aclose()
+
+
 def redis_client(settings: BaseSettings, *, blocking: bool = False) -> aioredis.Redis:
-    """A client for ``REDIS_URL``; ``blocking=True`` for one that runs long BLOCK reads."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=POOL_SIZE,
-        timeout=POOL_WAIT_S,
-        socket_timeout=BLOCKING_SOCKET_TIMEOUT_S if blocking else 5.0,
-        socket_connect_timeout=5.0,
-        health_check_interval=30,
-        retry_on_timeout=False,
+    """A client for ``REDIS_URL``; ``blocking=True`` for one that runs long BLOCK reads.
+
+    With ``REDIS_SENTINELS`` set, the client reaches the master the Sentinels name
+    (``REDIS_SENTINEL_MASTER``), found again after each connection error, so a
+    failover needs no restart: the caller's retry on ``RedisError`` reconnects to
+    the new master. ``REDIS_URL`` then gives the db number, user, password and
+    options (``rediss://``: TLS); its host and port are not used.
+    """
+    options: dict[str, Any] = {
+        "max_connections": POOL_SIZE,
+        "timeout": POOL_WAIT_S,
+        "socket_timeout": BLOCKING_SOCKET_TIMEOUT_S if blocking else 5.0,
+        "socket_connect_timeout": 5.0,
+        "health_check_interval": 30,
+        "retry_on_timeout": False,
+    }
+    if not settings.redis_sentinels:
+        pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, **options)
+        return aioredis.Redis.from_pool(pool)
+    url_options: dict[str, Any] = dict(parse_url(settings.redis_url))
+    for unused in ("host", "port", "path"):
+        url_options.pop(unused, None)
+    if url_options.pop("connection_class", None) is not None:
+        url_options["ssl"] = settings.redis_url.startswith("rediss://")
+    password = settings.redis_sentinel_password
+    sentinel = Sentinel(
+        sentinel_addresses(settings.redis_sentinels),
+        sentinel_kwargs={
+            "socket_timeout": SENTINEL_TIMEOUT_S,
+            "socket_connect_timeout": SENTINEL_TIMEOUT_S,
+            "password": password.reveal() if password is not None else None,
+        },
     )
-    return aioredis.Redis.from_pool(pool)
+    # The URL's own options win, as they do with from_url above.
+    client: aioredis.Redis = sentinel.master_for(
+        settings.redis_sentinel_master,
+        connection_pool_class=BlockingSentinelConnectionPool,
+        **{**options, **url_options},
+    )
+    return client
 
 
 def telegram_bot(settings: BaseSettings) -> Bot:

@@ -58,6 +58,14 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     api_url: str = "http://api:8000"
     internal_api_key: Secret | None = None
     redis_url: str = "redis://localhost:6379/0"
+    redis_sentinels: tuple[str, ...] = ()
+    """``host:port`` of each Sentinel, comma-separated; set: the master is found through
+    them (``shared.connections``) and ``REDIS_URL`` gives only the db number, the
+    password and the options, its host and port unused. Empty: ``REDIS_URL`` as is."""
+    redis_sentinel_master: str = "mymaster"
+    """The name the Sentinels monitor the master under."""
+    redis_sentinel_password: Secret | None = None
+    """The Sentinels' own password (their ``requirepass``), if they have one."""
     redis_require_safe: bool = False
     """Refuse to start on a Redis whose settings break the guarantees (eviction,
     no AOF, an fsync other than ``always``: ``shared.redis_check``); false: warn."""
@@ -100,6 +108,9 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
         _require_url("telegram_api_url", self.telegram_api_url, ("http", "https"))
         _require_url("api_url", self.api_url, ("http", "https"))
         _require_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
+        sentinel_addresses(self.redis_sentinels)
+        if not self.redis_sentinel_master:
+            raise ValueError("redis_sentinel_master: must not be empty")
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", self.telegram_bot_token.reveal()):
             raise ValueError("TELEGRAM_BOT_TOKEN: expected the form <bot id>:<secret>")
         if not 0 <= self.metrics_port <= 65535:
@@ -143,6 +154,18 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
             if isinstance(value, Secret) and value.reveal():
                 found.append(value.reveal())
         return found
+
+
+def sentinel_addresses(entries: tuple[str, ...]) -> list[tuple[str, int]]:
+    """``REDIS_SENTINELS``' entries as (host, port) pairs; a ``ValueError`` for a bad one."""
+    addresses = []
+    for entry in entries:
+        host, sep, port = entry.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(f"redis_sentinels: expected host:port, got {entry!r}")
+        addresses.append((host, int(port)))
+    return addresses
 
 
 def require_positive(settings: object, *names: str) -> None:
