@@ -190,7 +190,8 @@ async def test_an_update_stored_before_waits_for_the_replica_again_when_redelive
     assert await other.wait(1, 10_000) == 1
     try:
         # The replica stops reading its link: the next write is on the master alone.
-        sleeping = asyncio.create_task(replica_client.execute_command("DEBUG", "SLEEP", "2"))
+        asleep = replica_client.execute_command("DEBUG", "SLEEP", "2")  # type: ignore[no-untyped-call]
+        sleeping = asyncio.create_task(asleep)
         await asyncio.sleep(0.1)  # DEBUG SLEEP gives no "asleep" event to await
         assert await Intake(on_master).store(batch_of(1, "first")) == []
 
