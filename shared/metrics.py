@@ -198,6 +198,12 @@ class Metrics:
             ["service"],
             registry=registry,
         ).labels(service=service)
+        self._redis_wait_short = Counter(
+            f"{PREFIX}redis_wait_short",
+            "WAITs that saw fewer replicas than REDIS_MIN_REPLICAS_ACK: updates not confirmed.",
+            ["service"],
+            registry=registry,
+        ).labels(service=service)
         self._delivery_latency = Histogram(
             f"{PREFIX}delivery_latency_seconds",
             "From a stream entry's creation to Telegram accepting its delivery.",
@@ -252,6 +258,15 @@ class Metrics:
         at Telegram (for at most 24 h). Alert on it.
         """
         self._incoming_backlog_full.set(partitions)
+
+    def redis_wait_short(self) -> None:
+        """``telegram_bot_redis_wait_short_total``: ingress, per ``WAIT`` that timed out.
+
+        Fewer than ``REDIS_MIN_REPLICAS_ACK`` replicas acknowledged a stored
+        batch in ``REDIS_WAIT_TIMEOUT_MS``: its updates were not confirmed to
+        Telegram (polling retries, the webhook answers 503). Alert on its rate.
+        """
+        self._redis_wait_short.inc()
 
     # --- relay and notifier ------------------------------------------------------------
 

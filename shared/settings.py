@@ -69,6 +69,14 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
     redis_require_safe: bool = False
     """Refuse to start on a Redis whose settings break the guarantees (eviction,
     no AOF, an fsync other than ``always``: ``shared.redis_check``); false: warn."""
+    redis_min_replicas_ack: int = 0
+    """Replicas that must hold an update's write (``WAIT``) before the ingress confirms
+    it to Telegram; 0: confirmed once the master has it (replication stays asynchronous).
+    Covers the ingress's intake only so far (docs/ARCHITECTURE.md, "Replica
+    acknowledgement")."""
+    redis_wait_timeout_ms: int = 500
+    """How long that ``WAIT`` may take; fewer replicas by then: the update is not confirmed
+    and Telegram sends it again."""
     admin_telegram_ids: tuple[int, ...] = ()
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "json"
@@ -113,6 +121,8 @@ class BaseSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("redis_sentinel_master: must not be empty")
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", self.telegram_bot_token.reveal()):
             raise ValueError("TELEGRAM_BOT_TOKEN: expected the form <bot id>:<secret>")
+        require_not_negative(self, "redis_min_replicas_ack")
+        require_positive(self, "redis_wait_timeout_ms")  # WAIT with 0 would block for ever
         if not 0 <= self.metrics_port <= 65535:
             raise ValueError("metrics_port: expected a port, 1-65535, or 0 for none")
         for name in self.__struct_fields__:

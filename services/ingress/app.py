@@ -190,6 +190,8 @@ class Ingress:
                     dedupe_ttl_s=settings.intake_dedupe_ttl_s,
                     backlog_max=settings.incoming_backlog_max,
                     metrics=metrics,
+                    min_replicas_ack=settings.redis_min_replicas_ack,
+                    wait_timeout_ms=settings.redis_wait_timeout_ms,
                 )
                 await courier.start()
                 try:

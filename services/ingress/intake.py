@@ -11,12 +11,18 @@ again. The streams are never trimmed here; a partition whose backlog is at
 its cap refuses new messages (``IncomingBacklogFull``), so Telegram keeps
 them instead of the bot losing them. Design and costs: docs/ARCHITECTURE.md,
 "Ingress: the answer path".
+
+With ``min_replicas_ack`` N > 0 (``REDIS_MIN_REPLICAS_ACK``), the script's call
+and a ``WAIT N timeout`` go down one connection in one pipeline (``WAIT``
+counts the writes of its own connection), and a batch fewer than N replicas
+acknowledged raises ``ReplicasShort``: stored on the master, not confirmed.
+docs/ARCHITECTURE.md, "Replica acknowledgement (REDIS_MIN_REPLICAS_ACK)".
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -61,6 +67,23 @@ class IncomingBacklogFull(RedisError):
         self.streams = tuple(streams)
 
 
+class ReplicasShort(RedisError):
+    """The batch is stored on the master, but fewer than the needed replicas acknowledged it.
+
+    A ``RedisError``, so the callers hold its updates unconfirmed as for any
+    Redis failure (polling retries, the webhook answers 503); Telegram sends
+    them again and the dedupe makes that store a no-op (which ``WAIT``s again).
+    ``stored``: the answers this store put in ``bot:answers``; they are sent
+    all the same (nothing else would send them: the redelivery is a duplicate).
+    """
+
+    def __init__(self, acked: int, needed: int, stored: list[StoredAnswerEntry]) -> None:
+        super().__init__(f"{acked} of {needed} replicas acknowledged the write")
+        self.acked = acked
+        self.needed = needed
+        self.stored = stored
+
+
 class Intake:
     """Stores ``IntakeBatch``es in ``bot:incoming:{p}`` and ``bot:answers``, each update once.
 
@@ -78,8 +101,14 @@ class Intake:
         dedupe_ttl_s: int = 24 * 60 * 60,
         backlog_max: int = 100_000,
         metrics: Metrics | None = None,
+        min_replicas_ack: int = 0,
+        wait_timeout_ms: int = 500,
     ) -> None:
         self._metrics = metrics or Metrics("ingress")
+        self._min_replicas_ack = min_replicas_ack
+        self._wait_timeout_ms = wait_timeout_ms
+        self._short = False
+        """The last WAIT saw too few replicas: one log line per episode."""
         self._redis = redis
         self._dedupe_ttl_s = dedupe_ttl_s
         self._backlog_max = backlog_max
@@ -90,7 +119,8 @@ class Intake:
     async def store(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
         """Store every message and answer of ``batch`` once; ``RedisError`` when Redis fails.
 
-        ``IncomingBacklogFull`` (a ``RedisError``) when a partition's backlog is at its cap.
+        ``IncomingBacklogFull`` (a ``RedisError``) when a partition's backlog is at its cap;
+        ``ReplicasShort`` (one too) when stored but not on enough replicas in time.
 
         Returns the answers stored now, to be sent: those of updates stored
         before are left out (they were answered then).
@@ -98,17 +128,45 @@ class Intake:
         if not batch:
             return []
         if batch.answers:
-            return await self._store_with_answers(batch)
-        results, _ = await self._run(_message_items(batch.pending))
-        duplicates = _log_stored(batch.pending, results)
-        for _ in range(duplicates):
-            self._metrics.update_rejected("duplicate")
-        return []
+            stored, acked = await self._store_with_answers(batch)
+        else:
+            results, _, acked = await self._run(_message_items(batch.pending))
+            duplicates = _log_stored(batch.pending, results)
+            for _ in range(duplicates):
+                self._metrics.update_rejected("duplicate")
+            stored = []
+        self._check_replicas(acked, stored, len(batch))
+        return stored
 
-    async def _store_with_answers(self, batch: IntakeBatch) -> list[StoredAnswerEntry]:
+    def _check_replicas(self, acked: int | None, stored: list[StoredAnswerEntry], n: int) -> None:
+        """Raise ``ReplicasShort`` when ``WAIT`` (if run) saw fewer replicas than needed."""
+        if acked is None:
+            return
+        needed = self._min_replicas_ack
+        if acked >= needed:
+            if self._short:
+                self._short = False
+                log.info("redis_wait_recovered", acked=acked, needed=needed)
+            return
+        self._metrics.redis_wait_short()
+        if not self._short:
+            self._short = True
+            log.warning(
+                "redis_wait_short",
+                acked=acked,
+                needed=needed,
+                timeout_ms=self._wait_timeout_ms,
+                updates=n,
+                hint="updates stay unconfirmed at Telegram until enough replicas answer",
+            )
+        raise ReplicasShort(acked, needed, stored)
+
+    async def _store_with_answers(
+        self, batch: IntakeBatch
+    ) -> tuple[list[StoredAnswerEntry], int | None]:
         updates = _updates_of(batch)
         items = [update.item for update in updates]
-        results, answer_ids = await self._run(items)
+        results, answer_ids, acked = await self._run(items)
         stored: list[StoredAnswerEntry] = []
         ids = iter(answer_ids)
         for update, result in zip(updates, results, strict=True):
@@ -126,28 +184,38 @@ class Intake:
                 answers=len(stored),
                 update_ids=[u.update_id for u, r in zip(updates, results, strict=True) if r != 0],
             )
-        return stored
+        return stored, acked
 
     async def store_until_stored(
-        self, batch: IntakeBatch, stop: asyncio.Event
+        self,
+        batch: IntakeBatch,
+        stop: asyncio.Event,
+        hand_over: Callable[[list[StoredAnswerEntry]], None] | None = None,
     ) -> list[StoredAnswerEntry] | None:
         """Retry ``store`` with capped backoff until it succeeds or ``stop`` is set (None).
 
         Returns what ``store`` returned. None leaves the batch's updates
-        unconfirmed: Telegram delivers them again.
+        unconfirmed: Telegram delivers them again. The answers a store put in
+        Redis before too few replicas acknowledged it (``ReplicasShort``) go to
+        ``hand_over`` at once (the retry finds them stored and returns none).
 
         The polling loop uses this: until the batch is stored its updates
         must not be confirmed, and stalling is the only way to hold them
         (aiogram would move the offset on past a failed handler).
         """
         attempt = 0
+        on_master = False  # a store went through, too few replicas acked: not to discard
         while True:
             try:
                 stored = await self.store(batch)
             except RedisError as exc:
                 attempt += 1
                 delay = backoff_delay(attempt)
-                if not isinstance(exc, IncomingBacklogFull):  # logged once per episode
+                if isinstance(exc, ReplicasShort):
+                    on_master = True
+                    if exc.stored and hand_over is not None:
+                        hand_over(exc.stored)
+                if not isinstance(exc, IncomingBacklogFull | ReplicasShort):  # once per episode
                     log.warning(
                         "intake_retrying",
                         error=type(exc).__name__,
@@ -158,27 +226,40 @@ class Intake:
                 await pause(stop, delay)
                 if stop.is_set():
                     log.warning("intake_abandoned", updates=len(batch))
-                    batch.discard()
+                    if not on_master:  # a stored update comes again as a duplicate
+                        batch.discard()
                     return None
                 continue
             if attempt:
                 log.info("intake_recovered", attempts=attempt + 1)
             return stored
 
-    async def _run(self, items: Sequence[Sequence[str]]) -> tuple[list[Any], list[Any]]:
-        """The script's reply for ``items``: per update a result, and the answers' entry ids."""
+    async def _run(self, items: Sequence[Sequence[str]]) -> tuple[list[Any], list[Any], int | None]:
+        """The script's reply for ``items``: per update a result, the answers' entry ids,
+        and how many replicas ``WAIT`` counted (None: not asked for)."""
+        waiting = self._min_replicas_ack > 0
         args: list[EncodableT] = [
             self._dedupe_ttl_s,
             self._backlog_max,
             _items_encoder.encode(items),
             keys.ANSWERS,
+            "1" if waiting else "0",
         ]
-        results, answer_ids, full = await self._script(args=args)
+        acked: int | None = None
+        if waiting:
+            # One connection for both: WAIT counts the writes made on its own connection.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._script(args=args, client=pipe)
+                pipe.wait(self._min_replicas_ack, self._wait_timeout_ms)
+                reply, acked = await pipe.execute()
+        else:
+            reply = await self._script(args=args)
+        results, answer_ids, full = reply
         if full:
             raise self._backlog_full([text(stream) for stream in full])
         if self._full:
             self._backlog_drained({item[1] for item in items})
-        return results, answer_ids
+        return results, answer_ids, acked
 
     def _backlog_full(self, streams: list[str]) -> IncomingBacklogFull:
         new = [stream for stream in streams if stream not in self._full]

@@ -12,6 +12,10 @@ included. This loop:
    stays unconfirmed); the answers stored are handed to the courier and
    go out in the background from here on;
 4. only then moves the offset, which the next ``getUpdates`` confirms.
+   With ``REDIS_MIN_REPLICAS_ACK`` N > 0, "stored" means N replicas
+   acknowledged it (``WAIT``): a batch stored on the master alone is retried
+   (its answers are sent already), the offset held (docs/ARCHITECTURE.md,
+   "Replica acknowledgement").
 
 A crash anywhere before step 4 means Telegram delivers the batch again, and
 the intake's dedupe forwards each message once and answers each update
@@ -127,7 +131,7 @@ class Poller:
     async def _handle(self, raws: Sequence[Any], stop: asyncio.Event) -> bool:
         """Handle and store one batch; move the offset past it only once it is stored."""
         batch = await self._processor.handle(raws)
-        stored = await self._intake.store_until_stored(batch, stop)
+        stored = await self._intake.store_until_stored(batch, stop, self._courier.queue)
         if stored is None:
             return False
         self._courier.queue(stored)  # sent in the background from here on

@@ -6,12 +6,15 @@
 --          [dedupe key, stream, message data, answer data...]
 --          (stream and message data "" for an update with answers only).
 -- ARGV[4]: the answers' stream (bot:answers).
+-- ARGV[5]: "1": refresh the dedupe key of an update stored before (EXPIRE), so
+--          this call writes, and a WAIT after it on the same connection also
+--          covers that earlier store (REDIS_MIN_REPLICAS_ACK); "0": no write.
 -- Returns {per update: the message's new entry id, 1 for an update with
 -- answers only, or 0 for an update stored before; the answers' new entry
 -- ids, in order, for the updates stored now; the streams a new message
 -- would take past the cap}. When that last list is not empty, nothing was
 -- stored: the streams are never trimmed here, the updates wait at Telegram.
-local ttl, cap, answers = ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local ttl, cap, answers, touch = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5] == '1'
 local items = cjson.decode(ARGV[3])
 
 local length, full = {}, {}
@@ -44,6 +47,9 @@ for i, item in ipairs(items) do
     end
   else
     out[i] = 0
+    if touch then
+      redis.call('EXPIRE', seen_key, ttl)
+    end
   end
 end
 return {out, said, {}}

@@ -13,6 +13,10 @@ undecodable JSON, and turns every handler error into a retry. Here:
   are stored in Redis; if Redis fails the answer is 503, nothing it asked
   for is sent, and Telegram delivers it again (the intake's dedupe forwards
   and answers it once, whichever replica gets it);
+- with ``REDIS_MIN_REPLICAS_ACK`` N > 0, 200 needs N replicas to have
+  acknowledged the store (``WAIT``); fewer in time is a 503 like a Redis
+  failure, but the answers it stored are sent (the redelivery is a
+  duplicate, stored and answered already, which ``WAIT``s again);
 - one user's updates are stored in ``update_id`` order even when Telegram
   posts them at once to different replicas (``ordering``): each is marked
   in flight on arrival, and waits for the earlier ones before it is stored.
@@ -34,7 +38,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.ingress.courier import Courier
-from services.ingress.intake import Intake
+from services.ingress.intake import Intake, ReplicasShort
 from services.ingress.ordering import UserOrder
 from services.ingress.updates import UpdateProcessor
 from shared.log import get_logger
@@ -86,6 +90,9 @@ class WebhookHandler:
                 if batch:  # nothing to store (a stranger's repeat): nothing to keep in order
                     await turn.wait()
                 stored = await self._intake.store(batch)
+            except ReplicasShort as exc:  # stored on the master: its answers must go out
+                self._courier.queue(exc.stored)
+                return web.Response(status=503, text="Try again")
             except RedisError as exc:
                 log.warning("webhook_intake_failed", error=type(exc).__name__, updates=len(batch))
                 batch.discard()  # Telegram sends it again: it must be answered again
