@@ -11,67 +11,35 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
-import yaml
 
 from services.cli import COMMANDS
-from services.fakes.redis_server import free_port, stop_process
+from services.fakes.redis_server import free_port
 from shared.redis_check import assess
 from shared.settings import BaseSettings, load, sentinel_addresses
+from tests.deploy.compose_ha import (
+    BOTS,
+    COMPOSE,
+    DEPLOY,
+    HA,
+    NODES,
+    RECOVERY_S,
+    ROOT,
+    SENTINELS,
+    SERVICES,
+    SINGLE_HOST,
+    defaults_of,
+    environment_of,
+    interpolated,
+    readme_table,
+    running,
+    wait_until,
+)
 from tests.deploy.settings_names import read_by, required_by
-
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-COMPOSE: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.ha.yml").read_text())
-SERVICES: dict[str, Any] = COMPOSE["services"]
-SINGLE_HOST: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-NODE_SCRIPT = "/usr/local/etc/redis-ha/node.sh"
-SENTINEL_SCRIPT = "/usr/local/etc/redis-ha/sentinel.sh"
-NODES = {n: s for n, s in SERVICES.items() if s["command"][:2] == ["sh", NODE_SCRIPT]}
-SENTINELS = {n: s for n, s in SERVICES.items() if s["command"] == ["sh", SENTINEL_SCRIPT]}
-BOTS = {n: s for n, s in SERVICES.items() if n not in NODES and n not in SENTINELS}
-RECOVERY_S = 10.0
-"""The issue's goal: a reply flows again within this long of the master's ``kill -9``."""
-
-
-def interpolated(value: object) -> str | None:
-    """The value compose gives with no variables set: ``${X:-d}`` is d, ``${X:?...}`` None."""
-    text = str(value)
-    if re.fullmatch(r"\$\{\w+:\?[^}]*\}", text):
-        return None
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", text)
-
-
-def environment_of(spec: dict[str, Any]) -> dict[str, str]:
-    environment = spec.get("environment", {})
-    assert isinstance(environment, dict), "environment as a mapping, merged from an anchor"
-    return {str(k): str(v) for k, v in environment.items()}
-
-
-def defaults_of(spec: dict[str, Any]) -> dict[str, str]:
-    """The environment with compose's defaults filled in (required ones left out)."""
-    found = {k: interpolated(v) for k, v in environment_of(spec).items()}
-    return {k: v for k, v in found.items() if v is not None}
-
-
-def readme_table() -> frozenset[str]:
-    """The variables of the README's configuration table (its rows' first cells)."""
-    names: set[str] = set()
-    for line in (ROOT / "README.md").read_text().splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0].startswith("`"):
-            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]))
-    return frozenset(names)
-
 
 # --- the file ------------------------------------------------------------------
 
@@ -207,137 +175,11 @@ def test_the_sentinels_are_published_on_the_hosts_loopback_only() -> None:
 # --- the scripts, run ------------------------------------------------------------
 
 
-class Started:
-    """Processes started by the scripts, each in a directory of its own, stopped at the end."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def run(self, name: str, spec: dict[str, Any], extra_env: dict[str, str]) -> None:
-        script = DEPLOY / "redis" / Path(spec["command"][1]).name
-        (self.base / name).mkdir(exist_ok=True)
-        environ = {**os.environ, **defaults_of(spec), **extra_env}
-        self.processes[name] = subprocess.Popen(
-            ["sh", str(script), *spec["command"][2:], *local_options(spec)],
-            env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        # Sentinels first, the master last: none of them fails over on its way out.
-        for process in reversed(self.processes.values()):
-            if process.poll() is None:
-                stop_process(process, timeout=5)
-
-
-def local_options(spec: dict[str, Any]) -> list[str]:
-    """Loopback only, and no snapshots in the test's directories."""
-    return [] if spec in SENTINELS.values() else ["--bind", "127.0.0.1", "--save", ""]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll ``condition`` (Redis and Sentinel offer no event for these); the time it took."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if condition():
-                return time.monotonic() - start
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
-class HA:
-    """The compose file's master, replicas and Sentinels, run by its scripts on loopback."""
-
-    def __init__(self, base: Path) -> None:
-        self.started = Started(base)
-        self.ports = {name: free_port() for name in (*NODES, *SENTINELS)}
-        self.confs = {name: base / name / "node.conf" for name in (*NODES, *SENTINELS)}
-
-    def client(self, name: str) -> Any:
-        """A client of one node or Sentinel (typed Any: redis-py's sync replies are unions)."""
-        return redis.Redis(port=self.ports[name], socket_timeout=1, decode_responses=True)
-
-    def answers(self, name: str) -> bool:
-        return bool(self.client(name).ping())
-
-    def knows_everyone(self, name: str) -> bool:
-        client = self.client(name)
-        return (
-            len(client.sentinel_slaves("mymaster")) == 2
-            and len(client.sentinel_sentinels("mymaster")) == 2
-        )
-
-    def start(self) -> None:
-        port = str(self.ports["redis-master"])
-        for name, spec in NODES.items():
-            local = {
-                "REDIS_CONF": str(self.confs[name]),
-                "REDIS_PORT": str(self.ports[name]),
-                "REDIS_ANNOUNCE_HOST": "localhost",
-            }
-            if "REDIS_INITIAL_MASTER" in environment_of(spec):
-                # The file's replicas, pointed at the master on loopback.
-                local |= {"REDIS_INITIAL_MASTER": "localhost", "REDIS_INITIAL_MASTER_PORT": port}
-            self.started.run(name, spec, local)
-            wait_until(partial(self.answers, name), 10, f"{name} answers")
-        for name, spec in SENTINELS.items():
-            self.started.run(
-                name,
-                spec,
-                {
-                    "SENTINEL_CONF": str(self.confs[name]),
-                    "SENTINEL_PORT": str(self.ports[name]),
-                    "SENTINEL_BIND": "127.0.0.1",
-                    "SENTINEL_ANNOUNCE_HOST": "localhost",
-                    "SENTINEL_MASTER_HOST": "localhost",
-                    "SENTINEL_MASTER_PORT": port,
-                },
-            )
-        for name in SENTINELS:
-            # Sentinels find each other and the replicas through the master (hello
-            # messages every 2 s, INFO every 10 s); only then can they fail over.
-            wait_until(
-                partial(self.knows_everyone, name),
-                30,
-                f"{name} knows the replicas and the other Sentinels",
-            )
-
-    def master(self) -> str | None:
-        """The node every Sentinel names the master, if they agree."""
-        answers = set()
-        for name in SENTINELS:
-            address = self.client(name).sentinel_get_master_addr_by_name("mymaster")
-            answers.add(int(address[1]) if address else None)
-        port = answers.pop() if len(answers) == 1 else None
-        return next((node for node in NODES if self.ports[node] == port), None)
-
-
-def running(base: Path) -> Iterator[HA]:
-    if shutil.which("redis-server") is None and not os.environ.get("CI"):
-        pytest.skip("redis-server is not installed (make redis-server)")
-    setup = HA(base)
-    try:
-        setup.start()
-        yield setup
-    finally:
-        setup.started.stop()
-
-
 @pytest.fixture(scope="module")
-def ha_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HA]:
+def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HA]:
     """One set-up for the tests that only look at it."""
-    yield from running(tmp_path_factory.mktemp("ha"))
-
-
-@pytest.fixture
-def ha(tmp_path: Path) -> Iterator[HA]:
-    """A set-up of its own, for a test that kills part of it."""
-    yield from running(tmp_path)
+    with running(tmp_path_factory.mktemp("ha")) as ha:
+        yield ha
 
 
 def healthcheck(service: str, port: int) -> int:
@@ -348,31 +190,31 @@ def healthcheck(service: str, port: int) -> int:
     return subprocess.run(["sh", "-c", command], env=environ, timeout=10).returncode
 
 
-def test_the_sentinels_monitor_the_master_with_the_files_quorum_and_timings(ha_running: HA) -> None:
+def test_the_sentinels_monitor_the_master_with_the_files_quorum_and_timings(ha: HA) -> None:
     expected = defaults_of(SENTINELS["sentinel-1"])
     for name in SENTINELS:
-        state = ha_running.client(name).sentinel_master("mymaster")
-        assert (state["port"], state["quorum"]) == (ha_running.ports["redis-master"], 2)
+        state = ha.client(name).sentinel_master("mymaster")
+        assert (state["port"], state["quorum"]) == (ha.ports["redis-master"], 2)
         assert state["down-after-milliseconds"] == int(expected["SENTINEL_DOWN_AFTER_MS"])
         assert state["failover-timeout"] == int(expected["SENTINEL_FAILOVER_TIMEOUT_MS"])
 
 
-def test_every_node_runs_the_settings_the_processes_check_at_start(ha_running: HA) -> None:
+def test_every_node_runs_the_settings_the_processes_check_at_start(ha: HA) -> None:
     for node in NODES:
-        config = ha_running.client(node).config_get("*")
+        config = ha.client(node).config_get("*")
         assert assess(config) == (), node
         assert config["notify-keyspace-events"] in ("Kt", "tK"), node
 
 
-def test_the_replicas_replicate_the_master(ha_running: HA) -> None:
+def test_the_replicas_replicate_the_master(ha: HA) -> None:
     for replica in ("redis-replica-1", "redis-replica-2"):
-        role = ha_running.client(replica).execute_command("ROLE")
-        assert (role[0], int(role[2])) == ("slave", ha_running.ports["redis-master"])
+        role = ha.client(replica).execute_command("ROLE")
+        assert (role[0], int(role[2])) == ("slave", ha.ports["redis-master"])
 
 
-def test_the_healthchecks_pass_on_a_running_set_up(ha_running: HA) -> None:
+def test_the_healthchecks_pass_on_a_running_set_up(ha: HA) -> None:
     for service in (*NODES, *SENTINELS):
-        assert healthcheck(service, ha_running.ports[service]) == 0, service
+        assert healthcheck(service, ha.ports[service]) == 0, service
 
 
 @pytest.mark.parametrize("service", ["redis-master", "sentinel-1"])
@@ -380,15 +222,29 @@ def test_a_healthcheck_fails_where_nothing_answers(service: str) -> None:
     assert healthcheck(service, free_port()) != 0
 
 
-def test_a_killed_master_is_replaced_within_seconds_and_the_roles_are_kept_on_disk(
-    ha: HA,
+@pytest.fixture(scope="module")
+def failed_over(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HA, str, float]]:
+    """A set-up whose master was killed (``kill -9``): it, the promoted node, how long it took."""
+    with running(tmp_path_factory.mktemp("failover")) as ha:
+        ha.started.processes["redis-master"].kill()
+        took = wait_until(ha.replaced, 20, "a new master")
+        promoted = ha.master()
+        assert promoted is not None
+        yield ha, promoted, took
+
+
+def test_a_killed_master_is_replaced_within_the_recovery_goal(
+    failed_over: tuple[HA, str, float],
 ) -> None:
-    ha.started.processes["redis-master"].kill()  # kill -9
-    took = wait_until(lambda: ha.master() not in (None, "redis-master"), 20, "a new master")
+    _ha, _promoted, took = failed_over
     assert took < RECOVERY_S
-    promoted = ha.master()
-    assert promoted is not None
-    # Sentinel rewrites each node's file (CONFIG REWRITE): a restart keeps the new roles.
+
+
+def test_after_a_failover_each_nodes_file_records_its_new_role(
+    failed_over: tuple[HA, str, float],
+) -> None:
+    ha, promoted, _took = failed_over
+    # Sentinel rewrites each node's file (CONFIG REWRITE) as it changes its role.
     other = next(n for n in NODES if n not in ("redis-master", promoted))
     assert "replicaof" not in ha.confs[promoted].read_text()
     wait_until(
@@ -396,3 +252,21 @@ def test_a_killed_master_is_replaced_within_seconds_and_the_roles_are_kept_on_di
         10,
         "the other replica follows the new master",
     )
+
+
+def test_a_promoted_node_restarted_comes_back_as_the_master(
+    failed_over: tuple[HA, str, float],
+) -> None:
+    ha, promoted, _took = failed_over
+    ha.started.restart(promoted)
+    wait_until(partial(ha.answers, promoted), 10, f"{promoted} answers again")
+    assert ha.client(promoted).execute_command("ROLE")[0] == "master"
+
+
+def test_a_sentinel_restarted_after_a_failover_names_the_new_master(
+    failed_over: tuple[HA, str, float],
+) -> None:
+    ha, promoted, _took = failed_over
+    ha.started.restart("sentinel-3")
+    wait_until(partial(ha.answers, "sentinel-3"), 10, "sentinel-3 answers again")
+    assert ha.master() == promoted
