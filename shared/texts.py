@@ -166,6 +166,9 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True):
     """An empty field of the card (no username, no language, no first message)."""
     access_card_time: str
     """A moment as the card shows it, in UTC: ``strftime`` codes."""
+    access_decision_time: str
+    """When a request was decided, as its outcome shows it ("✅ Одобрено: Ада, 14:02"), in
+    UTC: ``strftime`` codes."""
     access_card_approve: str
     access_card_deny: str
     access_card_approved: str

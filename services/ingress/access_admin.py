@@ -193,7 +193,7 @@ async def _already(
     elif decided.status in texts.access_outcome:
         reason = "decided"
         outcome = texts.access_outcome[decided.status].format(
-            name=decided.name, time=clock(decided.decided_ms)
+            name=decided.name, time=clock(decided.decided_ms, texts.access_decision_time)
         )
         answer = texts.access_decided.format(outcome=outcome)
     else:
@@ -215,6 +215,6 @@ async def _refuse(
     await answer_query(query, answer)
 
 
-def clock(ms: int) -> str:
-    """``14:02``: a decision's time of day, UTC."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+def clock(ms: int, form: str) -> str:
+    """``14:02`` (``form``: the catalogue's ``access_decision_time``): a decision's time, UTC."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime(form)

@@ -40,7 +40,7 @@ def card_text(request: AccessRequest, texts: Texts) -> str:
         username=f"@{username}" if username else none,
         telegram_id=request.telegram_id,
         language=_cut(request.language) or none,
-        requested=moment(request.created_ms, texts),
+        requested=moment(request.created_ms, texts.access_card_time),
         first_message=first_message or none,
     )
 
@@ -48,12 +48,12 @@ def card_text(request: AccessRequest, texts: Texts) -> str:
 def outcome_line(
     decision: Decision, decided_by: int, decided_by_name: str, decided_ms: int, texts: Texts
 ) -> str:
-    """``✅ Одобрено: Ада, 05.12.2026 14:02 UTC`` and the like; expiry names nobody."""
+    """``✅ Одобрено: Ада, 14:02`` (UTC) and the like; expiry names nobody."""
     if decision == "expired":
         return texts.access_card_expired
     wording = texts.access_card_approved if decision == "approved" else texts.access_card_denied
     name = _cut(decided_by_name.strip()) or str(decided_by)
-    return wording.format(name=name, time=moment(decided_ms, texts))
+    return wording.format(name=name, time=moment(decided_ms, texts.access_decision_time))
 
 
 def decided_card(
@@ -90,9 +90,9 @@ def stranger_notice(decision: Decision, texts: Texts) -> str:
     return texts.access_expired_notice
 
 
-def moment(ms: int, texts: Texts) -> str:
-    """A time in ms since the epoch, readable, in UTC (the wording says so)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(texts.access_card_time)
+def moment(ms: int, form: str) -> str:
+    """A time in ms since the epoch in ``form`` (``strftime`` codes), in UTC."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(form)
 
 
 def _cut(text: str, limit: int = NAME_CHARS) -> str:

@@ -170,7 +170,9 @@ async def test_a_replayed_press_is_refused_with_who_decided_and_writes_nothing(
 ) -> None:
     await approve(fake_telegram, rid)
     decided_ms = int((await request_hash(redis, rid))["decided_ms"])
-    hhmm = RU.access_outcome["approved"].format(name="Ада", time=clock(decided_ms))
+    hhmm = RU.access_outcome["approved"].format(
+        name="Ада", time=clock(decided_ms, RU.access_decision_time)
+    )
 
     again = await approve(fake_telegram, rid, admin=ENV_ADMIN)
 

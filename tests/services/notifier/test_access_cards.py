@@ -297,6 +297,9 @@ async def test_a_notifier_killed_midway_leaves_the_rest_to_another_and_nothing_t
     )
 
     first.kill()
+    # A send the dead notifier had under way is still failed when the fake answers it:
+    # one that succeeded after its sender died is the sender's known lost-answer case.
+    await fake_telegram.wait_for(lambda: all(c.finished for c in fake_telegram.calls))
     fake_telegram.clear_failures()
     second = await access_notifier(start_service, "notifier-b")
 

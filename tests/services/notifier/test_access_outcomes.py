@@ -146,10 +146,10 @@ async def test_an_approval_tells_the_stranger_once_with_the_keyboard_and_edits_b
 
     await decide(redis, request, "approved", twice=True)  # a replay tells nobody again
 
-    edited = await wait_for_edited_cards(fake_telegram, "✅ Одобрено: Ада, 05.12.2026 14:10 UTC")
+    edited = await wait_for_edited_cards(fake_telegram, "✅ Одобрено: Ада, 14:10")
     await wait_for_events(process, "access_outcome_delivered", 2)
     for card in edited:
-        assert card["text"] == f"{CARD}\n\n✅ Одобрено: Ада, 05.12.2026 14:10 UTC"
+        assert card["text"] == f"{CARD}\n\n✅ Одобрено: Ада, 14:10"
         assert "reply_markup" not in card  # the buttons are gone
     stranger = fake_telegram.chat(STRANGER)
     assert stranger.texts == [GRANTED]
@@ -170,7 +170,7 @@ async def test_the_stranger_is_told_in_the_language_of_their_request_the_admins_
 
     await decide(redis, request, "denied")
 
-    await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 05.12.2026 14:10 UTC")
+    await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 14:10")
     await fake_telegram.wait_for(lambda: fake_telegram.chat(STRANGER).texts, 20)
     assert fake_telegram.chat(STRANGER).texts == [for_language("en").access_denied_notice]
 
@@ -185,11 +185,9 @@ async def test_a_denial_tells_the_stranger_politely_once_and_edits_both_cards(
 
     await decide(redis, request, "denied", twice=True)
 
-    edited = await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 05.12.2026 14:10 UTC")
+    edited = await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 14:10")
     await wait_for_events(process, "access_outcome_delivered", 2)
-    assert [card["text"] for card in edited] == [
-        f"{CARD}\n\n❌ Отклонено: Ада, 05.12.2026 14:10 UTC"
-    ] * 2
+    assert [card["text"] for card in edited] == [f"{CARD}\n\n❌ Отклонено: Ада, 14:10"] * 2
     assert fake_telegram.chat(STRANGER).texts == [REFUSED]
     assert fake_telegram.chat(STRANGER).keyboard is None
 
@@ -247,7 +245,7 @@ async def test_a_card_edit_that_failed_is_retried_without_telling_the_stranger_a
 
     await decide(redis, request, "approved")
 
-    await wait_for_edited_cards(fake_telegram, "✅ Одобрено: Ада, 05.12.2026 14:10 UTC")
+    await wait_for_edited_cards(fake_telegram, "✅ Одобрено: Ада, 14:10")
     await process.wait_for_event("access_outcome_delivered", timeout=30)
     assert fake_telegram.failures_left == 0
     assert [e["error"] for e in events(process, "stream_entry_failed")] == ["NotDone"]
@@ -286,6 +284,6 @@ async def test_a_card_that_went_out_after_the_decision_is_edited_too(
 
     await process.wait_for_event("access_outcome_delivered", timeout=20)
     assert cards(fake_telegram, ENV_ADMIN) == []  # the outcome path could not see it
-    edited = await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 05.12.2026 14:10 UTC")
+    edited = await wait_for_edited_cards(fake_telegram, "❌ Отклонено: Ада, 14:10")
     assert all("reply_markup" not in card for card in edited)
     assert fake_telegram.chat(STRANGER).texts == [REFUSED]
