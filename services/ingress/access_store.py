@@ -215,23 +215,7 @@ class AccessStore:
         """approving -> approved; None when done, else who has it now (the claim ran out)."""
         request = claim.request
         decided = now_ms()
-        outcome = AccessOutcome(
-            rid=request.rid,
-            decision="approved",
-            telegram_id=request.telegram_id,
-            chat_id=request.chat_id,
-            decided_by=admin_id,
-            decided_by_name=admin_name,
-            decided_ms=decided,
-            keyboard=keyboard,
-        )
-        audit = AuditEntry(
-            event="access_approved",
-            at_ms=decided,
-            by=admin_id,
-            rid=request.rid,
-            telegram_id=request.telegram_id,
-        )
+        outcome, audit = _decision(request, "approved", admin_id, admin_name, decided, keyboard)
         reply: Any = await self._finish(
             keys=[
                 records.request_key(request.rid),
@@ -257,22 +241,7 @@ class AccessStore:
     async def deny(self, request: AccessRequest, admin_id: int, admin_name: str) -> Decided | None:
         """pending -> denied; None when done, else who decided (or is deciding) already."""
         decided = now_ms()
-        outcome = AccessOutcome(
-            rid=request.rid,
-            decision="denied",
-            telegram_id=request.telegram_id,
-            chat_id=request.chat_id,
-            decided_by=admin_id,
-            decided_by_name=admin_name,
-            decided_ms=decided,
-        )
-        audit = AuditEntry(
-            event="access_denied",
-            at_ms=decided,
-            by=admin_id,
-            rid=request.rid,
-            telegram_id=request.telegram_id,
-        )
+        outcome, audit = _decision(request, "denied", admin_id, admin_name, decided)
         reply: Any = await self._deny(
             keys=[
                 records.request_key(request.rid),
@@ -304,6 +273,35 @@ class AccessStore:
             maxlen=self._maxlen,
             approximate=True,
         )
+
+
+def _decision(
+    request: AccessRequest,
+    decision: Literal["approved", "denied"],
+    admin_id: int,
+    admin_name: str,
+    decided_ms: int,
+    keyboard: str = "",
+) -> tuple[AccessOutcome, AuditEntry]:
+    """An admin's decision as the outcome the notifier carries and its audit entry."""
+    outcome = AccessOutcome(
+        rid=request.rid,
+        decision=decision,
+        telegram_id=request.telegram_id,
+        chat_id=request.chat_id,
+        decided_by=admin_id,
+        decided_by_name=admin_name,
+        decided_ms=decided_ms,
+        keyboard=keyboard,
+    )
+    audit = AuditEntry(
+        event=f"access_{decision}",
+        at_ms=decided_ms,
+        by=admin_id,
+        rid=request.rid,
+        telegram_id=request.telegram_id,
+    )
+    return outcome, audit
 
 
 def _answer(reply: Any) -> Decided:
