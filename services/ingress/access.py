@@ -41,6 +41,7 @@ from aiogram.types import CallbackQuery, TelegramObject, Update
 from redis.exceptions import RedisError
 
 from services.ingress.access_store import AccessStore, now_ms
+from services.ingress.batch import valid_unicode
 from services.ingress.callbacks import answer_query
 from services.ingress.directory import UserDirectory
 from services.ingress.filters import COMMAND_SHAPE
@@ -139,7 +140,8 @@ def first_words(event: TelegramObject) -> str | None:
     words = (message.text or message.caption or "").strip()
     if not words or COMMAND_SHAPE.match(words):
         return None
-    return words[: records.FIRST_MESSAGE_CHARS]
+    # Kept in Redis as UTF-8: a lone surrogate (valid in Telegram's JSON) could not be.
+    return valid_unicode(words[: records.FIRST_MESSAGE_CHARS])
 
 
 class AskPress(Filter):
@@ -176,10 +178,10 @@ async def ask(
         rid=records.new_request_id(),
         telegram_id=sender.id,
         chat_id=message.chat.id,
-        first_name=sender.first_name,
-        last_name=sender.last_name or "",
-        username=sender.username or "",
-        language=sender.language_code or "",
+        first_name=valid_unicode(sender.first_name),
+        last_name=valid_unicode(sender.last_name or ""),
+        username=valid_unicode(sender.username or ""),
+        language=valid_unicode(sender.language_code or ""),
         created_ms=now_ms(),
     )
     try:

@@ -324,6 +324,7 @@ NEVER_QUEUED = [
     private_text(4, STRANGERS[0], "hello"),
     private_text(5, KNOWN, ""),
     {"update_id": 6, "brand_new_kind": {"from": {"id": KNOWN}}},
+    private_text(11, STRANGERS[-1], "lone \ud800 stranger"),  # kept for the access card
 ]
 
 
@@ -357,6 +358,7 @@ FUZZ = settings(
 @example(raw=NEVER_QUEUED[0])
 @example(raw=NEVER_QUEUED[1])
 @example(raw=NEVER_QUEUED[2])
+@example(raw=NEVER_QUEUED[3])
 def check_one_update(rig: Rig, raw: Any) -> None:
     before = len(rig.fake_api.requests)
     with structlog.testing.capture_logs() as logs:
