@@ -6,6 +6,7 @@ One relay in the test's loop; the fake worker-manager's echo PO answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -230,10 +231,8 @@ async def test_idle_users_cost_no_polling(
     await fake_workers.stop()  # the fake polls its workers' statuses: keep it out of the count
 
     reads_before = sum(relay.relay.replies.stats.reads.values())
-    commands_before = await _commands(redis)
-    await asyncio.sleep(3)
+    commands = await _commands_on_this_db(redis, seconds=3)
     reads = sum(relay.relay.replies.stats.reads.values()) - reads_before
-    commands = await _commands(redis) - commands_before
 
     # 300 sessions, idle: blocked reads and a lease tick a second (one script,
     # some 40 commands inside it, as Redis counts them), nothing per user.
@@ -246,9 +245,17 @@ async def _watching(watch: object) -> bool:
     return bool(getattr(watch, "_watched", None))
 
 
-async def _commands(redis: aioredis.Redis) -> int:
-    stats: Any = await redis.info("stats")
-    return int(stats["total_commands_processed"])
+async def _commands_on_this_db(redis: aioredis.Redis, *, seconds: float) -> int:
+    """Commands Redis ran on this test's database over ``seconds`` (MONITOR, scripts' inner
+    commands included): the server's own total would count other clients of it too."""
+    db = int(redis.connection_pool.connection_kwargs.get("db", 0))
+    count = 0
+    async with redis.monitor() as monitor:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for command in monitor.listen():
+                    count += command["db"] == db
+    return count
 
 
 async def test_a_user_whose_session_expired_is_forgotten_but_for_their_reply_cursor(
